@@ -1,0 +1,87 @@
+"""All settings in one place: environment variables (AVATAR_*), `.env`, then configs/model_config.yaml.
+
+Every setting has a working default: with none set, everything runs embedded on one machine
+(SQLite, in-process jobs, local storage under ./data).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODEL_CONFIG = REPO_ROOT / "configs" / "model_config.yaml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AVATAR_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str = ""  # "" -> sqlite file under data_dir
+    broker_url: str | None = None  # None -> run jobs in-process
+    storage_url: str = ""  # "" -> file://<data_dir>/storage
+    checkpoint_url: str | None = None  # None -> follows database_url (SQLite file or PostgreSQL)
+
+    # media
+    fps: int = 25
+    size: int = 512
+    max_audio_seconds: float = 300.0
+    max_image_pixels: int = 80_000_000
+    max_upload_bytes: int = 50 * 1024 * 1024
+    video_crf: int = 20
+    video_preset: str = "veryfast"
+
+    # models
+    backend: Literal["auto", "warp", "wav2lip", "sadtalker"] = "auto"
+    enhancer: Literal["auto", "none", "gfpgan"] = "auto"
+    controller: Literal["rules", "mistral"] = "rules"
+    weights_dir: Path = Path("data/weights")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    tts_voice: str = "en-us"
+    mistral_model: str = "mistral-small-latest"
+    mistral_api_key: str | None = Field(default=None, validation_alias="MISTRAL_API_KEY")
+
+    # job system
+    gpu_queue_fallback_to_cpu: bool = False
+    job_stall_seconds: int = 900
+    webhook_secret: str = "change-me"
+    webhook_max_attempts: int = 6
+    require_api_key: bool = False
+    api_public_url: str = "http://127.0.0.1:8000"  # base of result URLs handed out (webhooks, local storage)
+    s3_public_endpoint_url: str | None = None  # presigned URLs for clients (default: AWS_ENDPOINT_URL_S3)
+    auto_migrate: bool = True  # `avatar serve` upgrades the schema on start
+    local_workers: int = 1  # embedded mode: jobs run at once in the server process
+    broker_visibility_timeout: int = 4 * 3600  # seconds; must exceed the longest job (Redis redelivery)
+    task_max_retries: int = 5  # transient pipeline errors, retried with exponential backoff
+    task_retry_backoff: float = 2.0  # seconds, doubled per retry
+    heartbeat_seconds: float = 10.0  # a running segment refreshes jobs.heartbeat_at this often
+    reconcile_interval_seconds: float = 60.0  # beat / embedded loop period of the stalled-job reconciler
+    webhook_backoff_seconds: float = 2.0  # first retry delay, doubled per attempt
+    webhook_timeout_seconds: float = 10.0
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'avatar.db').as_posix()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or f"file://{(self.data_dir / 'storage').resolve().as_posix()}"
+
+
+def model_config() -> dict[str, Any]:
+    """configs/model_config.yaml as a dict (empty when the file is absent)."""
+    if not MODEL_CONFIG.exists():
+        return {}
+    return yaml.safe_load(MODEL_CONFIG.read_text()) or {}
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

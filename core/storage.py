@@ -1,0 +1,89 @@
+"""Object storage for artifacts, addressed by key ("jobs/<id>/output.mp4").
+
+`file://DIR` (default) keeps objects as plain files; `s3://BUCKET[/prefix]` uses an S3-compatible server.
+Nodes work on local files: `fetch(key)` gives a local path, `store(key, path)` uploads one.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlparse
+
+from core.settings import get_settings
+
+
+class Storage(Protocol):
+    url: str
+
+    def store(self, key: str, path: Path) -> str: ...
+    def store_bytes(self, key: str, data: bytes) -> str: ...
+    def fetch(self, key: str) -> Path: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def presigned_url(self, key: str, expires: int = 3600) -> str | None: ...
+
+
+def _check_key(key: str) -> str:
+    parts = Path(key).parts
+    if not key or key.startswith("/") or ".." in parts:
+        raise ValueError(f"invalid storage key {key!r}")
+    return key
+
+
+class LocalStorage:
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.url = f"file://{self.root.as_posix()}"
+
+    def path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def store(self, key: str, path: Path) -> str:
+        dest = self.path(key)
+        if Path(path).resolve() != dest:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".part")
+            shutil.copyfile(path, tmp)
+            tmp.replace(dest)
+        return key
+
+    def store_bytes(self, key: str, data: bytes) -> str:
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(dest)
+        return key
+
+    def fetch(self, key: str) -> Path:
+        path = self.path(key)
+        if not path.exists():
+            raise FileNotFoundError(f"no object {key!r} in {self.url}")
+        return path
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).exists()
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def presigned_url(self, key: str, expires: int = 3600) -> str | None:
+        return None  # served by the API itself
+
+    def delete_prefix(self, prefix: str) -> None:
+        shutil.rmtree(self.path(prefix.rstrip("/")), ignore_errors=True)
+
+
+def open_storage(url: str | None = None) -> Storage:
+    url = url or get_settings().resolved_storage_url
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return LocalStorage(Path(parsed.netloc + parsed.path) if parsed.netloc else Path(parsed.path))
+    if parsed.scheme == "s3":
+        from core.s3 import S3Storage
+
+        return S3Storage(url)
+    raise ValueError(f"AVATAR_STORAGE_URL must start with file:// or s3://, got {url!r}")

@@ -1,0 +1,43 @@
+"""Run a frame enhancer over a rendered video (decode -> enhance -> encode), or pass the video on untouched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class EnhanceReport:
+    enhancer: str
+    output: Path | None  # None: nothing was done, use the input as it is
+    reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return f"{self.enhancer} ({self.reason})" if self.reason else self.enhancer
+
+
+def enhance_video(name: str, src: Path, dst: Path,
+                  progress: Callable[[int, int], None] | None = None) -> EnhanceReport:
+    from core.settings import get_settings
+    from models.enhance import select_enhancer
+    from models.media.video import VideoWriter, probe, read_frames
+
+    if name == "none":
+        return EnhanceReport("none", None, "no enhancer planned")
+    enhancer, reason = select_enhancer(name)
+    if enhancer is None:
+        return EnhanceReport("none", None, reason, [f"enhancer {name} unavailable: {reason}"])
+    info, settings = probe(src), get_settings()
+    total = int(info["frames"])
+    try:
+        with VideoWriter(dst, fps=info["fps"], size=info["width"], crf=settings.video_crf,
+                         preset=settings.video_preset) as sink:
+            for i, frame in enumerate(read_frames(src)):
+                sink.write(enhancer.enhance(frame))
+                if progress:
+                    progress(i + 1, total)
+    except Exception as err:  # noqa: BLE001 - a failed enhancer leaves the rendered video as the result
+        return EnhanceReport("none", None, f"{enhancer.name} failed: {err}", [f"enhancer {enhancer.name} failed: {err}"])
+    return EnhanceReport(enhancer.name, dst, reason)

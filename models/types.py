@@ -1,0 +1,97 @@
+"""The data that passes between the model packages: small, typed, serialisable to .npz/.json artifacts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+Resource = Literal["cpu", "gpu"]
+
+# Per-frame control channels a renderer understands. All float32 arrays of length n_frames.
+#   jaw_open      0 = closed .. 1 = wide open (vertical mouth aperture)
+#   lip_press     0..1, lips pressed together (p/b/m): overrides jaw_open for the lips
+#   lip_width     -1 = narrow/pursed .. 0 = rest .. 1 = spread (i/e)
+#   lip_round     0..1 rounding/protrusion (o/u/w)
+#   lip_teeth     0..1 lower lip tucked under upper teeth (f/v)
+#   upper_lip     0..1 upper lip raise
+#   smile         -1 = frown .. 1 = smile
+#   brow_raise    -1 = furrow .. 1 = raise
+#   blink         0 = open .. 1 = closed eyelids
+#   head_pitch, head_yaw, head_roll   degrees
+#   head_dx, head_dy                  pixels at output size
+CONTROL_CHANNELS = (
+    "jaw_open", "lip_press", "lip_width", "lip_round", "lip_teeth", "upper_lip",
+    "smile", "brow_raise", "blink", "head_pitch", "head_yaw", "head_roll", "head_dx", "head_dy",
+)
+
+
+@dataclass
+class ControlTrack:
+    fps: int
+    channels: dict[str, np.ndarray]
+    emotion: str = "neutral"
+
+    @property
+    def n_frames(self) -> int:
+        return len(next(iter(self.channels.values())))
+
+    def frame(self, i: int) -> dict[str, float]:
+        return {k: float(v[i]) for k, v in self.channels.items()}
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, fps=self.fps, emotion=self.emotion, **self.channels)
+
+    @classmethod
+    def load(cls, path: Path) -> ControlTrack:
+        with np.load(path) as z:
+            channels = {k: z[k].astype(np.float32) for k in z.files if k not in ("fps", "emotion")}
+            return cls(fps=int(z["fps"]), channels=channels, emotion=str(z["emotion"]))
+
+
+@dataclass
+class Phone:
+    label: str  # ARPAbet without stress digits ("AA", "M", "SIL")
+    start: float  # seconds
+    end: float
+
+
+@dataclass
+class MouthCurves:
+    """Mouth targets from the audio at `rate` Hz, before anticipation/smoothing/emotion (the controller does those)."""
+
+    rate: int
+    open: np.ndarray  # 0..1
+    width: np.ndarray  # -1..1
+    round: np.ndarray  # 0..1
+    closed: np.ndarray  # 0..1 bilabial closure
+    teeth: np.ndarray  # 0..1 labiodental
+    energy: np.ndarray  # 0..1 normalised loudness
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, rate=self.rate, **{k: v for k, v in asdict(self).items() if k != "rate"})
+
+    @classmethod
+    def load(cls, path: Path) -> MouthCurves:
+        with np.load(path) as z:
+            return cls(rate=int(z["rate"]), **{k: z[k].astype(np.float32) for k in z.files if k != "rate"})
+
+
+@dataclass
+class Availability:
+    ok: bool
+    reason: str = ""
+
+
+@dataclass
+class RenderReport:
+    backend: str
+    frames: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+class FrameSink(Protocol):
+    def write(self, frame_rgb: np.ndarray) -> None: ...

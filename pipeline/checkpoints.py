@@ -1,0 +1,52 @@
+"""The LangGraph checkpointer: SQLite in-process, PostgreSQL when the job database is PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from core.settings import get_settings
+
+_postgres_ready: set[str] = set()
+
+
+def _checkpoint_url() -> str:
+    settings = get_settings()
+    if settings.checkpoint_url:
+        return settings.checkpoint_url
+    db = settings.resolved_database_url
+    if db.startswith("postgresql"):
+        return db
+    return f"sqlite:///{(settings.data_dir / 'checkpoints.db').as_posix()}"
+
+
+@contextmanager
+def open_checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver]:
+    url = url or _checkpoint_url()
+    if url.startswith("sqlite:///"):
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            yield SqliteSaver(conn)
+        finally:
+            conn.close()
+        return
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg import Connection
+    from psycopg.rows import dict_row
+
+    conninfo = url.replace("postgresql+psycopg2://", "postgresql://").replace("postgresql+psycopg://", "postgresql://")
+    with Connection.connect(conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
+        saver = PostgresSaver(conn)
+        if conninfo not in _postgres_ready:
+            saver.setup()
+            _postgres_ready.add(conninfo)
+        yield saver

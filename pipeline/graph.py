@@ -1,0 +1,35 @@
+"""The pipeline, one LangGraph StateGraph that the CLI, the server and the workers all run."""
+
+from __future__ import annotations
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from pipeline.nodes import NODES
+from pipeline.state import AvatarState
+
+ORDER = tuple(NODES)  # audio_processing -> ... -> finalize
+GPU_RENDERERS = {"wav2lip", "sadtalker"}
+GPU_ENHANCERS = {"gfpgan"}
+
+
+def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    graph = StateGraph(AvatarState)
+    for name, (fn, _) in NODES.items():
+        graph.add_node(name, fn)
+    graph.add_edge(START, ORDER[0])
+    for a, b in zip(ORDER, ORDER[1:], strict=False):
+        graph.add_edge(a, b)
+    graph.add_edge(ORDER[-1], END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def node_resource(node: str, state: AvatarState) -> str:
+    """The worker pool a node runs on: `cpu`, or `gpu` for neural backends."""
+    kind = NODES[node][1]
+    if kind == "backend":
+        return "gpu" if state.get("render_backend") in GPU_RENDERERS else "cpu"
+    if kind == "enhancer":
+        return "gpu" if state.get("enhancer") in GPU_ENHANCERS else "cpu"
+    return kind

@@ -1,0 +1,213 @@
+"""The graph's nodes: each reads the state, does one job through `models/`, returns a partial update.
+
+Nodes are idempotent: the same inputs write the same artifact keys (jobs/<id>/...), overwriting on a re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from langgraph.config import get_stream_writer
+
+from core.settings import get_settings
+from core.storage import Storage, open_storage
+from models.types import ControlTrack, MouthCurves
+from pipeline.state import AvatarState
+
+SPEECH_RATE = 48_000  # the rate of the speech track muxed into the output
+
+
+def _storage() -> Storage:
+    return open_storage()
+
+
+def _workdir(state: AvatarState) -> Path:
+    path = get_settings().data_dir / "work" / state["job_id"]
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _key(state: AvatarState, name: str) -> str:
+    return f"jobs/{state['job_id']}/{name}"
+
+
+def _progress(node: str) -> Callable[[int, int], None]:
+    writer = get_stream_writer()
+
+    def report(done: int, total: int) -> None:
+        writer({"node": node, "done": done, "total": total})
+
+    return report
+
+
+def timed(name: str) -> Callable:
+    """Record the node's wall time in state["timings"]."""
+
+    def wrap(fn: Callable[[AvatarState], dict[str, Any]]) -> Callable[[AvatarState], dict[str, Any]]:
+        def node(state: AvatarState) -> dict[str, Any]:
+            start = time.perf_counter()
+            update = fn(state)
+            update["timings"] = {name: round(time.perf_counter() - start, 4)}
+            return update
+
+        node.__name__ = name
+        return node
+
+    return wrap
+
+
+@timed("audio_processing")
+def audio_processing(state: AvatarState) -> dict[str, Any]:
+    from models.audio.io import load_audio, write_wav
+    from models.audio.phones import phone_track
+    from models.audio.prosody import prosody
+    from models.audio.transcribe import transcribe
+    from models.audio.tts import synthesize
+    from models.audio.vad import detect_speech
+    from models.audio.visemes import mouth_curves
+
+    settings, storage, work = get_settings(), _storage(), _workdir(state)
+    text = (state.get("text") or "").strip() or None
+    if state.get("audio_key"):
+        source = storage.fetch(state["audio_key"])
+    else:
+        source = synthesize(text or "", work / "tts.wav", voice=state["options"].get("voice", settings.tts_voice))
+
+    audio = load_audio(source, 16_000, max_seconds=settings.max_audio_seconds)
+    duration = len(audio) / 16_000
+    speech = detect_speech(audio)
+    warnings: list[str] = []
+    transcript, transcript_source = text, "given" if text else "none"
+    if transcript is None:
+        transcript = transcribe(audio, 16_000)
+        transcript_source = "whisper" if transcript else "none (no whisper model configured: acoustic visemes)"
+    track = phone_track(audio, 16_000, transcript=transcript)
+    pros = prosody(audio, 16_000)
+    curves = mouth_curves(track, pros, duration)
+
+    write_wav(work / "speech.wav", load_audio(source, SPEECH_RATE), SPEECH_RATE)
+    curves.save(work / "mouth.npz")
+    track.save(work / "phones.json")
+    if speech.speech_seconds < 0.2 * duration:
+        warnings.append(f"only {speech.speech_seconds:.1f} s of speech detected in {duration:.1f} s of audio")
+    return {
+        "speech_key": storage.store(_key(state, "speech.wav"), work / "speech.wav"),
+        "mouth_key": storage.store(_key(state, "mouth.npz"), work / "mouth.npz"),
+        "phones_key": storage.store(_key(state, "phones.json"), work / "phones.json"),
+        "duration": duration,
+        "transcript": transcript,
+        "transcript_source": transcript_source,
+        "audio_features": speech.summary() | pros.summary() | {"phone_source": track.source},
+        "backends": {"audio_processing": f"phones: {track.source}"},
+        "warnings": warnings,
+    }
+
+
+@timed("emotion_detection")
+def emotion_detection(state: AvatarState) -> dict[str, Any]:
+    from models.emotion.detect import detect_emotion
+
+    forced = state["options"].get("emotion", "auto")
+    result = detect_emotion(state.get("transcript"), state.get("audio_features", {}))
+    if forced != "auto":
+        return {"emotion": forced, "emotion_scores": result.scores,
+                "backends": {"emotion_detection": "given by the request"}}
+    return {"emotion": result.label, "emotion_scores": result.scores,
+            "backends": {"emotion_detection": result.source}}
+
+
+@timed("avatar_control")
+def avatar_control(state: AvatarState) -> dict[str, Any]:
+    from models.control.plan import plan_backends
+    from models.control.rules import build_controls
+
+    settings, storage, work = get_settings(), _storage(), _workdir(state)
+    options = state["options"]
+    curves = MouthCurves.load(storage.fetch(state["mouth_key"]))
+    controls, controller = build_controls(
+        curves,
+        emotion=state.get("emotion", "neutral"),
+        duration=state["duration"],
+        fps=options.get("fps", settings.fps),
+        seed=options.get("seed", 0),
+        text=state.get("transcript"),
+    )
+    controls.save(work / "controls.npz")
+    plan = plan_backends(options.get("backend", settings.backend), options.get("enhancer", settings.enhancer))
+    return {
+        "controls_key": storage.store(_key(state, "controls.npz"), work / "controls.npz"),
+        "controller": controller,
+        "render_backend": plan.renderer,
+        "enhancer": plan.enhancer,
+        "backends": {"avatar_control": controller, "plan": plan.reason},
+        "warnings": plan.warnings,
+    }
+
+
+@timed("video_generation")
+def video_generation(state: AvatarState) -> dict[str, Any]:
+    from models.face.analysis import analyze_face
+    from models.face.image import load_image
+    from models.render.registry import render_with_fallback
+
+    settings, storage, work = get_settings(), _storage(), _workdir(state)
+    options = state["options"]
+    image = load_image(storage.fetch(state["image_key"]), max_pixels=settings.max_image_pixels)
+    face = analyze_face(image, size=options.get("size", settings.size), face_index=options.get("face_index"))
+    controls = ControlTrack.load(storage.fetch(state["controls_key"]))
+    result = render_with_fallback(
+        state["render_backend"], face, controls, storage.fetch(state["speech_key"]), work / "video.mp4",
+        progress=_progress("video_generation"),
+    )
+    return {
+        "video_key": storage.store(_key(state, "video.mp4"), work / "video.mp4"),
+        "backends": {"video_generation": result.describe()},
+        "warnings": result.warnings + ([f"{face.n_faces} faces found; used face {face.face_index}"]
+                                       if face.n_faces > 1 else []),
+    }
+
+
+@timed("quality_enhancement")
+def quality_enhancement(state: AvatarState) -> dict[str, Any]:
+    from models.enhance.video import enhance_video
+
+    storage, work = _storage(), _workdir(state)
+    report = enhance_video(
+        state.get("enhancer", "none"), storage.fetch(state["video_key"]), work / "enhanced.mp4",
+        progress=_progress("quality_enhancement"),
+    )
+    if report.output is None:  # nothing to do: the rendered video goes on as it is
+        return {"enhanced_key": state["video_key"], "backends": {"quality_enhancement": report.describe()}}
+    return {
+        "enhanced_key": storage.store(_key(state, "enhanced.mp4"), report.output),
+        "backends": {"quality_enhancement": report.describe()},
+        "warnings": report.warnings,
+    }
+
+
+@timed("finalize")
+def finalize(state: AvatarState) -> dict[str, Any]:
+    from models.media.video import mux, probe
+
+    storage, work = _storage(), _workdir(state)
+    out = work / "output.mp4"
+    mux(storage.fetch(state["enhanced_key"]), storage.fetch(state["speech_key"]), out)
+    info = probe(out)
+    key = storage.store(_key(state, "output.mp4"), out)
+    (work / "summary.json").write_text(json.dumps(info))
+    return {"output_key": key, "output_info": info}
+
+
+# name -> (function, resource class when it does not depend on the chosen backend)
+NODES: dict[str, tuple[Callable[[AvatarState], dict[str, Any]], str]] = {
+    "audio_processing": (audio_processing, "cpu"),
+    "emotion_detection": (emotion_detection, "cpu"),
+    "avatar_control": (avatar_control, "cpu"),
+    "video_generation": (video_generation, "backend"),
+    "quality_enhancement": (quality_enhancement, "enhancer"),
+    "finalize": (finalize, "cpu"),
+}

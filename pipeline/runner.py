@@ -1,0 +1,89 @@
+"""Run the pipeline: whole (CLI, embedded server) or one resource-class segment at a time (Celery workers).
+
+Both resume the job's LangGraph thread (thread_id = job id) from its checkpoint, one node per step, so a job
+interrupted anywhere continues from the last completed node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import InputError
+from core.settings import get_settings
+from pipeline.checkpoints import open_checkpointer
+from pipeline.graph import ORDER, build_graph, node_resource
+from pipeline.state import AvatarState, JobOptions
+
+ProgressFn = Callable[[str, float], None]  # (node, fraction of that node done)
+
+
+@dataclass
+class SegmentResult:
+    done: bool
+    next_resource: str | None
+    state: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False
+    error: dict[str, str] | None = None
+
+
+def new_job_state(job_id: str, image_key: str, audio_key: str | None, text: str | None,
+                  options: dict[str, Any] | None = None) -> AvatarState:
+    settings = get_settings()
+    opts: JobOptions = {
+        "fps": settings.fps, "size": settings.size, "backend": settings.backend, "enhancer": settings.enhancer,
+        "emotion": "auto", "seed": 0, "face_index": None, "voice": settings.tts_voice,
+    }
+    opts.update({k: v for k, v in (options or {}).items() if v is not None})  # type: ignore[typeddict-item]
+    if not audio_key and not (text or "").strip():
+        raise InputError("no_speech", "Give the speech: an audio file, or text to be spoken.")
+    return {"job_id": job_id, "image_key": image_key, "audio_key": audio_key, "text": text, "options": opts,
+            "backends": {}, "timings": {}, "warnings": []}
+
+
+def run_segment(job_id: str, resource: str | None, initial: AvatarState | None = None,
+                on_progress: ProgressFn | None = None) -> SegmentResult:
+    """Run the job's next nodes while they belong to `resource` ("cpu"/"gpu"; None = every node)."""
+    with open_checkpointer() as saver:
+        graph = build_graph(saver)
+        config = {"configurable": {"thread_id": job_id}}
+        snapshot = graph.get_state(config)
+        values: dict[str, Any] = dict(snapshot.values or {})
+        if values:
+            pending: Any = None
+            node = snapshot.next[0] if snapshot.next else None
+        else:
+            if initial is None:
+                raise ValueError(f"job {job_id} has no checkpoint yet: pass its initial state")
+            pending, values, node = initial, dict(initial), ORDER[0]
+
+        while node is not None:
+            needed = node_resource(node, values)
+            if resource is not None and needed != resource:
+                return SegmentResult(done=False, next_resource=needed, state=values)
+            if on_progress:
+                on_progress(node, 0.0)
+            try:
+                for mode, chunk in graph.stream(pending, config, stream_mode=["custom", "updates"],
+                                                interrupt_after=[node], durability="sync"):
+                    if mode == "custom" and on_progress and chunk.get("total"):
+                        on_progress(chunk["node"], chunk["done"] / chunk["total"])
+            except InputError as err:
+                return SegmentResult(done=False, next_resource=None, state=values, failed=True,
+                                     error=err.to_dict())
+            if on_progress:
+                on_progress(node, 1.0)
+            pending = None
+            snapshot = graph.get_state(config)
+            values = dict(snapshot.values)
+            node = snapshot.next[0] if snapshot.next else None
+        return SegmentResult(done=True, next_resource=None, state=values)
+
+
+def run_in_process(initial: AvatarState, on_progress: ProgressFn | None = None) -> AvatarState:
+    """Run every node here and now; user errors raise InputError."""
+    result = run_segment(initial["job_id"], None, initial, on_progress)
+    if result.failed and result.error:
+        raise InputError(result.error["code"], result.error["message"])
+    return result.state  # type: ignore[return-value]

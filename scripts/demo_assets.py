@@ -1,0 +1,26 @@
+"""Demo inputs from installed packages only: scikit-image's public-domain astronaut photo (Eileen Collins, NASA)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+DEMO_SENTENCE = (
+    "Hello! I am a talking head made from a single photo. "
+    "My lips close on every p, b and m, and I blink now and then, just like you."
+)
+
+
+def demo_image(directory: Path = Path("data/demo")) -> Path:
+    from skimage import data
+
+    path = directory / "astronaut.png"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(data.astronaut()).save(path)
+    return path
+
+
+if __name__ == "__main__":
+    print(demo_image())
