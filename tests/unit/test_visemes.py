@@ -1,0 +1,80 @@
+"""Phones to mouth curves: closure on p/b/m, teeth on f/v, rounding and spreading, silence shut, no jumps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.audio.phones import PhoneTrack
+from models.audio.prosody import Prosody
+from models.audio.visemes import mouth_curves
+from models.types import Phone
+
+
+def loud(duration: float, rate: int = 100) -> Prosody:
+    n = int(duration * rate)
+    return Prosody(rate, np.full(n, -20, np.float32), np.ones(n, np.float32), np.full(n, 120, np.float32))
+
+
+def track(*phones: tuple[str, float, float]) -> PhoneTrack:
+    return PhoneTrack([Phone(*p) for p in phones], "alignment", None)
+
+
+def at(curve: np.ndarray, t: float, rate: int = 100) -> float:
+    return float(curve[int(t * rate)])
+
+
+def test_lips_close_on_bilabials_and_open_on_vowels():
+    # "mama": M AA M AA between silences
+    tr = track(
+        ("SIL", 0, 0.2),
+        ("M", 0.2, 0.3),
+        ("AA", 0.3, 0.5),
+        ("M", 0.5, 0.58),
+        ("AA", 0.58, 0.8),
+        ("SIL", 0.8, 1.0),
+    )
+    c = mouth_curves(tr, loud(1.0), 1.0)
+    assert len(c.open) == 100 and c.rate == 100
+    for t in (0.25, 0.54):
+        assert at(c.closed, t) == pytest.approx(1.0) and at(c.open, t) == pytest.approx(0.0)
+    for t in (0.4, 0.7):
+        assert at(c.open, t) > 0.8 and at(c.closed, t) == 0.0
+    assert at(c.open, 0.1) == 0.0 and at(c.open, 0.95) == 0.0  # silence: mouth shut
+
+
+@pytest.mark.parametrize(
+    ("phone", "field", "low", "high"),
+    [
+        ("F", "teeth", 0.99, 1.0),
+        ("V", "teeth", 0.99, 1.0),
+        ("UW", "round", 0.9, 1.0),
+        ("W", "round", 0.9, 1.0),
+        ("IY", "width", 0.5, 1.0),
+        ("UW", "width", -1.0, -0.3),
+    ],
+)
+def test_viseme_targets(phone, field, low, high):
+    c = mouth_curves(track(("SIL", 0, 0.2), (phone, 0.2, 0.4), ("SIL", 0.4, 0.6)), loud(0.6), 0.6)
+    assert low <= at(getattr(c, field), 0.3) <= high
+
+
+def test_boundaries_cross_fade_without_jumps():
+    tr = track(("AA", 0.0, 0.2), ("M", 0.2, 0.28), ("IY", 0.28, 0.5))
+    c = mouth_curves(tr, loud(0.5), 0.5, rate=1000)
+    # Within a phone pair the curves move in steps no larger than a cross-fade allows, never a hard switch.
+    assert np.abs(np.diff(c.open)).max() < 0.1
+    assert np.abs(np.diff(c.closed)).max() < 0.1
+    assert c.closed[240] == pytest.approx(1.0)  # a short closure still closes fully in its middle
+
+
+def test_opening_follows_loudness():
+    tr = track(("AA", 0.0, 1.0))
+    quiet = loud(1.0)
+    quiet.loudness[:] = 0.2
+    assert at(mouth_curves(tr, quiet, 1.0).open, 0.5) < 0.6 * at(mouth_curves(tr, loud(1.0), 1.0).open, 0.5)
+
+
+def test_curves_cover_the_duration_beyond_the_phones():
+    c = mouth_curves(track(("AA", 0.0, 0.3)), loud(2.0), 2.0, rate=25)
+    assert len(c.open) == 50 and c.open[-1] == 0.0 and len(c.energy) == 50
