@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     tts_voice: str = "en-us"
     mistral_model: str = "mistral-small-latest"
     mistral_api_key: str | None = Field(default=None, validation_alias="MISTRAL_API_KEY")
+    whisper_model_dir: Path | None = None  # a faster-whisper (CTranslate2) model folder; None -> no whisper
 
     # job system
     gpu_queue_fallback_to_cpu: bool = False

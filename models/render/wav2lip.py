@@ -1,0 +1,167 @@
+"""Wav2Lip renderer: the photo's lower face re-generated for every video frame from a 0.2 s mel window.
+
+The face box comes from the 68 landmarks (brows to chin, jaw to jaw), is resized to 96x96 with its lower half
+masked, batched through the network, and the generated mouth/jaw area is pasted back through a feathered mask,
+so everything outside that area stays the photo's own pixels. Wav2Lip drives the mouth only: head motion,
+blinks and brows in the control track are not applied (recorded in the report's notes).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import cv2
+import librosa
+import numpy as np
+
+from core.errors import BackendUnavailable
+from models import weights
+from models.device import torch_device, torch_installed
+from models.render.wav2lip_audio import SAMPLE_RATE, mel_windows, melspectrogram
+from models.types import Availability, ControlTrack, FrameSink, RenderReport
+
+if TYPE_CHECKING:
+    from models.face.analysis import FaceAnalysis
+    from models.render.wav2lip_net import Wav2Lip
+
+FACE_SIZE = 96  # the network's input resolution
+BATCH_SIZE = 32
+
+
+def face_box(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(x1, y1, x2, y2) framing brows to chin, like the S3FD boxes (chin pad included) Wav2Lip trained on."""
+    jaw_x = landmarks[0:17, 0]
+    brow_y = landmarks[17:27, 1].min()
+    chin_y = landmarks[8, 1]
+    span = chin_y - brow_y
+    x1, x2 = jaw_x.min(), jaw_x.max()
+    y1, y2 = brow_y - 0.15 * span, chin_y + 0.08 * span
+    h, w = shape[:2]
+    return int(max(0, x1)), int(max(0, y1)), int(min(w, np.ceil(x2))), int(min(h, np.ceil(y2)))
+
+
+def mouth_mask(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Float32 (h, w, 1) blend weights inside `box`: 1 over the jaw/mouth area below the box middle,
+    feathered to exactly 0 outside it (so the rest of the photo is untouched)."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    local = landmarks - np.array([x1, y1], dtype=np.float32)
+    # jaw line from cheek to cheek, the nose base and the mouth: the area the network re-draws
+    points = np.concatenate([local[2:15], local[31:36], local[48:68]]).astype(np.int32)
+    mask = np.zeros((h, w), np.float32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(points), 1.0)
+    mask[: h // 2] = 0.0  # the upper half is the unmasked reference, not generated
+    # shrink by one pixel more than the blur radius: the feathered edge reaches 0 inside the hull and the box
+    feather = max(2, int(0.04 * w))
+    core = cv2.erode(
+        mask, np.ones((2 * feather + 3,) * 2, np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0
+    )
+    return cv2.GaussianBlur(core, (2 * feather + 1,) * 2, 0)[..., None]
+
+
+class Wav2LipRenderer:
+    name = "wav2lip"
+    resource: Literal["cpu", "gpu"] = "gpu"  # runs on CPU too, slower
+
+    def __init__(self, weights_file: Path | None = None, batch_size: int = BATCH_SIZE):
+        self._weights_file = weights_file
+        self.batch_size = batch_size
+        self._model: Wav2Lip | None = None
+        self._loaded: tuple[Path, str] | None = None
+
+    @property
+    def weights_file(self) -> Path:
+        return self._weights_file or weights.weights_path("wav2lip")
+
+    def available(self) -> Availability:
+        if not torch_installed():
+            return Availability(False, "wav2lip needs torch: pip install 'avatar-orchestrator[neural]'")
+        if self._weights_file is None:
+            present = weights.status("wav2lip")
+            if not present.ok:
+                return present
+        elif not self._weights_file.is_file():
+            return Availability(False, f"wav2lip weights missing: {self._weights_file} does not exist")
+        try:
+            device = torch_device()
+        except BackendUnavailable as err:
+            return Availability(False, str(err))
+        return Availability(
+            True, f"wav2lip on {device}" + ("" if device == "cuda" else " (no CUDA device; slower)")
+        )
+
+    def _network(self, device: str) -> Wav2Lip:
+        from models.render.wav2lip_net import load_wav2lip
+
+        key = (self.weights_file, device)
+        if self._model is None or self._loaded != key:
+            if not self.weights_file.is_file():
+                raise BackendUnavailable(self.available().reason)
+            self._model, self._loaded = load_wav2lip(self.weights_file, device), key
+        return self._model
+
+    def render(
+        self,
+        face: FaceAnalysis,
+        controls: ControlTrack,
+        audio_wav: Path,
+        sink: FrameSink,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RenderReport:
+        import torch
+
+        started = time.perf_counter()
+        device = torch_device()
+        model = self._network(device)
+        n = controls.n_frames
+
+        wav, _ = librosa.load(audio_wav, sr=SAMPLE_RATE, mono=True)
+        windows = torch.from_numpy(mel_windows(melspectrogram(wav), controls.fps, n)).unsqueeze(
+            1
+        )  # (n,1,80,16)
+
+        photo = face.image
+        box = face_box(face.landmarks, photo.shape)
+        x1, y1, x2, y2 = box
+        mask = mouth_mask(face.landmarks, box)
+        region = photo[y1:y2, x1:x2].astype(np.float32)
+        # the network was trained on OpenCV (BGR) frames
+        crop = cv2.resize(
+            cv2.cvtColor(photo[y1:y2, x1:x2], cv2.COLOR_RGB2BGR),
+            (FACE_SIZE, FACE_SIZE),
+            interpolation=cv2.INTER_AREA,
+        )
+        masked = crop.copy()
+        masked[FACE_SIZE // 2 :] = 0
+        face_input = torch.from_numpy(
+            np.concatenate([masked, crop], axis=2).transpose(2, 0, 1) / 255.0
+        ).float()
+
+        for start in range(0, n, self.batch_size):
+            mels = windows[start : start + self.batch_size]
+            faces = face_input.unsqueeze(0).expand(len(mels), -1, -1, -1)
+            with torch.inference_mode():
+                generated = model(mels.to(device), faces.to(device))
+            generated = (generated.clamp(0, 1) * 255.0).permute(0, 2, 3, 1).cpu().numpy()
+            for bgr in generated:
+                mouth = cv2.cvtColor(
+                    cv2.resize(bgr, (x2 - x1, y2 - y1), interpolation=cv2.INTER_CUBIC), cv2.COLOR_BGR2RGB
+                )
+                frame = photo.copy()
+                frame[y1:y2, x1:x2] = np.clip(region + mask * (mouth - region) + 0.5, 0, 255).astype(np.uint8)
+                sink.write(frame)
+            if progress:
+                progress(min(start + self.batch_size, n), n)
+
+        return RenderReport(
+            backend=self.name,
+            frames=n,
+            seconds=time.perf_counter() - started,
+            notes=[
+                f"wav2lip on {device}",
+                "wav2lip drives the mouth only: head motion, blinks and brows not applied",
+            ],
+        )

@@ -1,0 +1,198 @@
+"""The neural backends' weight files: where each comes from, where it lives here, whether it is usable.
+
+A file lives at settings.weights_dir / filename unless configs/model_config.yaml names another path:
+
+    weights:
+      wav2lip: /models/wav2lip_gan.pth
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import httpx
+
+from core.settings import get_settings, model_config
+from models.types import Availability
+
+_GFPGAN_RELEASES = "https://github.com/TencentARC/GFPGAN/releases/download"
+_SADTALKER_RELEASES = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2-rc"
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    name: str
+    backend: str
+    filename: str  # relative to settings.weights_dir
+    url: str
+    sha256: str | None  # None where the official repository publishes no checksum we could confirm
+
+
+WEIGHTS: dict[str, WeightSpec] = {
+    spec.name: spec
+    for spec in (
+        WeightSpec(
+            "wav2lip",
+            "wav2lip",
+            "wav2lip_gan.pth",
+            # the download link of the official Rudrabha/Wav2Lip README (scripts/download_models.sh)
+            "https://iiitaphyd-my.sharepoint.com/personal/radrabha_m_research_iiit_ac_in/_layouts/15/"
+            "download.aspx?share=EdjI7bZlgApMqsVoEUUXpLsBxqXbn5z8VTmoxp55YNDcIA",
+            None,
+        ),
+        WeightSpec(
+            "gfpgan",
+            "gfpgan",
+            "GFPGANv1.4.pth",
+            f"{_GFPGAN_RELEASES}/v1.3.0/GFPGANv1.4.pth",
+            "e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad",
+        ),
+        WeightSpec(
+            "sadtalker_256",
+            "sadtalker",
+            "sadtalker/SadTalker_V0.0.2_256.safetensors",
+            f"{_SADTALKER_RELEASES}/SadTalker_V0.0.2_256.safetensors",
+            None,
+        ),
+        WeightSpec(
+            "sadtalker_mapping_109",
+            "sadtalker",
+            "sadtalker/mapping_00109-model.pth.tar",
+            f"{_SADTALKER_RELEASES}/mapping_00109-model.pth.tar",
+            None,
+        ),
+        WeightSpec(
+            "sadtalker_mapping_229",
+            "sadtalker",
+            "sadtalker/mapping_00229-model.pth.tar",
+            f"{_SADTALKER_RELEASES}/mapping_00229-model.pth.tar",
+            None,
+        ),
+    )
+}
+
+
+class DownloadError(Exception):
+    """A weight file could not be fetched or did not match its checksum; the message says what to do."""
+
+
+def spec(name: str) -> WeightSpec:
+    if name not in WEIGHTS:
+        raise KeyError(f"unknown weights {name!r}; known: {', '.join(WEIGHTS)}")
+    return WEIGHTS[name]
+
+
+def specs_for(name: str) -> list[WeightSpec]:
+    """The files named by a weight name or a backend name ("sadtalker" -> its three files)."""
+    found = [s for s in WEIGHTS.values() if name in (s.name, s.backend)]
+    if not found:
+        backends = sorted({s.backend for s in WEIGHTS.values()})
+        raise KeyError(f"unknown weights {name!r}; known: {', '.join(sorted(set(WEIGHTS) | set(backends)))}")
+    return found
+
+
+def _configured_path(name: str) -> Path | None:
+    value = (model_config().get("weights") or {}).get(name)
+    return Path(value) if value else None
+
+
+def weights_path(name: str) -> Path:
+    return _configured_path(name) or get_settings().weights_dir / spec(name).filename
+
+
+def status(name: str) -> Availability:
+    """Whether the file is present (cheap: no hashing; see sha256_ok for the checksum)."""
+    s = spec(name)
+    path = weights_path(name)
+    if path.is_file():
+        return Availability(True, str(path))
+    if _configured_path(name):
+        return Availability(
+            False,
+            f"{s.backend} weights missing: {path} (weights.{name} in configs/model_config.yaml)"
+            " does not exist",
+        )
+    return Availability(
+        False,
+        f"{s.backend} weights missing: put {Path(s.filename).name} in {path.parent} "
+        f"(avatar models download {s.backend})",
+    )
+
+
+def backend_status(backend: str) -> Availability:
+    """All of a backend's files present, or the reason naming the first missing one."""
+    for s in specs_for(backend):
+        availability = status(s.name)
+        if not availability.ok:
+            return availability
+    return Availability(True, "")
+
+
+def sha256_ok(name: str) -> bool | None:
+    """True/False when the file is present and its official checksum is known; None otherwise."""
+    expected = spec(name).sha256
+    path = weights_path(name)
+    if expected is None or not path.is_file():
+        return None
+    st = path.stat()
+    return _file_sha256(path, st.st_size, st.st_mtime_ns) == expected
+
+
+@lru_cache(maxsize=32)
+def _file_sha256(
+    path: Path, size: int, mtime_ns: int
+) -> str:  # size/mtime key the cache to the file's version
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(
+    name: str, progress: Callable[[int, int | None], None] | None = None, url: str | None = None
+) -> Path:
+    """Fetch one file from its official URL into weights_path(name); verify its checksum when known.
+
+    progress(done_bytes, total_bytes_or_None) is called as bytes arrive. Raises DownloadError.
+    """
+    s = spec(name)
+    target = weights_path(name)
+    source = url or s.url
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    digest = hashlib.sha256()
+    try:
+        with httpx.stream(
+            "GET", source, follow_redirects=True, timeout=httpx.Timeout(60, connect=15)
+        ) as response:
+            response.raise_for_status()
+            total = int(response.headers["content-length"]) if "content-length" in response.headers else None
+            done = 0
+            with partial.open("wb") as f:
+                for chunk in response.iter_bytes(1 << 20):
+                    f.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+    except httpx.HTTPError as err:
+        partial.unlink(missing_ok=True)
+        raise DownloadError(
+            f"could not download {s.name} from {source}: {err or type(err).__name__}. If this machine has no "
+            f"internet access, run `avatar models download {s.name}` on a connected machine and copy "
+            f"{Path(s.filename).name} to {target}",
+        ) from err
+    if s.sha256 and digest.hexdigest() != s.sha256:
+        partial.unlink(missing_ok=True)
+        raise DownloadError(
+            f"{s.name}: sha256 {digest.hexdigest()} does not match the official {s.sha256}; "
+            "the file was discarded, try again"
+        )
+    os.replace(partial, target)
+    return target

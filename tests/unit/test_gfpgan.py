@@ -1,0 +1,121 @@
+"""GFPGAN: real GFPGANv1Clean code on small random-weight checkpoints (official layout); FFHQ alignment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from test_wav2lip_face import astronaut_face
+
+from core.errors import BackendUnavailable
+from models.device import cuda_available
+from models.enhance import select_enhancer
+from models.enhance.face_align import FFHQ_TEMPLATE_512, align, five_points, paste_back
+from models.enhance.gfpgan import GFPGANEnhancer
+from models.enhance.gfpgan_arch import GFPGANConfig, GFPGANv1Clean, load_gfpgan
+
+SMALL = GFPGANConfig(out_size=64, num_style_feat=32, channel_multiplier=1, narrow=1 / 16)
+
+
+def save_checkpoint(path: Path, config: GFPGANConfig) -> Path:
+    torch.manual_seed(0)
+    state = GFPGANv1Clean(config).state_dict()
+    # the released files also hold the training-only heads; loading must drop them
+    state["toRGB.0.weight"] = torch.zeros(3, 16, 1, 1)
+    state["stylegan_decoder.style_mlp.1.weight"] = torch.zeros(config.num_style_feat, config.num_style_feat)
+    torch.save({"params_ema": state}, path)
+    return path
+
+
+def beyond_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The pixels of `image` the aligned size x size crop does not cover (at least a tenth of them here)."""
+    h, w = image.shape[:2]
+    covered = cv2.warpAffine(np.ones((size, size), np.float32), cv2.invertAffineTransform(matrix), (w, h))
+    assert (covered == 0).mean() > 0.1
+    return covered == 0
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_checkpoint(tmp_path_factory.mktemp("gfpgan") / "GFPGANv1.4.pth", SMALL)
+
+
+@pytest.fixture
+def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from core.settings import get_settings
+
+    monkeypatch.setenv("AVATAR_WEIGHTS_DIR", str(tmp_path / "weights"))
+    get_settings.cache_clear()
+    yield tmp_path / "weights"
+    get_settings.cache_clear()
+
+
+def test_full_size_network_matches_the_released_v14_file():
+    state = GFPGANv1Clean().state_dict()
+    numel = sum(v.numel() for v in state.values())
+    # + the 8-layer style MLP and the U-Net toRGB heads the file also stores = 348,632,874 bytes on disk
+    assert numel + 8 * (512 * 512 + 512) + 3 * (256 + 256 + 256 + 256 + 128 + 64 + 32) + 7 * 3 == 87_143_276
+
+
+def test_alignment_puts_the_eyes_and_mouth_on_the_ffhq_template():
+    face = astronaut_face()
+    crop, matrix = align(face.image, face.landmarks, 512)
+    assert crop.shape == (512, 512, 3)
+    mapped = cv2.transform(five_points(face.landmarks)[None], matrix)[0]
+    assert np.abs(mapped - FFHQ_TEMPLATE_512).max() < 20
+    restored = paste_back(face.image, crop, matrix)
+    x1, y1, x2, y2 = face.box.astype(int)
+    inner = (slice(y1 + 10, y2 - 10), slice(x1 + 10, x2 - 10))
+    # warping there and back is close to lossless (the crop is larger than the face here)
+    assert np.abs(restored[inner].astype(int) - face.image[inner]).mean() < 6
+    outside = beyond_crop(face.image, matrix, 512)
+    assert np.array_equal(restored[outside], face.image[outside])
+
+
+def test_enhance_restores_the_face_and_leaves_the_rest(small_checkpoint: Path):
+    face = astronaut_face()
+    enhancer = GFPGANEnhancer(small_checkpoint, SMALL)
+    out = enhancer.enhance(face.image, face.landmarks)
+    assert out.shape == face.image.shape and out.dtype == np.uint8
+    x1, y1, x2, y2 = face.box.astype(int)
+    assert np.abs(out[y1:y2, x1:x2].astype(int) - face.image[y1:y2, x1:x2]).mean() > 5
+    outside = beyond_crop(face.image, align(face.image, face.landmarks, SMALL.out_size)[1], SMALL.out_size)
+    assert np.array_equal(out[outside], face.image[outside])
+    # the same frame twice gives the same result (fixed noise: no flicker between video frames)
+    assert np.array_equal(enhancer.enhance(face.image, face.landmarks), out)
+
+
+def test_enhance_without_landmarks_takes_the_frame_as_an_aligned_face(small_checkpoint: Path):
+    frame = np.full((100, 80, 3), 128, np.uint8)
+    out = GFPGANEnhancer(small_checkpoint, SMALL).enhance(frame)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+
+
+def test_wrong_checkpoint_layouts_are_refused_clearly(tmp_path: Path, small_checkpoint: Path):
+    torch.save({"state_dict": {}}, tmp_path / "other.pth")
+    with pytest.raises(BackendUnavailable, match="official layout"):
+        load_gfpgan(tmp_path / "other.pth", "cpu", SMALL)
+    wider = save_checkpoint(
+        tmp_path / "wider.pth", GFPGANConfig(out_size=64, num_style_feat=32, narrow=1 / 8)
+    )
+    with pytest.raises(BackendUnavailable, match="does not match GFPGANv1Clean.*with other shapes"):
+        load_gfpgan(wider, "cpu", SMALL)
+
+
+def test_selection_reasons(weights_dir: Path, small_checkpoint: Path):
+    assert select_enhancer("none") == (None, "enhancer off (none)")
+    enhancer, reason = select_enhancer("gfpgan")
+    assert enhancer is None and "GFPGANv1.4.pth" in reason and "avatar models download gfpgan" in reason
+    weights_dir.mkdir()
+    (weights_dir / "GFPGANv1.4.pth").symlink_to(small_checkpoint)
+    enhancer, reason = select_enhancer("gfpgan")
+    assert isinstance(enhancer, GFPGANEnhancer) and enhancer.available().ok
+    enhancer, reason = select_enhancer("auto")
+    assert (enhancer is not None) == cuda_available()
+    if not cuda_available():
+        assert "no CUDA device" in reason
+    with pytest.raises(ValueError, match="unknown enhancer"):
+        select_enhancer("codeformer")

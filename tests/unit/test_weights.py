@@ -1,0 +1,137 @@
+"""The weights registry: where files live, what is reported when they are missing, checksums and downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from models import weights
+
+
+@pytest.fixture
+def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    from core.settings import get_settings
+
+    monkeypatch.setenv("AVATAR_WEIGHTS_DIR", str(tmp_path / "weights"))
+    get_settings.cache_clear()
+    yield tmp_path / "weights"
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def file_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A local HTTP server over a folder: the download code's real path, without the internet."""
+    root = tmp_path / "served"
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", root
+    server.shutdown()
+
+
+def test_every_backend_has_official_urls_and_files():
+    assert {s.backend for s in weights.WEIGHTS.values()} == {"wav2lip", "gfpgan", "sadtalker"}
+    assert all(s.url.startswith("https://") for s in weights.WEIGHTS.values())
+    assert weights.spec("gfpgan").sha256 == "e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad"
+    assert [s.name for s in weights.specs_for("sadtalker")] == [
+        "sadtalker_256",
+        "sadtalker_mapping_109",
+        "sadtalker_mapping_229",
+    ]
+    with pytest.raises(KeyError, match="known: gfpgan"):
+        weights.specs_for("codeformer")
+
+
+def test_missing_file_names_it_and_the_command(weights_dir: Path):
+    assert weights.weights_path("wav2lip") == weights_dir / "wav2lip_gan.pth"
+    status = weights.status("sadtalker_256")
+    assert not status.ok
+    assert (
+        "SadTalker_V0.0.2_256.safetensors" in status.reason
+        and "avatar models download sadtalker" in status.reason
+    )
+    assert weights.backend_status("sadtalker").reason == status.reason
+    (weights_dir / "sadtalker").mkdir(parents=True)
+    (weights_dir / "sadtalker" / "SadTalker_V0.0.2_256.safetensors").write_bytes(b"x")
+    assert "mapping_00109-model.pth.tar" in weights.backend_status("sadtalker").reason
+
+
+def test_model_config_can_point_a_backend_elsewhere(
+    weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    elsewhere = tmp_path / "mine.pth"
+    monkeypatch.setattr(weights, "model_config", lambda: {"weights": {"wav2lip": str(elsewhere)}})
+    assert weights.weights_path("wav2lip") == elsewhere
+    assert "configs/model_config.yaml" in weights.status("wav2lip").reason
+    elsewhere.write_bytes(b"x")
+    assert weights.status("wav2lip").ok
+
+
+def test_sha256_is_checked_against_the_official_value(weights_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    payload = b"pretend weights"
+    monkeypatch.setitem(
+        weights.WEIGHTS,
+        "gfpgan",
+        weights.WeightSpec(
+            "gfpgan",
+            "gfpgan",
+            "GFPGANv1.4.pth",
+            "https://example.invalid/x",
+            hashlib.sha256(payload).hexdigest(),
+        ),
+    )
+    assert weights.sha256_ok("gfpgan") is None  # absent
+    weights_dir.mkdir()
+    (weights_dir / "GFPGANv1.4.pth").write_bytes(payload)
+    assert weights.sha256_ok("gfpgan") is True
+    (weights_dir / "GFPGANv1.4.pth").write_bytes(payload + b"!")
+    assert weights.sha256_ok("gfpgan") is False
+    assert weights.sha256_ok("wav2lip") is None  # no published checksum
+
+
+def test_download_fetches_verifies_and_reports_progress(
+    weights_dir: Path, file_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+):
+    base, root = file_server
+    payload = bytes(range(256)) * 9000
+    (root / "GFPGANv1.4.pth").write_bytes(payload)
+    monkeypatch.setitem(
+        weights.WEIGHTS,
+        "gfpgan",
+        weights.WeightSpec(
+            "gfpgan",
+            "gfpgan",
+            "GFPGANv1.4.pth",
+            f"{base}/GFPGANv1.4.pth",
+            hashlib.sha256(payload).hexdigest(),
+        ),
+    )
+    seen: list[tuple[int, int | None]] = []
+    path = weights.download("gfpgan", lambda done, total: seen.append((done, total)))
+    assert path.read_bytes() == payload and seen[-1] == (len(payload), len(payload))
+    assert weights.status("gfpgan").ok and weights.sha256_ok("gfpgan")
+
+    (root / "GFPGANv1.4.pth").write_bytes(payload[:-1])
+    path.unlink()
+    with pytest.raises(weights.DownloadError, match="does not match the official"):
+        weights.download("gfpgan")
+    assert not path.exists() and not list(weights_dir.glob("*.part"))
+
+
+def test_unreachable_source_explains_what_to_do(weights_dir: Path):
+    with pytest.raises(weights.DownloadError, match="on a connected machine and copy wav2lip_gan.pth"):
+        weights.download("wav2lip", url="http://127.0.0.1:9/wav2lip_gan.pth")
+    assert not (weights_dir / "wav2lip_gan.pth").exists()

@@ -1,0 +1,55 @@
+"""What the weight-dependent backends report when their weights or devices are missing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.errors import BackendUnavailable
+from models.audio.transcribe import transcribe, whisper_status
+from models.device import cuda_available
+from models.render.sadtalker import SadTalkerRenderer
+
+
+@pytest.fixture
+def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    from core.settings import get_settings
+
+    monkeypatch.setenv("AVATAR_WEIGHTS_DIR", str(tmp_path / "weights"))
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def test_sadtalker_reports_missing_weights_then_its_real_limits(settings_env, tmp_path: Path):
+    renderer = SadTalkerRenderer()
+    status = renderer.available()
+    assert not status.ok and "avatar models download sadtalker" in status.reason
+    folder = tmp_path / "weights" / "sadtalker"
+    folder.mkdir(parents=True)
+    for name in (
+        "SadTalker_V0.0.2_256.safetensors",
+        "mapping_00109-model.pth.tar",
+        "mapping_00229-model.pth.tar",
+    ):
+        (folder / name).write_bytes(b"x")
+    status = renderer.available()
+    assert not status.ok
+    assert ("not implemented" in status.reason) if cuda_available() else ("CUDA" in status.reason)
+    with pytest.raises(BackendUnavailable, match="not implemented in this build; falling back"):
+        renderer.render(None, None, tmp_path / "a.wav", None)
+
+
+def test_whisper_is_off_until_a_model_folder_is_configured(settings_env, tmp_path: Path):
+    audio = np.zeros(16_000, np.float32)
+    assert transcribe(audio, 16_000) is None
+    assert "no whisper model configured" in whisper_status().reason
+    from core.settings import get_settings
+
+    settings_env.setenv("AVATAR_WHISPER_MODEL_DIR", str(tmp_path / "whisper-small"))
+    get_settings.cache_clear()
+    assert transcribe(audio, 16_000) is None
+    assert "whisper-small has no model.bin" in whisper_status().reason
