@@ -1,0 +1,137 @@
+"""Lip-sync evaluation of a finished video: re-detect the mouth in every frame and compare it with the speech.
+
+Mouth aperture = inner-lip gap / mouth width, from dlib landmarks fitted on the output frames themselves (not
+the renderer's own control values), so any renderer can be judged the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.face import landmarks as lm
+from models.face.analysis import mouth_opening
+from models.media.video import probe, read_frames
+from models.types import Phone
+
+BILABIALS = {"P", "B", "M"}
+OPEN_VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY"}
+SILENCE = {"SIL", "SP", ""}
+CLOSED = 0.06  # aperture below which the lips count as closed
+MAX_LAG = 0.2  # seconds searched either way for the audio/mouth offset
+REDETECT_EVERY = 25  # frames between fresh face detections (in between, landmarks follow the last fit)
+ENVELOPE_RATE = 100  # Hz at which aperture and loudness are compared
+
+
+@dataclass
+class LipSyncReport:
+    frames: int
+    fps: float
+    frames_with_face: int
+    aperture_bilabial: float | None  # mean aperture during p/b/m
+    aperture_open_vowel: float | None
+    aperture_silence: float | None
+    bilabial_closure_rate: float | None  # fraction of p/b/m phones during which the lips close at least once
+    offset_ms: float | None  # + = mouth moves after the sound
+    n_phones: int
+    phone_source: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def aperture(points: np.ndarray) -> float:
+    """Inner-lip gap over mouth width for 68 landmarks."""
+    return mouth_opening(points) / max(float(np.linalg.norm(points[54] - points[48])), 1e-6)
+
+
+def mouth_apertures(frames: Iterable[np.ndarray]) -> np.ndarray:
+    """Aperture per frame (NaN where no face is found)."""
+    out = []
+    points = None
+    for i, frame in enumerate(frames):
+        if points is None or i % REDETECT_EVERY == 0:
+            faces = lm.detect_faces(frame)
+            box = faces[0] if faces else None
+        else:
+            box = lm.box_from_points(points)
+        points = lm.landmarks(frame, box) if box is not None else None
+        out.append(aperture(points) if points is not None else np.nan)
+    return np.array(out, np.float32)
+
+
+def evaluate_video(video: Path, transcript: str | None = None) -> LipSyncReport:
+    """Score `video` against its own audio track, phones aligned to `transcript` (or recognised
+    without one)."""
+    from models.audio.io import SAMPLE_RATE, load_audio
+    from models.audio.phones import phone_track
+
+    audio = load_audio(video, SAMPLE_RATE)
+    track = phone_track(audio, SAMPLE_RATE, transcript)
+    return evaluate(video, track.phones, audio, SAMPLE_RATE, phone_source=track.source)
+
+
+def evaluate(
+    video: Path, phones: list[Phone], audio: np.ndarray, sample_rate: int, phone_source: str = "given"
+) -> LipSyncReport:
+    """Score `video` against its `phones` and its speech `audio` (mono float)."""
+    info = probe(video)
+    fps = float(info["fps"])
+    apertures = mouth_apertures(read_frames(video))
+    times = np.arange(len(apertures)) / fps
+
+    def during(labels: set[str]) -> list[np.ndarray]:
+        spans = [
+            apertures[(times >= p.start) & (times < max(p.end, p.start + 1 / fps))]
+            for p in phones
+            if p.label in labels
+        ]
+        return [s[~np.isnan(s)] for s in spans if np.any(~np.isnan(s))]
+
+    def mean(spans: list[np.ndarray]) -> float | None:
+        return float(np.mean(np.concatenate(spans))) if spans else None
+
+    bilabial = during(BILABIALS)
+    closure = float(np.mean([s.min() < CLOSED for s in bilabial])) if bilabial else None
+    return LipSyncReport(
+        frames=len(apertures),
+        fps=fps,
+        frames_with_face=int(np.sum(~np.isnan(apertures))),
+        aperture_bilabial=mean(bilabial),
+        aperture_open_vowel=mean(during(OPEN_VOWELS)),
+        aperture_silence=mean(during(SILENCE)),
+        bilabial_closure_rate=closure,
+        offset_ms=audio_mouth_offset(apertures, fps, audio, sample_rate),
+        n_phones=len(phones),
+        phone_source=phone_source,
+    )
+
+
+def audio_mouth_offset(
+    apertures: np.ndarray, fps: float, audio: np.ndarray, sample_rate: int
+) -> float | None:
+    """The lag (ms) that best aligns mouth aperture with the loudness envelope; + = mouth late."""
+    valid = ~np.isnan(apertures)
+    if valid.sum() < 3 or np.ptp(apertures[valid]) == 0:
+        return None
+    t = np.arange(0, len(apertures) / fps, 1 / ENVELOPE_RATE)
+    mouth = np.interp(t, np.flatnonzero(valid) / fps, apertures[valid])
+    hop = sample_rate // ENVELOPE_RATE
+    frames = audio[: len(audio) // hop * hop].reshape(-1, hop)
+    loudness = np.sqrt((frames.astype(np.float64) ** 2).mean(1))
+    n = min(len(mouth), len(loudness))
+    mouth, loudness = _zscore(mouth[:n]), _zscore(loudness[:n])
+    max_lag = int(MAX_LAG * ENVELOPE_RATE)
+    scores = [
+        float(np.dot(mouth[max(lag, 0) : n + min(lag, 0)], loudness[max(-lag, 0) : n - max(lag, 0)]))
+        / (n - abs(lag))
+        for lag in range(-max_lag, max_lag + 1)
+    ]
+    return (int(np.argmax(scores)) - max_lag) * 1000.0 / ENVELOPE_RATE
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean()) / (x.std() + 1e-9)

@@ -1,0 +1,199 @@
+"""Analyse a photo once: find the face, frame it, fit landmarks, and measure what the renderers need.
+
+The result is cached by image content, output size and face choice under <data_dir>/cache/faces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.errors import InputError
+from core.settings import get_settings
+from models.face import landmarks as lm
+from models.face.pose import head_pose
+
+log = logging.getLogger(__name__)
+
+FACE_FILL = 0.5  # landmark extent as a fraction of the output width
+CACHE_VERSION = 1
+OUTER_LIP = slice(48, 60)
+INNER_LIP = slice(60, 68)
+INNER_GAPS = ((61, 67), (62, 66), (63, 65))  # upper / lower inner-lip landmark pairs
+
+
+@dataclass
+class FaceAnalysis:
+    image: np.ndarray  # RGB uint8 (size, size, 3): the output framing
+    landmarks: np.ndarray  # (68, 2) float32 in `image` pixels
+    box: np.ndarray  # (4,) x0, y0, x1, y1 of the detector box in `image` pixels
+    pose: np.ndarray  # (3,) pitch, yaw, roll in degrees
+    skin_rgb: np.ndarray  # (3,) uint8
+    lip_rgb: np.ndarray  # (3,) uint8
+    teeth_visible: bool
+    mouth_open_px: float
+    embedding: np.ndarray | None  # (128,) dlib identity descriptor
+    n_faces: int
+    face_index: int
+    source_hash: str
+
+    @property
+    def size(self) -> int:
+        return int(self.image.shape[0])
+
+    def save(self, path: Path) -> None:
+        data = asdict(self)
+        data["embedding"] = np.zeros(0, np.float32) if self.embedding is None else self.embedding
+        with open(path, "wb") as f:  # np.savez would append ".npz" to other suffixes
+            np.savez_compressed(f, **data)
+
+    @classmethod
+    def load(cls, path: Path) -> FaceAnalysis:
+        with np.load(path) as z:
+            data = {f.name: z[f.name] for f in fields(cls)}
+        data["embedding"] = data["embedding"] if data["embedding"].size else None
+        for name, kind in (
+            ("teeth_visible", bool),
+            ("mouth_open_px", float),
+            ("n_faces", int),
+            ("face_index", int),
+            ("source_hash", str),
+        ):
+            data[name] = kind(data[name])
+        return cls(**data)
+
+
+def analyze_face(image: np.ndarray, size: int = 512, face_index: int | None = None) -> FaceAnalysis:
+    """Analyse the face in RGB `image` (the largest one, or detection number `face_index`, largest first)."""
+    digest = hashlib.sha256(np.ascontiguousarray(image).tobytes() + str(image.shape).encode()).hexdigest()
+    cache = get_settings().data_dir / "cache" / "faces"
+    cached = (
+        cache / f"{digest[:40]}_{size}_{'auto' if face_index is None else face_index}_v{CACHE_VERSION}.npz"
+    )
+    if cached.exists():
+        try:
+            return FaceAnalysis.load(cached)
+        except (OSError, ValueError, KeyError) as err:
+            log.warning("ignoring unreadable face cache %s: %s", cached, err)
+    face = _analyze(image, size, face_index, digest)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    face.save(tmp)
+    tmp.replace(cached)
+    return face
+
+
+def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) -> FaceAnalysis:
+    faces = lm.detect_faces(image)
+    if not faces:
+        raise InputError(
+            "no_face",
+            "No face found in the photo: use a front-facing photo where the face is clearly visible "
+            "and at least ~80 px wide",
+        )
+    index = 0 if face_index is None else face_index
+    if not 0 <= index < len(faces):
+        raise InputError(
+            "face_index_out_of_range",
+            f"Face index {index} is out of range: {len(faces)} face(s) found in the photo "
+            f"(use 0..{len(faces) - 1}, largest first).",
+        )
+    rect = faces[index]
+    points = lm.landmarks(image, rect)
+    embedding = lm.descriptor(image, rect)
+    framed, matrix = frame_face(image, points, size)
+    points = _transform(points, matrix)
+    corners = _transform(
+        np.array([[rect.left(), rect.top()], [rect.right(), rect.bottom()]], np.float32), matrix
+    )
+    open_px = mouth_opening(points)
+    return FaceAnalysis(
+        image=framed,
+        landmarks=points,
+        box=corners.reshape(-1),
+        pose=head_pose(points, size),
+        skin_rgb=skin_colour(framed, points),
+        lip_rgb=_median_in(
+            framed, _polygon_mask(framed, points[OUTER_LIP]) & ~_polygon_mask(framed, points[INNER_LIP])
+        ),
+        teeth_visible=teeth_visible(framed, points, open_px),
+        mouth_open_px=open_px,
+        embedding=embedding,
+        n_faces=len(faces),
+        face_index=index,
+        source_hash=digest,
+    )
+
+
+def frame_face(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A square crop centred on the face, the face filling FACE_FILL of the width, edge-reflected where the
+    photo is too tight; and the 2x3 matrix taking photo pixels to crop pixels."""
+    extent = float(max(np.ptp(points[:, 0]), np.ptp(points[:, 1])))
+    side = extent / FACE_FILL
+    cx, cy = points.mean(0)
+    pre = 1.0
+    if side > 1.5 * size:  # shrink with area averaging first: warpAffine would alias
+        pre = 1.5 * size / side
+        image = cv2.resize(image, None, fx=pre, fy=pre, interpolation=cv2.INTER_AREA)
+    scale = size / side
+    matrix = np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]], np.float32)
+    local = matrix.copy()
+    local[:, :2] /= pre
+    framed = cv2.warpAffine(
+        image,
+        local,
+        (size, size),
+        flags=cv2.INTER_CUBIC if scale > pre else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
+    return framed, matrix
+
+
+def _transform(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def mouth_opening(points: np.ndarray) -> float:
+    """Mean vertical gap between the inner lips, in pixels."""
+    return float(np.mean([np.linalg.norm(points[a] - points[b]) for a, b in INNER_GAPS]))
+
+
+def _polygon_mask(image: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def _median_in(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    pixels = image[mask]
+    if len(pixels) == 0:
+        return np.zeros(3, np.uint8)
+    return np.median(pixels, axis=0).astype(np.uint8)
+
+
+def skin_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Median colour of two cheek patches, between the jaw line and the nose."""
+    radius = max(2, int(0.04 * np.ptp(points[:, 0])))
+    mask = np.zeros(image.shape[:2], bool)
+    for centre in (0.5 * (points[2] + points[30]), 0.5 * (points[14] + points[30])):
+        x, y = np.round(centre).astype(int)
+        mask[max(0, y - radius) : y + radius, max(0, x - radius) : x + radius] = True
+    return _median_in(image, mask)
+
+
+def teeth_visible(image: np.ndarray, points: np.ndarray, open_px: float) -> bool:
+    """Whether the photo already shows teeth: an open mouth whose inside is mostly bright and unsaturated."""
+    if open_px < 0.02 * np.ptp(points[:, 0]):
+        return False
+    mask = _polygon_mask(image, points[INNER_LIP])
+    if mask.sum() < 10:
+        return False
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)[mask].astype(np.float32)
+    skin_value = float(cv2.cvtColor(skin_colour(image, points).reshape(1, 1, 3), cv2.COLOR_RGB2HSV)[0, 0, 2])
+    bright = (hsv[:, 2] > 0.75 * skin_value) & (hsv[:, 1] < 110)
+    return bool(bright.mean() > 0.3)

@@ -1,0 +1,178 @@
+"""The puppet's triangle mesh: 68 landmarks plus forehead, neck, ring and border anchors, triangulated once.
+
+The mouth and the eyes are slits: an upper chain and a lower chain of landmarks meeting at two corners. Each
+pixel of the photo belongs to the upper side of the face (everything but the lower lip/lids and the slits'
+insides), to the lower side (the lower lip and the lower lids), or to a slit's inside (teeth, eyeballs). The
+renderer warps the two sides with two smooth displacement fields (each side's motion extended smoothly over
+the other side) and fills what neither side covers, which lets a closed mouth open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+# (upper chain, lower chain), both running corner to corner.
+MOUTH = ((60, 61, 62, 63, 64), (60, 67, 66, 65, 64))
+LEFT_EYE = ((36, 37, 38, 39), (36, 41, 40, 39))
+RIGHT_EYE = ((42, 43, 44, 45), (42, 47, 46, 45))
+SLITS = (MOUTH, LEFT_EYE, RIGHT_EYE)
+OUTER_LOWER_LIP = (55, 56, 57, 58, 59)
+GRID_STEP = 4  # displacement fields are smooth: they live on a grid this much coarser than the image
+
+UPPER, LOWER = 1, 2  # side labels
+
+
+@dataclass
+class FaceMesh:
+    vertices: np.ndarray  # (N, 2) float32 rest positions; the first 68 are the landmarks
+    triangles: np.ndarray  # (T, 3) int32
+    upper_extend: (
+        np.ndarray
+    )  # (N, N): vertex offsets -> the upper-side field's offsets (lower chains smoothed)
+    lower_extend: np.ndarray  # (N, N): likewise for the lower-side field
+    grid_shape: tuple[int, int]  # the coarse grid the renderer computes its sampling maps on
+    labels: np.ndarray  # (T,) UPPER, LOWER or 0 (inside a slit) per triangle
+    side_upper: np.ndarray  # (size, size) float32, 1 on the upper side of the photo (feathered)
+    side_lower: np.ndarray  # (size, size) float32, 1 on the lower side
+    slit_vertices: list[np.ndarray]  # per slit: the vertices whose motion bounds the region it changes
+
+
+def build_mesh(points: np.ndarray, size: int) -> FaceMesh:
+    vertices = np.concatenate([points, _anchors(points, size)]).astype(np.float32)
+    triangles = _triangulate(vertices, points)
+    upper_extend = _harmonic_extension(
+        triangles, len(vertices), [c for _, lower in SLITS for c in lower[1:-1]]
+    )
+    lower_extend = _harmonic_extension(
+        triangles, len(vertices), [c for upper, _ in SLITS for c in upper[1:-1]]
+    )
+    labels = _triangle_labels(triangles)
+    side_upper = _paint(vertices, triangles[labels == UPPER], size)
+    side_lower = _paint(vertices, triangles[labels == LOWER], size)
+    slit_vertices = []
+    for upper, lower in SLITS:
+        touched = np.isin(triangles, upper + lower).any(1)
+        slit_vertices.append(np.unique(triangles[touched]))
+    return FaceMesh(
+        vertices,
+        triangles,
+        upper_extend,
+        lower_extend,
+        (size // GRID_STEP,) * 2,
+        labels,
+        side_upper,
+        side_lower,
+        slit_vertices,
+    )
+
+
+def _anchors(points: np.ndarray, size: int) -> np.ndarray:
+    """Static points that confine the motion: a ring outside the jaw, forehead, neck, and the frame border."""
+    centre = points[27:36].mean(0)
+    height = float(np.linalg.norm(points[8] - points[27]))
+    down = (points[8] - points[27]) / height
+    ring = (
+        centre + (points[[0, 1, 2, 3, 13, 14, 15, 16]] - centre) * 1.25
+    )  # beside the cheeks, not under the chin
+    forehead = points[17:27] - down * 0.55 * height
+    neck = points[4:13] + down * 0.7 * height  # far enough that a wide-open jaw never folds over it
+    # under the lower lids, so a blink moves only the lids and not the cheeks
+    under_eyes = np.concatenate([points[[41, 40]], points[[47, 46]]]) + down * 0.12 * height
+    ticks = np.linspace(0, size - 1, 5)
+    border = np.array([(x, y) for x in ticks for y in ticks if x in (0, size - 1) or y in (0, size - 1)])
+    anchors = np.concatenate([ring, forehead, neck, under_eyes])
+    return np.concatenate([np.clip(anchors, 1, size - 2), border])
+
+
+def _triangulate(vertices: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Delaunay triangles of the mesh with the slits held open (the lower lip and lids pushed down), so every
+    slit gets its own inside triangles and no triangle bridges a slit."""
+    opened = vertices.copy()
+    width = float(np.linalg.norm(points[54] - points[48]))
+    for (upper, lower), below, gap in zip(
+        SLITS, (OUTER_LOWER_LIP, (), ()), (0.3 * width, 0.12 * width, 0.12 * width), strict=True
+    ):
+        inner_upper, inner_lower = list(upper[1:-1]), list(lower[1:-1])
+        push = max(0.0, gap - float(np.mean(opened[inner_lower, 1] - opened[inner_upper, 1])))
+        opened[inner_lower + list(below), 1] += push
+        # Pull the inner corners towards the slit's middle: dlib often puts them beside the outer corners,
+        # where Delaunay would wall them off from the slit.
+        centre = opened[inner_upper + inner_lower].mean(0)
+        corners = [upper[0], upper[-1]]
+        opened[corners] += 0.2 * (centre - opened[corners])
+    triangles = Delaunay(opened).simplices.astype(np.int32)
+    for slit in SLITS:
+        _flip_bridges(triangles, slit)
+    return triangles
+
+
+def _flip_bridges(triangles: np.ndarray, slit: tuple[tuple[int, ...], tuple[int, ...]]) -> None:
+    """Flip the edges of triangles that join the upper and lower chain across the slit to an outside vertex
+    (Delaunay does that next to thin corners), so the slit's own vertices form its inside."""
+    upper, lower = slit
+    members = set(upper + lower)
+    for _ in range(len(triangles)):
+        tri_sets = [set(t) for t in triangles]
+        bridge = next(
+            (
+                i
+                for i, t in enumerate(tri_sets)
+                if t & set(upper[1:-1]) and t & set(lower[1:-1]) and not t <= members
+            ),
+            None,
+        )
+        if bridge is None:
+            return
+        outside = (tri_sets[bridge] - members).pop()
+        u, v = sorted(tri_sets[bridge] - {outside})
+        for keep, other in ((u, v), (v, u)):
+            neighbour = next(
+                (j for j, t in enumerate(tri_sets) if j != bridge and {keep, outside} <= t), None
+            )
+            if neighbour is None:
+                continue
+            corner = (tri_sets[neighbour] - {keep, outside}).pop()
+            if corner in members:
+                triangles[bridge] = (other, corner, keep)
+                triangles[neighbour] = (other, corner, outside)
+                break
+        else:
+            return
+
+
+def _harmonic_extension(triangles: np.ndarray, n: int, free: list[int]) -> np.ndarray:
+    """(N, N) matrix replacing the offsets of the `free` vertices by the harmonic (neighbour-average)
+    extension of all the others. A side's field must be smooth beyond that side,
+    or the other side's pixels fold over it near the slit."""
+    adjacency = np.zeros((n, n))
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        adjacency[triangles[:, a], triangles[:, b]] = adjacency[triangles[:, b], triangles[:, a]] = 1
+    laplacian = np.diag(adjacency.sum(1)) - adjacency
+    fixed = np.setdiff1d(np.arange(n), free)
+    extend = np.eye(n)
+    extend[free] = 0
+    extend[np.ix_(free, fixed)] = np.linalg.solve(
+        laplacian[np.ix_(free, free)], -laplacian[np.ix_(free, fixed)]
+    )
+    return extend.astype(np.float32)
+
+
+def _triangle_labels(triangles: np.ndarray) -> np.ndarray:
+    labels = np.full(len(triangles), UPPER)
+    for upper, lower in SLITS:
+        inside = np.isin(triangles, upper + lower).all(1)
+        below = np.isin(triangles, lower[1:-1]).any(1) & ~inside
+        labels[inside] = 0
+        labels[below] = LOWER
+    return labels
+
+
+def _paint(vertices: np.ndarray, triangles: np.ndarray, size: int) -> np.ndarray:
+    """1 inside `triangles`, 0 elsewhere, with a 1 px feather so warped edges stay smooth."""
+    mask = np.zeros((size, size), np.float32)
+    cv2.fillPoly(mask, list(np.round(vertices[triangles] * 16).astype(np.int32)), 1.0, shift=4)
+    return cv2.GaussianBlur(mask, (0, 0), 0.8)

@@ -1,0 +1,212 @@
+"""The `warp` renderer: a 2.5D puppet of the photo, fast enough for live streaming on a laptop CPU.
+
+Per face (once): a triangle mesh over the landmarks, the rig's basis shapes, the inside-of-mouth layers.
+Per frame: vertex offsets from the controls; for each side of the slits (upper, lower) the exact inverse of
+the piecewise-affine warp, rasterised on a coarse grid and composed with the head's affine; one remap of the
+whole frame; then, inside small boxes around the mouth and eyes, the lower side and what shows through the
+slits (teeth, tongue, eyeballs) are blended in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.face.analysis import FaceAnalysis
+from models.render.mesh import GRID_STEP, LOWER, SLITS, UPPER, FaceMesh, build_mesh
+from models.render.mouth import MouthLayers, build_mouth
+from models.render.warp_rig import Rig, build_rig
+from models.types import Availability, ControlTrack, FrameSink, RenderReport
+
+_UNIT = np.array([[0, 0, 1], [1, 0, 1], [0, 1, 1]], np.float32)
+MARGIN = 4  # px around a slit's box
+PUPPET_CACHE = 4
+BLINK_VISIBLE = 0.02
+JAW_POINT = 66  # the lower teeth move with the middle of the lower inner lip
+
+
+@dataclass
+class _Maps:
+    """Where each output pixel samples the photo, for one side of the slits."""
+
+    grid: np.ndarray  # (n, n, 2) on the coarse grid
+
+    def at(self, puppet: Puppet, box: tuple[slice, slice]) -> np.ndarray:
+        return cv2.remap(
+            self.grid, puppet.up_x[box], puppet.up_y[box], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+
+
+@dataclass
+class _Slit:
+    index: int  # 0 = mouth, then the eyes
+    box: tuple[slice, slice]  # output pixels it can change
+    opening: np.ndarray  # (K, 2) outline of the opening in output pixels
+    jaw: np.ndarray  # (2,) offset of the lower teeth
+
+
+class Puppet:
+    """One analysed face, ready to render frames from control values."""
+
+    def __init__(self, face: FaceAnalysis):
+        self.size = size = face.size
+        self.src = np.ascontiguousarray(face.image)
+        self.mesh: FaceMesh = build_mesh(face.landmarks, size)
+        self.rig: Rig = build_rig(face.landmarks, len(self.mesh.vertices), size)
+        self.mouth: MouthLayers = build_mouth(
+            face.image, face.landmarks, face.lip_rgb, face.skin_rgb, face.teeth_visible
+        )
+        self.upper_bases = np.einsum("ij,kjd->kid", self.mesh.upper_extend, self.rig.bases)
+        self.lower_bases = np.einsum("ij,kjd->kid", self.mesh.lower_extend, self.rig.bases)
+        self.upper_order = np.argsort(self.mesh.labels == UPPER, kind="stable")
+        self.lower_order = np.argsort(self.mesh.labels == LOWER, kind="stable")
+        self.eyeball = self.src.astype(np.float32)
+        n = self.mesh.grid_shape[0]
+        centres = (np.arange(n) * GRID_STEP + (GRID_STEP - 1) / 2).astype(np.float32)
+        self.grid = np.dstack(np.meshgrid(centres, centres))  # (n, n, 2) grid point positions
+        full = (np.arange(size, dtype=np.float32) - (GRID_STEP - 1) / 2) / GRID_STEP
+        self.up_x, self.up_y = (np.ascontiguousarray(a) for a in np.meshgrid(full, full))
+        self.pixels = np.dstack(
+            np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+        )
+
+    def frame(self, controls: dict[str, float]) -> np.ndarray:
+        coefficients = self.rig.coefficients(controls)
+        offsets = np.tensordot(coefficients, self.rig.bases, axes=1)
+        head = self.rig.head_affine(controls)
+        inverse_head = cv2.invertAffineTransform(head)
+        upper_offsets = np.tensordot(coefficients, self.upper_bases, axes=1)
+        lower_offsets = np.tensordot(coefficients, self.lower_bases, axes=1)
+        upper = self._maps(upper_offsets, self.upper_order, inverse_head)
+        lower = self._maps(lower_offsets, self.lower_order, inverse_head)
+        upper_full = cv2.resize(upper.grid, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        out = cv2.remap(self.src, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        moved = self.mesh.vertices + offsets
+        for index, (vertices, (upper_chain, lower_chain)) in enumerate(
+            zip(self.mesh.slit_vertices, SLITS, strict=True)
+        ):
+            if index > 0 and controls.get("blink", 0.0) < BLINK_VISIBLE:
+                continue  # open lids move together: the upper side's warp alone is exact enough there
+            box = self._box(moved[vertices], head)
+            if box is None:
+                continue
+            opening = np.concatenate(
+                [
+                    self.mesh.vertices[list(upper_chain)] + upper_offsets[list(upper_chain)],
+                    self.mesh.vertices[list(lower_chain)[::-1]] + lower_offsets[list(lower_chain)[::-1]],
+                ]
+            )
+            slit = _Slit(index, box, cv2.transform(opening[None], head)[0], offsets[JAW_POINT])
+            self._fill_slit(out, slit, upper_full[box], lower.at(self, box), inverse_head)
+        return out
+
+    def _maps(self, offsets: np.ndarray, order: np.ndarray, inverse_head: np.ndarray) -> _Maps:
+        """Photo position sampled by each output grid point: the exact inverse of the piecewise-affine mesh
+        warp (moved triangles rasterised on the grid, this side's own triangles last so they win where folds
+        overlap), then composed with the inverse of the head's affine."""
+        m = self.mesh
+        moved = m.vertices + offsets
+        corners = moved[m.triangles]  # (T, 3, 2)
+        ones = np.ones((len(corners), 3, 1), np.float32)
+        dest = np.concatenate([corners, ones], 2)
+        area = np.abs(np.linalg.det(dest))
+        dest[area < 1e-3] = _UNIT  # degenerate (a closed slit): never drawn, any finite affine does
+        affines = np.linalg.solve(dest, m.vertices[m.triangles])
+        ids = np.full(m.grid_shape, -1, np.int32)
+        on_grid = np.round((corners - (GRID_STEP - 1) / 2) / GRID_STEP * 16).astype(np.int32)
+        changed = np.abs(offsets).max(1) > 1e-2
+        draw = (area >= 1e-3) & changed[m.triangles].any(1)
+        for t in order[draw[order]]:
+            cv2.fillConvexPoly(ids, on_grid[t], int(t), shift=4)
+        moving = ids >= 0  # elsewhere the photo stays put
+        affine = affines[ids[moving]]
+        points = self.grid[moving]
+        source = self.grid.copy()
+        source[moving] = points[:, :1] * affine[:, 0] + points[:, 1:] * affine[:, 1] + affine[:, 2]
+        head_grid = cv2.transform(self.grid, inverse_head)
+        at = (head_grid - (GRID_STEP - 1) / 2) / GRID_STEP
+        local = cv2.remap(
+            source - self.grid, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
+        return _Maps(head_grid + local)
+
+    def _box(self, points: np.ndarray, head: np.ndarray) -> tuple[slice, slice] | None:
+        out = cv2.transform(points[None], head)[0]
+        x0, y0 = np.floor(out.min(0)).astype(int) - MARGIN
+        x1, y1 = np.ceil(out.max(0)).astype(int) + MARGIN
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, self.size), min(y1, self.size)
+        return (slice(y0, y1), slice(x0, x1)) if x1 > x0 and y1 > y0 else None
+
+    def _fill_slit(
+        self, out: np.ndarray, slit: _Slit, upper: np.ndarray, lower: np.ndarray, inverse_head: np.ndarray
+    ) -> None:
+        """Inside `slit.box`: the lower side where it covers, and what shows through the opening."""
+        box = slit.box
+        cover_upper = cv2.remap(self.mesh.side_upper, upper, None, cv2.INTER_LINEAR)[..., None]
+        cover_lower = cv2.remap(self.mesh.side_lower, lower, None, cv2.INTER_LINEAR)[..., None]
+        face = cover_upper * out[box] + cover_lower * cv2.remap(self.src, lower, None, cv2.INTER_LINEAR)
+        face /= cover_upper + cover_lower + 1e-6
+        # The opening is drawn from the moved lip (lid) outlines, anti-aliased in the output: sampling the
+        # photo's side masks would blur the edge wherever the warp stretches a closed slit open.
+        behind = np.zeros(face.shape[:2], np.uint8)
+        corner = np.array([box[1].start, box[0].start], np.float32)
+        outline = [np.round((slit.opening - corner) * 16).astype(np.int32)]
+        cv2.fillPoly(behind, outline, 255, cv2.LINE_AA, 4)
+        cv2.polylines(behind, outline, True, 0, 1, cv2.LINE_AA, 4)  # closed lips leave no seam of teeth
+        behind = behind[..., None].astype(np.float32) / 255
+        rigid = cv2.transform(
+            self.pixels[box], inverse_head
+        )  # the photo behind the slit, moving with the head
+        if slit.index == 0:  # the upper teeth stay with the skull, the lower teeth and tongue ride on the jaw
+            inside = cv2.remap(
+                self.mouth.lower, rigid - slit.jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+            teeth = cv2.remap(self.mouth.upper, rigid, None, cv2.INTER_LINEAR)
+            inside += teeth[..., 3:] * (teeth[..., :3] - inside)
+        else:
+            inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR)
+        out[box] = np.clip(face + behind * (inside - face), 0, 255).astype(np.uint8)
+
+
+def puppet_for(face: FaceAnalysis) -> Puppet:
+    """The prepared puppet for `face`, reused across calls (a live stream renders one face
+    for a long time)."""
+    key = f"{face.source_hash}:{face.size}:{face.face_index}"
+    puppet = _PUPPETS.pop(key, None) or Puppet(face)
+    _PUPPETS[key] = puppet
+    while len(_PUPPETS) > PUPPET_CACHE:
+        _PUPPETS.pop(next(iter(_PUPPETS)))
+    return puppet
+
+
+_PUPPETS: dict[str, Puppet] = {}  # insertion-ordered: oldest first
+
+
+class WarpRenderer:
+    name = "warp"
+    resource = "cpu"
+
+    def available(self) -> Availability:
+        return Availability(True)
+
+    def render(
+        self,
+        face: FaceAnalysis,
+        controls: ControlTrack,
+        audio_wav: Path,
+        sink: FrameSink,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RenderReport:
+        started = time.perf_counter()
+        puppet = puppet_for(face)
+        n = controls.n_frames
+        for i in range(n):
+            sink.write(puppet.frame(controls.frame(i)))
+            if progress is not None:
+                progress(i + 1, n)
+        return RenderReport(backend=self.name, frames=n, seconds=time.perf_counter() - started)

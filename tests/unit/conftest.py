@@ -1,0 +1,54 @@
+"""Fixtures for the face, warp, media and eval tests: the astronaut analysed once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def astronaut_face(astronaut: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    from core.settings import get_settings
+    from models.face.analysis import analyze_face
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AVATAR_DATA_DIR", str(tmp_path_factory.mktemp("face-data")))
+        get_settings.cache_clear()
+        face = analyze_face(astronaut)
+    get_settings.cache_clear()
+    yield face
+
+
+class FrameList:
+    """A FrameSink that keeps the frames (short clips only)."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+
+    def write(self, frame_rgb: np.ndarray) -> None:
+        self.frames.append(frame_rgb)
+
+
+@pytest.fixture
+def frame_list() -> FrameList:
+    return FrameList()
+
+
+@pytest.fixture
+def tone_wav(tmp_path: Path) -> Path:
+    from models.audio.io import write_wav
+
+    t = np.arange(int(16_000 * 1.3)) / 16_000
+    path = tmp_path / "tone.wav"
+    write_wav(path, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+    return path

@@ -1,0 +1,90 @@
+"""analyze_face on real photos: framing, measurements, caching, and which face is chosen."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.errors import InputError
+from models.face.analysis import FaceAnalysis, analyze_face
+
+
+def test_astronaut_is_framed_and_measured(astronaut_face: FaceAnalysis) -> None:
+    face = astronaut_face
+    assert face.image.shape == (512, 512, 3) and face.image.dtype == np.uint8
+    assert face.landmarks.shape == (68, 2)
+    extent = np.ptp(face.landmarks, axis=0).max() / 512
+    assert 0.45 <= extent <= 0.55
+    assert abs(face.landmarks[:, 0].mean() - 256) < 20
+    assert face.n_faces == 1 and face.face_index == 0
+    assert face.teeth_visible  # she smiles showing her teeth
+    assert face.mouth_open_px > 5
+    assert np.all(np.abs(face.pose) < 20)
+    assert face.embedding is not None and face.embedding.shape == (128,)
+    assert face.lip_rgb[0] > face.lip_rgb[2]  # lips are red-ish
+    assert face.skin_rgb.mean() > 100
+
+
+def test_save_load_round_trip(astronaut_face: FaceAnalysis, tmp_path: Path) -> None:
+    path = tmp_path / "face.npz"
+    astronaut_face.save(path)
+    loaded = FaceAnalysis.load(path)
+    assert np.array_equal(loaded.image, astronaut_face.image)
+    assert np.allclose(loaded.landmarks, astronaut_face.landmarks)
+    assert loaded.teeth_visible is True and loaded.source_hash == astronaut_face.source_hash
+
+
+def test_second_analysis_comes_from_the_cache(astronaut: np.ndarray, data_dir: Path) -> None:
+    first = analyze_face(astronaut, size=256)
+    assert list((data_dir / "cache" / "faces").glob("*.npz"))
+    started = time.perf_counter()
+    second = analyze_face(astronaut, size=256)
+    assert time.perf_counter() - started < 0.2
+    assert second.image.shape == (256, 256, 3)
+    assert np.allclose(first.landmarks, second.landmarks)
+
+
+def test_no_face(data_dir: Path) -> None:
+    from skimage import data
+
+    with pytest.raises(InputError) as err:
+        analyze_face(data.chelsea())
+    assert err.value.code == "no_face"
+    assert "front-facing photo" in err.value.message
+
+
+@pytest.fixture(scope="module")
+def two_faces(astronaut: np.ndarray) -> np.ndarray:
+    """A colour astronaut beside a smaller grey one, so the chosen face can be told apart by its colour."""
+    head = astronaut[20:300, 110:350]
+    small = cv2.cvtColor(
+        cv2.cvtColor(cv2.resize(head, None, fx=0.7, fy=0.7), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB
+    )
+    canvas = np.full((300, 480, 3), 230, np.uint8)
+    canvas[10:290, 0:240] = head
+    canvas[50 : 50 + small.shape[0], 280 : 280 + small.shape[1]] = small
+    return canvas
+
+
+def _is_grey(face: FaceAnalysis) -> bool:
+    centre = face.image[200:320, 200:320].astype(int)
+    return bool(np.abs(centre[..., 0] - centre[..., 2]).mean() < 3)
+
+
+def test_largest_face_by_default_and_index_picks_another(two_faces: np.ndarray, data_dir: Path) -> None:
+    largest = analyze_face(two_faces)
+    assert largest.n_faces == 2 and largest.face_index == 0
+    assert not _is_grey(largest)
+    other = analyze_face(two_faces, face_index=1)
+    assert other.face_index == 1 and _is_grey(other)
+
+
+def test_face_index_out_of_range(two_faces: np.ndarray, data_dir: Path) -> None:
+    with pytest.raises(InputError) as err:
+        analyze_face(two_faces, face_index=2)
+    assert err.value.code == "face_index_out_of_range"
+    assert "2 face(s) found" in err.value.message
