@@ -30,7 +30,7 @@ setup: system-deps $(VENV)/.base ## Create .venv with the embedded pipeline
 setup-dev: system-deps $(VENV)/.dev ## Create .venv with the test tools and the neural backends (torch CPU)
 
 demo: setup ## Make a talking-head video of the demo astronaut saying the demo sentence
-	$(BIN)/python -m scripts.demo_assets
+	$(BIN)/python -m cli.demo_assets
 	$(BIN)/avatar generate --image data/demo/astronaut.png --text "$(DEMO_TEXT)" -o data/demo/demo.mp4
 	@echo "Demo video: $(CURDIR)/data/demo/demo.mp4"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import time
@@ -15,7 +16,7 @@ from rich.console import Console
 
 from core.errors import InputError
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 BACKENDS = ("auto", "warp", "wav2lip", "sadtalker")
 EMOTIONS = ("auto", "neutral", "happy", "sad", "angry", "surprised")
@@ -28,26 +29,38 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     return value
 
 
-def generate_video(image: Path, audio: Path | None, text: str | None, output: Path,
-                   options: dict[str, Any], show_progress: bool = True, keep_artifacts: bool = False) -> dict[str, Any]:
+def _safe_name(path: Path) -> str:
+    return re.sub(r"[^\w.-]", "_", path.name).lstrip(".") or "input"
+
+
+def generate_video(
+    image: Path,
+    audio: Path | None,
+    text: str | None,
+    output: Path,
+    options: dict[str, Any],
+    show_progress: bool = True,
+    keep_artifacts: bool = False,
+) -> dict[str, Any]:
     """Run the pipeline in-process and copy the result to `output`; returns the summary printed by --json."""
     from cli.progress import PipelineProgress
-    from core.storage import LocalStorage, open_storage
     from core.settings import get_settings
+    from core.storage import LocalStorage, open_storage
     from pipeline.runner import new_job_state, run_in_process
 
     for path, what in ((image, "image"), (audio, "audio")):
         if path is not None and not path.is_file():
             raise InputError(f"{what}_not_found", f"The {what} file {path} does not exist.")
     if audio is None and not (text or "").strip():
-        raise InputError("no_speech", "Give the speech: --audio FILE, or --text \"what to say\".")
+        raise InputError("no_speech", 'Give the speech: --audio FILE, or --text "what to say".')
     if output.suffix.lower() != ".mp4":
         raise InputError("bad_output", f"The output must be an .mp4 file, got {output}.")
 
     job_id = uuid.uuid4().hex
     storage = open_storage()
-    image_key = storage.store(f"jobs/{job_id}/input/image{image.suffix.lower()}", image)
-    audio_key = storage.store(f"jobs/{job_id}/input/audio{audio.suffix.lower()}", audio) if audio else None
+    # inputs keep their file names, so that error messages name the user's files
+    image_key = storage.store(f"jobs/{job_id}/input/image/{_safe_name(image)}", image)
+    audio_key = storage.store(f"jobs/{job_id}/input/audio/{_safe_name(audio)}", audio) if audio else None
     state = new_job_state(job_id, image_key, audio_key, text, options)
     start = time.perf_counter()
     try:
@@ -85,40 +98,55 @@ def generate(
     image: Path = typer.Option(..., "--image", "-i", help="Face photo (JPEG, PNG, WebP, BMP)."),
     audio: Path | None = typer.Option(None, "--audio", "-a", help="Speech (WAV, MP3, M4A, OGG, FLAC)."),
     output: Path = typer.Option(Path("out.mp4"), "--output", "-o", help="Where to write the MP4."),
-    text: str | None = typer.Option(None, "--text", "-t",
-                                    help="What is said: spoken with espeak-ng when no --audio, else the transcript."),
+    text: str | None = typer.Option(
+        None, "--text", "-t", help="What is said: spoken with espeak-ng when no --audio, else the transcript."
+    ),
     fps: int = typer.Option(25, min=5, max=60, help="Frames per second."),
     size: int = typer.Option(512, min=128, max=1024, help="Output width and height in pixels."),
     backend: str = typer.Option("auto", help=f"Renderer: {', '.join(BACKENDS)}."),
     emotion: str = typer.Option("auto", help=f"Emotion: {', '.join(EMOTIONS)}."),
     enhancer: str = typer.Option("auto", help=f"Face enhancer: {', '.join(ENHANCERS)}."),
     seed: int = typer.Option(0, help="Seed for blinks and idle head motion."),
-    face_index: int | None = typer.Option(None, "--face-index", min=0,
-                                          help="Which face, when the photo has several (0 = largest)."),
+    face_index: int | None = typer.Option(
+        None, "--face-index", min=0, help="Which face, when the photo has several (0 = largest)."
+    ),
     voice: str = typer.Option("en-us", help="espeak-ng voice for --text (see `espeak-ng --voices`)."),
     keep_artifacts: bool = typer.Option(False, help="Keep the job's intermediate files under data/."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with what was done."),
 ) -> None:
     """Make a talking-head video from a face photo and speech (an audio file, or --text to speak)."""
     options = {
-        "fps": fps, "size": size, "seed": seed, "face_index": face_index, "voice": voice,
+        "fps": fps,
+        "size": size,
+        "seed": seed,
+        "face_index": face_index,
+        "voice": voice,
         "backend": _choice(backend, BACKENDS, "--backend"),
         "emotion": _choice(emotion, EMOTIONS, "--emotion"),
         "enhancer": _choice(enhancer, ENHANCERS, "--enhancer"),
     }
     try:
-        summary = generate_video(image, audio, text, output, options, show_progress=sys.stderr.isatty() or not as_json,
-                                 keep_artifacts=keep_artifacts)
+        summary = generate_video(
+            image,
+            audio,
+            text,
+            output,
+            options,
+            show_progress=sys.stderr.isatty() or not as_json,
+            keep_artifacts=keep_artifacts,
+        )
     except InputError as err:
         err_console.print(f"[red]error:[/red] {err.message}")
         raise typer.Exit(2) from None
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    err_console.print(f"[green]wrote[/green] {summary['output']}  ({summary['duration']:.2f} s, "
-                      f"{summary['size'][0]}x{summary['size'][1]} @ {summary['fps']:g} fps, "
-                      f"backend {summary['backends'].get('video_generation', summary['backend'])}, "
-                      f"emotion {summary['emotion']}, {summary['wall_seconds']:.1f} s)")
+    err_console.print(
+        f"[green]wrote[/green] {summary['output']}  ({summary['duration']:.2f} s, "
+        f"{summary['size'][0]}x{summary['size'][1]} @ {summary['fps']:g} fps, "
+        f"backend {summary['backends'].get('video_generation', summary['backend'])}, "
+        f"emotion {summary['emotion']}, {summary['wall_seconds']:.1f} s)"
+    )
     for warning in summary["warnings"]:
         err_console.print(f"[yellow]warning:[/yellow] {warning}")
 

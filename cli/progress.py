@@ -8,14 +8,27 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from pipeline.graph import ORDER
 
 # share of a typical run's wall time, so the bar moves evenly
-WEIGHTS = {"audio_processing": 0.2, "emotion_detection": 0.02, "avatar_control": 0.03,
-           "video_generation": 0.65, "quality_enhancement": 0.03, "finalize": 0.07}
+WEIGHTS = {
+    "audio_processing": 0.2,
+    "emotion_detection": 0.02,
+    "avatar_control": 0.03,
+    "video_generation": 0.65,
+    "quality_enhancement": 0.03,
+    "finalize": 0.07,
+}
 
 
 class PipelineProgress:
     def __init__(self, enabled: bool = True):
-        self.progress = Progress(TextColumn("{task.description:<22}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                                 TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled, transient=False)
+        self.progress = Progress(
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=not enabled,
+            transient=False,
+        )
         self.task = self.progress.add_task("starting", total=1.0)
 
     def __enter__(self) -> PipelineProgress:
@@ -27,5 +40,6 @@ class PipelineProgress:
 
     def __call__(self, node: str, fraction: float) -> None:
         before = sum(WEIGHTS[n] for n in ORDER[: ORDER.index(node)])
-        self.progress.update(self.task, completed=before + WEIGHTS[node] * fraction,
-                             description=node.replace("_", " "))
+        self.progress.update(
+            self.task, completed=before + WEIGHTS[node] * fraction, description=node.replace("_", " ")
+        )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     backend: Literal["auto", "warp", "wav2lip", "sadtalker"] = "auto"
     enhancer: Literal["auto", "none", "gfpgan"] = "auto"
     controller: Literal["rules", "mistral"] = "rules"
-    weights_dir: Path = Path("data/weights")
+    weights_dir: Path = Path("data/weights")  # follows data_dir unless set
     device: Literal["auto", "cpu", "cuda"] = "auto"
     tts_voice: str = "en-us"
     mistral_model: str = "mistral-small-latest"
@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _weights_follow_data_dir(self) -> Settings:
+        if "weights_dir" not in self.model_fields_set:
+            self.weights_dir = self.data_dir / "weights"
+        return self
 
     @property
     def resolved_database_url(self) -> str:

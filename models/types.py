@@ -23,8 +23,20 @@ Resource = Literal["cpu", "gpu"]
 #   head_pitch, head_yaw, head_roll   degrees
 #   head_dx, head_dy                  pixels at output size
 CONTROL_CHANNELS = (
-    "jaw_open", "lip_press", "lip_width", "lip_round", "lip_teeth", "upper_lip",
-    "smile", "brow_raise", "blink", "head_pitch", "head_yaw", "head_roll", "head_dx", "head_dy",
+    "jaw_open",
+    "lip_press",
+    "lip_width",
+    "lip_round",
+    "lip_teeth",
+    "upper_lip",
+    "smile",
+    "brow_raise",
+    "blink",
+    "head_pitch",
+    "head_yaw",
+    "head_roll",
+    "head_dx",
+    "head_dy",
 )
 
 

@@ -43,7 +43,9 @@ def open_checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver]:
     from psycopg import Connection
     from psycopg.rows import dict_row
 
-    conninfo = url.replace("postgresql+psycopg2://", "postgresql://").replace("postgresql+psycopg://", "postgresql://")
+    conninfo = url.replace("postgresql+psycopg2://", "postgresql://").replace(
+        "postgresql+psycopg://", "postgresql://"
+    )
     with Connection.connect(conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
         saver = PostgresSaver(conn)
         if conninfo not in _postgres_ready:

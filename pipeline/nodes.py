@@ -44,6 +44,16 @@ def _progress(node: str) -> Callable[[int, int], None]:
     return report
 
 
+def _face(state: AvatarState) -> Any:
+    """The analysed face of the job's photo, framed at the output size (cached by content hash)."""
+    from models.face.analysis import analyze_face
+    from models.face.image import load_image
+
+    settings, options = get_settings(), state["options"]
+    image = load_image(_storage().fetch(state["image_key"]), max_pixels=settings.max_image_pixels)
+    return analyze_face(image, size=options.get("size", settings.size), face_index=options.get("face_index"))
+
+
 def timed(name: str) -> Callable:
     """Record the node's wall time in state["timings"]."""
 
@@ -62,12 +72,11 @@ def timed(name: str) -> Callable:
 
 @timed("audio_processing")
 def audio_processing(state: AvatarState) -> dict[str, Any]:
-    from models.audio.io import load_audio, write_wav
+    from models.audio.io import check_speech, decode_audio, write_wav
     from models.audio.phones import phone_track
     from models.audio.prosody import prosody
     from models.audio.transcribe import transcribe
     from models.audio.tts import synthesize
-    from models.audio.vad import detect_speech
     from models.audio.visemes import mouth_curves
 
     settings, storage, work = get_settings(), _storage(), _workdir(state)
@@ -75,21 +84,25 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
     if state.get("audio_key"):
         source = storage.fetch(state["audio_key"])
     else:
-        source = synthesize(text or "", work / "tts.wav", voice=state["options"].get("voice", settings.tts_voice))
+        source = synthesize(
+            text or "", work / "tts.wav", voice=state["options"].get("voice", settings.tts_voice)
+        )
 
-    audio = load_audio(source, 16_000, max_seconds=settings.max_audio_seconds)
+    audio = decode_audio(source, 16_000, max_seconds=settings.max_audio_seconds)
     duration = len(audio) / 16_000
-    speech = detect_speech(audio)
+    speech = check_speech(audio, 16_000, Path(source).name)
     warnings: list[str] = []
     transcript, transcript_source = text, "given" if text else "none"
     if transcript is None:
         transcript = transcribe(audio, 16_000)
-        transcript_source = "whisper" if transcript else "none (no whisper model configured: acoustic visemes)"
+        transcript_source = (
+            "whisper" if transcript else "none (no whisper model configured: acoustic visemes)"
+        )
     track = phone_track(audio, 16_000, transcript=transcript)
     pros = prosody(audio, 16_000)
     curves = mouth_curves(track, pros, duration)
 
-    write_wav(work / "speech.wav", load_audio(source, SPEECH_RATE), SPEECH_RATE)
+    write_wav(work / "speech.wav", decode_audio(source, SPEECH_RATE), SPEECH_RATE)
     curves.save(work / "mouth.npz")
     track.save(work / "phones.json")
     if speech.speech_seconds < 0.2 * duration:
@@ -114,10 +127,16 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
     forced = state["options"].get("emotion", "auto")
     result = detect_emotion(state.get("transcript"), state.get("audio_features", {}))
     if forced != "auto":
-        return {"emotion": forced, "emotion_scores": result.scores,
-                "backends": {"emotion_detection": "given by the request"}}
-    return {"emotion": result.label, "emotion_scores": result.scores,
-            "backends": {"emotion_detection": result.source}}
+        return {
+            "emotion": forced,
+            "emotion_scores": result.scores,
+            "backends": {"emotion_detection": "given by the request"},
+        }
+    return {
+        "emotion": result.label,
+        "emotion_scores": result.scores,
+        "backends": {"emotion_detection": result.source},
+    }
 
 
 @timed("avatar_control")
@@ -150,24 +169,24 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
 
 @timed("video_generation")
 def video_generation(state: AvatarState) -> dict[str, Any]:
-    from models.face.analysis import analyze_face
-    from models.face.image import load_image
     from models.render.registry import render_with_fallback
 
-    settings, storage, work = get_settings(), _storage(), _workdir(state)
-    options = state["options"]
-    image = load_image(storage.fetch(state["image_key"]), max_pixels=settings.max_image_pixels)
-    face = analyze_face(image, size=options.get("size", settings.size), face_index=options.get("face_index"))
+    storage, work = _storage(), _workdir(state)
+    face = _face(state)
     controls = ControlTrack.load(storage.fetch(state["controls_key"]))
     result = render_with_fallback(
-        state["render_backend"], face, controls, storage.fetch(state["speech_key"]), work / "video.mp4",
+        state["render_backend"],
+        face,
+        controls,
+        storage.fetch(state["speech_key"]),
+        work / "video.mp4",
         progress=_progress("video_generation"),
     )
     return {
         "video_key": storage.store(_key(state, "video.mp4"), work / "video.mp4"),
         "backends": {"video_generation": result.describe()},
-        "warnings": result.warnings + ([f"{face.n_faces} faces found; used face {face.face_index}"]
-                                       if face.n_faces > 1 else []),
+        "warnings": result.warnings
+        + ([f"{face.n_faces} faces found; used face {face.face_index}"] if face.n_faces > 1 else []),
     }
 
 
@@ -176,8 +195,13 @@ def quality_enhancement(state: AvatarState) -> dict[str, Any]:
     from models.enhance.video import enhance_video
 
     storage, work = _storage(), _workdir(state)
+    enhancer = state.get("enhancer", "none")
+    landmarks = _face(state).landmarks if enhancer != "none" else None
     report = enhance_video(
-        state.get("enhancer", "none"), storage.fetch(state["video_key"]), work / "enhanced.mp4",
+        enhancer,
+        storage.fetch(state["video_key"]),
+        work / "enhanced.mp4",
+        landmarks,
         progress=_progress("quality_enhancement"),
     )
     if report.output is None:  # nothing to do: the rendered video goes on as it is

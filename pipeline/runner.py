@@ -28,22 +28,45 @@ class SegmentResult:
     error: dict[str, str] | None = None
 
 
-def new_job_state(job_id: str, image_key: str, audio_key: str | None, text: str | None,
-                  options: dict[str, Any] | None = None) -> AvatarState:
+def new_job_state(
+    job_id: str,
+    image_key: str,
+    audio_key: str | None,
+    text: str | None,
+    options: dict[str, Any] | None = None,
+) -> AvatarState:
     settings = get_settings()
     opts: JobOptions = {
-        "fps": settings.fps, "size": settings.size, "backend": settings.backend, "enhancer": settings.enhancer,
-        "emotion": "auto", "seed": 0, "face_index": None, "voice": settings.tts_voice,
+        "fps": settings.fps,
+        "size": settings.size,
+        "backend": settings.backend,
+        "enhancer": settings.enhancer,
+        "emotion": "auto",
+        "seed": 0,
+        "face_index": None,
+        "voice": settings.tts_voice,
     }
     opts.update({k: v for k, v in (options or {}).items() if v is not None})  # type: ignore[typeddict-item]
     if not audio_key and not (text or "").strip():
         raise InputError("no_speech", "Give the speech: an audio file, or text to be spoken.")
-    return {"job_id": job_id, "image_key": image_key, "audio_key": audio_key, "text": text, "options": opts,
-            "backends": {}, "timings": {}, "warnings": []}
+    return {
+        "job_id": job_id,
+        "image_key": image_key,
+        "audio_key": audio_key,
+        "text": text,
+        "options": opts,
+        "backends": {},
+        "timings": {},
+        "warnings": [],
+    }
 
 
-def run_segment(job_id: str, resource: str | None, initial: AvatarState | None = None,
-                on_progress: ProgressFn | None = None) -> SegmentResult:
+def run_segment(
+    job_id: str,
+    resource: str | None,
+    initial: AvatarState | None = None,
+    on_progress: ProgressFn | None = None,
+) -> SegmentResult:
     """Run the job's next nodes while they belong to `resource` ("cpu"/"gpu"; None = every node)."""
     with open_checkpointer() as saver:
         graph = build_graph(saver)
@@ -65,13 +88,19 @@ def run_segment(job_id: str, resource: str | None, initial: AvatarState | None =
             if on_progress:
                 on_progress(node, 0.0)
             try:
-                for mode, chunk in graph.stream(pending, config, stream_mode=["custom", "updates"],
-                                                interrupt_after=[node], durability="sync"):
+                for mode, chunk in graph.stream(
+                    pending,
+                    config,
+                    stream_mode=["custom", "updates"],
+                    interrupt_after=[node],
+                    durability="sync",
+                ):
                     if mode == "custom" and on_progress and chunk.get("total"):
                         on_progress(chunk["node"], chunk["done"] / chunk["total"])
             except InputError as err:
-                return SegmentResult(done=False, next_resource=None, state=values, failed=True,
-                                     error=err.to_dict())
+                return SegmentResult(
+                    done=False, next_resource=None, state=values, failed=True, error=err.to_dict()
+                )
             if on_progress:
                 on_progress(node, 1.0)
             pending = None

@@ -9,7 +9,7 @@ import av
 import numpy as np
 
 from core.errors import InputError
-from models.audio.vad import detect_speech
+from models.audio.vad import SpeechActivity, detect_speech
 
 SAMPLE_RATE = 16_000
 MIN_PEAK = 1e-3  # below this (about -60 dBFS) there is nothing to lip-sync
@@ -29,7 +29,7 @@ def load_audio(path: Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | 
     Raises InputError: unreadable_audio, empty_audio, audio_too_long (over `max_seconds`), silent_audio.
     """
     audio = decode_audio(path, sample_rate, max_seconds)
-    _check_not_silent(audio, sample_rate, Path(path).name)
+    check_speech(audio, sample_rate, Path(path).name)
     return audio
 
 
@@ -78,12 +78,15 @@ def _too_long(name: str, max_seconds: float | None) -> InputError:
     )
 
 
-def _check_not_silent(audio: np.ndarray, sample_rate: int, name: str) -> None:
-    if float(np.abs(audio).max()) < MIN_PEAK or detect_speech(audio, sample_rate).speech_seconds == 0.0:
+def check_speech(audio: np.ndarray, sample_rate: int, name: str) -> SpeechActivity:
+    """The speech found in `audio`; InputError("silent_audio") when there is none."""
+    speech = detect_speech(audio, sample_rate) if float(np.abs(audio).max()) >= MIN_PEAK else None
+    if speech is None or speech.speech_seconds == 0.0:
         raise InputError(
             "silent_audio",
             f"No speech found in {name}; check the recording level and that someone speaks in it.",
         )
+    return speech
 
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) -> np.ndarray:

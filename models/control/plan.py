@@ -21,8 +21,16 @@ def plan_backends(renderer: str, enhancer: str) -> BackendPlan:
     chosen, skipped = choose(renderer)
     enh, enh_reason = select_enhancer(enhancer)
     enh_name = enh.name if enh is not None else "none"
-    reason = f"renderer {chosen}" + (f" ({'; '.join(skipped)})" if skipped else "") + f"; enhancer {enh_name} ({enh_reason})"
-    warnings = [f"requested renderer {renderer} unavailable: {'; '.join(skipped)}"] if skipped and renderer != "auto" else []
+    reason = (
+        f"renderer {chosen}"
+        + (f" ({'; '.join(skipped)})" if skipped else "")
+        + f"; enhancer {enh_name} ({enh_reason})"
+    )
+    warnings = (
+        [f"requested renderer {renderer} unavailable: {'; '.join(skipped)}"]
+        if skipped and renderer != "auto"
+        else []
+    )
     if enhancer not in ("auto", "none") and enh is None:
         warnings.append(f"requested enhancer {enhancer} unavailable: {enh_reason}")
     return BackendPlan(chosen, enh_name, reason, warnings)

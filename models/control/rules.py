@@ -52,12 +52,14 @@ def _blinks(n: int, fps: int, rng: np.random.Generator) -> np.ndarray:
     shape = np.concatenate([np.linspace(0.5, 1.0, close), np.linspace(1.0, 0.0, reopen + 1)[1:]])
     while (start := int(t * fps)) < n:
         seg = shape[: n - start]
-        blink[start:start + len(seg)] = np.maximum(blink[start:start + len(seg)], seg)
+        blink[start : start + len(seg)] = np.maximum(blink[start : start + len(seg)], seg)
         t += rng.uniform(*BLINK_INTERVAL)
     return blink
 
 
-def _sway(times: np.ndarray, rng: np.random.Generator, amplitude: float, freqs: tuple[float, ...]) -> np.ndarray:
+def _sway(
+    times: np.ndarray, rng: np.random.Generator, amplitude: float, freqs: tuple[float, ...]
+) -> np.ndarray:
     phases = rng.uniform(0, 2 * np.pi, len(freqs))
     wave = sum(np.sin(2 * np.pi * f * times + p) for f, p in zip(freqs, phases, strict=True))
     return (amplitude * wave / len(freqs)).astype(np.float32)
@@ -70,8 +72,15 @@ def _emphasis(energy: np.ndarray, fps: int) -> np.ndarray:
     return peak.astype(np.float32)
 
 
-def build_controls(curves: MouthCurves, emotion: str, duration: float, fps: int, seed: int = 0,
-                   text: str | None = None, intensity: float = 1.0) -> tuple[ControlTrack, str]:
+def build_controls(
+    curves: MouthCurves,
+    emotion: str,
+    duration: float,
+    fps: int,
+    seed: int = 0,
+    text: str | None = None,
+    intensity: float = 1.0,
+) -> tuple[ControlTrack, str]:
     """Per-frame controls for `duration` seconds at `fps`; returns the track and the controller's name."""
     directions, controller = _directions(text, emotion)
     emotion = directions.get("emotion", emotion)
@@ -106,15 +115,17 @@ def build_controls(curves: MouthCurves, emotion: str, duration: float, fps: int,
         "smile": np.full(n, smile * intensity, np.float32) + _sway(times, rng, 0.05, (0.11, 0.07)),
         "brow_raise": np.clip(brow * intensity + 0.35 * emphasis * speaking, -1, 1),
         "blink": _blinks(n, fps, rng),
-        "head_pitch": motion * (_sway(times, rng, 1.4, (0.23, 0.37, 0.11)) + 2.0 * nod_scale * emphasis * speaking),
+        "head_pitch": motion
+        * (_sway(times, rng, 1.4, (0.23, 0.37, 0.11)) + 2.0 * nod_scale * emphasis * speaking),
         "head_yaw": motion * _sway(times, rng, 2.2, (0.13, 0.29, 0.07)),
         "head_roll": motion * _sway(times, rng, 1.2, (0.09, 0.21)),
         "head_dx": motion * _sway(times, rng, 2.0, (0.08, 0.17)),
         "head_dy": _sway(times, rng, 1.0, (0.25,)),  # breathing
     }
     assert set(channels) == set(CONTROL_CHANNELS)
-    track = ControlTrack(fps=fps, channels={k: np.asarray(v, np.float32) for k, v in channels.items()},
-                         emotion=emotion)
+    track = ControlTrack(
+        fps=fps, channels={k: np.asarray(v, np.float32) for k, v in channels.items()}, emotion=emotion
+    )
     return track, controller
 
 
@@ -126,7 +137,8 @@ def _directions(text: str | None, emotion: str) -> tuple[dict, str]:
         return {}, "rules"
     from models.control.mistral import mistral_directions
 
-    directions = mistral_directions(text or "", emotion)
+    notes: list[str] = []
+    directions = mistral_directions(text or "", emotion, notes=notes)
     if directions is None:
-        return {}, "rules (mistral unavailable: no MISTRAL_API_KEY or no answer)"
+        return {}, f"rules (mistral unavailable: {'; '.join(notes) or 'no answer'})"
     return directions, "rules + mistral directions"

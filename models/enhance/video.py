@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 
 @dataclass
 class EnhanceReport:
@@ -18,8 +20,14 @@ class EnhanceReport:
         return f"{self.enhancer} ({self.reason})" if self.reason else self.enhancer
 
 
-def enhance_video(name: str, src: Path, dst: Path,
-                  progress: Callable[[int, int], None] | None = None) -> EnhanceReport:
+def enhance_video(
+    name: str,
+    src: Path,
+    dst: Path,
+    landmarks: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EnhanceReport:
+    """`landmarks` (68x2, in the video's frame) align the face crop; without them the frame is taken as aligned."""
     from core.settings import get_settings
     from models.enhance import select_enhancer
     from models.media.video import VideoWriter, probe, read_frames
@@ -32,12 +40,15 @@ def enhance_video(name: str, src: Path, dst: Path,
     info, settings = probe(src), get_settings()
     total = int(info["frames"])
     try:
-        with VideoWriter(dst, fps=info["fps"], size=info["width"], crf=settings.video_crf,
-                         preset=settings.video_preset) as sink:
+        with VideoWriter(
+            dst, fps=info["fps"], size=info["width"], crf=settings.video_crf, preset=settings.video_preset
+        ) as sink:
             for i, frame in enumerate(read_frames(src)):
-                sink.write(enhancer.enhance(frame))
+                sink.write(enhancer.enhance(frame, landmarks))
                 if progress:
                     progress(i + 1, total)
     except Exception as err:  # noqa: BLE001 - a failed enhancer leaves the rendered video as the result
-        return EnhanceReport("none", None, f"{enhancer.name} failed: {err}", [f"enhancer {enhancer.name} failed: {err}"])
+        return EnhanceReport(
+            "none", None, f"{enhancer.name} failed: {err}", [f"enhancer {enhancer.name} failed: {err}"]
+        )
     return EnhanceReport(enhancer.name, dst, reason)

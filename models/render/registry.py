@@ -64,8 +64,14 @@ class RenderResult:
         return f"{self.backend} ({'; '.join(self.skipped)} -> {self.backend})"
 
 
-def render_with_fallback(requested: str, face: Any, controls: Any, audio_wav: Path, out: Path,
-                         progress: Callable[[int, int], None] | None = None) -> RenderResult:
+def render_with_fallback(
+    requested: str,
+    face: Any,
+    controls: Any,
+    audio_wav: Path,
+    out: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> RenderResult:
     """Render `out` (a silent H.264 MP4) with `requested`, falling back down the chain on any backend failure."""
     from core.settings import get_settings
     from models.media.video import VideoWriter
@@ -76,8 +82,13 @@ def render_with_fallback(requested: str, face: Any, controls: Any, audio_wav: Pa
     while True:
         renderer = get_renderer(name)
         try:
-            with VideoWriter(out, fps=controls.fps, size=face.image.shape[0], crf=settings.video_crf,
-                             preset=settings.video_preset) as sink:
+            with VideoWriter(
+                out,
+                fps=controls.fps,
+                size=face.image.shape[0],
+                crf=settings.video_crf,
+                preset=settings.video_preset,
+            ) as sink:
                 report = renderer.render(face, controls, audio_wav, sink, progress=progress)
             return RenderResult(name, requested, report.frames, skipped, warnings)
         except Exception as err:  # noqa: BLE001 - any backend failure falls back, and is recorded

@@ -6,11 +6,6 @@ from pathlib import Path
 
 from PIL import Image
 
-DEMO_SENTENCE = (
-    "Hello! I am a talking head made from a single photo. "
-    "My lips close on every p, b and m, and I blink now and then, just like you."
-)
-
 
 def demo_image(directory: Path = Path("data/demo")) -> Path:
     from skimage import data

@@ -1,0 +1,50 @@
+"""A run interrupted mid-job resumes from its last completed node (what a Celery redelivery relies on)."""
+
+import uuid
+
+import pytest
+
+from core.storage import open_storage
+from pipeline.runner import new_job_state, run_segment
+
+
+class WorkerDied(Exception):
+    pass
+
+
+def test_interrupted_job_resumes_from_the_last_completed_node(astronaut_png, data_dir):
+    job_id = uuid.uuid4().hex
+    storage = open_storage()
+    image_key = storage.store(f"jobs/{job_id}/input/image.png", astronaut_png)
+    state = new_job_state(job_id, image_key, None, "Hello, my name is Bob.", {"size": 256})
+
+    def die_at_video(node: str, fraction: float) -> None:
+        if node == "video_generation":
+            raise WorkerDied
+
+    with pytest.raises(WorkerDied):
+        run_segment(job_id, "cpu", state, on_progress=die_at_video)
+
+    started: list[str] = []
+    result = run_segment(job_id, "cpu", on_progress=lambda node, f: f == 0.0 and started.append(node))
+    assert result.done and not result.failed
+    assert started == ["video_generation", "quality_enhancement", "finalize"]
+    assert storage.exists(result.state["output_key"])
+    assert set(result.state["timings"]) == {
+        "audio_processing",
+        "emotion_detection",
+        "avatar_control",
+        "video_generation",
+        "quality_enhancement",
+        "finalize",
+    }
+
+
+def test_user_errors_come_back_as_a_failed_segment(cat_png, data_dir):
+    job_id = uuid.uuid4().hex
+    storage = open_storage()
+    image_key = storage.store(f"jobs/{job_id}/input/image.png", cat_png)
+    state = new_job_state(job_id, image_key, None, "Hello there.", {"size": 256})
+    result = run_segment(job_id, "cpu", state)
+    assert result.failed and not result.done
+    assert result.error["code"] == "no_face"
