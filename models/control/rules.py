@@ -1,7 +1,8 @@
 """The rule-based controller: mouth curves + emotion -> per-frame face and head controls.
 
-Lips lead the sound by ANTICIPATION seconds; openings are smoothed so the mouth does not jitter, while
-closures (p/b/m) are kept by taking their maximum over each frame's window, so a 60 ms bilabial is never lost.
+Lips lead the sound: each frame looks ANTICIPATION seconds ahead, so a movement starts that much before its
+sound and is complete when the sound starts. Openings are averaged over that window (no jitter); closures (p/b/m)
+take its maximum, so they start early, hold until the sound is over, and a 60 ms bilabial is never lost.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ EMOTION_POSE = {
 }
 
 
-def _sample(curve: np.ndarray, rate: int, times: np.ndarray, fps: int, reduce: str) -> np.ndarray:
-    """Value of `curve` over each frame's window [t - 1/2fps, t + 1/2fps], by mean or max."""
-    half = rate / (2 * fps)
+def _sample(curve: np.ndarray, rate: int, times: np.ndarray, fps: int, reduce: str, ahead: float = 0.0) -> np.ndarray:
+    """Value of `curve` over each frame's window [t - 1/2fps, t + ahead + 1/2fps], by mean or max."""
+    half = 1 / (2 * fps)
     out = np.empty(len(times), np.float32)
     n = len(curve)
     for i, t in enumerate(times):
-        lo = int(np.clip(np.floor(t * rate - half), 0, n - 1))
-        hi = int(np.clip(np.ceil(t * rate + half), lo + 1, n))
+        lo = int(np.clip(np.floor((t - half) * rate), 0, n - 1))
+        hi = int(np.clip(np.ceil((t + ahead + half) * rate), lo + 1, n))
         window = curve[lo:hi]
         out[i] = window.max() if reduce == "max" else window.mean()
     return out
@@ -89,13 +90,12 @@ def build_controls(
 
     n = max(1, int(round(duration * fps)))
     times = np.arange(n) / fps
-    ahead = times + ANTICIPATION
-    rate = curves.rate
-    closed = _sample(curves.closed, rate, ahead, fps, "max")
-    opening = _smooth(_sample(curves.open, rate, ahead, fps, "mean"), SMOOTH_SIGMA)
-    width = _smooth(_sample(curves.width, rate, ahead, fps, "mean"), SMOOTH_SIGMA)
-    rounding = _smooth(_sample(curves.round, rate, ahead, fps, "mean"), SMOOTH_SIGMA)
-    teeth = _smooth(_sample(curves.teeth, rate, ahead, fps, "max"), SMOOTH_SIGMA)
+    rate, ahead = curves.rate, ANTICIPATION
+    closed = _sample(curves.closed, rate, times, fps, "max", ahead)
+    opening = _smooth(_sample(curves.open, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
+    width = _smooth(_sample(curves.width, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
+    rounding = _smooth(_sample(curves.round, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
+    teeth = _smooth(_sample(curves.teeth, rate, times, fps, "max", ahead), SMOOTH_SIGMA)
     energy = _sample(curves.energy, rate, times, fps, "mean")
 
     smile, brow, jaw_extra, motion = EMOTION_POSE.get(emotion, EMOTION_POSE["neutral"])

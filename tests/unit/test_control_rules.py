@@ -25,18 +25,28 @@ def test_short_bilabial_closure_survives_25fps_and_closes_the_jaw():
     )
     track, controller = build_controls(c, "neutral", duration=2.0, fps=25)
     assert controller == "rules"
-    frame = int(round((0.93 - ANTICIPATION) * 25))
+    frame = int(round(0.93 * 25))
     assert track.channels["lip_press"][frame] > 0.9
     assert track.channels["jaw_open"][frame] < 0.1
-    assert track.channels["jaw_open"][int(round((1.2 - ANTICIPATION) * 25))] > 0.6
+    assert track.channels["jaw_open"][int(round(1.2 * 25))] > 0.6
 
 
-def test_lips_lead_the_sound_by_the_anticipation():
+def test_lips_move_before_the_sound_and_are_open_when_it_starts():
     c = curves(2.0, open=[(1.0, 1.6, 1.0)], energy=[(1.0, 1.6, 1.0)])
     track, _ = build_controls(c, "neutral", duration=2.0, fps=100)
     jaw = track.channels["jaw_open"]
-    onset = np.argmax(jaw > 0.5) / 100
-    assert onset == pytest.approx(1.0 - ANTICIPATION, abs=0.02)
+    starts_moving = np.argmax(jaw > 0.05) / 100
+    assert starts_moving == pytest.approx(1.0 - ANTICIPATION, abs=0.02)
+    assert jaw[100] > 0.85  # fully open by the time the vowel sounds
+
+
+def test_closure_starts_early_and_holds_to_the_end_of_the_consonant():
+    c = curves(2.0, open=[(0.5, 0.9, 0.9), (1.0, 1.5, 0.9)], closed=[(0.9, 1.0, 1.0)], energy=[(0.5, 1.5, 0.8)])
+    track, _ = build_controls(c, "neutral", duration=2.0, fps=100)
+    press = track.channels["lip_press"]
+    assert press[int((0.9 - ANTICIPATION) * 100) + 1] == 1.0
+    assert press[98] == 1.0  # still closed at the end of the "m"
+    assert press[102] == 0.0
 
 
 def test_silence_keeps_the_mouth_closed_and_channels_complete():
