@@ -1,4 +1,4 @@
-"""Lip sync, measured on the output by re-detecting the mouth (`avatar eval`), on voices and sentences never tuned on."""
+"""Lip sync measured on the output by re-detecting the mouth (`avatar eval`), on voices and sentences not tuned on."""
 
 from __future__ import annotations
 
