@@ -31,9 +31,7 @@ def worker(
     queues: str = typer.Option("cpu", "--queues", "-Q", help="cpu, gpu or cpu,gpu"),
     concurrency: int = typer.Option(1, "--concurrency", "-c", help="Tasks at once (1 per GPU)."),
     pool: str = typer.Option("prefork", help="prefork, solo or threads."),
-    beat: bool = typer.Option(
-        False, "--beat", "-B", help="Also run the periodic reconciler (one per deployment)."
-    ),
+    beat: bool = typer.Option(False, "--beat", "-B", help="Also run the periodic reconciler (one per deployment)."),
     loglevel: str = typer.Option("INFO", help="Log level."),
 ) -> None:
     """Run a Celery worker on the given queues (needs AVATAR_BROKER_URL)."""
@@ -98,9 +96,7 @@ def keys_revoke(key_id: str = typer.Argument(..., help="The id shown by `avatar 
 
 @batch_app.command("submit")
 def batch_submit(
-    manifest: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, help="CSV: image,audio,text[,options...]"
-    ),
+    manifest: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV: image,audio,text[,options...]"),
     results: Path = typer.Option(None, help="Results CSV (default: MANIFEST.results.csv); rerun to resume."),
     out_dir: Path = typer.Option(None, help="Where videos go (default: beside the manifest, in results/)."),
     api: str = typer.Option(None, help="API base URL (default: AVATAR_API_PUBLIC_URL)."),
@@ -113,9 +109,7 @@ def batch_submit(
 
     results = results or manifest.with_suffix(".results.csv")
     out_dir = out_dir or manifest.parent / "results"
-    summary = run_batch(
-        manifest, results, out_dir, api or get_settings().api_public_url, api_key, concurrency
-    )
+    summary = run_batch(manifest, results, out_dir, api or get_settings().api_public_url, api_key, concurrency)
     typer.echo(" ".join(f"{k}={v}" for k, v in summary.items()) + f"\nresults: {results}")
     if summary.get("failed"):
         raise typer.Exit(1)

@@ -1,0 +1,134 @@
+"""Jobs: submit (202 + id, Idempotency-Key honoured), poll, fetch the result, cancel, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import FileResponse, RedirectResponse
+from sqlalchemy import func, select
+
+from api.deps import current_owner
+from api.errors import APIError
+from api.schemas import JobAccepted, JobCreate, JobOut, JobPage, JobStatus
+from api.uploads import owned_upload
+from core.db import Job, session_scope
+from core.metrics import JOBS_SUBMITTED
+from core.storage import LocalStorage, open_storage
+from workers.jobs import JobRequest, cancel_job, create_job, get_job
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+
+def submit(
+    response: Response,
+    owner: str,
+    image_key: str,
+    audio_key: str | None,
+    text: str | None,
+    options: dict[str, Any],
+    webhook_url: Any,
+    idempotency_key: str | None,
+) -> JobAccepted:
+    if not audio_key and not (text or "").strip():
+        raise APIError(422, "no_speech", "Give the speech: audio_id (an uploaded audio or video) or text.")
+    job, created = create_job(
+        JobRequest(
+            owner=owner,
+            image_key=image_key,
+            audio_key=audio_key,
+            text=text,
+            options=options,
+            webhook_url=str(webhook_url) if webhook_url else None,
+            idempotency_key=idempotency_key,
+        )
+    )
+    if created:
+        JOBS_SUBMITTED.inc()
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
+    return JobAccepted(job_id=job.id, status=job.status, status_url=f"/api/v1/jobs/{job.id}")  # type: ignore[arg-type]
+
+
+def owned_job(job_id: str, owner: str) -> Job:
+    job = get_job(job_id, owner)
+    if job is None:
+        raise APIError(404, "job_not_found", f"No job {job_id!r} (for this API key).")
+    return job
+
+
+@router.post("", response_model=JobAccepted, status_code=202)
+def create(
+    body: JobCreate,
+    response: Response,
+    owner: str = Depends(current_owner),
+    idempotency_key: str | None = Header(default=None, max_length=200),
+) -> JobAccepted:
+    """Queue a talking-head job. Repeating a request with the same Idempotency-Key returns the same job."""
+    image = owned_upload(body.image_id, owner, ("image",), "image_id")
+    audio = owned_upload(body.audio_id, owner, ("audio", "video"), "audio_id") if body.audio_id else None
+    return submit(
+        response,
+        owner,
+        image.key,
+        audio.key if audio else None,
+        body.text,
+        body.options.as_dict(),
+        body.webhook_url,
+        idempotency_key,
+    )
+
+
+@router.get("", response_model=JobPage)
+def list_jobs(
+    status: JobStatus | None = None,
+    limit: int = Query(default=20, ge=1, le=100),
+    offset: int = Query(default=0, ge=0),
+    owner: str = Depends(current_owner),
+) -> JobPage:
+    """This key's jobs, newest first."""
+    where = [Job.owner == owner] + ([Job.status == status] if status else [])
+    with session_scope() as session:
+        total = session.scalar(select(func.count()).select_from(Job).where(*where)) or 0
+        rows = list(
+            session.scalars(
+                select(Job).where(*where).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
+            )
+        )
+    next_offset = offset + limit if offset + limit < total else None
+    return JobPage(items=[JobOut.of(j) for j in rows], total=total, limit=limit, offset=offset, next_offset=next_offset)
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def read(job_id: str, owner: str = Depends(current_owner)) -> JobOut:
+    return JobOut.of(owned_job(job_id, owner))
+
+
+@router.get(
+    "/{job_id}/result",
+    response_class=Response,
+    responses={
+        200: {"content": {"video/mp4": {}}},
+        307: {"description": "redirect to a presigned object-store URL"},
+    },
+)
+def result(job_id: str, owner: str = Depends(current_owner)) -> Response:
+    """The MP4: a redirect to a presigned URL (S3) or the file itself (local storage)."""
+    job = owned_job(job_id, owner)
+    if job.status != "succeeded" or not job.output_key:
+        raise APIError(409, "not_ready", f"Job {job_id} is {job.status}; the video exists once it has succeeded.")
+    storage = open_storage()
+    url = storage.presigned_url(job.output_key)
+    if url:
+        return RedirectResponse(url, status_code=307)
+    path = storage.path(job.output_key) if isinstance(storage, LocalStorage) else storage.fetch(job.output_key)
+    return FileResponse(path, media_type="video/mp4", filename=f"{job_id}.mp4")
+
+
+@router.delete("/{job_id}", response_model=JobOut, status_code=202)
+def cancel(job_id: str, owner: str = Depends(current_owner)) -> JobOut:
+    """Cancel a queued or running job (a running node completes first)."""
+    job = owned_job(job_id, owner)
+    if not cancel_job(job.id):
+        raise APIError(409, "already_finished", f"Job {job_id} already {job.status}; nothing to cancel.")
+    return JobOut.of(owned_job(job_id, owner))

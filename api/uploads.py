@@ -1,0 +1,156 @@
+"""Accept an uploaded file safely: bounded size, content sniffed (never trusting the name or Content-Type),
+images checked for decompression bombs, media length capped, stored under a generated name."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+
+from api.errors import APIError
+from core.db import Upload, session_scope, utcnow
+from core.settings import get_settings
+from core.storage import open_storage
+from workers.jobs import new_id
+
+CHUNK = 1024 * 1024
+UPLOAD_PREFIX = "uploads/"
+
+# leading bytes -> (extension, content type); checked in order
+_AUDIO_MAGIC = (
+    (lambda h: h[:4] == b"RIFF" and h[8:12] == b"WAVE", ".wav", "audio/wav"),
+    (lambda h: h[:4] == b"fLaC", ".flac", "audio/flac"),
+    (lambda h: h[:4] == b"OggS", ".ogg", "audio/ogg"),
+    (lambda h: h[:3] == b"ID3" or (h[0] == 0xFF and h[1] & 0xE0 == 0xE0), ".mp3", "audio/mpeg"),
+    (lambda h: h[4:8] == b"ftyp", ".m4a", "audio/mp4"),
+    (lambda h: h[:4] == b"\x1a\x45\xdf\xa3", ".webm", "audio/webm"),
+)
+_VIDEO_MAGIC = (
+    (lambda h: h[4:8] == b"ftyp", ".mp4", "video/mp4"),
+    (lambda h: h[:4] == b"\x1a\x45\xdf\xa3", ".webm", "video/webm"),
+    (lambda h: h[:4] == b"RIFF" and h[8:12] == b"AVI ", ".avi", "video/x-msvideo"),
+)
+_IMAGE_TYPES = {
+    "JPEG": (".jpg", "image/jpeg"),
+    "PNG": (".png", "image/png"),
+    "WEBP": (".webp", "image/webp"),
+    "BMP": (".bmp", "image/bmp"),
+}
+
+
+@dataclass
+class Sniffed:
+    ext: str
+    content_type: str
+
+
+def spool(source: BinaryIO, dest: Path, limit: int) -> tuple[int, str]:
+    """Copy at most `limit` bytes to `dest`; 413 beyond that. Returns (size, sha256)."""
+    digest, size = hashlib.sha256(), 0
+    with dest.open("wb") as out:
+        while chunk := source.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise APIError(413, "too_large", f"The file is larger than the {limit // (1024 * 1024)} MB limit.")
+            digest.update(chunk)
+            out.write(chunk)
+    if size == 0:
+        raise APIError(422, "empty_file", "The uploaded file is empty.")
+    return size, digest.hexdigest()
+
+
+def sniff_image(path: Path) -> Sniffed:
+    from PIL import Image
+
+    settings = get_settings()
+    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+    try:
+        with Image.open(path) as img:
+            kind = img.format or ""
+            if img.width * img.height > settings.max_image_pixels:
+                raise Image.DecompressionBombError("too many pixels")
+            img.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise APIError(
+            413, "image_too_large", f"The image has more than {settings.max_image_pixels} pixels; resize it."
+        ) from exc
+    except APIError:
+        raise
+    except Exception as exc:
+        raise APIError(415, "not_an_image", "The file is not a readable image; send a JPEG, PNG or WebP.") from exc
+    if kind not in _IMAGE_TYPES:
+        raise APIError(415, "unsupported_image", f"{kind} images are not supported; send a JPEG, PNG or WebP.")
+    return Sniffed(*_IMAGE_TYPES[kind])
+
+
+def sniff_media(path: Path, kind: str) -> Sniffed:
+    """Recognise the container by its leading bytes, then open it to check its streams and length."""
+    import av
+
+    with path.open("rb") as f:
+        head = f.read(16).ljust(16, b"\0")
+    table = _AUDIO_MAGIC if kind == "audio" else _VIDEO_MAGIC
+    match = next((Sniffed(ext, ctype) for test, ext, ctype in table if test(head)), None)
+    wanted = "WAV, MP3, FLAC, OGG, M4A or WebM" if kind == "audio" else "MP4, WebM or AVI"
+    if match is None:
+        raise APIError(415, f"not_{kind}", f"The file is not a supported {kind} file; send {wanted}.")
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.audio if kind == "audio" else container.streams.video
+            if not streams:
+                raise APIError(422, f"no_{kind}_stream", f"The file holds no {kind} stream.")
+            seconds = float(container.duration or 0) / 1_000_000
+    except APIError:
+        raise
+    except Exception as exc:
+        raise APIError(415, f"unreadable_{kind}", f"The {kind} file could not be decoded; send {wanted}.") from exc
+    limit = get_settings().max_audio_seconds
+    if seconds > limit:
+        raise APIError(413, "too_long", f"The {kind} lasts {seconds:.0f} s; the limit is {limit:.0f} s.")
+    return match
+
+
+def save_upload(source: BinaryIO, kind: str, owner: str) -> Upload:
+    settings = get_settings()
+    with tempfile.TemporaryDirectory(prefix="avatar-upload-") as tmp:
+        path = Path(tmp) / "upload"
+        size, sha256 = spool(source, path, settings.max_upload_bytes)
+        if (same := _existing(owner, kind, sha256)) is not None:
+            return same  # the same bytes again: one stored copy, one id (lets clients retry safely)
+        sniffed = sniff_image(path) if kind == "image" else sniff_media(path, kind)
+        upload_id = new_id()
+        key = open_storage().store(f"{UPLOAD_PREFIX}{upload_id}{sniffed.ext}", path)
+    row = Upload(
+        id=upload_id,
+        owner=owner,
+        kind=kind,
+        key=key,
+        content_type=sniffed.content_type,
+        size=size,
+        sha256=sha256,
+        created_at=utcnow(),
+    )
+    with session_scope() as session:
+        session.add(row)
+    return row
+
+
+def _existing(owner: str, kind: str, sha256: str) -> Upload | None:
+    with session_scope() as session:
+        return session.scalar(
+            select(Upload).where(Upload.owner == owner, Upload.kind == kind, Upload.sha256 == sha256).limit(1)
+        )
+
+
+def owned_upload(upload_id: str, owner: str, kinds: tuple[str, ...], field: str) -> Upload:
+    with session_scope() as session:
+        row = session.get(Upload, upload_id)
+    if row is None or row.owner != owner or row.kind == "output":
+        raise APIError(404, "upload_not_found", f"{field}: no upload {upload_id!r}; upload the file first.")
+    if row.kind not in kinds:
+        raise APIError(422, "wrong_upload_kind", f"{field}: upload {upload_id!r} is a {row.kind}, not {kinds[0]}.")
+    return row

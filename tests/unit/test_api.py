@@ -1,0 +1,206 @@
+"""The HTTP API's contract: uploads, jobs, auth and every bad request answered with a 4xx and a message.
+
+Jobs go to an in-memory Celery broker here (nothing consumes them), so these tests exercise the API alone."""
+
+from __future__ import annotations
+
+import io
+import wave
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+
+@pytest.fixture
+def client(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    from api.app import create_app
+    from core.settings import get_settings
+
+    monkeypatch.setenv("AVATAR_BROKER_URL", "memory://")
+    monkeypatch.setenv("AVATAR_MAX_UPLOAD_BYTES", str(2_000_000))
+    get_settings.cache_clear()
+    with TestClient(create_app()) as c:
+        yield c
+    get_settings.cache_clear()
+
+
+def wav_bytes(seconds: float = 0.5, rate: int = 16000) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\x00\x01" * int(seconds * rate))
+    return buf.getvalue()
+
+
+def png_bytes(size: int = 64) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 150, 120)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def upload(client: TestClient, kind: str, data: bytes, name: str = "f", headers: dict | None = None):
+    return client.post(f"/api/v1/upload/{kind}", files={"file": (name, data)}, headers=headers or {})
+
+
+@pytest.fixture
+def inputs(client: TestClient) -> dict[str, str]:
+    image = upload(client, "image", png_bytes(), "face.png")
+    audio = upload(client, "audio", wav_bytes(), "voice.wav")
+    assert image.status_code == 201 and audio.status_code == 201, (image.text, audio.text)
+    return {"image_id": image.json()["id"], "audio_id": audio.json()["id"]}
+
+
+def error_code(response) -> str:
+    return response.json()["error"]["code"]
+
+
+def test_uploads_are_sniffed_and_stored_under_generated_names(client: TestClient):
+    r = upload(client, "image", png_bytes(), "../../etc/passwd.png")
+    assert r.status_code == 201
+    body = r.json()
+    assert body["content_type"] == "image/png" and body["path"] == f"{body['id']}.png"
+
+    assert error_code(upload(client, "image", b"hello, not an image", "face.png")) == "not_an_image"
+    assert upload(client, "audio", png_bytes(), "voice.wav").status_code == 415
+    assert upload(client, "video", wav_bytes(), "clip.mp4").status_code == 415
+    assert upload(client, "image", b"", "empty.png").status_code == 422
+    assert upload(client, "document", png_bytes()).status_code == 422
+
+
+def test_oversized_and_overlong_uploads_are_refused(client: TestClient, monkeypatch: pytest.MonkeyPatch):
+    from core.settings import get_settings
+
+    r = upload(client, "audio", wav_bytes(seconds=70.0), "long.wav")  # 2.2 MB > 2 MB limit
+    assert r.status_code == 413 and "limit" in r.json()["error"]["message"]
+    monkeypatch.setenv("AVATAR_MAX_AUDIO_SECONDS", "0.2")
+    get_settings.cache_clear()
+    assert error_code(upload(client, "audio", wav_bytes(seconds=1.0))) == "too_long"
+    monkeypatch.setenv("AVATAR_MAX_IMAGE_PIXELS", "1000")
+    get_settings.cache_clear()
+    assert error_code(upload(client, "image", png_bytes(64))) == "image_too_large"
+
+
+def test_job_lifecycle_through_the_api(client: TestClient, inputs: dict[str, str]):
+    r = client.post("/api/v1/jobs", json={**inputs, "options": {"size": 256, "backend": "warp"}})
+    assert r.status_code == 202
+    job_id = r.json()["job_id"]
+    info = client.get(f"/api/v1/jobs/{job_id}").json()
+    assert info["status"] == "queued" and info["progress"] == 0.0 and info["error"] is None
+
+    assert error_code(client.get(f"/api/v1/jobs/{job_id}/result")) == "not_ready"
+    page = client.get("/api/v1/jobs", params={"status": "queued"}).json()
+    assert [j["job_id"] for j in page["items"]] == [job_id] and page["total"] == 1
+    assert client.get("/api/v1/jobs", params={"status": "failed"}).json()["total"] == 0
+
+    r = client.delete(f"/api/v1/jobs/{job_id}")
+    assert r.status_code == 202 and r.json()["status"] == "cancelled"
+    assert error_code(client.delete(f"/api/v1/jobs/{job_id}")) == "already_finished"
+
+
+def test_idempotency_key_returns_the_same_job(client: TestClient, inputs: dict[str, str]):
+    headers = {"Idempotency-Key": "order-42"}
+    first = client.post("/api/v1/jobs", json={**inputs, "text": None}, headers=headers)
+    again = client.post("/api/v1/jobs", json={**inputs, "text": None}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["job_id"] == again.json()["job_id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = client.post("/api/v1/jobs", json={**inputs, "options": {"size": 128}}, headers=headers)
+    assert other.status_code == 409 and error_code(other) == "idempotency_key_reused"
+    assert client.get("/api/v1/jobs").json()["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        ({"options": {"fps": "fast"}}, 422, "options.fps"),
+        ({"options": {"size": 10_000}}, 422, "options.size"),
+        ({"options": {"backend": "magic"}}, 422, "options.backend"),
+        ({"options": {"colour": "red"}}, 422, "options.colour"),
+        ({"webhook_url": "ftp://example.com/x"}, 422, "webhook_url"),
+        ({"audio_id": None}, 422, "Give the speech"),
+        ({"image_id": "0" * 32}, 404, "image_id"),
+    ],
+)
+def test_bad_job_requests_say_what_to_fix(
+    client: TestClient, inputs: dict[str, str], body: dict, status: int, fragment: str
+):
+    r = client.post("/api/v1/jobs", json={**inputs, **body})
+    assert r.status_code == status and fragment in r.json()["error"]["message"], r.text
+
+
+def test_an_audio_upload_is_not_an_image(client: TestClient, inputs: dict[str, str]):
+    r = client.post("/api/v1/jobs", json={"image_id": inputs["audio_id"], "audio_id": inputs["audio_id"]})
+    assert r.status_code == 422 and error_code(r) == "wrong_upload_kind"
+
+
+def test_unknown_ids_are_404(client: TestClient):
+    for path in ("/api/v1/jobs/nope", "/api/v1/jobs/nope/result"):
+        r = client.get(path)
+        assert r.status_code == 404 and error_code(r) == "job_not_found"
+    assert client.delete("/api/v1/jobs/nope").status_code == 404
+    assert client.get("/api/v1/nothing-here").status_code == 404
+
+
+def test_generate_resolves_paths_only_inside_the_upload_area(client: TestClient):
+    image_path = upload(client, "image", png_bytes()).json()["path"]
+    for bad in ("../../etc/passwd", "/etc/passwd", "a/../../secret.png", "..\\..\\boot.ini"):
+        r = client.post("/api/v1/generate", json={"image_path": bad, "text": "hi"})
+        assert r.status_code == 400 and error_code(r) == "path_outside_uploads", (bad, r.text)
+    assert client.post("/api/v1/generate", json={"image_path": "missing.png", "text": "hi"}).status_code == 404
+    r = client.post("/api/v1/generate", json={"image_path": image_path, "text": "Hello there."})
+    assert r.status_code == 202, r.text
+    assert client.get(f"/api/v1/jobs/{r.json()['job_id']}").json()["status"] == "queued"
+
+
+def test_api_keys_isolate_owners(client: TestClient, monkeypatch: pytest.MonkeyPatch):
+    from api.keys import create_key, revoke_key
+    from core.settings import get_settings
+
+    alice_row, alice = create_key("alice")
+    _, bob = create_key("bob")
+    a, b = {"Authorization": f"Bearer {alice}"}, {"X-API-Key": bob}
+    image = upload(client, "image", png_bytes(), headers=a).json()["id"]
+    job_id = client.post("/api/v1/jobs", json={"image_id": image, "text": "Hi."}, headers=a).json()["job_id"]
+
+    assert client.get(f"/api/v1/jobs/{job_id}", headers=a).status_code == 200
+    assert client.get(f"/api/v1/jobs/{job_id}", headers=b).status_code == 404
+    assert client.delete(f"/api/v1/jobs/{job_id}", headers=b).status_code == 404
+    assert client.get(f"/api/v1/jobs/{job_id}").status_code == 404  # anonymous is another owner
+    r = client.post("/api/v1/jobs", json={"image_id": image, "text": "Hi."}, headers=b)
+    assert r.status_code == 404 and error_code(r) == "upload_not_found"
+    assert client.get("/api/v1/jobs", headers=b).json()["total"] == 0
+
+    assert error_code(client.get("/api/v1/jobs", headers={"Authorization": "Bearer av_wrong"})) == "invalid_api_key"
+    assert client.get("/api/v1/jobs", headers={"Authorization": "Basic abc"}).status_code == 401
+    revoke_key(alice_row.id)
+    assert client.get("/api/v1/jobs", headers=a).status_code == 403
+
+    monkeypatch.setenv("AVATAR_REQUIRE_API_KEY", "true")
+    get_settings.cache_clear()
+    r = client.get("/api/v1/jobs")
+    assert r.status_code == 401 and "avatar keys create" in r.json()["error"]["message"]
+    assert client.get("/api/v1/jobs", headers=b).status_code == 200
+
+
+def test_status_health_and_metrics(client: TestClient, inputs: dict[str, str]):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {
+        "database": True,
+        "storage": True,
+        "broker": True,
+    }
+    status = client.get("/api/v1/status").json()
+    assert status["mode"] == "distributed" and status["database"] == "sqlite"
+    client.post("/api/v1/jobs", json={**inputs})
+    dashboard = client.get("/api/v1/stats/dashboard").json()
+    assert dashboard["jobs"]["queued"] == 1 and dashboard["last_24h"] == 1
+    perf = client.get("/api/v1/stats/performance").json()
+    assert perf["jobs"] == 0 and perf["end_to_end"]["p50"] is None
+    metrics = client.get("/metrics").text
+    assert 'avatar_jobs{status="queued"} 1.0' in metrics and "avatar_http_requests_total" in metrics
+    assert "/api/v1/jobs" in client.get("/openapi.json").json()["paths"]

@@ -1,0 +1,64 @@
+"""The one Celery app: configuration in one place, queues `cpu` and `gpu`, reliability settings.
+
+Start a worker with `avatar worker --queues cpu` (or gpu, or cpu,gpu). Tasks carry job ids only; the job row
+in the database is the source of truth and the reconciler re-enqueues anything a broker loses.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import setup_logging, worker_process_init
+from kombu import Queue
+
+from core.settings import get_settings
+
+QUEUES = ("cpu", "gpu")
+
+
+def create_celery() -> Celery:
+    settings = get_settings()
+    broker = settings.broker_url or "memory://"
+    app = Celery("avatar", broker=broker, include=["workers.tasks"])
+    app.conf.update(
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="cpu",
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        # a task is acknowledged only after it ran, and requeued if its worker process dies
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        # Redis redelivers an unacknowledged message after this; it must exceed the longest job
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
+        broker_connection_retry_on_startup=True,
+        worker_send_task_events=True,  # for Flower
+        task_send_sent_event=True,
+        beat_schedule={
+            "reconcile-stalled-jobs": {
+                "task": "avatar.reconcile",
+                "schedule": settings.reconcile_interval_seconds,
+                "options": {"queue": "cpu", "expires": settings.reconcile_interval_seconds},
+            }
+        },
+    )
+    return app
+
+
+app = create_celery()
+
+
+@worker_process_init.connect
+def _fresh_connections(**_: object) -> None:
+    # pooled database connections must not be shared across the prefork fork
+    from core.db import dispose_engines
+
+    dispose_engines()
+
+
+@setup_logging.connect
+def _logging(loglevel: str | None = None, **_: object) -> None:
+    # one log format for the API, workers and CLI (AVATAR_LOG_FORMAT / AVATAR_LOG_LEVEL)
+    from core.logging import setup_logging as configure
+
+    configure(loglevel if isinstance(loglevel, str) else None)

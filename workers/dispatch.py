@@ -1,0 +1,56 @@
+"""Send work somewhere: to Celery queues when a broker is configured, else to the in-process pool."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from core.settings import get_settings
+from workers.routing import queue_for
+from workers.segment import Outcome
+
+log = logging.getLogger(__name__)
+
+
+def distributed() -> bool:
+    return bool(get_settings().broker_url)
+
+
+def enqueue_segment(job_id: str, resource: str) -> None:
+    if distributed():
+        from workers.tasks import run_segment_task
+
+        _publish(run_segment_task, (job_id, resource), queue_for(resource))
+    else:
+        from workers import local
+
+        local.submit_job(job_id, resource)
+
+
+def enqueue_webhook(job_id: str) -> None:
+    if distributed():
+        from workers.tasks import deliver_webhook_task
+
+        _publish(deliver_webhook_task, (job_id,), "cpu")
+    else:
+        from workers import local
+
+        local.submit_webhook(job_id)
+
+
+def _publish(task: Any, args: tuple, queue: str) -> None:
+    """Send a task; when the broker is unreachable, log it and carry on: the job row is already written,
+    and the reconciler re-enqueues it once its heartbeat is stale."""
+    try:
+        policy = {"max_retries": 2, "interval_start": 0.2}
+        task.apply_async(args, queue=queue, retry=True, retry_policy=policy)
+    except Exception:
+        log.exception("could not enqueue %s%s on %s; the reconciler will retry", task.name, args, queue)
+
+
+def follow_up(job_id: str, outcome: Outcome) -> None:
+    """After a segment: enqueue the next link of the chain, or the webhook the finished job owes."""
+    if outcome.next_resource:
+        enqueue_segment(job_id, outcome.next_resource)
+    if outcome.webhook:
+        enqueue_webhook(job_id)

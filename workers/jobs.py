@@ -1,0 +1,164 @@
+"""Job rows: create, look up, cancel, requeue. The row is the source of truth; queues only carry ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.db import ACTIVE_STATUSES, Job, session_scope, utcnow
+from core.errors import InputError
+
+# a job reaching a terminal state owes a webhook only when it has a URL
+WEBHOOK_PENDING_IF_URL = case((Job.webhook_url.is_not(None), "pending"), else_=None)
+
+
+@dataclass
+class JobRequest:
+    owner: str
+    image_key: str
+    audio_key: str | None
+    text: str | None
+    options: dict[str, Any]
+    webhook_url: str | None = None
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        body = [self.image_key, self.audio_key, self.text, self.options, self.webhook_url]
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def create_job(request: JobRequest) -> tuple[Job, bool]:
+    """Insert the job row and enqueue its first segment. Returns (job, created); an Idempotency-Key already
+    used by this owner returns the earlier job (or a 409 if the request body differs)."""
+    from workers.dispatch import enqueue_segment
+
+    fingerprint = request.fingerprint()
+    if request.idempotency_key:
+        existing = _by_idempotency_key(request.owner, request.idempotency_key)
+        if existing is not None:
+            return _same_request(existing, fingerprint), False
+    job = Job(
+        id=new_id(),
+        owner=request.owner,
+        status="queued",
+        idempotency_key=request.idempotency_key,
+        request_hash=fingerprint,
+        image_key=request.image_key,
+        audio_key=request.audio_key,
+        text=request.text,
+        options=request.options,
+        webhook_url=request.webhook_url,
+        next_resource="cpu",
+        segments=0,
+        attempts=0,
+        progress=0.0,
+        timings={},
+        warnings=[],
+        heartbeat_at=utcnow(),
+    )
+    try:
+        with session_scope() as session:
+            session.add(job)
+    except IntegrityError:  # a concurrent request with the same Idempotency-Key won the insert
+        existing = _by_idempotency_key(request.owner, request.idempotency_key or "")
+        if existing is None:
+            raise
+        return _same_request(existing, fingerprint), False
+    enqueue_segment(job.id, job.next_resource)
+    return job, True
+
+
+def _by_idempotency_key(owner: str, key: str) -> Job | None:
+    with session_scope() as session:
+        return session.scalar(select(Job).where(Job.owner == owner, Job.idempotency_key == key))
+
+
+def _same_request(job: Job, fingerprint: str) -> Job:
+    if job.request_hash != fingerprint:
+        raise InputError(
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request body; use a new key.",
+            status_code=409,
+        )
+    return job
+
+
+def get_job(job_id: str, owner: str | None = None) -> Job | None:
+    """The job, or None when it does not exist or belongs to another owner (callers answer 404 alike)."""
+    with session_scope() as session:
+        job = session.get(Job, job_id)
+    if job is None or (owner is not None and job.owner != owner):
+        return None
+    return job
+
+
+def cancel_job(job_id: str) -> bool:
+    """Cancel a queued or running job; False when it had already finished. A running segment finishes its
+    current node, then finds the job cancelled and stops."""
+    from workers.dispatch import enqueue_webhook
+
+    with session_scope() as session:
+        done = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUSES))
+            .values(
+                status="cancelled",
+                finished_at=utcnow(),
+                lease_owner=None,
+                error_code="cancelled",
+                error_message="Cancelled by request.",
+                webhook_state=WEBHOOK_PENDING_IF_URL,
+            )
+        ).rowcount
+        has_webhook = session.scalar(select(Job.webhook_url).where(Job.id == job_id)) is not None
+    if done and has_webhook:
+        enqueue_webhook(job_id)
+    return bool(done)
+
+
+def requeue(job_ids: list[str], *, restart_failed: bool = False) -> list[str]:
+    """Put jobs back on their queue (reconciler, backfill). Failed jobs are reset to queued when asked;
+    the pipeline resumes from the node that failed (earlier nodes are checkpointed)."""
+    from workers.dispatch import enqueue_segment
+
+    requeued: list[str] = []
+    statuses = (*ACTIVE_STATUSES, "failed") if restart_failed else ACTIVE_STATUSES
+    for job_id in job_ids:
+        with session_scope() as session:
+            job = session.get(Job, job_id)
+            if job is None or job.status not in statuses:
+                continue
+            if job.status == "failed":
+                job.status, job.error_code, job.error_message, job.finished_at = "queued", None, None, None
+                job.webhook_state = None
+            job.lease_owner, job.heartbeat_at = None, utcnow()
+            resource = job.next_resource
+        enqueue_segment(job_id, resource)
+        requeued.append(job_id)
+    return requeued
+
+
+def stalled_job_ids(stall_seconds: float, now: datetime | None = None) -> list[str]:
+    """Active jobs whose heartbeat is older than `stall_seconds` (dead worker, or a lost message)."""
+    from datetime import timedelta
+
+    cutoff = (now or utcnow()) - timedelta(seconds=stall_seconds)
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(Job.id)
+                .where(Job.status.in_(ACTIVE_STATUSES), Job.heartbeat_at < cutoff)
+                .order_by(Job.created_at)
+            )
+        )

@@ -1,0 +1,72 @@
+"""Embedded mode (no broker): jobs run in a small thread pool inside the server process, with the same
+claim / heartbeat / finish rules as the Celery workers, and webhooks in a pool of their own."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from core.settings import get_settings
+from workers import segment, webhooks
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_pools: dict[str, ThreadPoolExecutor] = {}
+
+
+def _pool(name: str) -> ThreadPoolExecutor:
+    with _lock:
+        if name not in _pools:
+            size = get_settings().local_workers if name == "jobs" else 2
+            _pools[name] = ThreadPoolExecutor(max_workers=max(1, size), thread_name_prefix=f"avatar-{name}")
+        return _pools[name]
+
+
+def submit_job(job_id: str, resource: str) -> None:
+    _pool("jobs").submit(_run_job, job_id, resource)
+
+
+def submit_webhook(job_id: str) -> None:
+    _pool("webhooks").submit(_deliver, job_id)
+
+
+def _run_job(job_id: str, resource: str) -> None:
+    """Run every segment of the job here, retrying transient errors with backoff."""
+    from workers.dispatch import enqueue_webhook
+
+    settings = get_settings()
+    retries = 0
+    next_resource: str | None = resource
+    while next_resource:
+        try:
+            outcome = segment.run_job_segment(job_id, next_resource)
+        except Exception as exc:
+            if retries >= settings.task_max_retries:
+                log.exception("job %s: giving up after %d retries", job_id, retries)
+                outcome = segment.fail_job(job_id, "internal_error", f"{type(exc).__name__}: {exc}")
+            else:
+                log.warning("job %s: transient error, retry %d", job_id, retries + 1, exc_info=True)
+                time.sleep(settings.task_retry_backoff * 2**retries)
+                retries += 1
+                continue
+        next_resource = outcome.next_resource
+        if outcome.webhook:
+            enqueue_webhook(job_id)
+
+
+def _deliver(job_id: str) -> None:
+    while not (attempt := webhooks.deliver(job_id)).final:
+        time.sleep(webhooks.retry_delay(attempt.number))
+
+
+def shutdown(wait: bool = False) -> None:
+    """Stop the pools. wait=True runs what was submitted to completion first (jobs, then their webhooks):
+    a CLI command that enqueued jobs in embedded mode must do that before the interpreter exits."""
+    for name in ("jobs", "webhooks"):
+        with _lock:
+            pool = _pools.pop(name, None)
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=not wait)
