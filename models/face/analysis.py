@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -82,7 +84,8 @@ def analyze_face(image: np.ndarray, size: int = 512, face_index: int | None = No
             log.warning("ignoring unreadable face cache %s: %s", cached, err)
     face = _analyze(image, size, face_index, digest)
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
+    # a unique temporary name: two jobs may analyse the same photo at once
+    tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
     face.save(tmp)
     tmp.replace(cached)
     return face
