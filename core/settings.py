@@ -1,4 +1,5 @@
-"""All settings in one place: environment variables (AVATAR_*), `.env`, then configs/model_config.yaml.
+"""All settings in one place. Precedence: environment variables (AVATAR_*), then `.env`, then the `settings:`
+section of configs/model_config.yaml (another file with AVATAR_MODEL_CONFIG), then the defaults below.
 
 Every setting has a working default: with none set, everything runs embedded on one machine
 (SQLite, in-process jobs, local storage under ./data).
@@ -6,16 +7,20 @@ Every setting has a working default: with none set, everything runs embedded on 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MODEL_CONFIG = REPO_ROOT / "configs" / "model_config.yaml"
+
+
+def model_config_path() -> Path:
+    return Path(os.environ.get("AVATAR_MODEL_CONFIG", REPO_ROOT / "configs" / "model_config.yaml"))
 
 
 class Settings(BaseSettings):
@@ -67,6 +72,17 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, dotenv_settings, _YamlSettings(settings_cls), file_secret_settings
+
     @model_validator(mode="after")
     def _weights_follow_data_dir(self) -> Settings:
         if "weights_dir" not in self.model_fields_set:
@@ -84,9 +100,23 @@ class Settings(BaseSettings):
 
 def model_config() -> dict[str, Any]:
     """configs/model_config.yaml as a dict (empty when the file is absent)."""
-    if not MODEL_CONFIG.exists():
+    path = model_config_path()
+    if not path.exists():
         return {}
-    return yaml.safe_load(MODEL_CONFIG.read_text()) or {}
+    return yaml.safe_load(path.read_text()) or {}
+
+
+class _YamlSettings(PydanticBaseSettingsSource):
+    """The `settings:` section of the model config file."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values().get(field_name), field_name, False
+
+    def _values(self) -> dict[str, Any]:
+        return model_config().get("settings") or {}
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._values().items() if k in self.settings_cls.model_fields}
 
 
 @lru_cache
