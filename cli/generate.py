@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from core.errors import InputError
+from models.types import ControlTrack
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -68,6 +69,7 @@ def generate_video(
             final = run_in_process(state, on_progress=progress)
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(storage.fetch(final["output_key"]), output)
+        controls = ControlTrack.load(storage.fetch(final["controls_key"])).summary()
     finally:
         if not keep_artifacts:
             shutil.rmtree(get_settings().data_dir / "work" / job_id, ignore_errors=True)
@@ -87,7 +89,8 @@ def generate_video(
         "transcript": final.get("transcript"),
         "transcript_source": final.get("transcript_source"),
         "controller": final.get("controller"),
-        "controls": final["options"],
+        "options": final["options"],
+        "controls": controls,
         "timings": final["timings"],
         "wall_seconds": round(time.perf_counter() - start, 3),
         "warnings": final.get("warnings", []),

@@ -56,6 +56,22 @@ class ControlTrack:
     def save(self, path: Path) -> None:
         np.savez_compressed(path, fps=self.fps, emotion=self.emotion, **self.channels)
 
+    def summary(self) -> dict[str, float | int | str]:
+        """What the face does over the clip, in a few numbers (for --json and job records)."""
+        c = self.channels
+        blink = c["blink"] >= 0.99
+        return {
+            "frames": self.n_frames,
+            "emotion": self.emotion,
+            "jaw_open_mean": round(float(c["jaw_open"].mean()), 3),
+            "jaw_open_max": round(float(c["jaw_open"].max()), 3),
+            "lips_closed_frames": int((c["lip_press"] > 0.5).sum()),
+            "smile_mean": round(float(c["smile"].mean()), 3),
+            "blinks": int(np.count_nonzero(blink[1:] & ~blink[:-1]) + int(blink[0])),
+            "head_yaw_range_deg": round(float(np.ptp(c["head_yaw"])), 2),
+            "head_pitch_range_deg": round(float(np.ptp(c["head_pitch"])), 2),
+        }
+
     @classmethod
     def load(cls, path: Path) -> ControlTrack:
         with np.load(path) as z:

@@ -62,6 +62,9 @@ def test_text_to_video_golden_run(astronaut_png, shared_data, tmp_path):
         "finalize",
     }
     assert summary["transcript_source"] == "given"
+    assert abs(summary["controls"]["frames"] - info["frames"]) <= 1
+    assert summary["controls"]["lips_closed_frames"] > 0  # "Bob", "my", "maps"
+    assert summary["options"]["size"] == 256
     assert summary["emotion"] in {"neutral", "happy", "sad", "angry", "surprised"}
 
 
