@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -123,3 +124,21 @@ class RenderReport:
 
 class FrameSink(Protocol):
     def write(self, frame_rgb: np.ndarray) -> None: ...
+
+
+class Renderer(Protocol):
+    """A video backend (warp, wav2lip, sadtalker): `render` writes exactly controls.n_frames frames to `sink`."""
+
+    name: str
+    resource: Resource
+
+    def available(self) -> Availability: ...  # weights present? device present? why not?
+
+    def render(
+        self,
+        face: Any,  # models.face.analysis.FaceAnalysis
+        controls: ControlTrack,
+        audio_wav: Path,
+        sink: FrameSink,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RenderReport: ...

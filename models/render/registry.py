@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from models.types import Availability
+from models.types import Availability, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ CHAIN = tuple(RENDERERS)
 
 
 @cache
-def get_renderer(name: str) -> Any:
+def get_renderer(name: str) -> Renderer:
     if name not in RENDERERS:
         raise ValueError(f"unknown renderer {name!r}; choose one of auto, {', '.join(RENDERERS)}")
     module, cls = RENDERERS[name].split(":")
