@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.interpolate import CubicSpline
 from scipy.spatial import Delaunay
 
 # (upper chain, lower chain), both running corner to corner.
@@ -22,6 +23,7 @@ RIGHT_EYE = ((42, 43, 44, 45), (42, 47, 46, 45))
 SLITS = (MOUTH, LEFT_EYE, RIGHT_EYE)
 OUTER_LOWER_LIP = (55, 56, 57, 58, 59)
 GRID_STEP = 4  # displacement fields are smooth: they live on a grid this much coarser than the image
+SPLINE_STEPS = 4  # points per landmark segment when a slit's outline is drawn as a smooth curve
 
 UPPER, LOWER = 1, 2  # side labels
 
@@ -75,6 +77,8 @@ def _anchors(points: np.ndarray, size: int) -> np.ndarray:
     centre = points[27:36].mean(0)
     height = float(np.linalg.norm(points[8] - points[27]))
     down = (points[8] - points[27]) / height
+    right = np.array([-down[1], down[0]])
+    width = float(np.linalg.norm(points[16] - points[0]))
     ring = (
         centre + (points[[0, 1, 2, 3, 13, 14, 15, 16]] - centre) * 1.25
     )  # beside the cheeks, not under the chin
@@ -82,9 +86,14 @@ def _anchors(points: np.ndarray, size: int) -> np.ndarray:
     neck = points[4:13] + down * 0.7 * height  # far enough that a wide-open jaw never folds over it
     # under the lower lids, so a blink moves only the lids and not the cheeks
     under_eyes = np.concatenate([points[[41, 40]], points[[47, 46]]]) + down * 0.12 * height
+    # beside the lower jaw, so an opening mouth drags only a thin band of the background down with it
+    centre_x = float(points[[0, 16]].mean(0) @ right)
+    beside_jaw = points[[4, 5, 11, 12]] + np.outer(
+        np.sign(points[[4, 5, 11, 12]] @ right - centre_x), right * 0.12 * width
+    )
     ticks = np.linspace(0, size - 1, 5)
     border = np.array([(x, y) for x in ticks for y in ticks if x in (0, size - 1) or y in (0, size - 1)])
-    anchors = np.concatenate([ring, forehead, neck, under_eyes])
+    anchors = np.concatenate([ring, forehead, neck, under_eyes, beside_jaw])
     return np.concatenate([np.clip(anchors, 1, size - 2), border])
 
 
@@ -176,3 +185,13 @@ def _paint(vertices: np.ndarray, triangles: np.ndarray, size: int) -> np.ndarray
     mask = np.zeros((size, size), np.float32)
     cv2.fillPoly(mask, list(np.round(vertices[triangles] * 16).astype(np.int32)), 1.0, shift=4)
     return cv2.GaussianBlur(mask, (0, 0), 0.8)
+
+
+def spline_matrix(rest: np.ndarray, steps: int = SPLINE_STEPS) -> np.ndarray:
+    """((n - 1) * steps + 1, n) weights: a chain of n points -> points on the natural cubic spline through
+    them, knots at the chain's rest arc length. The map is linear, so the curve through moved points is one
+    small matrix product per frame, and an open mouth or eye is round instead of polygonal."""
+    knots = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(rest, axis=0), axis=1))])
+    knots = knots / max(knots[-1], 1e-6) if knots[-1] > 0 else np.linspace(0, 1, len(rest))
+    at = np.linspace(0, 1, (len(rest) - 1) * steps + 1)
+    return CubicSpline(knots, np.eye(len(rest)), bc_type="natural")(at).astype(np.float32)

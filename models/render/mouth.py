@@ -13,14 +13,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.render.mesh import MOUTH
+from models.render.mesh import MOUTH, spline_matrix
 
-TEETH_RGB = np.array([236, 232, 220], np.float32)
+TEETH_RGB = np.array([236, 230, 214], np.float32)
 # Tooth edges across the mouth, as fractions of the half mouth width from the centre (incisors,
-# laterals, canines).
-TOOTH_EDGES = np.array([0.0, 0.30, 0.54, 0.76, 0.95, 1.15])
+# laterals, canines, premolars); the lower incisors are narrower.
+UPPER_EDGES = np.array([0.0, 0.30, 0.54, 0.76, 0.95, 1.15])
+LOWER_EDGES = np.array([0.0, 0.19, 0.38, 0.58, 0.78, 1.0])
 UPPER_TEETH = 0.20  # visible height of the upper teeth, in mouth widths
 LOWER_TEETH = 0.07
+THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
 
 
 @dataclass
@@ -42,23 +44,31 @@ def build_mouth(
     y_lower = _curve(lower_chain, xs)
 
     light = float(np.mean(skin_rgb)) / 190.0
-    teeth_rgb = np.clip(TEETH_RGB * (0.75 + 0.25 * light) * 0.92 + 0.08 * skin_rgb, 0, 255)
-    side_shade = np.clip(1 - 0.4 * along**2, 0.3, 1)  # teeth and cavity recede into shadow at the sides
-    gaps = _tooth_gaps(along)
+    teeth_rgb = np.clip(TEETH_RGB * (0.75 + 0.25 * light) * 0.9 + 0.1 * skin_rgb, 0, 255)
+    side_shade = np.clip(1 - 0.55 * along**2, 0.2, 1)  # teeth and cavity recede into shadow at the sides
+    lip = lip_rgb.astype(np.float32)
 
     below_upper = (ys - y_upper) / (UPPER_TEETH * width)  # 0 at the upper inner lip, 1 at the teeth's edge
-    upper_alpha = _band(below_upper, along, 1.0)
-    upper_rgb = teeth_rgb * (side_shade * gaps * (0.8 + 0.2 * np.clip(below_upper * 3, 0, 1)))[..., None]
+    upper_alpha = _band(below_upper, along, UPPER_EDGES, 1.0)
+    # brighter towards the biting edge, which catches the light
+    upper_rgb = _teeth(
+        teeth_rgb, along, UPPER_EDGES, below_upper, side_shade * (0.8 + 0.2 * np.clip(below_upper * 2, 0, 1))
+    )
 
     above_lower = (y_lower - ys) / width  # 0 at the lower inner lip, growing upwards
-    depth_shade = 1 - 0.6 * np.clip(above_lower / 0.45, 0, 1)  # the back of the mouth gets little light
-    cavity = lip_rgb.astype(np.float32) * 0.32 * (side_shade * depth_shade)[..., None]
-    tongue = np.clip(1 - ((along / 0.7) ** 2 + ((above_lower - 0.1) / 0.1) ** 2), 0, 1)
-    tongue_rgb = lip_rgb.astype(np.float32) * 0.62 * (side_shade * depth_shade)[..., None]
-    lower_rgb = cavity + np.sqrt(tongue)[..., None] * (tongue_rgb - cavity)
-    lower_alpha = _band(above_lower / LOWER_TEETH, along, 0.6)
-    lower_teeth = (
-        teeth_rgb * (side_shade * gaps * (0.85 + 0.15 * np.clip(above_lower / LOWER_TEETH, 0, 1)))[..., None]
+    throat = np.exp(-((along / 0.55) ** 2 + ((above_lower - THROAT) / 0.2) ** 2))
+    cavity = lip * np.array([0.30, 0.2, 0.2], np.float32) * (side_shade * (1 - 0.7 * throat))[..., None]
+    # The tongue lies low behind the lower teeth, lit from the front: brightest at its tip, red like the lips.
+    tongue = _smoothstep(1 - ((along / 0.58) ** 2 + ((above_lower - 0.03) / 0.15) ** 2), 0, 0.4)
+    tongue_rgb = lip * np.array([0.72, 0.5, 0.5], np.float32) * (
+        side_shade * (0.75 + 0.25 * np.clip(1 - above_lower / 0.18, 0, 1))
+    )[..., None]
+    lower_rgb = cavity + tongue[..., None] * (tongue_rgb - cavity)
+    lower_depth = above_lower / LOWER_TEETH
+    lower_alpha = _band(lower_depth, along, LOWER_EDGES, 0.62)
+    # lower teeth sit in the shadow of the upper ones: darker, lit at their top edge
+    lower_teeth = _teeth(
+        teeth_rgb, along, LOWER_EDGES, lower_depth, side_shade * (0.72 + 0.2 * np.clip(lower_depth, 0, 1))
     )
     lower_rgb += lower_alpha[..., None] * (lower_teeth - lower_rgb)
     if teeth_visible:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
@@ -69,22 +79,46 @@ def build_mouth(
 
 
 def _curve(chain: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """The y of a lip chain at every x, flat beyond its ends."""
+    """The y of a lip chain at every x (a smooth curve through it), flat beyond its ends."""
     order = np.argsort(chain[:, 0])
-    return np.interp(xs, chain[order, 0], chain[order, 1]).astype(np.float32)
+    curve = spline_matrix(chain[order]) @ chain[order]
+    return np.interp(xs, curve[:, 0], curve[:, 1]).astype(np.float32)
 
 
-def _band(depth: np.ndarray, along: np.ndarray, reach: float) -> np.ndarray:
-    """Alpha of a teeth row: from just behind the lip to a bottom edge that curves up towards the corners."""
-    edge = 1 - 0.35 * along**2
-    inside = (depth > -0.3) & (depth < edge) & (np.abs(along) < reach)
-    return cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 0.7)
+def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    t = np.clip((x - lo) / (hi - lo), 0, 1)
+    return t * t * (3 - 2 * t)
 
 
-def _tooth_gaps(along: np.ndarray) -> np.ndarray:
-    """1 on a tooth, darker in the thin gaps between teeth."""
-    distance = np.min(np.abs(np.abs(along)[..., None] - TOOTH_EDGES), axis=-1)
-    return 1 - 0.18 * np.exp(-((distance / 0.02) ** 2))
+def _tooth_position(along: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel: distance to the nearest gap between teeth, and -1 .. 1 across its own tooth."""
+    a = np.abs(along)
+    gap = np.min(np.abs(a[..., None] - edges), axis=-1)
+    i = np.clip(np.searchsorted(edges, a) - 1, 0, len(edges) - 2)
+    across = 2 * (a - edges[i]) / (edges[i + 1] - edges[i]) - 1
+    return gap, across
+
+
+def _teeth(
+    rgb: np.ndarray, along: np.ndarray, edges: np.ndarray, depth: np.ndarray, shade: np.ndarray
+) -> np.ndarray:
+    """A row of teeth, `depth` 0 at the gum and 1 at the free edge: each tooth rounded (lit in its middle),
+    ivory at the gum, the gaps between them soft and clearest towards the free edge."""
+    gap, across = _tooth_position(along, edges)
+    rounded = 0.88 + 0.12 * (1 - np.clip(across, -1, 1) ** 2)
+    gaps = 1 - (0.08 + 0.14 * np.clip(depth, 0, 1)) * np.exp(-((gap / 0.035) ** 2))
+    ivory = 1 - 0.08 * np.clip(1 - 2 * depth, 0, 1)[..., None] * np.array([0.0, 0.4, 1.0], np.float32)
+    return rgb * ivory * (shade * rounded * gaps)[..., None]
+
+
+def _band(depth: np.ndarray, along: np.ndarray, edges: np.ndarray, reach: float) -> np.ndarray:
+    """Alpha of a teeth row: from just behind the lip to a free edge that curves back towards the corners,
+    each tooth's corners rounded; the row fades out at its ends instead of stopping flat."""
+    _, across = _tooth_position(along, edges)
+    edge = (1 - 0.35 * along**2) * (1 - 0.12 * np.clip(across, -1, 1) ** 4)
+    inside = (depth > -0.3) & (depth < edge)
+    ends = _smoothstep(reach - np.abs(along), 0, 0.25 * reach)
+    return cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 0.8) * ends
 
 
 def _own_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from models.face.analysis import FaceAnalysis
-from models.render.mesh import GRID_STEP, LOWER, SLITS, UPPER, FaceMesh, build_mesh
+from models.render.mesh import GRID_STEP, LOWER, SLITS, UPPER, FaceMesh, build_mesh, spline_matrix
 from models.render.mouth import MouthLayers, build_mouth
 from models.render.warp_rig import Rig, build_rig
 from models.types import Availability, ControlTrack, FrameSink, RenderReport
@@ -28,6 +28,8 @@ MARGIN = 4  # px around a slit's box
 PUPPET_CACHE = 4
 BLINK_VISIBLE = 0.02
 JAW_POINT = 66  # the lower teeth move with the middle of the lower inner lip
+SHADOW_REACH = (0.06, 0.25)  # blur of the opening that shades what lies behind it, in slit widths (mouth, eyes)
+EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
 
 
 @dataclass
@@ -66,6 +68,11 @@ class Puppet:
         self.upper_order = np.argsort(self.mesh.labels == UPPER, kind="stable")
         self.lower_order = np.argsort(self.mesh.labels == LOWER, kind="stable")
         self.eyeball = self.src.astype(np.float32)
+        points = face.landmarks
+        self.splines = [
+            (spline_matrix(points[list(upper)]), spline_matrix(points[list(lower)])[::-1]) for upper, lower in SLITS
+        ]
+        self.slit_widths = [float(np.linalg.norm(points[u[0]] - points[u[-1]])) for u, _ in SLITS]
         n = self.mesh.grid_shape[0]
         centres = (np.arange(n) * GRID_STEP + (GRID_STEP - 1) / 2).astype(np.float32)
         self.grid = np.dstack(np.meshgrid(centres, centres))  # (n, n, 2) grid point positions
@@ -95,10 +102,11 @@ class Puppet:
             box = self._box(moved[vertices], head)
             if box is None:
                 continue
+            upper_curve, lower_curve = self.splines[index]
             opening = np.concatenate(
                 [
-                    self.mesh.vertices[list(upper_chain)] + upper_offsets[list(upper_chain)],
-                    self.mesh.vertices[list(lower_chain)[::-1]] + lower_offsets[list(lower_chain)[::-1]],
+                    upper_curve @ (self.mesh.vertices[list(upper_chain)] + upper_offsets[list(upper_chain)]),
+                    lower_curve @ (self.mesh.vertices[list(lower_chain)] + lower_offsets[list(lower_chain)]),
                 ]
             )
             slit = _Slit(index, box, cv2.transform(opening[None], head)[0], offsets[JAW_POINT])
@@ -158,7 +166,11 @@ class Puppet:
         outline = [np.round((slit.opening - corner) * 16).astype(np.int32)]
         cv2.fillPoly(behind, outline, 255, cv2.LINE_AA, 4)
         cv2.polylines(behind, outline, True, 0, 1, cv2.LINE_AA, 4)  # closed lips leave no seam of teeth
-        behind = behind[..., None].astype(np.float32) / 255
+        behind = behind.astype(np.float32) / 255
+        # What lies behind is shaded by the lips (lids) around it: darkest in the narrow corners.
+        reach = SHADOW_REACH[min(slit.index, 1)] * self.slit_widths[slit.index]
+        light = np.clip(0.3 + 1.1 * cv2.GaussianBlur(behind, (0, 0), reach), 0, 1)[..., None]
+        behind = cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS)[..., None]
         rigid = cv2.transform(
             self.pixels[box], inverse_head
         )  # the photo behind the slit, moving with the head
@@ -170,6 +182,7 @@ class Puppet:
             inside += teeth[..., 3:] * (teeth[..., :3] - inside)
         else:
             inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR)
+        inside *= light
         out[box] = np.clip(face + behind * (inside - face), 0, 255).astype(np.uint8)
 
 

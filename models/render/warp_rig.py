@@ -16,6 +16,7 @@ import numpy as np
 from models.face.analysis import INNER_GAPS
 
 OPEN_GAP = 0.55  # inner-lip gap at jaw_open = 1, in mouth widths
+MID_BOOST = 1.0  # extra opening at mid jaw values (speech rarely drives the jaw past 0.5); none at 0 and 1
 EYE_GAPS = ((37, 41), (38, 40), (43, 47), (44, 46))
 UPPER_LIP = [49, 50, 51, 52, 53, 61, 62, 63]
 LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
@@ -60,7 +61,9 @@ class Rig:
         """Weights of BASES for one frame of controls `c` (channel name -> value)."""
         press = _clip(c.get("lip_press", 0.0), 0, 1)
         teeth = _clip(c.get("lip_teeth", 0.0), 0, 1)
-        gap = _clip(c.get("jaw_open", 0.0), 0, 1.2) * (1 - press) * (1 - 0.8 * teeth) * self.open_px
+        jaw = _clip(c.get("jaw_open", 0.0), 0, 1.2)
+        jaw += MID_BOOST * jaw**2 * max(1 - jaw, 0.0)
+        gap = jaw * (1 - press) * (1 - 0.8 * teeth) * self.open_px
         # The photo's own opening closes as the wanted gap shrinks below it, and opens further beyond it.
         closing = max(0.0, 1 - gap / self.photo_gap) if self.photo_gap > 0 else 1.0
         smile = _clip(c.get("smile", 0.0), -1, 1)
