@@ -9,18 +9,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
-from api.routes import generate, jobs, status, uploads
+from api.routes import generate, jobs, status, stream, uploads
 from api.web import mount_web
 from core.db import migrate
 from core.metrics import HTTP_LATENCY, HTTP_REQUESTS, register_job_collector
 from core.settings import get_settings
-from workers.dispatch import distributed
+from workers.dispatch import distributed, warm_up
 
 log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and headers around an uploaded file
@@ -49,6 +50,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         from core.s3 import S3Storage
 
         S3Storage(settings.resolved_storage_url).ensure_bucket()
+    warm_up()
     stop = threading.Event()
     if not distributed():
         threading.Thread(target=_embedded_reconciler, args=(stop,), name="reconciler", daemon=True).start()
@@ -68,30 +70,45 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (uploads, jobs, generate, status):
+    for module in (uploads, jobs, generate, status, stream):
         app.include_router(module.router)
     mount_web(app)  # last: its mount at `/` would shadow routes added after it
     register_job_collector()
-
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        limit = get_settings().max_upload_bytes + MULTIPART_OVERHEAD
-        if request.url.path.startswith("/api/v1/upload") and length and length.isdigit() and int(length) > limit:
-            return errors.error_response(
-                413,
-                "too_large",
-                f"The file is larger than the {get_settings().max_upload_bytes // 2**20} MB limit.",
-            )
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - start)
-        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        return response
-
+    app.add_middleware(Observe)
     return app
+
+
+class Observe:
+    """Refuses uploads whose Content-Length is over the limit before reading them, and records per-route
+    latency and counts. A plain ASGI middleware: no extra task and response stream per request."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = get_settings().max_upload_bytes
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if scope["path"].startswith("/api/v1/upload") and length.isdigit() and int(length) > limit + MULTIPART_OVERHEAD:
+            too_large = f"The file is larger than the {limit // 2**20} MB limit."
+            await errors.error_response(413, "too_large", too_large)(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_LATENCY.labels(scope["method"], path).observe(time.perf_counter() - start)
+            HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()
 
 
 app = create_app()

@@ -146,11 +146,22 @@ def _existing(owner: str, kind: str, sha256: str) -> Upload | None:
         )
 
 
-def owned_upload(upload_id: str, owner: str, kinds: tuple[str, ...], field: str) -> Upload:
+def owned_uploads(owner: str, wanted: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, Upload]:
+    """The uploads a request names, fetched in one query: {field: (upload id, allowed kinds)} -> {field: row}.
+    404 for an id that is unknown or another owner's, 422 for the wrong kind."""
+    ids = [upload_id for upload_id, _ in wanted.values()]
     with session_scope() as session:
-        row = session.get(Upload, upload_id)
-    if row is None or row.owner != owner or row.kind == "output":
-        raise APIError(404, "upload_not_found", f"{field}: no upload {upload_id!r}; upload the file first.")
-    if row.kind not in kinds:
-        raise APIError(422, "wrong_upload_kind", f"{field}: upload {upload_id!r} is a {row.kind}, not {kinds[0]}.")
-    return row
+        rows = {row.id: row for row in session.scalars(select(Upload).where(Upload.id.in_(ids)))}
+    found = {}
+    for field, (upload_id, kinds) in wanted.items():
+        row = rows.get(upload_id)
+        if row is None or row.owner != owner or row.kind == "output":
+            raise APIError(404, "upload_not_found", f"{field}: no upload {upload_id!r}; upload the file first.")
+        if row.kind not in kinds:
+            raise APIError(422, "wrong_upload_kind", f"{field}: upload {upload_id!r} is a {row.kind}, not {kinds[0]}.")
+        found[field] = row
+    return found
+
+
+def owned_upload(upload_id: str, owner: str, kinds: tuple[str, ...], field: str) -> Upload:
+    return owned_uploads(owner, {field: (upload_id, kinds)})[field]

@@ -16,14 +16,29 @@ batch_app = typer.Typer(help="Submit many jobs from a CSV manifest.", no_args_is
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for all)."),
     port: int = typer.Option(8000, help="TCP port."),
-    workers: int = typer.Option(1, help="Server processes (distributed mode; embedded mode wants 1)."),
+    workers: int = typer.Option(1, min=1, help="Server processes (more than 1 needs a broker)."),
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs). Without AVATAR_BROKER_URL jobs run inside this process."""
+    import os
+
     import uvicorn
 
     from core.logging import setup_logging
 
+    settings = get_settings()
+    if workers > 1 and not settings.broker_url:
+        # each process would run jobs in its own pool, and its start-up pass would re-run its siblings' jobs
+        raise typer.BadParameter(
+            "without AVATAR_BROKER_URL jobs run inside the server process, so it must be one: use --workers 1, "
+            "or set AVATAR_BROKER_URL and run `avatar worker`",
+            param_hint="--workers",
+        )
     setup_logging()
+    if workers > 1 and settings.auto_migrate:
+        from core.db import migrate as upgrade
+
+        upgrade()  # once, here: processes starting together would race to create the same tables
+        os.environ["AVATAR_AUTO_MIGRATE"] = "false"  # read by the worker processes
     uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_config=None)
 
 

@@ -6,6 +6,8 @@ migrations in migrations/ (`avatar migrate`). Timestamps are naive UTC on both.
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -138,7 +140,41 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-_ENGINES: dict[str, Engine] = {}
+SQLITE_BUSY_SECONDS = 30
+_SQLITE_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
+
+
+class SQLiteWriteGate:
+    """Lets one connection of this process write at a time, from its first write statement until it goes back
+    to the pool (after its commit or rollback).
+
+    SQLite allows one writer per file; a writer that finds the file locked sleeps in SQLite's busy handler
+    in steps of up to 100 ms, so request threads inserting at once keep sleeping after the file is free.
+    Queued on a lock, the next writer goes as soon as the previous one is done. Other processes (CLI, a
+    second server) still meet SQLite's own busy timeout.
+    """
+
+    def __init__(self, engine: Engine):
+        self._lock = threading.Lock()
+        self._holder: Any = None
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine.pool, "checkin", self._release)
+        event.listen(engine.pool, "invalidate", self._release)
+
+    def _before_execute(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        dbapi_connection = conn.connection.dbapi_connection
+        # past the timeout, go on without the gate and let SQLite's busy handler decide, as before
+        if (
+            self._holder is not dbapi_connection
+            and _SQLITE_WRITE.match(statement)
+            and self._lock.acquire(timeout=SQLITE_BUSY_SECONDS)
+        ):
+            self._holder = dbapi_connection
+
+    def _release(self, dbapi_connection: Any, _record: Any, *_: Any) -> None:
+        if dbapi_connection is not None and self._holder is dbapi_connection:
+            self._holder = None
+            self._lock.release()
 
 
 def _create_engine(url: str) -> Engine:
@@ -146,7 +182,7 @@ def _create_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn: Any, _record: Any) -> None:
@@ -155,27 +191,42 @@ def _create_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
+        SQLiteWriteGate(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # pre-ping costs a loopback round trip per checkout, and saves the requests that would otherwise fail
+    # once on a dropped connection after a database restart
+    return create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800, pool_pre_ping=True)
+
+
+_DATABASES: dict[str, tuple[Engine, sessionmaker[Session]]] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def _database(url: str | None) -> tuple[Engine, sessionmaker[Session]]:
+    """The engine (one connection pool) and session factory of a database, built once per process."""
+    url = sqlalchemy_url(url or get_settings().resolved_database_url)
+    if url not in _DATABASES:
+        with _DATABASES_LOCK:  # two threads must not build two pools for one database
+            if url not in _DATABASES:
+                engine = _create_engine(url)
+                _DATABASES[url] = engine, sessionmaker(engine, expire_on_commit=False)
+    return _DATABASES[url]
 
 
 def get_engine(url: str | None = None) -> Engine:
-    url = sqlalchemy_url(url or get_settings().resolved_database_url)
-    if url not in _ENGINES:
-        _ENGINES[url] = _create_engine(url)
-    return _ENGINES[url]
+    return _database(url)[0]
 
 
 def dispose_engines() -> None:
     """Drop pooled connections inherited across fork (Celery prefork children call this)."""
-    for engine in _ENGINES.values():
+    for engine, _ in _DATABASES.values():
         engine.dispose(close=False)
 
 
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
-    session = sessionmaker(get_engine(url), expire_on_commit=False)()
+    session = _database(url)[1]()
     try:
         yield session
         session.commit()

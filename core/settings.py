@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 50 * 1024 * 1024
     video_crf: int = 20
     video_preset: str = "veryfast"
+    stream_lookahead_ms: int = 200  # live stream (/ws): audio heard past a frame's time before it is drawn
+    stream_jpeg_quality: int = 80  # live stream frames
 
     # models
     backend: Literal["auto", "warp", "wav2lip", "sadtalker"] = "auto"

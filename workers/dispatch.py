@@ -16,6 +16,23 @@ def distributed() -> bool:
     return bool(get_settings().broker_url)
 
 
+def warm_up() -> None:
+    """What the first submit would otherwise pay for while every concurrent request waits on it: import the
+    task modules and, with a broker, open the producer's connection (an unreachable broker is only logged;
+    sends retry, and the reconciler covers what they miss)."""
+    if not distributed():
+        from workers import local  # noqa: F401
+
+        return
+    from workers.tasks import run_segment_task
+
+    try:
+        with run_segment_task.app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=1)
+    except Exception as exc:
+        log.warning("broker not reachable at start-up (%s); submits will retry it", exc)
+
+
 def enqueue_segment(job_id: str, resource: str) -> None:
     if distributed():
         from workers.tasks import run_segment_task

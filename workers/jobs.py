@@ -44,10 +44,6 @@ def create_job(request: JobRequest) -> tuple[Job, bool]:
     from workers.dispatch import enqueue_segment
 
     fingerprint = request.fingerprint()
-    if request.idempotency_key:
-        existing = _by_idempotency_key(request.owner, request.idempotency_key)
-        if existing is not None:
-            return _same_request(existing, fingerprint), False
     job = Job(
         id=new_id(),
         owner=request.owner,
@@ -70,8 +66,10 @@ def create_job(request: JobRequest) -> tuple[Job, bool]:
     try:
         with session_scope() as session:
             session.add(job)
-    except IntegrityError:  # a concurrent request with the same Idempotency-Key won the insert
-        existing = _by_idempotency_key(request.owner, request.idempotency_key or "")
+    except IntegrityError:
+        # the key was used before (a retry, or a concurrent twin that won the insert): the unique index
+        # decides, so a new key costs one round trip and a replay two
+        existing = _by_idempotency_key(request.owner, request.idempotency_key) if request.idempotency_key else None
         if existing is None:
             raise
         return _same_request(existing, fingerprint), False

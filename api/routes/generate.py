@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 from fastapi import APIRouter, Depends, Header, Response
 from sqlalchemy import select
 
-from api.deps import current_owner
+from api.deps import request_owner
 from api.errors import APIError
 from api.routes.jobs import submit
 from api.schemas import GenerateRequest, JobAccepted
@@ -40,7 +40,7 @@ def upload_key(path: str, owner: str, field: str, kinds: tuple[str, ...]) -> str
 def generate(
     body: GenerateRequest,
     response: Response,
-    owner: str = Depends(current_owner),
+    owner: str = Depends(request_owner),
     idempotency_key: str | None = Header(default=None, max_length=200),
 ) -> JobAccepted:
     image_key = upload_key(body.image_path, owner, "image_path", ("image",))

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy import func, select
 
-from api.deps import current_owner
+from api.deps import request_owner
 from api.errors import APIError
 from api.schemas import JobAccepted, JobCreate, JobOut, JobPage, JobStatus
-from api.uploads import owned_upload
+from api.uploads import owned_uploads
 from core.db import Job, session_scope
 from core.metrics import JOBS_SUBMITTED
 from core.storage import LocalStorage, open_storage
@@ -61,17 +61,19 @@ def owned_job(job_id: str, owner: str) -> Job:
 def create(
     body: JobCreate,
     response: Response,
-    owner: str = Depends(current_owner),
+    owner: str = Depends(request_owner),
     idempotency_key: str | None = Header(default=None, max_length=200),
 ) -> JobAccepted:
     """Queue a talking-head job. Repeating a request with the same Idempotency-Key returns the same job."""
-    image = owned_upload(body.image_id, owner, ("image",), "image_id")
-    audio = owned_upload(body.audio_id, owner, ("audio", "video"), "audio_id") if body.audio_id else None
+    wanted = {"image_id": (body.image_id, ("image",))}
+    if body.audio_id:
+        wanted["audio_id"] = (body.audio_id, ("audio", "video"))
+    found = owned_uploads(owner, wanted)
     return submit(
         response,
         owner,
-        image.key,
-        audio.key if audio else None,
+        found["image_id"].key,
+        found["audio_id"].key if body.audio_id else None,
         body.text,
         body.options.as_dict(),
         body.webhook_url,
@@ -84,7 +86,7 @@ def list_jobs(
     status: JobStatus | None = None,
     limit: int = Query(default=20, ge=1, le=100),
     offset: int = Query(default=0, ge=0),
-    owner: str = Depends(current_owner),
+    owner: str = Depends(request_owner),
 ) -> JobPage:
     """This key's jobs, newest first."""
     where = [Job.owner == owner] + ([Job.status == status] if status else [])
@@ -100,7 +102,7 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def read(job_id: str, owner: str = Depends(current_owner)) -> JobOut:
+def read(job_id: str, owner: str = Depends(request_owner)) -> JobOut:
     return JobOut.of(owned_job(job_id, owner))
 
 
@@ -112,7 +114,7 @@ def read(job_id: str, owner: str = Depends(current_owner)) -> JobOut:
         307: {"description": "redirect to a presigned object-store URL"},
     },
 )
-def result(job_id: str, owner: str = Depends(current_owner)) -> Response:
+def result(job_id: str, owner: str = Depends(request_owner)) -> Response:
     """The MP4: a redirect to a presigned URL (S3) or the file itself (local storage)."""
     job = owned_job(job_id, owner)
     if job.status != "succeeded" or not job.output_key:
@@ -126,7 +128,7 @@ def result(job_id: str, owner: str = Depends(current_owner)) -> Response:
 
 
 @router.delete("/{job_id}", response_model=JobOut, status_code=202)
-def cancel(job_id: str, owner: str = Depends(current_owner)) -> JobOut:
+def cancel(job_id: str, owner: str = Depends(request_owner)) -> JobOut:
     """Cancel a queued or running job (a running node completes first)."""
     job = owned_job(job_id, owner)
     if not cancel_job(job.id):

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 
-from api.deps import current_owner
+from api.deps import request_owner
 from core.db import JOB_STATUSES, Job, get_engine, session_scope, utcnow
 from core.settings import get_settings
 from core.storage import open_storage
@@ -92,7 +92,7 @@ def status() -> dict[str, Any]:
 
 
 @router.get("/api/v1/stats/dashboard")
-def dashboard(owner: str = Depends(current_owner)) -> dict[str, Any]:
+def dashboard(owner: str = Depends(request_owner)) -> dict[str, Any]:
     """This key's jobs by status, today's volume, success rate and average times."""
     since = utcnow() - timedelta(hours=24)
     with session_scope() as session:
@@ -118,7 +118,7 @@ def dashboard(owner: str = Depends(current_owner)) -> dict[str, Any]:
 
 
 @router.get("/api/v1/stats/performance")
-def performance(owner: str = Depends(current_owner)) -> dict[str, Any]:
+def performance(owner: str = Depends(request_owner)) -> dict[str, Any]:
     """Per-node and end-to-end seconds (mean, p50, p95) over this key's recent successful jobs."""
     with session_scope() as session:
         rows = session.execute(

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, File, UploadFile
 
-from api.deps import current_owner
+from api.deps import request_owner
 from api.schemas import UploadOut
 from api.uploads import UPLOAD_PREFIX, save_upload
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1/upload", tags=["uploads"])
 def upload(
     kind: Literal["image", "audio", "video"],
     file: UploadFile = File(...),
-    owner: str = Depends(current_owner),
+    owner: str = Depends(request_owner),
 ) -> UploadOut:
     """Upload a face photo (JPEG, PNG, WebP), speech (WAV, MP3, FLAC, OGG, M4A, WebM) or a video."""
     row = save_upload(file.file, kind, owner)

@@ -168,11 +168,14 @@ def _fill_gaps(phones: list[Phone], duration: float) -> list[Phone]:
 def classify(audio: np.ndarray) -> list[Phone]:
     """Viseme classes per 10 ms frame from the audio alone, as segments of representative ARPAbet phones."""
     model = load_classifier()
-    path = model.decode(audio)
-    representative = [VISEME_CLASSES[c][0] for c in model.classes]
+    return class_segments(model.decode(audio), model.classes, len(audio) / 16_000)
+
+
+def class_segments(path: np.ndarray, classes: tuple[str, ...], duration: float) -> list[Phone]:
+    """Runs of one class in a per-frame class path (FRAME_RATE Hz from time 0), as Phone segments."""
+    representative = [VISEME_CLASSES[c][0] for c in classes]
     change = np.flatnonzero(np.diff(path)) + 1
     bounds = np.concatenate([[0], change, [len(path)]])
-    duration = len(audio) / 16_000
     return [
         Phone(representative[path[a]], a / FRAME_RATE, min(b / FRAME_RATE, duration))
         for a, b in zip(bounds[:-1], bounds[1:], strict=True)

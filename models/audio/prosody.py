@@ -48,11 +48,8 @@ def prosody(audio: np.ndarray, sample_rate: int = 16_000, rate: int = 100) -> Pr
     hop = sample_rate // rate
     win = int(WINDOW_S * sample_rate)
     n = int(np.ceil(len(audio) / hop))
-    frames = _frames(audio, win, hop, n)
-    rms = np.sqrt(np.mean(frames**2, axis=1) + 1e-12)
-    db = (20 * np.log10(rms)).astype(np.float32)
-    ref = float(np.percentile(db, 95))
-    norm = np.clip((db - (ref - DYNAMIC_RANGE_DB)) / DYNAMIC_RANGE_DB, 0, 1).astype(np.float32)
+    db = loudness_db(audio, sample_rate, rate)
+    norm = normalise_loudness(db, float(np.percentile(db, 95)))
     padded = np.pad(audio, (win // 2, win))
     f0 = librosa.yin(
         padded, fmin=FMIN, fmax=FMAX, sr=sample_rate, frame_length=win, hop_length=hop, center=False
@@ -60,6 +57,18 @@ def prosody(audio: np.ndarray, sample_rate: int = 16_000, rate: int = 100) -> Pr
     f0 = np.pad(f0, (0, n - len(f0)))
     voiced = (_period_correlation(audio, f0, sample_rate, win, hop) > VOICING_MIN_CORR) & (norm > 0.2)
     return Prosody(rate, db, norm, np.where(voiced, f0, 0.0).astype(np.float32))
+
+
+def loudness_db(audio: np.ndarray, sample_rate: int = 16_000, rate: int = 100) -> np.ndarray:
+    """dBFS per frame; frame i is centred at i / rate s and depends only on the samples within WINDOW_S / 2."""
+    hop, win = sample_rate // rate, int(WINDOW_S * sample_rate)
+    frames = _frames(audio, win, hop, int(np.ceil(len(audio) / hop)))
+    return (20 * np.log10(np.sqrt(np.mean(frames**2, axis=1) + 1e-12))).astype(np.float32)
+
+
+def normalise_loudness(db: np.ndarray, ref: float) -> np.ndarray:
+    """0..1 loudness: `ref` (the level of loud speech, dBFS) maps to 1, DYNAMIC_RANGE_DB below it to 0."""
+    return np.clip((db - (ref - DYNAMIC_RANGE_DB)) / DYNAMIC_RANGE_DB, 0, 1).astype(np.float32)
 
 
 def _frames(audio: np.ndarray, win: int, hop: int, n: int) -> np.ndarray:

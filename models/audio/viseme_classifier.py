@@ -30,8 +30,9 @@ def _mel_basis() -> np.ndarray:
     return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=60, fmax=7600)
 
 
-def frame_features(audio: np.ndarray) -> np.ndarray:
-    """(n_frames, len(CONTEXT) * (N_MELS + 1)) features; frame i is centred at (i + 0.5) / 100 s."""
+def mel_frames(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raw log-mel (n_frames, N_MELS) and log energy (n_frames,); frame i is centred at (i + 0.5) / 100 s and
+    depends only on the samples within N_FFT / 2 of its centre."""
     n = int(np.ceil(len(audio) / HOP))
     spec = (
         np.abs(
@@ -42,14 +43,29 @@ def frame_features(audio: np.ndarray) -> np.ndarray:
         ** 2
     )
     spec = np.pad(spec, ((0, 0), (0, max(0, n - spec.shape[1]))))[:, :n]
-    logmel = np.log(_mel_basis() @ spec + 1e-8).T  # (n, N_MELS)
-    energy = np.log(spec.sum(axis=0) + 1e-8)[:n]
-    # Per-clip normalisation removes level, channel and some speaker traits; relative energy keeps silence.
-    logmel = (logmel - logmel.mean(axis=0)) / (logmel.std(axis=0) + 1e-3)
-    rel_energy = np.maximum(energy - energy.max(), -20.0) / 10.0 + 1.0
-    base = np.hstack([logmel, rel_energy[:, None]]).astype(np.float32)
+    return np.log(_mel_basis() @ spec + 1e-8).T, np.log(spec.sum(axis=0) + 1e-8)[:n]
+
+
+def normalise(
+    logmel: np.ndarray, energy: np.ndarray, mean: np.ndarray, std: np.ndarray, peak: float
+) -> np.ndarray:
+    """(n, N_MELS + 1) classifier base features: log-mel standardised by `mean`/`std` (removes level, channel
+    and some speaker traits) and energy relative to the `peak` of loud speech (keeps silence)."""
+    rel_energy = np.maximum(energy - peak, -20.0) / 10.0 + 1.0
+    return np.hstack([(logmel - mean) / (std + 1e-3), rel_energy[:, None]]).astype(np.float32)
+
+
+def stack_context(base: np.ndarray) -> np.ndarray:
+    """(n, len(CONTEXT) * width): each frame with its CONTEXT neighbours, repeating the edge frames."""
+    n = len(base)
     idx = np.clip(np.arange(n)[:, None] + np.array(CONTEXT)[None, :], 0, n - 1)
     return base[idx].reshape(n, -1)
+
+
+def frame_features(audio: np.ndarray) -> np.ndarray:
+    """(n_frames, len(CONTEXT) * (N_MELS + 1)) features of a whole clip, normalised by the clip's own statistics."""
+    logmel, energy = mel_frames(audio)
+    return stack_context(normalise(logmel, energy, logmel.mean(axis=0), logmel.std(axis=0), energy.max()))
 
 
 @dataclass
@@ -98,12 +114,13 @@ class VisemeClassifier:
         return viterbi(self.log_probs(frame_features(audio)))
 
 
-def viterbi(log_probs: np.ndarray) -> np.ndarray:
+def viterbi(log_probs: np.ndarray, previous: int | None = None) -> np.ndarray:
+    """Best class path; `previous` is the class of the frame just before these (a stream decodes in windows)."""
     n, k = log_probs.shape
     switch = np.log((1 - np.exp(STAY_LOGPROB)) / (k - 1))
     trans = np.full((k, k), switch)
     np.fill_diagonal(trans, STAY_LOGPROB)
-    score = log_probs[0].copy()
+    score = log_probs[0] + (trans[previous] if previous is not None else 0.0)
     back = np.zeros((n, k), dtype=np.int16)
     for i in range(1, n):
         cand = score[:, None] + trans

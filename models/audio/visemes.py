@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from models.types import MouthCurves
+from models.types import MouthCurves, Phone
 
 if TYPE_CHECKING:  # phones imports this module for the class table
     from models.audio.phones import PhoneTrack
@@ -95,10 +95,17 @@ def shape_of(phone: str) -> Shape:
 
 def mouth_curves(track: PhoneTrack, prosody: Prosody, duration: float, rate: int = 100) -> MouthCurves:
     """Mouth curves at `rate` Hz over `duration` s from a PhoneTrack and a Prosody (loudness)."""
+    return shape_curves(track.phones, prosody.loudness, prosody.rate, duration, rate)
+
+
+def shape_curves(
+    phones: list[Phone], loudness: np.ndarray, loudness_rate: int, duration: float, rate: int = 100
+) -> MouthCurves:
+    """Mouth curves at `rate` Hz over `duration` s from phone segments and 0..1 loudness at `loudness_rate` Hz."""
     n = max(1, int(round(duration * rate)))
     t = (np.arange(n) + 0.5) / rate
-    energy = np.interp(t, (np.arange(len(prosody.loudness)) + 0.5) / prosody.rate, prosody.loudness)
-    phones = [p for p in track.phones if p.end > p.start]
+    energy = np.interp(t, (np.arange(len(loudness)) + 0.5) / loudness_rate, loudness)
+    phones = [p for p in phones if p.end > p.start]
     curves = {f: np.zeros(n) for f in FIELDS}
     if phones:
         starts = np.array([p.start for p in phones])

@@ -46,31 +46,97 @@ def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
     return np.convolve(np.pad(x, radius, mode="edge"), kernel, mode="valid").astype(np.float32)
 
 
-def _blinks(n: int, fps: int, rng: np.random.Generator) -> np.ndarray:
-    blink = np.zeros(n, np.float32)
-    t = rng.uniform(0.5, 2.0)
-    close, reopen = max(1, round(BLINK_FRAMES_CLOSE * fps)), max(2, round(BLINK_FRAMES_OPEN * fps))
-    shape = np.concatenate([np.linspace(0.5, 1.0, close), np.linspace(1.0, 0.0, reopen + 1)[1:]])
-    while (start := int(t * fps)) < n:
-        seg = shape[: n - start]
-        blink[start : start + len(seg)] = np.maximum(blink[start : start + len(seg)], seg)
-        t += rng.uniform(*BLINK_INTERVAL)
-    return blink
+def frame_loudness(curves: MouthCurves, times: np.ndarray, fps: int) -> np.ndarray:
+    """Mean 0..1 loudness over each frame at `times` (s, on the curves' clock)."""
+    return _sample(curves.energy, curves.rate, times, fps, "mean")
 
 
-def _sway(
-    times: np.ndarray, rng: np.random.Generator, amplitude: float, freqs: tuple[float, ...]
-) -> np.ndarray:
-    phases = rng.uniform(0, 2 * np.pi, len(freqs))
-    wave = sum(np.sin(2 * np.pi * f * times + p) for f, p in zip(freqs, phases, strict=True))
-    return (amplitude * wave / len(freqs)).astype(np.float32)
-
-
-def _emphasis(energy: np.ndarray, fps: int) -> np.ndarray:
-    """Slow envelope of loud stretches (0..1), used for nods and brow lifts on stressed words."""
+def speech_cues(energy: np.ndarray, fps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame from loudness at `fps`: emphasis (slow envelope of loud stretches, 0..1, for nods and brow
+    lifts on stressed words) and speaking (0/1)."""
     slow = _smooth(energy, sigma=0.25 * fps)
-    peak = np.clip((slow - np.median(slow)) / (slow.max() - np.median(slow) + 1e-6), 0, 1)
-    return peak.astype(np.float32)
+    emphasis = np.clip((slow - np.median(slow)) / (slow.max() - np.median(slow) + 1e-6), 0, 1)
+    speaking = (_smooth(energy, 0.3 * fps) > 0.05).astype(np.float32)
+    return emphasis.astype(np.float32), speaking
+
+
+def mouth_controls(
+    curves: MouthCurves, times: np.ndarray, fps: int, smile: float, jaw_extra: float
+) -> dict[str, np.ndarray]:
+    """The lip channels at frame `times` (s, on the curves' clock), leading the sound by ANTICIPATION."""
+    rate, ahead = curves.rate, ANTICIPATION
+    closed = _sample(curves.closed, rate, times, fps, "max", ahead)
+    opening = _smooth(_sample(curves.open, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
+    width = _smooth(_sample(curves.width, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
+    rounding = _smooth(_sample(curves.round, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
+    teeth = _smooth(_sample(curves.teeth, rate, times, fps, "max", ahead), SMOOTH_SIGMA)
+    press = np.clip(closed, 0, 1)
+    return {
+        "jaw_open": np.clip(opening * (1 + jaw_extra), 0, 1) * (1 - press),
+        "lip_press": press,
+        "lip_width": np.clip(width + 0.15 * smile, -1, 1),
+        "lip_round": np.clip(rounding, 0, 1),
+        "lip_teeth": np.clip(teeth, 0, 1) * (1 - press),
+        "upper_lip": np.clip(0.4 * opening + 0.3 * teeth, 0, 1),
+    }
+
+
+class Motion:
+    """Everything but the lips: expression, blinks, idle sway, breathing, nods and brow lifts on stressed
+    words. Seeded functions of time, so a clip and a live stream evaluate them frame by frame alike."""
+
+    def __init__(self, emotion: str, fps: int, seed: int = 0, intensity: float = 1.0, nod_scale: float = 1.0):
+        smile, brow, jaw_extra, self.scale = EMOTION_POSE.get(emotion, EMOTION_POSE["neutral"])
+        self.smile, self.brow, self.jaw_extra = smile * intensity, brow * intensity, jaw_extra * intensity
+        self.fps, self.nod_scale = fps, nod_scale
+        rng = np.random.default_rng(seed)
+        # (amplitude, frequencies, random phases) per swaying channel
+        self.sways = {
+            name: (amplitude, np.array(freqs), rng.uniform(0, 2 * np.pi, len(freqs)))
+            for name, amplitude, freqs in (
+                ("smile", 0.05, (0.11, 0.07)),
+                ("head_pitch", 1.4, (0.23, 0.37, 0.11)),
+                ("head_yaw", 2.2, (0.13, 0.29, 0.07)),
+                ("head_roll", 1.2, (0.09, 0.21)),
+                ("head_dx", 2.0, (0.08, 0.17)),
+                ("head_dy", 1.0, (0.25,)),  # breathing
+            )
+        }
+        self._blink_rng = np.random.default_rng([seed, 1])
+        self._blink_starts = [int(self._blink_rng.uniform(0.5, 2.0) * fps)]
+        close, reopen = max(1, round(BLINK_FRAMES_CLOSE * fps)), max(2, round(BLINK_FRAMES_OPEN * fps))
+        self._blink_shape = np.concatenate([np.linspace(0.5, 1.0, close), np.linspace(1.0, 0.0, reopen + 1)[1:]])
+
+    def channels(self, frames: np.ndarray, emphasis: np.ndarray, speaking: np.ndarray) -> dict[str, np.ndarray]:
+        """Channels for frame indices `frames`, given each frame's speech cues."""
+        times = frames / self.fps
+        nods = 2.0 * self.nod_scale * emphasis * speaking
+        return {
+            "smile": np.full(len(frames), self.smile, np.float32) + self._sway("smile", times),
+            "brow_raise": np.clip(self.brow + 0.35 * emphasis * speaking, -1, 1),
+            "blink": self._blinks(frames),
+            "head_pitch": self.scale * (self._sway("head_pitch", times) + nods),
+            "head_yaw": self.scale * self._sway("head_yaw", times),
+            "head_roll": self.scale * self._sway("head_roll", times),
+            "head_dx": self.scale * self._sway("head_dx", times),
+            "head_dy": self._sway("head_dy", times),
+        }
+
+    def _sway(self, name: str, times: np.ndarray) -> np.ndarray:
+        amplitude, freqs, phases = self.sways[name]
+        wave = np.sin(2 * np.pi * freqs[None, :] * times[:, None] + phases[None, :]).sum(axis=1)
+        return (amplitude * wave / len(freqs)).astype(np.float32)
+
+    def _blinks(self, frames: np.ndarray) -> np.ndarray:
+        last = int(frames.max(initial=0))
+        while self._blink_starts[-1] <= last:  # the schedule grows as far as it is asked for
+            gap = self._blink_rng.uniform(*BLINK_INTERVAL)
+            self._blink_starts.append(int((self._blink_starts[-1] / self.fps + gap) * self.fps))
+        starts = np.array(self._blink_starts)
+        since = frames[:, None] - starts[None, :]
+        inside = (since >= 0) & (since < len(self._blink_shape))
+        values = np.where(inside, self._blink_shape[np.clip(since, 0, len(self._blink_shape) - 1)], 0.0)
+        return values.max(axis=1).astype(np.float32)
 
 
 def build_controls(
@@ -86,42 +152,15 @@ def build_controls(
     directions, controller = _directions(text, emotion)
     emotion = directions.get("emotion", emotion)
     intensity = float(directions.get("intensity", intensity))
-    nod_scale = float(directions.get("nod_rate", 1.0))
+    motion = Motion(emotion, fps, seed, intensity, float(directions.get("nod_rate", 1.0)))
 
     n = max(1, int(round(duration * fps)))
-    times = np.arange(n) / fps
-    rate, ahead = curves.rate, ANTICIPATION
-    closed = _sample(curves.closed, rate, times, fps, "max", ahead)
-    opening = _smooth(_sample(curves.open, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
-    width = _smooth(_sample(curves.width, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
-    rounding = _smooth(_sample(curves.round, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
-    teeth = _smooth(_sample(curves.teeth, rate, times, fps, "max", ahead), SMOOTH_SIGMA)
-    energy = _sample(curves.energy, rate, times, fps, "mean")
-
-    smile, brow, jaw_extra, motion = EMOTION_POSE.get(emotion, EMOTION_POSE["neutral"])
-    rng = np.random.default_rng(seed)
-    emphasis = _emphasis(energy, fps)
-    speaking = (_smooth(energy, 0.3 * fps) > 0.05).astype(np.float32)
-
-    press = np.clip(closed, 0, 1)
-    jaw = np.clip(opening * (1 + jaw_extra * intensity), 0, 1) * (1 - press)
-    channels = {
-        "jaw_open": jaw,
-        "lip_press": press,
-        "lip_width": np.clip(width + 0.15 * smile * intensity, -1, 1),
-        "lip_round": np.clip(rounding, 0, 1),
-        "lip_teeth": np.clip(teeth, 0, 1) * (1 - press),
-        "upper_lip": np.clip(0.4 * opening + 0.3 * teeth, 0, 1),
-        "smile": np.full(n, smile * intensity, np.float32) + _sway(times, rng, 0.05, (0.11, 0.07)),
-        "brow_raise": np.clip(brow * intensity + 0.35 * emphasis * speaking, -1, 1),
-        "blink": _blinks(n, fps, rng),
-        "head_pitch": motion
-        * (_sway(times, rng, 1.4, (0.23, 0.37, 0.11)) + 2.0 * nod_scale * emphasis * speaking),
-        "head_yaw": motion * _sway(times, rng, 2.2, (0.13, 0.29, 0.07)),
-        "head_roll": motion * _sway(times, rng, 1.2, (0.09, 0.21)),
-        "head_dx": motion * _sway(times, rng, 2.0, (0.08, 0.17)),
-        "head_dy": _sway(times, rng, 1.0, (0.25,)),  # breathing
-    }
+    frames = np.arange(n)
+    times = frames / fps
+    emphasis, speaking = speech_cues(frame_loudness(curves, times, fps), fps)
+    channels = mouth_controls(curves, times, fps, motion.smile, motion.jaw_extra) | motion.channels(
+        frames, emphasis, speaking
+    )
     assert set(channels) == set(CONTROL_CHANNELS)
     track = ControlTrack(
         fps=fps, channels={k: np.asarray(v, np.float32) for k, v in channels.items()}, emotion=emotion

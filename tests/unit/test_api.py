@@ -202,5 +202,15 @@ def test_status_health_and_metrics(client: TestClient, inputs: dict[str, str]):
     perf = client.get("/api/v1/stats/performance").json()
     assert perf["jobs"] == 0 and perf["end_to_end"]["p50"] is None
     metrics = client.get("/metrics").text
-    assert 'avatar_jobs{status="queued"} 1.0' in metrics and "avatar_http_requests_total" in metrics
+    assert 'avatar_jobs{status="queued"} 1.0' in metrics
+    assert 'avatar_http_requests_total{method="POST",route="/api/v1/jobs",status="202"}' in metrics
     assert "/api/v1/jobs" in client.get("/openapi.json").json()["paths"]
+
+
+def test_several_server_processes_need_a_broker(data_dir: Path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = CliRunner().invoke(app, ["serve", "--workers", "2"])
+    assert result.exit_code == 2 and "AVATAR_BROKER_URL" in result.output

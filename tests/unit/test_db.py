@@ -4,6 +4,9 @@ run by one worker at a time and finish once; stalled jobs are found by the recon
 from __future__ import annotations
 
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,10 +17,22 @@ from alembic.migration import MigrationContext
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from services import scratch_database  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
+from sqlalchemy.exc import IntegrityError  # noqa: E402
 
-from core.db import Base, Job, alembic_config, get_engine, migrate, session_scope, sqlalchemy_url, utcnow  # noqa: E402
+from core.db import (  # noqa: E402
+    ApiKey,
+    Base,
+    Job,
+    alembic_config,
+    get_engine,
+    migrate,
+    session_scope,
+    sqlalchemy_url,
+    utcnow,
+)
 from workers import segment  # noqa: E402
-from workers.jobs import stalled_job_ids  # noqa: E402
+from workers.jobs import JobRequest, create_job, stalled_job_ids  # noqa: E402
 
 
 def assert_schema_matches_models(url: str) -> None:
@@ -115,3 +130,69 @@ def test_segments_route_by_resource_class(data_dir: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("AVATAR_GPU_QUEUE_FALLBACK_TO_CPU", "true")
     get_settings.cache_clear()
     assert queue_for("gpu") == "cpu"
+
+
+def impatient_sqlite(tmp_path: Path) -> str:
+    """A migrated SQLite database whose connections never wait in SQLite's busy handler: a write that finds
+    the file locked fails at once with 'database is locked'."""
+    url = f"sqlite:///{tmp_path / 'gate.db'}"
+    event.listen(get_engine(url), "connect", lambda conn, _record: conn.execute("PRAGMA busy_timeout=0"))
+    migrate(url)
+    return url
+
+
+def add_key(url: str, key_id: str, key_hash: str) -> None:
+    with session_scope(url) as session:
+        session.add(ApiKey(id=key_id, name=key_id, prefix="av_", key_hash=key_hash, created_at=utcnow()))
+
+
+def write_while_another_writes(url: str) -> None:
+    """Thread A keeps a write transaction open for a while; meanwhile this thread writes too."""
+    a_wrote = threading.Event()
+
+    def a() -> None:
+        with session_scope(url) as session:
+            session.add(ApiKey(id="a", name="a", prefix="av_", key_hash="hash-a", created_at=utcnow()))
+            session.flush()
+            a_wrote.set()
+            time.sleep(0.3)
+
+    with ThreadPoolExecutor(1) as pool:
+        holder = pool.submit(a)
+        assert a_wrote.wait(5)
+        start = time.monotonic()
+        add_key(url, "b", "hash-b")  # queues behind A in the process instead of failing in SQLite
+        holder.result(timeout=5)
+    assert time.monotonic() - start < 5
+
+
+def test_sqlite_writers_of_one_process_take_turns(tmp_path: Path):
+    url = impatient_sqlite(tmp_path)
+    write_while_another_writes(url)
+    with session_scope(url) as session:
+        assert sorted(session.scalars(select(ApiKey.id))) == ["a", "b"]
+
+
+def test_a_failed_sqlite_write_hands_the_turn_on(tmp_path: Path):
+    url = impatient_sqlite(tmp_path)
+    add_key(url, "x", "hash-x")
+    with pytest.raises(IntegrityError):
+        add_key(url, "y", "hash-x")  # the same key_hash again: rolled back
+    write_while_another_writes(url)  # A would wait out the gate's 30 s timeout had the failure kept the turn
+    with session_scope(url) as session:
+        assert sorted(session.scalars(select(ApiKey.id))) == ["a", "b", "x"]
+
+
+def test_concurrent_submits_with_one_idempotency_key_make_one_job(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    from core.settings import get_settings
+
+    monkeypatch.setenv("AVATAR_BROKER_URL", "memory://")  # queued, never run
+    get_settings.cache_clear()
+    migrate()
+    request = JobRequest("anonymous", "uploads/x.png", "uploads/y.wav", None, {"seed": 1}, idempotency_key="k-1")
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: create_job(request), range(8)))
+    assert len({job.id for job, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 1
