@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 
 PACKAGE = "face_recognition_models"
 UPSAMPLE_MAX_SIDE = 1200  # upsampling bigger photos costs seconds and finds nothing the plain pass missed
+_DLIB = threading.Lock()  # dlib's model objects abort the process when two threads use them at once
 
 
 def model_path(filename: str) -> Path:
@@ -43,22 +45,25 @@ def _encoder() -> dlib.face_recognition_model_v1:
 
 def detect_faces(rgb: np.ndarray) -> list[dlib.rectangle]:
     """Frontal faces in `rgb`, largest first; a second, upsampled pass when the first finds none."""
-    faces = list(_detector()(rgb, 0))
-    if not faces and max(rgb.shape[:2]) <= UPSAMPLE_MAX_SIDE:
-        faces = list(_detector()(rgb, 1))
+    with _DLIB:
+        faces = list(_detector()(rgb, 0))
+        if not faces and max(rgb.shape[:2]) <= UPSAMPLE_MAX_SIDE:
+            faces = list(_detector()(rgb, 1))
     return sorted(faces, key=lambda r: r.width() * r.height(), reverse=True)
 
 
 def landmarks(rgb: np.ndarray, box: dlib.rectangle) -> np.ndarray:
     """The 68 iBUG landmarks inside `box`, float32 (68, 2) in x, y pixel coordinates."""
-    shape = _predictor()(rgb, box)
+    with _DLIB:
+        shape = _predictor()(rgb, box)
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
 def descriptor(rgb: np.ndarray, box: dlib.rectangle) -> np.ndarray:
     """The 128-d identity embedding of the face in `box`."""
-    shape = _predictor()(rgb, box)
-    return np.array(_encoder().compute_face_descriptor(rgb, shape), dtype=np.float32)
+    with _DLIB:
+        shape = _predictor()(rgb, box)
+        return np.array(_encoder().compute_face_descriptor(rgb, shape), dtype=np.float32)
 
 
 def box_from_points(points: np.ndarray) -> dlib.rectangle:

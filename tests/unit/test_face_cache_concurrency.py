@@ -1,4 +1,4 @@
-"""Two jobs analysing the same photo at the same moment both get the analysis (the cache write is not shared)."""
+"""Jobs analysing one photo at the same moment in threads (embedded server, stream) all get the analysis."""
 
 from concurrent.futures import ThreadPoolExecutor
 
