@@ -7,6 +7,7 @@ Nodes work on local files: `fetch(key)` gives a local path, `store(key, path)` u
 from __future__ import annotations
 
 import shutil
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
@@ -78,7 +79,12 @@ class LocalStorage:
 
 
 def open_storage(url: str | None = None) -> Storage:
-    url = url or get_settings().resolved_storage_url
+    return _storage_for(url or get_settings().resolved_storage_url)
+
+
+@cache
+def _storage_for(url: str) -> Storage:
+    """One client per storage URL and process (an S3 client is costly to build, and thread-safe)."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return LocalStorage(Path(parsed.netloc + parsed.path) if parsed.netloc else Path(parsed.path))
@@ -87,3 +93,8 @@ def open_storage(url: str | None = None) -> Storage:
 
         return S3Storage(url)
     raise ValueError(f"AVATAR_STORAGE_URL must start with file:// or s3://, got {url!r}")
+
+
+def forget_clients() -> None:
+    """Drop the cached storage clients (after a fork: their connections belong to the parent)."""
+    _storage_for.cache_clear()

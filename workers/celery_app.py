@@ -50,10 +50,12 @@ app = create_celery()
 
 @worker_process_init.connect
 def _fresh_connections(**_: object) -> None:
-    # pooled database connections must not be shared across the prefork fork
+    # pooled database connections and storage clients must not be shared across the prefork fork
     from core.db import dispose_engines
+    from core.storage import forget_clients
 
     dispose_engines()
+    forget_clients()
 
 
 @setup_logging.connect
