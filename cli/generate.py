@@ -45,7 +45,6 @@ def generate_video(
 ) -> dict[str, Any]:
     """Run the pipeline in-process and copy the result to `output`; returns the summary printed by --json."""
     from cli.progress import PipelineProgress
-    from core.settings import get_settings
     from core.storage import LocalStorage, open_storage
     from pipeline.runner import new_job_state, run_in_process
 
@@ -71,10 +70,8 @@ def generate_video(
         shutil.copyfile(storage.fetch(final["output_key"]), output)
         controls = ControlTrack.load(storage.fetch(final["controls_key"])).summary()
     finally:
-        if not keep_artifacts:
-            shutil.rmtree(get_settings().data_dir / "work" / job_id, ignore_errors=True)
-            if isinstance(storage, LocalStorage):
-                storage.delete_prefix(f"jobs/{job_id}")
+        if not keep_artifacts and isinstance(storage, LocalStorage):
+            storage.delete_prefix(f"jobs/{job_id}")
     info = final["output_info"]
     return {
         "output": str(output.resolve()),
@@ -114,7 +111,7 @@ def generate(
         None, "--face-index", min=0, help="Which face, when the photo has several (0 = largest)."
     ),
     voice: str = typer.Option("en-us", help="espeak-ng voice for --text (see `espeak-ng --voices`)."),
-    keep_artifacts: bool = typer.Option(False, help="Keep the job's intermediate files under data/."),
+    keep_artifacts: bool = typer.Option(False, help="Keep the job's artifacts (visemes, controls, video) in storage."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with what was done."),
 ) -> None:
     """Make a talking-head video from a face photo and speech (an audio file, or --text to speak)."""

@@ -5,7 +5,7 @@ Nodes are idempotent: the same inputs write the same artifact keys (jobs/<id>/..
 
 from __future__ import annotations
 
-import json
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,19 +14,20 @@ from typing import Any
 from langgraph.config import get_stream_writer
 
 from core.settings import get_settings
-from core.storage import Storage, open_storage
+from core.storage import open_storage
 from models.types import ControlTrack, MouthCurves
 from pipeline.state import AvatarState
 
 SPEECH_RATE = 48_000  # the rate of the speech track muxed into the output
 
 
-def _storage() -> Storage:
-    return open_storage()
+def scratch_dir(job_id: str) -> Path:
+    """Where a job's nodes write before storing; every artifact that matters is in storage."""
+    return get_settings().data_dir / "work" / job_id
 
 
 def _workdir(state: AvatarState) -> Path:
-    path = get_settings().data_dir / "work" / state["job_id"]
+    path = scratch_dir(state["job_id"])
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -50,27 +51,24 @@ def _face(state: AvatarState) -> Any:
     from models.face.image import load_image
 
     settings, options = get_settings(), state["options"]
-    image = load_image(_storage().fetch(state["image_key"]), max_pixels=settings.max_image_pixels)
+    image = load_image(open_storage().fetch(state["image_key"]), max_pixels=settings.max_image_pixels)
     return analyze_face(image, size=options.get("size", settings.size), face_index=options.get("face_index"))
 
 
-def timed(name: str) -> Callable:
-    """Record the node's wall time in state["timings"]."""
+def timed(fn: Callable[[AvatarState], dict[str, Any]]) -> Callable[[AvatarState], dict[str, Any]]:
+    """Record the node's wall time in state["timings"], under the node's name."""
 
-    def wrap(fn: Callable[[AvatarState], dict[str, Any]]) -> Callable[[AvatarState], dict[str, Any]]:
-        def node(state: AvatarState) -> dict[str, Any]:
-            start = time.perf_counter()
-            update = fn(state)
-            update["timings"] = {name: round(time.perf_counter() - start, 4)}
-            return update
+    @functools.wraps(fn)
+    def node(state: AvatarState) -> dict[str, Any]:
+        start = time.perf_counter()
+        update = fn(state)
+        update["timings"] = {fn.__name__: round(time.perf_counter() - start, 4)}
+        return update
 
-        node.__name__ = name
-        return node
-
-    return wrap
+    return node
 
 
-@timed("audio_processing")
+@timed
 def audio_processing(state: AvatarState) -> dict[str, Any]:
     from models.audio.io import check_speech, decode_audio, write_wav
     from models.audio.phones import phone_track
@@ -79,7 +77,7 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
     from models.audio.tts import synthesize
     from models.audio.visemes import mouth_curves
 
-    settings, storage, work = get_settings(), _storage(), _workdir(state)
+    settings, storage, work = get_settings(), open_storage(), _workdir(state)
     text = (state.get("text") or "").strip() or None
     if state.get("audio_key"):
         source = storage.fetch(state["audio_key"])
@@ -120,7 +118,7 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
     }
 
 
-@timed("emotion_detection")
+@timed
 def emotion_detection(state: AvatarState) -> dict[str, Any]:
     from models.emotion.detect import detect_emotion
 
@@ -139,12 +137,12 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
     }
 
 
-@timed("avatar_control")
+@timed
 def avatar_control(state: AvatarState) -> dict[str, Any]:
     from models.control.plan import plan_backends
     from models.control.rules import build_controls
 
-    settings, storage, work = get_settings(), _storage(), _workdir(state)
+    settings, storage, work = get_settings(), open_storage(), _workdir(state)
     options = state["options"]
     curves = MouthCurves.load(storage.fetch(state["mouth_key"]))
     controls, controller = build_controls(
@@ -167,11 +165,11 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
     }
 
 
-@timed("video_generation")
+@timed
 def video_generation(state: AvatarState) -> dict[str, Any]:
     from models.render.registry import render_with_fallback
 
-    storage, work = _storage(), _workdir(state)
+    storage, work = open_storage(), _workdir(state)
     face = _face(state)
     controls = ControlTrack.load(storage.fetch(state["controls_key"]))
     result = render_with_fallback(
@@ -190,11 +188,11 @@ def video_generation(state: AvatarState) -> dict[str, Any]:
     }
 
 
-@timed("quality_enhancement")
+@timed
 def quality_enhancement(state: AvatarState) -> dict[str, Any]:
     from models.enhance.video import enhance_video
 
-    storage, work = _storage(), _workdir(state)
+    storage, work = open_storage(), _workdir(state)
     enhancer = state.get("enhancer", "none")
     landmarks = _face(state).landmarks if enhancer != "none" else None
     report = enhance_video(
@@ -213,17 +211,14 @@ def quality_enhancement(state: AvatarState) -> dict[str, Any]:
     }
 
 
-@timed("finalize")
+@timed
 def finalize(state: AvatarState) -> dict[str, Any]:
     from models.media.video import mux, probe
 
-    storage, work = _storage(), _workdir(state)
+    storage, work = open_storage(), _workdir(state)
     out = work / "output.mp4"
     mux(storage.fetch(state["enhanced_key"]), storage.fetch(state["speech_key"]), out)
-    info = probe(out)
-    key = storage.store(_key(state, "output.mp4"), out)
-    (work / "summary.json").write_text(json.dumps(info))
-    return {"output_key": key, "output_info": info}
+    return {"output_key": storage.store(_key(state, "output.mp4"), out), "output_info": probe(out)}
 
 
 # name -> (function, resource class when it does not depend on the chosen backend)

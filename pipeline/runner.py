@@ -6,6 +6,7 @@ interrupted anywhere continues from the last completed node.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from core.errors import InputError
 from core.settings import get_settings
 from pipeline.checkpoints import open_checkpointer
 from pipeline.graph import ORDER, build_graph, node_resource
+from pipeline.nodes import scratch_dir
 from pipeline.state import AvatarState, JobOptions
 
 ProgressFn = Callable[[str, float], None]  # (node, fraction of that node done)
@@ -68,6 +70,15 @@ def run_segment(
     on_progress: ProgressFn | None = None,
 ) -> SegmentResult:
     """Run the job's next nodes while they belong to `resource` ("cpu"/"gpu"; None = every node)."""
+    try:
+        return _run_segment(job_id, resource, initial, on_progress)
+    finally:  # the next segment may run on another machine: it starts from storage, not from here
+        shutil.rmtree(scratch_dir(job_id), ignore_errors=True)
+
+
+def _run_segment(
+    job_id: str, resource: str | None, initial: AvatarState | None, on_progress: ProgressFn | None
+) -> SegmentResult:
     with open_checkpointer() as saver:
         graph = build_graph(saver)
         config = {"configurable": {"thread_id": job_id}}

@@ -48,3 +48,13 @@ def test_user_errors_come_back_as_a_failed_segment(cat_png, data_dir):
     result = run_segment(job_id, "cpu", state)
     assert result.failed and not result.done
     assert result.error["code"] == "no_face"
+
+
+def test_a_finished_job_leaves_no_scratch_files(astronaut_png, data_dir):
+    job_id = uuid.uuid4().hex
+    storage = open_storage()
+    image_key = storage.store(f"jobs/{job_id}/input/image.png", astronaut_png)
+    result = run_segment(job_id, None, new_job_state(job_id, image_key, None, "Hi.", {"size": 192}))
+    assert result.done
+    assert not (data_dir / "work" / job_id).exists()
+    assert storage.exists(result.state["output_key"])
