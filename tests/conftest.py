@@ -40,3 +40,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     get_settings.cache_clear()
     yield tmp_path / "data"
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def grace_hopper_jpg() -> Path:
+    """matplotlib's public-domain photo of Grace Hopper (US Navy)."""
+    import matplotlib.cbook
+
+    return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))

@@ -187,3 +187,27 @@ def test_rotated_rgba_photo_works(astronaut_png, shared_data, tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert probe(tmp_path / "r.mp4")["width"] == 192
+
+
+def test_golden_run_on_a_second_real_photo(grace_hopper_jpg, shared_data, tmp_path):
+    out = tmp_path / "grace.mp4"
+    run = avatar(
+        "generate",
+        "-i",
+        str(grace_hopper_jpg),
+        "--text",
+        "Mind the bug, it might be a moth.",
+        "-o",
+        str(out),
+        "--size",
+        "320",
+        "--json",
+        data_dir=shared_data,
+    )
+    assert run.returncode == 0, run.stderr
+    from models.eval.lipsync import evaluate_video
+
+    report = evaluate_video(out, "Mind the bug, it might be a moth.")
+    assert report.frames_with_face == report.frames
+    assert report.bilabial_closure_rate >= 0.8
+    assert report.aperture_open_vowel > 2 * report.aperture_bilabial
