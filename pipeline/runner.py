@@ -76,6 +76,12 @@ def run_segment(
         shutil.rmtree(scratch_dir(job_id), ignore_errors=True)
 
 
+def _next_node(values: dict[str, Any]) -> str | None:
+    """The first node that has not completed: every node records its time when it completes."""
+    completed = values.get("timings") or {}
+    return next((node for node in ORDER if node not in completed), None)
+
+
 def _run_segment(
     job_id: str, resource: str | None, initial: AvatarState | None, on_progress: ProgressFn | None
 ) -> SegmentResult:
@@ -84,14 +90,18 @@ def _run_segment(
         config = {"configurable": {"thread_id": job_id}}
         snapshot = graph.get_state(config)
         values: dict[str, Any] = dict(snapshot.values or {})
-        if values:
-            pending: Any = None
-            node = snapshot.next[0] if snapshot.next else None
-        else:
+        if not values:
             if initial is None:
                 raise ValueError(f"job {job_id} has no checkpoint yet: pass its initial state")
-            pending, values, node = initial, dict(initial), ORDER[0]
+            pending, values = initial, dict(initial)
+        elif snapshot.next and snapshot.next[0] in ORDER:
+            pending = None  # stopped between nodes, or died inside one: resume there
+        else:
+            # died before the first node was checkpointed (LangGraph's input checkpoint): start again from the
+            # stored input; what already completed keeps its recorded times and is not redone
+            pending = values
 
+        node = _next_node(values)
         while node is not None:
             needed = node_resource(node, values)
             if resource is not None and needed != resource:
@@ -112,12 +122,13 @@ def _run_segment(
                 return SegmentResult(
                     done=False, next_resource=None, state=values, failed=True, error=err.to_dict()
                 )
+            values = dict(graph.get_state(config).values)
+            if node not in (values.get("timings") or {}):
+                raise RuntimeError(f"job {job_id}: the graph did not run {node} when resumed")
             if on_progress:
                 on_progress(node, 1.0)
             pending = None
-            snapshot = graph.get_state(config)
-            values = dict(snapshot.values)
-            node = snapshot.next[0] if snapshot.next else None
+            node = _next_node(values)
         return SegmentResult(done=True, next_resource=None, state=values)
 
 

@@ -58,3 +58,37 @@ def test_a_finished_job_leaves_no_scratch_files(astronaut_png, data_dir):
     assert result.done
     assert not (data_dir / "work" / job_id).exists()
     assert storage.exists(result.state["output_key"])
+
+
+def test_a_worker_that_died_right_after_the_input_checkpoint_still_finishes(astronaut_png, data_dir):
+    """The first checkpoint LangGraph writes holds only the input; a resume from it must run every node."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from pipeline.graph import build_graph
+
+    class DiesAfterFirstCheckpoint(SqliteSaver):
+        def put(self, *args, **kwargs):
+            super().put(*args, **kwargs)
+            raise WorkerDied
+
+    job_id = uuid.uuid4().hex
+    storage = open_storage()
+    image_key = storage.store(f"jobs/{job_id}/input/image.png", astronaut_png)
+    state = new_job_state(job_id, image_key, None, "Hi Bob.", {"size": 192})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(data_dir / "checkpoints.db", check_same_thread=False)
+    with pytest.raises(WorkerDied):
+        for _ in build_graph(DiesAfterFirstCheckpoint(conn)).stream(
+            state, {"configurable": {"thread_id": job_id}}, durability="sync"
+        ):
+            pass
+    conn.close()
+
+    result = run_segment(job_id, "cpu")
+    assert result.done and not result.failed
+    assert len(result.state["timings"]) == 6
+    assert storage.exists(result.state["output_key"])
+    again = run_segment(job_id, "cpu", on_progress=lambda node, f: pytest.fail(f"{node} ran twice"))
+    assert again.done and again.state["output_key"] == result.state["output_key"]
