@@ -97,6 +97,7 @@ class Job(Base):
     current_node: Mapped[str | None] = mapped_column(String(64))
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
+    # with a lease: the holder's last beat; without one: when the job's message was last published
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
     # outcome

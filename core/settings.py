@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = 60.0  # beat / embedded loop period of the stalled-job reconciler
     webhook_backoff_seconds: float = 2.0  # first retry delay, doubled per attempt
     webhook_timeout_seconds: float = 10.0
+    webhook_allow_private: bool = False  # true: webhooks may go to loopback, private, link-local... addresses
+    webhook_allowed_hosts: list[str] = []  # host names, addresses or networks (CIDR) allowed although not public
+    broker_scan_limit: int = 10_000  # reconciler: most messages read per queue to tell a lost job from a waiting one
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

@@ -55,6 +55,27 @@ def enqueue_webhook(job_id: str) -> None:
         local.submit_webhook(job_id)
 
 
+def lost_messages(waiting: dict[str, str], stall_seconds: float) -> set[str]:
+    """Of jobs waiting for a segment message (job id -> resource class), those whose message is verifiably
+    gone: not in this process's pool (embedded), not in the Redis queues nor taken by a live worker
+    (distributed). Brokers that cannot be read count every such job as lost (a duplicate is dropped by
+    the lease)."""
+    if not waiting:
+        return set()
+    if not distributed():
+        from workers import local
+
+        return set(waiting) - local.in_flight()
+    from workers.broker_queue import lost_segment_messages
+
+    try:
+        lost = lost_segment_messages(waiting, reserved_within=stall_seconds)
+    except Exception:
+        log.warning("could not read the broker's queues; waiting jobs are checked next time", exc_info=True)
+        return set()
+    return set(waiting) if lost is None else lost
+
+
 def _publish(task: Any, args: tuple, queue: str) -> None:
     """Send a task; when the broker is unreachable, log it and carry on: the job row is already written,
     and the reconciler re-enqueues it once its heartbeat is stale."""

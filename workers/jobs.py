@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, select, update
@@ -125,17 +125,20 @@ def cancel_job(job_id: str) -> bool:
     return bool(done)
 
 
-def requeue(job_ids: list[str], *, restart_failed: bool = False) -> list[str]:
+def requeue(job_ids: list[str], *, restart_failed: bool = False, stalled_before: datetime | None = None) -> list[str]:
     """Put jobs back on their queue (reconciler, backfill). Failed jobs are reset to queued when asked;
-    the pipeline resumes from the node that failed (earlier nodes are checkpointed)."""
+    the pipeline resumes from the node that failed (earlier nodes are checkpointed). With `stalled_before`,
+    a job that showed life since then (claimed, heartbeat, handed on) is left alone."""
     from workers.dispatch import enqueue_segment
 
     requeued: list[str] = []
     statuses = (*ACTIVE_STATUSES, "failed") if restart_failed else ACTIVE_STATUSES
     for job_id in job_ids:
         with session_scope() as session:
-            job = session.get(Job, job_id)
+            job = session.get(Job, job_id, with_for_update=True)
             if job is None or job.status not in statuses:
+                continue
+            if stalled_before is not None and job.heartbeat_at >= stalled_before:
                 continue
             if job.status == "failed":
                 job.status, job.error_code, job.error_message, job.finished_at = "queued", None, None, None
@@ -147,16 +150,21 @@ def requeue(job_ids: list[str], *, restart_failed: bool = False) -> list[str]:
     return requeued
 
 
-def stalled_job_ids(stall_seconds: float, now: datetime | None = None) -> list[str]:
-    """Active jobs whose heartbeat is older than `stall_seconds` (dead worker, or a lost message)."""
-    from datetime import timedelta
+@dataclass
+class StalledJob:
+    id: str
+    resource: str  # the class of its next segment
+    leased: bool  # True: a worker held it and stopped beating; False: it waits for a message
 
+
+def stalled_jobs(stall_seconds: float, now: datetime | None = None) -> list[StalledJob]:
+    """Active jobs with no sign of life for `stall_seconds`: a lease whose heartbeat stopped (dead worker),
+    or no lease and a message published that long ago (still waiting in a long queue, or lost)."""
     cutoff = (now or utcnow()) - timedelta(seconds=stall_seconds)
     with session_scope() as session:
-        return list(
-            session.scalars(
-                select(Job.id)
-                .where(Job.status.in_(ACTIVE_STATUSES), Job.heartbeat_at < cutoff)
-                .order_by(Job.created_at)
-            )
+        rows = session.execute(
+            select(Job.id, Job.next_resource, Job.lease_owner)
+            .where(Job.status.in_(ACTIVE_STATUSES), Job.heartbeat_at < cutoff)
+            .order_by(Job.created_at)
         )
+        return [StalledJob(job_id, resource, lease is not None) for job_id, resource, lease in rows]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from core.settings import get_settings
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _pools: dict[str, ThreadPoolExecutor] = {}
+_in_flight: Counter[str] = Counter()  # job id -> its submissions not finished yet (queued or running here)
 
 
 def _pool(name: str) -> ThreadPoolExecutor:
@@ -26,7 +28,15 @@ def _pool(name: str) -> ThreadPoolExecutor:
 
 
 def submit_job(job_id: str, resource: str) -> None:
+    with _lock:
+        _in_flight[job_id] += 1
     _pool("jobs").submit(_run_job, job_id, resource)
+
+
+def in_flight() -> set[str]:
+    """Jobs this process has queued or is running: nothing of theirs is lost."""
+    with _lock:
+        return set(_in_flight)
 
 
 def submit_webhook(job_id: str) -> None:
@@ -34,6 +44,16 @@ def submit_webhook(job_id: str) -> None:
 
 
 def _run_job(job_id: str, resource: str) -> None:
+    try:
+        _run_segments(job_id, resource)
+    finally:
+        with _lock:
+            _in_flight[job_id] -= 1
+            if _in_flight[job_id] <= 0:
+                del _in_flight[job_id]
+
+
+def _run_segments(job_id: str, resource: str) -> None:
     """Run every segment of the job here, retrying transient errors with backoff."""
     from workers.dispatch import enqueue_webhook
 
@@ -70,3 +90,5 @@ def shutdown(wait: bool = False) -> None:
             pool = _pools.pop(name, None)
         if pool is not None:
             pool.shutdown(wait=wait, cancel_futures=not wait)
+    with _lock:
+        _in_flight.clear()  # what was cancelled never runs: a later pool in this process owns nothing yet

@@ -2,7 +2,8 @@
 
 Signed like Stripe's: header `X-Avatar-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.
 Receivers check it with `verify_signature` (or the same three lines in their own language). Every attempt is
-stored in webhook_deliveries; failed attempts are retried with exponential backoff by the caller.
+stored in webhook_deliveries; failed attempts are retried with exponential backoff by the caller. A URL that
+webhook_guard refuses (a non-public address) is a recorded, final attempt.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import func, select
 from core.db import Job, WebhookDelivery, session_scope
 from core.metrics import WEBHOOK_ATTEMPTS
 from core.settings import get_settings
+from workers.webhook_guard import WebhookURLError, check_webhook_url
 
 SIGNATURE_HEADER = "X-Avatar-Signature"
 DEFAULT_TOLERANCE = 300  # seconds a signature stays acceptable (replay window)
@@ -65,7 +67,7 @@ def payload(job: Job) -> bytes:
 class Attempt:
     number: int
     delivered: bool
-    final: bool  # no more retries: delivered, or attempts exhausted, or nothing to deliver
+    final: bool  # no more retries: delivered, refused, attempts exhausted, or nothing to deliver
 
 
 def deliver(job_id: str) -> Attempt:
@@ -82,17 +84,23 @@ def deliver(job_id: str) -> Attempt:
         SIGNATURE_HEADER: sign(settings.webhook_secret, body),
         "User-Agent": "avatar-webhooks/1",
     }
-    status_code, error = None, None
+    status_code, error, refused = None, None, False
     start = time.perf_counter()
     try:
-        response = httpx.post(job.webhook_url, content=body, headers=headers, timeout=settings.webhook_timeout_seconds)
+        target = check_webhook_url(job.webhook_url)  # again: the host may resolve elsewhere by now
+        with httpx.Client(timeout=settings.webhook_timeout_seconds) as client:  # redirects are not followed
+            response = client.post(
+                target.url, content=body, headers=headers | target.headers, extensions=target.extensions
+            )
         status_code = response.status_code
         if not response.is_success:
             error = f"HTTP {status_code}: {response.text[:200]}"
+    except WebhookURLError as exc:
+        error, refused = f"refused: {exc.message}", exc.final
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
     delivered = error is None
-    final = delivered or number >= settings.webhook_max_attempts
+    final = delivered or refused or number >= settings.webhook_max_attempts
     with session_scope() as session:
         session.add(
             WebhookDelivery(
@@ -106,7 +114,7 @@ def deliver(job_id: str) -> Attempt:
         )
         if final:
             session.get(Job, job_id).webhook_state = "delivered" if delivered else "failed"
-    WEBHOOK_ATTEMPTS.labels("delivered" if delivered else "error").inc()
+    WEBHOOK_ATTEMPTS.labels("delivered" if delivered else "refused" if refused else "error").inc()
     return Attempt(number, delivered, final)
 
 

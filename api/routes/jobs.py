@@ -16,6 +16,7 @@ from core.db import Job, session_scope
 from core.metrics import JOBS_SUBMITTED
 from core.storage import LocalStorage, open_storage
 from workers.jobs import JobRequest, cancel_job, create_job, get_job
+from workers.webhook_guard import check_webhook_url
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -32,6 +33,8 @@ def submit(
 ) -> JobAccepted:
     if not audio_key and not (text or "").strip():
         raise APIError(422, "no_speech", "Give the speech: audio_id (an uploaded audio or video) or text.")
+    if webhook_url:
+        check_webhook_url(str(webhook_url))  # a 422 that says why and which setting would allow it
     job, created = create_job(
         JobRequest(
             owner=owner,

@@ -57,6 +57,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "AVATAR_STORAGE_URL": "s3://avatar-it/artifacts",
                 "AVATAR_REQUIRE_API_KEY": "true",
                 "AVATAR_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "AVATAR_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',  # the test receiver is on loopback
                 "AVATAR_WEBHOOK_BACKOFF_SECONDS": "0.5",
                 "AVATAR_JOB_STALL_SECONDS": "8",
                 "AVATAR_HEARTBEAT_SECONDS": "1",

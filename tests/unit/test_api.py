@@ -121,6 +121,9 @@ def test_idempotency_key_returns_the_same_job(client: TestClient, inputs: dict[s
         ({"options": {"backend": "magic"}}, 422, "options.backend"),
         ({"options": {"colour": "red"}}, 422, "options.colour"),
         ({"webhook_url": "ftp://example.com/x"}, 422, "webhook_url"),
+        ({"webhook_url": "http://127.0.0.1:8080/hook"}, 422, "loopback address"),
+        ({"webhook_url": "http://169.254.169.254/latest/meta-data/"}, 422, "link-local address"),
+        ({"webhook_url": "https://10.0.0.5/hook"}, 422, "AVATAR_WEBHOOK_ALLOW_PRIVATE=true"),
         ({"audio_id": None}, 422, "Give the speech"),
         ({"image_id": "0" * 32}, 404, "image_id"),
     ],
@@ -130,6 +133,24 @@ def test_bad_job_requests_say_what_to_fix(
 ):
     r = client.post("/api/v1/jobs", json={**inputs, **body})
     assert r.status_code == status and fragment in r.json()["error"]["message"], r.text
+
+
+def test_webhooks_to_public_addresses_are_accepted_and_private_ones_when_allowed(
+    client: TestClient, inputs: dict[str, str], monkeypatch: pytest.MonkeyPatch
+):
+    from core.settings import get_settings
+
+    assert client.post("/api/v1/jobs", json={**inputs, "webhook_url": "https://93.184.215.14/hook"}).status_code == 202
+    hook = "http://127.0.0.1:9000/hook"
+    private = {**inputs, "webhook_url": hook}
+    r = client.post("/api/v1/jobs", json=private)
+    assert r.status_code == 422 and error_code(r) == "webhook_url_not_allowed"
+    image_path = upload(client, "image", png_bytes()).json()["path"]
+    r = client.post("/api/v1/generate", json={"image_path": image_path, "text": "Hi.", "webhook_url": hook})
+    assert r.status_code == 422 and error_code(r) == "webhook_url_not_allowed"  # the seed's route too
+    monkeypatch.setenv("AVATAR_WEBHOOK_ALLOW_PRIVATE", "true")
+    get_settings.cache_clear()
+    assert client.post("/api/v1/jobs", json=private).status_code == 202
 
 
 def test_an_audio_upload_is_not_an_image(client: TestClient, inputs: dict[str, str]):

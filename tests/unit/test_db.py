@@ -32,7 +32,7 @@ from core.db import (  # noqa: E402
     utcnow,
 )
 from workers import segment  # noqa: E402
-from workers.jobs import JobRequest, create_job, stalled_job_ids  # noqa: E402
+from workers.jobs import JobRequest, create_job, requeue, stalled_jobs  # noqa: E402
 
 
 def assert_schema_matches_models(url: str) -> None:
@@ -95,10 +95,24 @@ def test_a_dead_workers_lease_expires(job_id: str, monkeypatch: pytest.MonkeyPat
     assert segment.claim(job_id, "cpu", "worker-a")
     with session_scope() as session:
         session.get(Job, job_id).heartbeat_at = utcnow() - timedelta(hours=1)
-    assert stalled_job_ids(60) == [job_id]
+    assert [(job.id, job.resource, job.leased) for job in stalled_jobs(60)] == [(job_id, "cpu", True)]
     second = segment.claim(job_id, "cpu", "worker-b")
     assert second is not None and second.attempts == 2
-    assert stalled_job_ids(60) == []
+    assert stalled_jobs(60) == []
+
+
+def test_a_waiting_job_is_stalled_without_a_lease(job_id: str):
+    with session_scope() as session:
+        session.get(Job, job_id).heartbeat_at = utcnow() - timedelta(hours=1)  # published an hour ago
+    assert [(job.id, job.leased) for job in stalled_jobs(60)] == [(job_id, False)]
+
+
+def test_the_reconciler_leaves_a_job_that_showed_life_since_it_looked(job_id: str):
+    looked = utcnow()
+    assert segment.claim(job_id, "cpu", "worker-a")  # a worker took the job meanwhile
+    assert requeue([job_id], stalled_before=looked) == []
+    with session_scope() as session:
+        assert session.get(Job, job_id).lease_owner == "worker-a"
 
 
 def test_only_the_lease_holder_finishes_the_job(job_id: str):
