@@ -83,7 +83,8 @@ def _anchors(points: np.ndarray, size: int) -> np.ndarray:
         centre + (points[[0, 1, 2, 3, 13, 14, 15, 16]] - centre) * 1.25
     )  # beside the cheeks, not under the chin
     forehead = points[17:27] - down * 0.55 * height
-    neck = points[4:13] + down * 0.7 * height  # far enough that a wide-open jaw never folds over it
+    # far enough that a wide-open jaw never folds over it; the renderer keeps the neck below the jaw still
+    neck = points[4:13] + down * 0.45 * height
     # under the lower lids, so a blink moves only the lids and not the cheeks
     under_eyes = np.concatenate([points[[41, 40]], points[[47, 46]]]) + down * 0.12 * height
     # beside the lower jaw, so an opening mouth drags only a thin band of the background down with it

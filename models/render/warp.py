@@ -4,7 +4,8 @@ Per face (once): a triangle mesh over the landmarks, the rig's basis shapes, the
 Per frame: vertex offsets from the controls; for each side of the slits (upper, lower) the exact inverse of
 the piecewise-affine warp, rasterised on a coarse grid and composed with the head's affine; one remap of the
 whole frame; then, inside small boxes around the mouth and eyes, the lower side and what shows through the
-slits (teeth, tongue, eyeballs) are blended in.
+slits (teeth, tongue, eyeballs, closing lids) are blended in. Below the jaw the neck, collar and background
+stay where the head puts them: a dropping chin slides over them instead of dragging them down.
 """
 
 from __future__ import annotations
@@ -18,18 +19,24 @@ import cv2
 import numpy as np
 
 from models.face.analysis import FaceAnalysis
-from models.render.mesh import GRID_STEP, LOWER, SLITS, UPPER, FaceMesh, build_mesh, spline_matrix
+from models.render.eyes import EyeLayers, build_eyes, close_lid
+from models.render.mesh import GRID_STEP, LOWER, SLITS, SPLINE_STEPS, UPPER, FaceMesh, build_mesh, spline_matrix
 from models.render.mouth import MouthLayers, build_mouth
 from models.render.warp_rig import Rig, build_rig
 from models.types import Availability, ControlTrack, FrameSink, RenderReport
 
 _UNIT = np.array([[0, 0, 1], [1, 0, 1], [0, 1, 1]], np.float32)
+_IDENTITY = np.array([[[1, 0], [0, 1], [0, 0]]], np.float32)  # a (3, 2) affine as `np.linalg.solve` gives them
+_CELL = np.stack(np.meshgrid(np.arange(GRID_STEP), np.arange(GRID_STEP)), -1).reshape(-1, 2)  # a cell's pixels
 MARGIN = 4  # px around a slit's box
 PUPPET_CACHE = 4
 BLINK_VISIBLE = 0.02
 JAW_POINT = 66  # the lower teeth move with the middle of the lower inner lip
 SHADOW_REACH = (0.06, 0.25)  # blur of the opening that shades what lies behind it, in slit widths (mouth, eyes)
 EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
+JAW = list(range(17))  # the face's outline: what lies outside it does not move with the jaw
+JAW_MOVES = slice(2 * SPLINE_STEPS, 14 * SPLINE_STEPS + 1)  # the part of its curve the jaw moves (2 to 14)
+JAW_SOFT = (0.01, 0.02)  # soft tissue outside the jaw line that moves with it (sides, chin), nose-to-chin lengths
 
 
 @dataclass
@@ -48,8 +55,10 @@ class _Maps:
 class _Slit:
     index: int  # 0 = mouth, then the eyes
     box: tuple[slice, slice]  # output pixels it can change
-    opening: np.ndarray  # (K, 2) outline of the opening in output pixels
+    outline: np.ndarray  # (2K, 2) the opening in the face frame: upper curve, then lower curve back
+    opening: np.ndarray  # (2K, 2) the same in output pixels
     jaw: np.ndarray  # (2,) offset of the lower teeth
+    blink: float
 
 
 class Puppet:
@@ -68,7 +77,12 @@ class Puppet:
         self.upper_order = np.argsort(self.mesh.labels == UPPER, kind="stable")
         self.lower_order = np.argsort(self.mesh.labels == LOWER, kind="stable")
         self.eyeball = self.src.astype(np.float32)
+        self.eyes: EyeLayers = build_eyes(face.image, face.landmarks)
         points = face.landmarks
+        self.jaw_spline = spline_matrix(points[JAW])
+        self.jaw_soft, self.jaw_lift = _jaw_margins(points)
+        jaw = self.jaw_spline @ points[JAW] + self.jaw_soft
+        self.jaw_outline = np.concatenate([jaw, jaw[[-1, 0]] + self.jaw_lift]).astype(np.float32)
         self.splines = [
             (spline_matrix(points[list(upper)]), spline_matrix(points[list(lower)])[::-1]) for upper, lower in SLITS
         ]
@@ -91,13 +105,18 @@ class Puppet:
         lower_offsets = np.tensordot(coefficients, self.lower_bases, axes=1)
         upper = self._maps(upper_offsets, self.upper_order, inverse_head)
         lower = self._maps(lower_offsets, self.lower_order, inverse_head)
-        upper_full = cv2.resize(upper.grid, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-        out = cv2.remap(self.src, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         moved = self.mesh.vertices + offsets
+        outlines = self._face_outlines(moved, head)
+        field, seam = (upper.grid, None) if outlines is None else self._pin_neck(upper.grid, outlines, inverse_head)
+        upper_full = cv2.resize(field, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        out = cv2.remap(self.src, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        if outlines is not None:
+            self._mend_seam(out, upper, outlines, seam, inverse_head)
+        blink = float(np.clip(controls.get("blink", 0.0), 0, 1))
         for index, (vertices, (upper_chain, lower_chain)) in enumerate(
             zip(self.mesh.slit_vertices, SLITS, strict=True)
         ):
-            if index > 0 and controls.get("blink", 0.0) < BLINK_VISIBLE:
+            if index > 0 and blink < BLINK_VISIBLE:
                 continue  # open lids move together: the upper side's warp alone is exact enough there
             box = self._box(moved[vertices], head)
             if box is None:
@@ -109,7 +128,7 @@ class Puppet:
                     lower_curve @ (self.mesh.vertices[list(lower_chain)] + lower_offsets[list(lower_chain)]),
                 ]
             )
-            slit = _Slit(index, box, cv2.transform(opening[None], head)[0], offsets[JAW_POINT])
+            slit = _Slit(index, box, opening, cv2.transform(opening[None], head)[0], offsets[JAW_POINT], blink)
             self._fill_slit(out, slit, upper_full[box], lower.at(self, box), inverse_head)
         return out
 
@@ -129,19 +148,71 @@ class Puppet:
         on_grid = np.round((corners - (GRID_STEP - 1) / 2) / GRID_STEP * 16).astype(np.int32)
         changed = np.abs(offsets).max(1) > 1e-2
         draw = (area >= 1e-3) & changed[m.triangles].any(1)
-        for t in order[draw[order]]:
-            cv2.fillConvexPoly(ids, on_grid[t], int(t), shift=4)
-        moving = ids >= 0  # elsewhere the photo stays put
-        affine = affines[ids[moving]]
-        points = self.grid[moving]
-        source = self.grid.copy()
-        source[moving] = points[:, :1] * affine[:, 0] + points[:, 1:] * affine[:, 1] + affine[:, 2]
+        drawn = order[draw[order]]
+        for triangle, t in zip(on_grid[drawn], drawn.tolist(), strict=True):
+            cv2.fillConvexPoly(ids, triangle, t, shift=4)
+        # One affine per grid point, the identity (last) where no moved triangle lies: the photo stays put.
+        affine = np.concatenate([affines, _IDENTITY]).reshape(-1, 6)[ids.ravel()]
+        points = self.grid.reshape(-1, 2)
+        source = np.empty_like(points)  # columns, not (n, 2) slices: much faster
+        source[:, 0] = points[:, 0] * affine[:, 0] + points[:, 1] * affine[:, 2] + affine[:, 4]
+        source[:, 1] = points[:, 0] * affine[:, 1] + points[:, 1] * affine[:, 3] + affine[:, 5]
+        source = source.reshape(self.grid.shape)
         head_grid = cv2.transform(self.grid, inverse_head)
         at = (head_grid - (GRID_STEP - 1) / 2) / GRID_STEP
         local = cv2.remap(
             source - self.grid, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
         )
         return _Maps(head_grid + local)
+
+    def _face_outlines(self, moved: np.ndarray, head: np.ndarray) -> list[np.ndarray] | None:
+        """The face's outline now and in the photo, in output pixels; None while the jaw is where it was."""
+        jaw = self.jaw_spline @ moved[JAW] + self.jaw_soft
+        if np.abs(jaw - self.jaw_outline[: len(jaw)])[JAW_MOVES].max() < 0.1:
+            return None
+        outline = np.concatenate([jaw, jaw[[-1, 0]] + self.jaw_lift]).astype(np.float32)
+        return [cv2.transform(shape[None], head)[0] for shape in (outline, self.jaw_outline)]
+
+    def _pin_neck(
+        self, grid: np.ndarray, outlines: list[np.ndarray], inverse_head: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The face field with every grid point outside the face (now or in the photo) sampling the photo as
+        the head alone moves it: the warp's stretch there (a dropped chin pulls the neck and the collar down)
+        is dropped, so the chin slides over the neck. Also the (N, 2) x, y pixels whose grid cell has corners
+        on both sides: upsampling blends the two sides' positions there."""
+        inside = np.zeros(grid.shape[:2], np.uint8)
+        for shape in outlines:
+            cv2.fillPoly(
+                inside, [np.round((shape - (GRID_STEP - 1) / 2) / GRID_STEP * 16).astype(np.int32)], 1, cv2.LINE_8, 4
+            )
+        still = cv2.transform(self.grid, inverse_head)
+        difference = cv2.absdiff(grid, still)
+        moves = ((difference[..., 0] > 0.25) | (difference[..., 1] > 0.25)).astype(np.uint8)
+        corners = [a[i : len(a) - 1 + i, j : len(a) - 1 + j] for a in (inside, moves) for i in (0, 1) for j in (0, 1)]
+        mixed = (np.maximum.reduce(corners[:4]) != np.minimum.reduce(corners[:4])) & np.maximum.reduce(corners[4:])
+        cells = np.argwhere(mixed)[:, ::-1]
+        seam = (cells[:, None] * GRID_STEP + GRID_STEP // 2 + _CELL).reshape(-1, 2)
+        return cv2.copyTo(grid, inside, still), seam
+
+    def _mend_seam(
+        self, out: np.ndarray, exact: _Maps, outlines: list[np.ndarray], seam: np.ndarray, inverse_head: np.ndarray
+    ) -> None:
+        """Redraw the `seam` pixels: the face (exact field) over the still neck, anti-aliased."""
+        if len(seam) == 0:
+            return
+        x0, y0 = seam.min(0) - 1
+        x1, y1 = seam.max(0) + 2
+        face = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        for outline in outlines:
+            cv2.fillPoly(face, [np.round((outline - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+        keep = cv2.blur(face, (3, 3))[seam[:, 1] - y0, seam[:, 0] - x0].astype(np.float32)[None, :, None] / 255
+        pixels = seam.astype(np.float32)[None]
+        at = cv2.remap(exact.grid, (pixels - (GRID_STEP - 1) / 2) / GRID_STEP, None, cv2.INTER_LINEAR)
+        face_rgb, still_rgb = (
+            cv2.remap(self.src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
+            for m in (at, cv2.transform(pixels, inverse_head))
+        )
+        out[seam[:, 1], seam[:, 0]] = (still_rgb + keep * (face_rgb - still_rgb))[0].astype(np.uint8)
 
     def _box(self, points: np.ndarray, head: np.ndarray) -> tuple[slice, slice] | None:
         out = cv2.transform(points[None], head)[0]
@@ -171,9 +242,7 @@ class Puppet:
         reach = SHADOW_REACH[min(slit.index, 1)] * self.slit_widths[slit.index]
         light = np.clip(0.3 + 1.1 * cv2.GaussianBlur(behind, (0, 0), reach), 0, 1)[..., None]
         behind = cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS)[..., None]
-        rigid = cv2.transform(
-            self.pixels[box], inverse_head
-        )  # the photo behind the slit, moving with the head
+        rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
         if slit.index == 0:  # the upper teeth stay with the skull, the lower teeth and tongue ride on the jaw
             inside = cv2.remap(
                 self.mouth.lower, rigid - slit.jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
@@ -183,7 +252,27 @@ class Puppet:
         else:
             inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR)
         inside *= light
-        out[box] = np.clip(face + behind * (inside - face), 0, 255).astype(np.uint8)
+        face += behind * (inside - face)
+        if slit.index > 0:
+            half = len(slit.outline) // 2
+            close_lid(face, rigid, self.eyes, slit.index - 1, slit.outline[:half], slit.outline[half:], slit.blink)
+        out[box] = np.clip(face, 0, 255).astype(np.uint8)
+
+
+def _jaw_margins(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outward offsets of the jaw curve's points that take in the soft tissue outside the jaw line (dlib
+    fits it a little inside the face's edge; most under the chin), and the lift that closes the outline
+    above the brows."""
+    height = float(np.linalg.norm(points[8] - points[27]))
+    down = (points[8] - points[27]) / height
+    curve = spline_matrix(points[JAW]) @ points[JAW]
+    tangent = np.gradient(curve, axis=0)
+    normal = np.stack([-tangent[:, 1], tangent[:, 0]], 1)
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    normal *= np.sign(np.sum((curve - points[27:36].mean(0)) * normal, axis=1, keepdims=True))  # outwards
+    chin = np.clip(1 - np.abs(np.linspace(-1, 1, len(curve))) / 0.5, 0, 1)[:, None]
+    soft = height * (JAW_SOFT[0] + (JAW_SOFT[1] - JAW_SOFT[0]) * chin) * normal
+    return soft.astype(np.float32), (-2 * height * down).astype(np.float32)
 
 
 def puppet_for(face: FaceAnalysis) -> Puppet:

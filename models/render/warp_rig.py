@@ -18,6 +18,7 @@ from models.face.analysis import INNER_GAPS
 OPEN_GAP = 0.55  # inner-lip gap at jaw_open = 1, in mouth widths
 MID_BOOST = 1.0  # extra opening at mid jaw values (speech rarely drives the jaw past 0.5); none at 0 and 1
 EYE_GAPS = ((37, 41), (38, 40), (43, 47), (44, 46))
+LOWER_LID_RISE = 0.15  # of the eye's opening, at blink = 1
 UPPER_LIP = [49, 50, 51, 52, 53, 61, 62, 63]
 LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
 CORNERS = [48, 54, 60, 64]
@@ -190,9 +191,8 @@ def build_rig(points: np.ndarray, n_vertices: int, size: int) -> Rig:
         | {i: (0.03 * height * (1 if i == 21 else -1), 0.03 * height) for i in (21, 22)}
     )
     blink = shape()
-    for a, b in EYE_GAPS:  # lids meet a little above the lower lid
-        blink[a] += 0.85 * (points[b] - points[a])
-        blink[b] -= 0.15 * (points[b] - points[a])
+    for a, b in EYE_GAPS:  # the lower lid rises a little; the upper lid is drawn over the eye (eyes.py)
+        blink[b] -= LOWER_LID_RISE * (points[b] - points[a])
     depth = np.zeros(n_vertices, np.float32)
     depth[:68] = DEPTH
     yaw = np.outer(depth * face, right).astype(np.float32)

@@ -3,6 +3,7 @@ opening jaw (measured on the astronaut)."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from models.face.analysis import FaceAnalysis
@@ -35,3 +36,58 @@ def test_background_beside_the_jaw_stays_put_when_the_mouth_opens(astronaut_face
         x, y = (p[i] + [side * 0.15 * face_width, 0]).astype(int)
         changed.append(np.abs(wide[y - 6 : y + 7, x - 6 : x + 7] - rest[y - 6 : y + 7, x - 6 : x + 7]).mean())
     assert max(changed) < 6
+
+
+def _eye_masks(face: FaceAnalysis) -> list[np.ndarray]:
+    """Each eye's opening in the photo, widened by a fifth about its centre (the corners included)."""
+    masks = []
+    for eye in (range(36, 42), range(42, 48)):
+        points = face.landmarks[list(eye)]
+        centre = points.mean(0)
+        mask = np.zeros((face.size, face.size), np.uint8)
+        cv2.fillPoly(mask, [np.round(centre + 1.2 * (points - centre)).astype(np.int32)], 1)
+        masks.append(mask > 0)
+    return masks
+
+
+def test_a_closed_eye_is_skin_with_a_thin_lash_line(astronaut_face: FaceAnalysis) -> None:
+    puppet = puppet_for(astronaut_face)
+    hsv = {b: cv2.cvtColor(puppet.frame({"blink": b}), cv2.COLOR_RGB2HSV) for b in (0.0, 1.0)}
+
+    def white(image: np.ndarray) -> np.ndarray:  # the eye's white: bright and grey
+        return (image[..., 2] > 140) & (image[..., 1] < 30)
+
+    def dark(image: np.ndarray) -> np.ndarray:  # iris, pupil, lashes
+        return image[..., 2] < 90
+
+    for eye in _eye_masks(astronaut_face):
+        assert white(hsv[0.0])[eye].sum() > 40  # the photo's eyes are open: the measure sees their white
+        assert not white(hsv[1.0])[eye].any()
+        # Closed, only the lash line is dark, not a smear of the squeezed iris and lashes (the old lids: 6-19 %).
+        assert dark(hsv[1.0])[eye].mean() < 0.03
+
+
+def test_half_closed_lid_covers_the_top_of_the_eye(astronaut_face: FaceAnalysis) -> None:
+    frame = puppet_for(astronaut_face).frame({"blink": 0.5})
+    value = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)[..., 2]
+    p = astronaut_face.landmarks
+    for upper, lower in (((37, 38), (41, 40)), ((43, 44), (47, 46))):
+        x0, x1 = int(p[upper[0], 0]), int(p[upper[1], 0]) + 1
+        top, bottom = int(p[list(upper), 1].max()) + 1, int(p[list(lower), 1].min())
+        third = (bottom - top) // 3
+        assert np.median(value[top : top + third, x0:x1]) > 150  # lid skin over the top of the iris
+        assert (value[bottom - third : bottom, x0:x1] < 90).any()  # the iris still shows below the lid
+
+
+def test_collar_below_the_chin_stays_put_when_the_jaw_drops(astronaut_face: FaceAnalysis) -> None:
+    puppet = puppet_for(astronaut_face)
+    rest, wide = (puppet.frame({"jaw_open": j}).astype(np.float32) for j in (0.0, 1.0))
+    p = astronaut_face.landmarks
+    height = float(np.linalg.norm(p[8] - p[27]))
+    half = int(0.15 * float(np.linalg.norm(p[16] - p[0])))
+    x, y = p[8].astype(int)
+    columns = slice(x - half, x + half)
+    # The chin drops over what lies just under it...
+    assert np.abs(wide - rest)[y + int(0.03 * height) : y + int(0.1 * height), columns].mean() > 20
+    # ...and the neck and collar further down stay where they are (the old warp dragged them: 22 levels).
+    assert np.abs(wide - rest)[y + int(0.3 * height) : y + int(0.42 * height), columns].mean() < 1

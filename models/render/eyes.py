@@ -1,0 +1,169 @@
+"""Closing lids: the skin and lashes a blinking eye shows that an open-eyed photo does not.
+
+The photo's upper lid stays where it is; a lid slides down from its crease over the eyeball. Its skin is
+grown, once per face, from the skin around the eye (above, below, beside) over the eye and its lashes, with
+the fine texture of the skin below the eye, so it is lit like the face there and meets the photo without a
+seam; per frame it is shaded as a lid rolling over the eyeball (a faint fold below the crease, lit in its
+middle, darker towards the corners and the edge). Its edge carries a thin dark lash line, thicker towards the
+outer corner. A closed lid ends in a smooth arc just past the (slightly raised) lower lid, so no eye white is
+left, the corners included. All geometry is per output pixel in the face's own (photo) frame, so a turned or
+tilted head needs nothing extra.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from models.render.mesh import LEFT_EYE, RIGHT_EYE
+
+EYES = (LEFT_EYE, RIGHT_EYE)
+BROWS = (range(17, 22), range(22, 27))
+OUTER = (0, -1)  # where each eye's outer corner is in its chains (dlib's 36 and 45)
+# In eye widths (corner to corner) unless said otherwise:
+LASH_BAND = 0.15  # how far above the upper-lid landmarks the photo's lashes reach: not part of the lid skin
+CREASE_AT = 0.45  # the crease lies this far from the lid line towards the brow
+CREASE_LIMITS = (0.25, 0.6)
+OVERSHOOT = 0.06  # a closed lid's edge reaches this far past the raised lower lid: no eye white is left
+CORNER_REACH = (0.12, 0.22)  # the lid reaches past the inner and outer corner (eye white and lashes hide there)
+LASH_WIDTH = (0.018, 0.045)  # half thickness of the lash line at the inner and the outer corner
+LASH_ALPHA = 0.8
+FADE_IN = 0.15  # blink amount over which the slid lid replaces the photo's own lashes
+SOFT_SIGMA = 1.2  # px: smooths the inpainting's own streaks
+DARK = 0.9  # pixels around the eye darker than this (against their median) are lashes or shadow, not skin
+GRAIN_SIGMA = 2.0  # px: texture finer than this is the skin's grain
+GRAIN_CLIP = 10.0  # stronger details (lashes, hairs) are not grain
+LOWER_LASHES = 0.12  # how far below the lower-lid landmarks the lower lashes reach
+FOLD = 0.05  # darkening of the fold just below the crease
+ROUND = (0.06, 0.08)  # the lid is curved over the eyeball: lit in its middle, darker towards corners and edge
+
+
+@dataclass
+class EyeLayers:
+    skin: np.ndarray  # (size, size, 3) float32: the photo with its eyes and lashes painted over with skin
+    lash_rgb: np.ndarray  # (2, 3) float32 per eye
+    width: np.ndarray  # (2,) eye widths in px
+    crease: np.ndarray  # (2,) px from the upper-lid line up to the crease
+
+
+def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
+    """What the eyes look like closed, before shading: the skin around each eye (above, below, beside) grown
+    over the eye and its lashes, so it meets the photo without a seam, with the fine texture of the skin
+    below the eye (the lid's own skin has no texture left to take)."""
+    size = image.shape[0]
+    luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    mask = np.zeros((size, size), bool)
+    lashes, widths, creases, textured = [], [], [], []
+    for eye, ((upper, lower), brow) in enumerate(zip(EYES, BROWS, strict=True)):
+        lid, under = points[list(upper)], points[list(lower)]
+        width = float(np.linalg.norm(lid[-1] - lid[0]))
+        to_brow = float(np.median(_along(lid, points[list(brow), 0]) - points[list(brow), 1]))
+        crease = float(np.clip(CREASE_AT * to_brow, CREASE_LIMITS[0] * width, CREASE_LIMITS[1] * width))
+        above = _along(lid, xs) - ys
+        outward = (xs - lid[-1 - OUTER[eye], 0]) / (lid[OUTER[eye], 0] - lid[-1 - OUTER[eye], 0])
+        reach = np.array(CORNER_REACH) * width / abs(lid[-1, 0] - lid[0, 0])
+        beside = (outward > -reach[0]) & (outward < 1 + reach[1])
+        below = ys - _along(under, xs)
+        eye_and_lashes = beside & (above < LASH_BAND * width) & (below < LOWER_LASHES * width)
+        # Longer lashes, the fold's shadow, shadowed corners: darker than the skin around the eye.
+        near = beside & (above < crease) & (below < 2 * LOWER_LASHES * width) & ~eye_and_lashes
+        dark = near & (luma < DARK * np.median(luma[near]))
+        mask |= eye_and_lashes | dark
+        rim = beside & (above > 0) & (above < LASH_BAND * width)
+        darkest = luma[rim] <= np.percentile(luma[rim], 15)
+        lashes.append(image[rim][darkest].astype(np.float32).mean(0) * 0.8)
+        widths.append(width)
+        creases.append(crease)
+        shift = round(crease + float(np.ptp(np.concatenate([lid, under])[:, 1])) + 2 * LOWER_LASHES * width)
+        margin = max(CORNER_REACH) * width + 2
+        x0, y0 = np.floor(lid.min(0) - [margin, crease + 2]).astype(int)
+        x1, y1 = np.ceil(np.maximum(lid.max(0), under.max(0)) + margin).astype(int)
+        y0, x0, x1 = max(y0, 0), max(x0, 0), min(x1, size)
+        y1 = min(y1, size - shift)
+        textured.append(((slice(y0, y1), slice(x0, x1)), (slice(y0 + shift, y1 + shift), slice(x0, x1))))
+    mask = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+    skin = cv2.inpaint(np.ascontiguousarray(image), mask, max(3.0, 0.1 * float(np.mean(widths))), cv2.INPAINT_TELEA)
+    skin = cv2.GaussianBlur(skin, (0, 0), SOFT_SIGMA).astype(np.float32)
+    img = image.astype(np.float32)
+    grain = np.clip(img - cv2.GaussianBlur(img, (0, 0), GRAIN_SIGMA), -GRAIN_CLIP, GRAIN_CLIP)
+    for lid_region, below_region in textured:
+        skin[lid_region] += grain[below_region]
+    return EyeLayers(skin, *(np.array(v, np.float32) for v in (lashes, widths, creases)))
+
+
+def close_lid(
+    pixels: np.ndarray, at: np.ndarray, layers: EyeLayers, eye: int, upper: np.ndarray, lower: np.ndarray, blink: float
+) -> None:
+    """Draw eye `eye`'s upper lid, closed by `blink` (0..1), over `pixels` (float32 RGB, changed in place).
+
+    `at`: each pixel's position in the face frame; `upper`, `lower`: the lid outlines there, corner to corner.
+    """
+    width = float(layers.width[eye])
+    outer, inner = upper[OUTER[eye]], upper[-1 - OUTER[eye]]
+    span = float(outer[0] - inner[0])  # signed: 0 .. 1 from the inner to the outer corner
+    # Closed, the lid's edge is a smooth arc between the corners, just past the lower lid.
+    along = (lower[:, 0] - inner[0]) / span
+    chord = inner[1] + np.clip(along, 0, 1) * (outer[1] - inner[1])
+    arc = np.clip(1 - (2 * along - 1) ** 2, 0, 1)
+    middle = np.abs(along - 0.5) < 0.25
+    reach = lower[:, 1] + OVERSHOOT * width - chord
+    sag = float(np.max(reach[middle] / arc[middle])) if middle.any() else OVERSHOOT * width
+    # Only the pixels the lid or its lashes can reach: the colour work is costly.
+    x, y = at[..., 0], at[..., 1]
+    margin = max(CORNER_REACH) * width
+    bottom = max(float(chord.max()) + sag, float(reach.max() + chord.max())) + 3 * LASH_WIDTH[1] * width + 1
+    near = (x > upper[:, 0].min() - margin) & (x < upper[:, 0].max() + margin)
+    near &= (y > upper[:, 1].min() - layers.crease[eye] - 1) & (y < bottom)
+    rows, cols = np.flatnonzero(near.any(1)), np.flatnonzero(near.any(0))
+    if len(rows) == 0:
+        return
+    part = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    at = at[part]
+    x, y = at[..., 0], at[..., 1]
+    outward = (x - inner[0]) / span
+    y_upper = _along(upper, x)
+    chord = inner[1] + np.clip(outward, 0, 1) * (outer[1] - inner[1])
+    closed = np.maximum(chord + sag * np.clip(1 - (2 * outward - 1) ** 2, 0, 1), _along(lower, x) + OVERSHOOT * width)
+    edge = y_upper + blink * (closed - y_upper)
+    crease = y_upper - layers.crease[eye]
+    top = y_upper - LASH_BAND * width
+    across = np.clip((outward + CORNER_REACH[0] * width / abs(span)) / 0.1, 0, 1) * np.clip(
+        (1 + CORNER_REACH[1] * width / abs(span) - outward) / 0.1, 0, 1
+    )
+    fade = float(_smoothstep(blink / FADE_IN))
+    lid = np.clip((y - crease) / (0.5 * (top - crease)), 0, 1) * np.clip(edge - y + 0.5, 0, 1) * across * fade
+    thickness = (LASH_WIDTH[0] + (LASH_WIDTH[1] - LASH_WIDTH[0]) * np.clip(outward, 0, 1) ** 2) * width
+    # The lashes hang from the edge over what lies below it, thin out into the inner corner and end a little
+    # past the outer one.
+    lash = (
+        LASH_ALPHA
+        * np.exp(-(((y - edge - 0.4 * thickness) / thickness) ** 2))
+        * np.clip(outward / 0.12, 0, 1)
+        * np.clip((1.08 - outward) / 0.06, 0, 1)
+        * fade
+    )
+    depth = np.clip((y - crease) / np.maximum(edge - crease, 1.0), 0, 1)  # 0 at the crease .. 1 at the edge
+    around = np.clip((2 * outward - 1) ** 2, 0, 1)
+    shade = (
+        (1 - FOLD * np.exp(-(((depth - 0.15) / 0.15) ** 2)))
+        * (1 + ROUND[0] * np.sin(np.pi * depth) * (1 - around))
+        * (1 - ROUND[1] * np.clip(around + depth**6, 0, 1))
+    )
+    colour = cv2.remap(layers.skin, at, None, cv2.INTER_LINEAR) * shade[..., None]
+    out = pixels[part]
+    out += (colour - out) * lid[..., None]
+    out += (layers.lash_rgb[eye] - out) * lash[..., None]
+
+
+def _along(curve: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The curve's y at each x, flat beyond its ends."""
+    order = np.argsort(curve[:, 0])
+    return np.interp(x, curve[order, 0], curve[order, 1]).astype(np.float32)
+
+
+def _smoothstep(t: np.ndarray | float) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
