@@ -28,7 +28,7 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 setup: system-deps $(VENV)/.base ## Create .venv with the embedded pipeline
 
 setup-dev: system-deps $(VENV)/.dev ## Create .venv with the test tools, the neural backends (torch CPU) and Chromium
-	@scripts/install_browser.sh
+	@scripts/install_system_deps.sh chromium:chromium
 
 demo: setup ## Make a talking-head video of the demo astronaut saying the demo sentence
 	$(BIN)/python -m cli.demo_assets

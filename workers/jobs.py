@@ -101,28 +101,34 @@ def get_job(job_id: str, owner: str | None = None) -> Job | None:
     return job
 
 
+def end_active_job(job_id: str, status: str, code: str, message: str) -> tuple[bool, bool]:
+    """Move a queued or running job to a terminal `status` with an error; (ended it?, does it have a webhook?)."""
+    with session_scope() as session:
+        ended = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUSES))
+            .values(
+                status=status,
+                error_code=code,
+                error_message=message,
+                finished_at=utcnow(),
+                lease_owner=None,
+                webhook_state=WEBHOOK_PENDING_IF_URL,
+            )
+        ).rowcount
+        has_webhook = session.scalar(select(Job.webhook_url).where(Job.id == job_id)) is not None
+    return bool(ended), has_webhook
+
+
 def cancel_job(job_id: str) -> bool:
     """Cancel a queued or running job; False when it had already finished. A running segment finishes its
     current node, then finds the job cancelled and stops."""
     from workers.dispatch import enqueue_webhook
 
-    with session_scope() as session:
-        done = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUSES))
-            .values(
-                status="cancelled",
-                finished_at=utcnow(),
-                lease_owner=None,
-                error_code="cancelled",
-                error_message="Cancelled by request.",
-                webhook_state=WEBHOOK_PENDING_IF_URL,
-            )
-        ).rowcount
-        has_webhook = session.scalar(select(Job.webhook_url).where(Job.id == job_id)) is not None
-    if done and has_webhook:
+    ended, has_webhook = end_active_job(job_id, "cancelled", "cancelled", "Cancelled by request.")
+    if ended and has_webhook:
         enqueue_webhook(job_id)
-    return bool(done)
+    return ended
 
 
 def requeue(job_ids: list[str], *, restart_failed: bool = False, stalled_before: datetime | None = None) -> list[str]:

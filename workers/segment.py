@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
 
 from core.db import ACTIVE_STATUSES, Job, Upload, session_scope, utcnow
 from core.metrics import NODE_SECONDS, SEGMENTS
 from core.settings import get_settings
-from workers.jobs import WEBHOOK_PENDING_IF_URL, new_id
+from workers.jobs import WEBHOOK_PENDING_IF_URL, end_active_job, new_id
 
 log = logging.getLogger(__name__)
 
@@ -148,21 +148,8 @@ def run_job_segment(job_id: str, resource: str) -> Outcome:
 
 def fail_job(job_id: str, code: str, message: str) -> Outcome:
     """Give up on a job whose transient errors outlasted the retries."""
-    with session_scope() as session:
-        done = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUSES))
-            .values(
-                status="failed",
-                error_code=code,
-                error_message=message,
-                finished_at=utcnow(),
-                lease_owner=None,
-                webhook_state=WEBHOOK_PENDING_IF_URL,
-            )
-        ).rowcount
-        has_webhook = session.scalar(select(Job.webhook_url).where(Job.id == job_id)) is not None
-    return Outcome(ran=bool(done), terminal="failed" if done else None, webhook=bool(done) and has_webhook)
+    ended, has_webhook = end_active_job(job_id, "failed", code, message)
+    return Outcome(ran=ended, terminal="failed" if ended else None, webhook=ended and has_webhook)
 
 
 def _finish(

@@ -39,7 +39,7 @@ JOB_TIMEOUT_MS = 240_000
 VIDEO = "document.getElementById('video')"
 
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/install_browser.sh installs it)"
+    not CHROMIUM.exists(), reason="needs Debian's chromium (make setup-dev installs it)"
 )
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
 
