@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.errors import BackendUnavailable
+from models.checkpoint import load_strict, read_state_dict
 
 UNUSED_AT_INFERENCE = ("toRGB.", "stylegan_decoder.style_mlp.")
 
@@ -191,9 +191,7 @@ class ResBlock(nn.Module):
         out = F.leaky_relu(self.conv1(x), 0.2)
         out = F.interpolate(out, scale_factor=self.scale, mode="bilinear", align_corners=False)
         out = F.leaky_relu(self.conv2(out), 0.2)
-        return out + self.skip(
-            F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        )
+        return out + self.skip(F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False))
 
 
 class GFPGANv1Clean(nn.Module):
@@ -207,9 +205,7 @@ class GFPGANv1Clean(nn.Module):
             ResBlock(unet[2**i], unet[2 ** (i - 1)], 0.5) for i in range(log_size, 2, -1)
         )
         self.final_conv = nn.Conv2d(unet[8], unet[4], 3, 1, 1)
-        self.conv_body_up = nn.ModuleList(
-            ResBlock(unet[2 ** (i - 1)], unet[2**i], 2) for i in range(3, log_size + 1)
-        )
+        self.conv_body_up = nn.ModuleList(ResBlock(unet[2 ** (i - 1)], unet[2**i], 2) for i in range(3, log_size + 1))
         num_latent = log_size * 2 - 2
         self.final_linear = nn.Linear(unet[4] * 4 * 4, num_latent * config.num_style_feat)
         self.stylegan_decoder = StyleGAN2GeneratorCSFT(config)
@@ -244,31 +240,13 @@ class GFPGANv1Clean(nn.Module):
 
 def load_gfpgan(path: Path, device: str, config: GFPGANConfig = GFPGANConfig()) -> GFPGANv1Clean:
     """Load an official checkpoint ({"params_ema": state_dict} or {"params": ...}) in eval mode."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for corrupt/foreign files
-        raise BackendUnavailable(f"cannot read GFPGAN checkpoint {path}: {err}") from err
-    key = next(
-        (k for k in ("params_ema", "params") if isinstance(checkpoint, dict) and k in checkpoint), None
+    stored = read_state_dict(path, "GFPGAN", ("params_ema", "params"))
+    state = {k: v for k, v in stored.items() if not k.startswith(UNUSED_AT_INFERENCE)}
+    model = load_strict(
+        GFPGANv1Clean(config),
+        state,
+        path,
+        f"GFPGANv1Clean {config}",
+        "GFPGANv1.3/v1.4 'clean' checkpoints are supported",
     )
-    if key is None:
-        found = sorted(checkpoint)[:5] if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise BackendUnavailable(
-            f"{path} is not a GFPGAN checkpoint: expected the official layout {{'params_ema': ...}}, "
-            f"found {found}",
-        )
-    state = {k: v for k, v in checkpoint[key].items() if not k.startswith(UNUSED_AT_INFERENCE)}
-    model = GFPGANv1Clean(config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong_shape = [k for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or unexpected or wrong_shape:
-        raise BackendUnavailable(
-            f"{path} does not match GFPGANv1Clean {config}: {len(missing)} missing keys {missing[:3]}, "
-            f"{len(unexpected)} unexpected {unexpected[:3]}, "
-            f"{len(wrong_shape)} with other shapes {wrong_shape[:3]} "
-            "(GFPGANv1.3/v1.4 'clean' checkpoints are supported)",
-        )
-    model.load_state_dict(state)
     return model.to(device).eval()

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.errors import BackendUnavailable
+from models.checkpoint import load_strict, read_state_dict
 
 
 class Conv2d(nn.Module):
@@ -27,9 +27,7 @@ class Conv2d(nn.Module):
         residual: bool = False,
     ):
         super().__init__()
-        self.conv_block = nn.Sequential(
-            nn.Conv2d(cin, cout, kernel_size, stride, padding), nn.BatchNorm2d(cout)
-        )
+        self.conv_block = nn.Sequential(nn.Conv2d(cin, cout, kernel_size, stride, padding), nn.BatchNorm2d(cout))
         self.act = nn.ReLU()
         self.residual = residual
 
@@ -41,9 +39,7 @@ class Conv2d(nn.Module):
 
 
 class Conv2dTranspose(nn.Module):
-    def __init__(
-        self, cin: int, cout: int, kernel_size: int, stride: int, padding: int, output_padding: int = 0
-    ):
+    def __init__(self, cin: int, cout: int, kernel_size: int, stride: int, padding: int, output_padding: int = 0):
         super().__init__()
         self.conv_block = nn.Sequential(
             nn.ConvTranspose2d(cin, cout, kernel_size, stride, padding, output_padding),
@@ -64,9 +60,7 @@ def _stage(
     return layers
 
 
-def _up(
-    cin: int, cout: int, stride: int, padding: int, output_padding: int, n_residual: int
-) -> nn.Sequential:
+def _up(cin: int, cout: int, stride: int, padding: int, output_padding: int, n_residual: int) -> nn.Sequential:
     return nn.Sequential(
         Conv2dTranspose(cin, cout, 3, stride, padding, output_padding),
         *[Conv2d(cout, cout, 3, 1, 1, residual=True) for _ in range(n_residual)],
@@ -123,29 +117,9 @@ class Wav2Lip(nn.Module):
 
 def load_wav2lip(path: Path, device: str) -> Wav2Lip:
     """Load an official checkpoint ({"state_dict": {"module.<key>": tensor}}) in eval mode on `device`."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for corrupt/foreign files
-        raise BackendUnavailable(f"cannot read Wav2Lip checkpoint {path}: {err}") from err
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
-        found = sorted(checkpoint)[:5] if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise BackendUnavailable(
-            f"{path} is not a Wav2Lip checkpoint: expected the official layout {{'state_dict': ...}}, "
-            f"found {found}",
-        )
-    state = {k.removeprefix("module."): v for k, v in checkpoint["state_dict"].items()}
-    model = Wav2Lip()
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong_shape = [k for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or unexpected or wrong_shape:
-        raise BackendUnavailable(
-            f"{path} does not match the Wav2Lip generator: {len(missing)} missing keys {missing[:3]}, "
-            f"{len(unexpected)} unexpected {unexpected[:3]}, {len(wrong_shape)} with other shapes "
-            f"{wrong_shape[:3]} (is it the SyncNet expert or a 192px fork?)",
-        )
-    model.load_state_dict(state)
+    stored = read_state_dict(path, "Wav2Lip", ("state_dict",))
+    state = {k.removeprefix("module."): v for k, v in stored.items()}
+    model = load_strict(Wav2Lip(), state, path, "the Wav2Lip generator", "is it the SyncNet expert or a 192px fork?")
     return model.to(device).eval()
 
 
@@ -156,10 +130,6 @@ def random_checkpoint(path: Path, seed: int = 0) -> Path:
     model = Wav2Lip()
     for layer in model.modules():
         if isinstance(layer, nn.Conv2d | nn.ConvTranspose2d):
-            nn.init.kaiming_normal_(
-                layer.weight, nonlinearity="relu"
-            )  # keeps the audio signal alive ~40 layers deep
-    torch.save(
-        {"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}, "global_step": 0}, path
-    )
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")  # keeps the audio signal alive ~40 layers deep
+    torch.save({"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}, "global_step": 0}, path)
     return path
