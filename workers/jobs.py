@@ -55,14 +55,7 @@ def create_job(request: JobRequest) -> tuple[Job, bool]:
         text=request.text,
         options=request.options,
         webhook_url=request.webhook_url,
-        next_resource="cpu",
-        segments=0,
-        attempts=0,
-        progress=0.0,
-        timings={},
-        warnings=[],
-        heartbeat_at=utcnow(),
-    )
+    )  # progress columns start at their defaults (core/db.Job): next_resource cpu, no segments, heartbeat now
     try:
         with session_scope() as session:
             session.add(job)

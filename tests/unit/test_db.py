@@ -71,13 +71,6 @@ def job_id(data_dir: Path) -> str:
         status="queued",
         image_key="uploads/x.png",
         options={},
-        next_resource="cpu",
-        segments=0,
-        attempts=0,
-        progress=0.0,
-        timings={},
-        warnings=[],
-        heartbeat_at=utcnow(),
     )
     with session_scope() as session:
         session.add(job)

@@ -73,13 +73,7 @@ def job_with_webhook(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
             webhook_state="pending",
             error_code="no_face",
             error_message="No face found.",
-            next_resource="cpu",
-            segments=0,
             attempts=1,
-            progress=0.0,
-            timings={},
-            warnings=[],
-            heartbeat_at=utcnow(),
             finished_at=utcnow(),
         )
         with session_scope() as session:
