@@ -70,7 +70,7 @@ def timed(fn: Callable[[AvatarState], dict[str, Any]]) -> Callable[[AvatarState]
 
 @timed
 def audio_processing(state: AvatarState) -> dict[str, Any]:
-    from models.audio.io import check_speech, decode_audio, write_wav
+    from models.audio.io import check_speech, decode_audio, resample, write_wav
     from models.audio.phones import phone_track
     from models.audio.prosody import prosody
     from models.audio.transcribe import transcribe
@@ -86,7 +86,8 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
             text or "", work / "tts.wav", voice=state["options"].get("voice", settings.tts_voice)
         )
 
-    audio = decode_audio(source, 16_000, max_seconds=settings.max_audio_seconds)
+    speech_track = decode_audio(source, SPEECH_RATE, max_seconds=settings.max_audio_seconds)
+    audio = resample(speech_track, SPEECH_RATE, 16_000)  # decoded once: analysis at 16 kHz, the output at 48
     duration = len(audio) / 16_000
     speech = check_speech(audio, 16_000, Path(source).name)
     warnings: list[str] = []
@@ -100,7 +101,7 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
     pros = prosody(audio, 16_000)
     curves = mouth_curves(track, pros, duration)
 
-    write_wav(work / "speech.wav", decode_audio(source, SPEECH_RATE), SPEECH_RATE)
+    write_wav(work / "speech.wav", speech_track, SPEECH_RATE)
     curves.save(work / "mouth.npz")
     track.save(work / "phones.json")
     if speech.speech_seconds < 0.2 * duration:
