@@ -56,7 +56,6 @@ class Settings(BaseSettings):
 
     # job system
     gpu_queue_fallback_to_cpu: bool = False
-    job_stall_seconds: int = 900
     webhook_secret: str = "change-me"
     webhook_max_attempts: int = 6
     require_api_key: bool = False
@@ -65,10 +64,9 @@ class Settings(BaseSettings):
     auto_migrate: bool = True  # `avatar serve` upgrades the schema on start
     local_workers: int = 1  # embedded mode: jobs run at once in the server process
     broker_visibility_timeout: int = 4 * 3600  # seconds; must exceed the longest job (Redis redelivery)
-    task_max_retries: int = 5  # transient pipeline errors, retried with exponential backoff
-    task_retry_backoff: float = 2.0  # seconds, doubled per retry
-    heartbeat_seconds: float = 10.0  # a running segment refreshes jobs.heartbeat_at this often
-    reconcile_interval_seconds: float = 60.0  # beat / embedded loop period of the stalled-job reconciler
+    task_retry_backoff: float = 2.0  # seconds, doubled per retry of an infrastructure error (workers/retry.py)
+    heartbeat_seconds: float = 3.0  # a running segment refreshes its lease this often; it lapses after 3 beats
+    reconcile_interval_seconds: float = 10.0  # period of the reconciler (reconcile --loop, beat, embedded server)
     webhook_backoff_seconds: float = 2.0  # first retry delay, doubled per attempt
     webhook_timeout_seconds: float = 10.0
     webhook_allow_private: bool = False  # true: webhooks may go to loopback, private, link-local... addresses
