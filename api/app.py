@@ -6,8 +6,6 @@ re-enqueues jobs an earlier run of the server left unfinished.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,24 +19,9 @@ from api.web import mount_web
 from core.db import migrate
 from core.metrics import HTTP_LATENCY, HTTP_REQUESTS, register_job_collector
 from core.settings import get_settings
-from workers.dispatch import distributed, warm_up
+from workers.dispatch import shutdown, start
 
-log = logging.getLogger(__name__)
 MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and headers around an uploaded file
-
-
-def _embedded_reconciler(stop: threading.Event) -> None:
-    from workers.reconciler import reconcile
-
-    stall = 0.0  # at start-up nothing of ours is running: every unfinished job was orphaned
-    while True:
-        try:
-            reconcile(stall)
-        except Exception:
-            log.exception("reconciler pass failed")
-        stall = get_settings().job_stall_seconds
-        if stop.wait(get_settings().reconcile_interval_seconds):
-            return
 
 
 @asynccontextmanager
@@ -50,16 +33,9 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         from core.s3 import S3Storage
 
         S3Storage(settings.resolved_storage_url).ensure_bucket()
-    warm_up()
-    stop = threading.Event()
-    if not distributed():
-        threading.Thread(target=_embedded_reconciler, args=(stop,), name="reconciler", daemon=True).start()
+    start()
     yield
-    stop.set()
-    if not distributed():
-        from workers import local
-
-        local.shutdown()
+    shutdown()
 
 
 def create_app() -> FastAPI:

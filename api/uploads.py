@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from api.errors import APIError
 from core.db import Upload, session_scope, utcnow
+from core.jobs import new_id
 from core.settings import get_settings
 from core.storage import open_storage
-from workers.jobs import new_id
 
 CHUNK = 1024 * 1024
 UPLOAD_PREFIX = "uploads/"

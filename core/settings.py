@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FPS_RANGE = (5, 60)  # frames per second a job may ask for
 SIZE_RANGE = (128, 1024)  # output width and height in pixels
+BROKER_SCHEMES = ("redis", "rediss", "sentinel", "amqp", "amqps", "pyamqp", "sqs", "memory")  # memory: tests
 
 
 def model_config_path() -> Path:
@@ -58,7 +59,6 @@ class Settings(BaseSettings):
 
     # job system
     gpu_queue_fallback_to_cpu: bool = False
-    job_stall_seconds: int = Field(default=900, gt=0)
     webhook_secret: str = "change-me"
     webhook_max_attempts: int = Field(default=6, ge=1)
     require_api_key: bool = False
@@ -67,10 +67,9 @@ class Settings(BaseSettings):
     auto_migrate: bool = True  # `avatar serve` upgrades the schema on start
     local_workers: int = Field(default=1, ge=1)  # embedded mode: jobs run at once in the server process
     broker_visibility_timeout: int = 4 * 3600  # seconds; must exceed the longest job (Redis redelivery)
-    task_max_retries: int = 5  # transient pipeline errors, retried with exponential backoff
-    task_retry_backoff: float = 2.0  # seconds, doubled per retry
-    heartbeat_seconds: float = Field(default=10.0, gt=0)  # a running segment refreshes jobs.heartbeat_at this often
-    reconcile_interval_seconds: float = 60.0  # beat / embedded loop period of the stalled-job reconciler
+    task_retry_backoff: float = 2.0  # seconds, doubled per retry of an infrastructure error (workers/retry.py)
+    heartbeat_seconds: float = Field(default=3.0, gt=0)  # lease refresh period; a lease lapses after 3 missed beats
+    reconcile_interval_seconds: float = 10.0  # period of the reconciler (reconcile --loop, beat, embedded server)
     webhook_backoff_seconds: float = 2.0  # first retry delay, doubled per attempt
     webhook_timeout_seconds: float = 10.0
     webhook_allow_private: bool = False  # true: webhooks may go to loopback, private, link-local... addresses
@@ -94,21 +93,21 @@ class Settings(BaseSettings):
     @classmethod
     def _storage_scheme(cls, url: str) -> str:
         if url and not url.startswith(("file://", "s3://")):
-            raise ValueError(f"must start with file:// or s3://")
+            raise ValueError("must start with file:// or s3://")
         return url
 
     @field_validator("database_url", "checkpoint_url")
     @classmethod
     def _database_scheme(cls, url: str | None) -> str | None:
         if url and not url.startswith(("sqlite:///", "postgresql")):
-            raise ValueError(f"must start with sqlite:/// or postgresql://")
+            raise ValueError("must start with sqlite:/// or postgresql://")
         return url
 
     @field_validator("broker_url")
     @classmethod
     def _broker_scheme(cls, url: str | None) -> str | None:
-        if url and not url.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
-            raise ValueError(f"must start with redis:// or amqp://")
+        if url and url.split("://")[0] not in BROKER_SCHEMES:
+            raise ValueError(f"must be a Celery broker URL ({', '.join(s + '://' for s in BROKER_SCHEMES)})")
         return url or None
 
     @model_validator(mode="after")

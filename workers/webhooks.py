@@ -121,3 +121,10 @@ def deliver(job_id: str) -> Attempt:
 def retry_delay(attempt: int) -> float:
     """Seconds to wait after failed attempt number `attempt` (1-based): backoff, 2x backoff, 4x backoff..."""
     return get_settings().webhook_backoff_seconds * 2 ** (attempt - 1)
+
+
+def longest_wait() -> float:
+    """Seconds a pending webhook may go without an attempt while its retries are on schedule (twice the longest
+    backoff plus a timed-out attempt, for a slow queue)."""
+    settings = get_settings()
+    return 2 * (retry_delay(max(1, settings.webhook_max_attempts - 1)) + settings.webhook_timeout_seconds)

@@ -13,10 +13,11 @@ from api.errors import APIError
 from api.schemas import JobAccepted, JobCreate, JobOut, JobPage, JobStatus
 from api.uploads import owned_uploads
 from core.db import Job, session_scope
+from core.jobs import JobRequest, get_job
 from core.metrics import JOBS_SUBMITTED
 from core.storage import open_storage
-from workers.jobs import JobRequest, cancel_job, create_job, get_job
-from workers.webhook_guard import check_webhook_url
+from workers.dispatch import cancel as cancel_job
+from workers.dispatch import submit_job
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -33,9 +34,7 @@ def submit(
 ) -> JobAccepted:
     if not audio_key and not (text or "").strip():
         raise APIError(422, "no_speech", "Give the speech: audio_id (an uploaded audio or video) or text.")
-    if webhook_url:
-        check_webhook_url(str(webhook_url))  # a 422 that says why and which setting would allow it
-    job, created = create_job(
+    job, created = submit_job(  # a webhook_url the server will not call is a 422 that says why
         JobRequest(
             owner=owner,
             image_key=image_key,

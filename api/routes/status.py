@@ -16,7 +16,7 @@ from api.deps import request_owner
 from core.db import JOB_STATUSES, Job, get_engine, session_scope, utcnow
 from core.settings import get_settings
 from core.storage import open_storage
-from workers.dispatch import distributed
+from workers.dispatch import broker_ok, distributed
 
 router = APIRouter(tags=["status"])
 PERFORMANCE_SAMPLE = 500  # most recent finished jobs the performance stats are computed from
@@ -27,17 +27,6 @@ def _version() -> str:
         return version("avatar-orchestrator")
     except PackageNotFoundError:
         return "dev"
-
-
-def _broker_ok() -> bool:
-    from workers.celery_app import app
-
-    try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-        return True
-    except Exception:
-        return False
 
 
 def _checks() -> dict[str, bool]:
@@ -54,7 +43,7 @@ def _checks() -> dict[str, bool]:
     except Exception:
         checks["storage"] = False
     if distributed():
-        checks["broker"] = _broker_ok()
+        checks["broker"] = broker_ok()
     return checks
 
 
