@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import struct
 import time
 from typing import Literal
@@ -23,6 +24,7 @@ from models.face.analysis import FaceAnalysis, analyze_face
 from models.face.image import load_image
 from models.stream.engine import LiveFrame, StreamEngine, latency_summary
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["stream"])
 
 FRAME_HEADER = struct.Struct("<II")  # frame index, timestamp in ms on the audio's clock; the JPEG follows
@@ -37,6 +39,7 @@ class StartMessage(BaseModel):
     size: int = Field(default=256, ge=64, le=1024)
     sample_rate: int = 16_000
     emotion: Literal["neutral", "happy", "sad", "angry", "surprised"] = "neutral"
+    api_key: str | None = Field(default=None, max_length=200, repr=False)  # for clients that cannot set headers
 
 
 class StreamError(Exception):
@@ -52,8 +55,8 @@ async def stream(ws: WebSocket) -> None:
     """Send `start`, then 16-bit PCM chunks, then `end`; receive `ready`, JPEG frames and `done`."""
     await ws.accept()
     try:
-        owner = _owner(ws)
         start = await _start_message(ws)
+        owner = await run_in_threadpool(_owner, ws, start)
         face = await run_in_threadpool(_face, start, owner)
         settings = get_settings()
         with StreamEngine(
@@ -76,15 +79,19 @@ async def stream(ws: WebSocket) -> None:
         await ws.close(code=4000 + err.status, reason=err.code)
     except WebSocketDisconnect:
         pass
+    except Exception:
+        log.exception("live stream failed")
+        await ws.send_json({"type": "error", "code": "internal_error", "message": "The stream failed on our side."})
+        await ws.close(code=1011, reason="internal_error")
 
 
-def _owner(ws: WebSocket) -> str:
-    """The API key's owner, checked as for HTTP; browsers cannot set headers on a WebSocket, so the key
-    may also come as the `api_key` query parameter."""
+def _owner(ws: WebSocket, start: StartMessage) -> str:
+    """The API key's owner, checked as for HTTP. Browsers cannot set headers on a WebSocket, so the key may
+    also come in the start message, or (kept for old clients; it ends up in URLs) as `?api_key=`."""
     try:
         return current_owner(
             authorization=ws.headers.get("authorization"),
-            x_api_key=ws.headers.get("x-api-key") or ws.query_params.get("api_key"),
+            x_api_key=ws.headers.get("x-api-key") or start.api_key or ws.query_params.get("api_key"),
         )
     except APIError as err:
         raise StreamError(err.status_code, err.code, err.message) from err
@@ -104,7 +111,7 @@ async def _start_message(ws: WebSocket) -> StartMessage:
             400,
             "bad_start",
             'The first message must be JSON {"type": "start", "image_id", "fps", "size", "sample_rate", '
-            f'"emotion"?}}: {_why(err)}',
+            f'"emotion"?, "api_key"?}}: {_why(err)}',
         ) from err
     if not SAMPLE_RATES[0] <= start.sample_rate <= SAMPLE_RATES[1]:
         raise StreamError(

@@ -19,6 +19,7 @@ def client(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
     from core.settings import get_settings
 
     monkeypatch.setenv("AVATAR_BROKER_URL", "memory://")
+    monkeypatch.setenv("AVATAR_WEBHOOK_SECRET", "whsec-unit-test")
     monkeypatch.setenv("AVATAR_MAX_UPLOAD_BYTES", str(2_000_000))
     get_settings.cache_clear()
     with TestClient(create_app()) as c:
@@ -64,7 +65,7 @@ def test_uploads_are_sniffed_and_stored_under_generated_names(client: TestClient
     body = r.json()
     assert body["content_type"] == "image/png" and body["path"] == f"{body['id']}.png"
 
-    assert error_code(upload(client, "image", b"hello, not an image", "face.png")) == "not_an_image"
+    assert error_code(upload(client, "image", b"hello, not an image", "face.png")) == "unreadable_image"
     assert upload(client, "audio", png_bytes(), "voice.wav").status_code == 415
     assert upload(client, "video", wav_bytes(), "clip.mp4").status_code == 415
     assert upload(client, "image", b"", "empty.png").status_code == 422
@@ -78,7 +79,7 @@ def test_oversized_and_overlong_uploads_are_refused(client: TestClient, monkeypa
     assert r.status_code == 413 and "limit" in r.json()["error"]["message"]
     monkeypatch.setenv("AVATAR_MAX_AUDIO_SECONDS", "0.2")
     get_settings.cache_clear()
-    assert error_code(upload(client, "audio", wav_bytes(seconds=1.0))) == "too_long"
+    assert error_code(upload(client, "audio", wav_bytes(seconds=1.0))) == "audio_too_long"
     monkeypatch.setenv("AVATAR_MAX_IMAGE_PIXELS", "1000")
     get_settings.cache_clear()
     assert error_code(upload(client, "image", png_bytes(64))) == "image_too_large"
