@@ -180,6 +180,68 @@ def shared_redis_url() -> str:
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 
 
+def _pg_bin(name: str) -> str | None:
+    """A PostgreSQL server binary (Debian keeps them off PATH, under /usr/lib/postgresql/<version>/bin)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
+    return str(candidates[-1]) if candidates else None
+
+
+@dataclass
+class PostgresServer:
+    """A private PostgreSQL cluster (initdb, pg_ctl) on a free port, so tests may stop and start it; the
+    machine's shared server is never touched. As root the cluster runs as the `postgres` user."""
+
+    port: int
+    datadir: Path
+    run_as: str | None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://avatar@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *cmd: str, timeout: float = 60) -> None:
+        prefix = ["runuser", "-u", self.run_as, "--"] if self.run_as else []
+        subprocess.run(prefix + list(cmd), check=True, timeout=timeout, capture_output=True)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.datadir}"
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.datadir / "data"), "-l", str(self.datadir / "pg.log"),
+                  "-o", options, "-w", "start")  # fmt: skip
+        wait_for(lambda: port_open("127.0.0.1", self.port), 30, "private PostgreSQL")
+
+    def stop(self) -> None:
+        """A fast shutdown: open connections are cut, as in an outage."""
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.datadir / "data"), "-m", "fast", "-w", "stop")
+
+
+@contextmanager
+def private_postgres() -> Iterator[PostgresServer]:
+    import tempfile
+
+    initdb = _pg_bin("initdb")
+    if not initdb or not _pg_bin("pg_ctl"):
+        pytest.skip("initdb/pg_ctl not found: apt-get install postgresql")
+    run_as = "postgres" if os.geteuid() == 0 else None  # initdb refuses to run as root
+    datadir = Path(tempfile.mkdtemp(prefix="avatar-pg-"))  # not under pytest's tmp: the postgres user must enter it
+    if run_as:
+        shutil.chown(datadir, user=run_as)
+    server = PostgresServer(free_port(), datadir, run_as)
+    server._run(initdb, "-D", str(datadir / "data"), "-U", "avatar", "--auth=trust", "--no-sync")
+    server.start()
+    try:
+        yield server
+    finally:
+        from core.db import dispose_engines
+
+        dispose_engines()
+        if port_open("127.0.0.1", server.port):
+            server._run(_pg_bin("pg_ctl"), "-D", str(datadir / "data"), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
 @dataclass
 class S3Server:
     endpoint: str
