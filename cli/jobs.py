@@ -33,6 +33,7 @@ def serve(
             "or set AVATAR_BROKER_URL and run `avatar worker`",
             param_hint="--workers",
         )
+    _require_webhook_secret()
     setup_logging()
     if workers > 1 and settings.auto_migrate:
         from core.db import migrate as upgrade
@@ -67,6 +68,7 @@ def worker(
     names = [q.strip() for q in queues.split(",") if q.strip()]
     if not names or any(q not in QUEUES for q in names):
         raise typer.BadParameter(f"queues must be among {', '.join(QUEUES)}, got {queues!r}")
+    _require_webhook_secret()
     setup_logging(loglevel)
     argv = [
         "worker",
@@ -82,6 +84,15 @@ def worker(
         name or f"avatar-{'-'.join(names)}-{os.getpid()}@%h",
     ]
     app.worker_main(argv + (["-B"] if beat else []))
+
+
+def _require_webhook_secret() -> None:
+    from core.secrets import SecretMissing, webhook_secret
+
+    try:
+        webhook_secret()
+    except SecretMissing as exc:
+        raise typer.BadParameter(str(exc), param_hint="AVATAR_WEBHOOK_SECRET") from None
 
 
 def migrate() -> None:

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
 
     # job system
     gpu_queue_fallback_to_cpu: bool = False
-    webhook_secret: str = "change-me"
+    webhook_secret: str | None = None  # None: generated into <data_dir>/webhook_secret (embedded mode only)
     webhook_max_attempts: int = Field(default=6, ge=1)
     require_api_key: bool = False
     api_public_url: str = "http://127.0.0.1:8000"  # base of result URLs handed out (webhooks, local storage)
@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False  # true: webhooks may go to loopback, private, link-local... addresses
     webhook_allowed_hosts: list[str] = []  # host names, addresses or networks (CIDR) allowed although not public
     broker_scan_limit: int = 10_000  # reconciler: most messages read per queue to tell a lost job from a waiting one
+    # requests refused at the door (docs/limits.md)
+    max_json_bytes: int = Field(default=256 * 1024, ge=1024)  # any request body but uploads
+    max_json_keys: int = Field(default=1000, ge=10)  # keys in all objects of one JSON body, counted before validation
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)  # request line and headers together
+    body_timeout_seconds: float = Field(default=30.0, gt=0)  # longest wait for the next piece of a request body
+    metrics_token: str | None = None  # set: GET /metrics needs "Authorization: Bearer <token>"
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

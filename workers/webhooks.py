@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from core.db import Job, WebhookDelivery, session_scope
 from core.metrics import WEBHOOK_ATTEMPTS
+from core.secrets import webhook_secret
 from core.settings import get_settings
 from workers.webhook_guard import WebhookURLError, check_webhook_url
 
@@ -81,7 +82,7 @@ def deliver(job_id: str) -> Attempt:
     body = payload(job)
     headers = {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(settings.webhook_secret, body),
+        SIGNATURE_HEADER: sign(webhook_secret(), body),
         "User-Agent": "avatar-webhooks/1",
     }
     status_code, error, refused = None, None, False

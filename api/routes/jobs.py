@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from api.deps import request_owner
 from api.errors import APIError
+from api.limits import LimitedRoute
 from api.schemas import JobAccepted, JobCreate, JobOut, JobPage, JobStatus
 from api.uploads import owned_uploads
 from core.db import Job, session_scope
@@ -19,7 +20,8 @@ from core.storage import open_storage
 from workers.dispatch import cancel as cancel_job
 from workers.dispatch import submit_job
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+MAX_OFFSET = 1_000_000  # deeper pages: narrow the list with ?status= instead
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], route_class=LimitedRoute)
 
 
 def submit(
@@ -87,7 +89,7 @@ def create(
 def list_jobs(
     status: JobStatus | None = None,
     limit: int = Query(default=20, ge=1, le=100),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     owner: str = Depends(request_owner),
 ) -> JobPage:
     """This key's jobs, newest first."""
