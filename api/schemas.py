@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from core.db import Job
+from pipeline.options import JobOptions
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-
-
-class JobOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    fps: int | None = Field(default=None, ge=5, le=60)
-    size: int | None = Field(default=None, ge=64, le=1024, description="output width and height in pixels")
-    backend: Literal["auto", "warp", "wav2lip", "sadtalker"] | None = None
-    emotion: Literal["auto", "neutral", "happy", "sad", "angry", "surprised"] | None = None
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    face_index: int | None = Field(default=None, ge=0, le=32)
-    voice: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9_+\-]+$")
-    enhancer: Literal["auto", "none", "gfpgan"] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
 
 
 class JobCreate(BaseModel):

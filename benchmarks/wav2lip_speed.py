@@ -23,7 +23,11 @@ from skimage import data
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.settings import get_settings  # noqa: E402
 from models.render.wav2lip import Wav2LipRenderer  # noqa: E402
-from models.render.wav2lip_net import load_wav2lip, random_checkpoint  # noqa: E402
+from models.render.wav2lip_net import load_wav2lip  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from checkpoints import random_wav2lip_checkpoint  # noqa: E402
+
 from models.types import ControlTrack  # noqa: E402
 
 
@@ -82,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = random_checkpoint(Path(tmp) / "wav2lip_gan.pth")
+        checkpoint = random_wav2lip_checkpoint(Path(tmp) / "wav2lip_gan.pth")
         wav = Path(tmp) / "speech.wav"
         t = np.arange(int(args.frames / 25 * 16_000)) / 16_000
         wavfile.write(

@@ -12,22 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from core.errors import InputError
-from models.types import ControlTrack
+from models.backends import ENHANCERS, RENDERERS
+from models.types import EMOTIONS, ControlTrack
+from pipeline.options import JobOptions, option_errors, require_speech
 
 err_console = Console(stderr=True, soft_wrap=True)
 
-BACKENDS = ("auto", "warp", "wav2lip", "sadtalker")
-EMOTIONS = ("auto", "neutral", "happy", "sad", "angry", "surprised")
-ENHANCERS = ("auto", "none", "gfpgan")
-
-
-def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
-    if value not in allowed:
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=option)
-    return value
 
 
 def _safe_name(path: Path) -> str:
@@ -39,20 +33,19 @@ def generate_video(
     audio: Path | None,
     text: str | None,
     output: Path,
-    options: dict[str, Any],
+    options: JobOptions,
     show_progress: bool = True,
     keep_artifacts: bool = False,
 ) -> dict[str, Any]:
     """Run the pipeline in-process and copy the result to `output`; returns the summary printed by --json."""
     from cli.progress import PipelineProgress
-    from core.storage import LocalStorage, open_storage
+    from core.storage import open_storage
     from pipeline.runner import new_job_state, run_in_process
 
     for path, what in ((image, "image"), (audio, "audio")):
         if path is not None and not path.is_file():
             raise InputError(f"{what}_not_found", f"The {what} file {path} does not exist.")
-    if audio is None and not (text or "").strip():
-        raise InputError("no_speech", 'Give the speech: --audio FILE, or --text "what to say".')
+    require_speech(audio is not None, text, 'give --audio FILE, or --text "what to say"')
     if output.suffix.lower() != ".mp4":
         raise InputError("bad_output", f"The output must be an .mp4 file, got {output}.")
 
@@ -70,7 +63,7 @@ def generate_video(
         shutil.copyfile(storage.fetch(final["output_key"]), output)
         controls = ControlTrack.load(storage.fetch(final["controls_key"])).summary()
     finally:
-        if not keep_artifacts and isinstance(storage, LocalStorage):
+        if not keep_artifacts:
             storage.delete_prefix(f"jobs/{job_id}")
     info = final["output_info"]
     return {
@@ -79,7 +72,9 @@ def generate_video(
         "duration": info["duration"],
         "fps": info["fps"],
         "size": [info["width"], info["height"]],
-        "backend": final["render_backend"],
+        "backend": final["plan"]["renderer"]["name"],
+        "backend_reason": final["plan"]["renderer"]["reason"],
+        "plan": final["plan"],
         "backends": final["backends"],
         "emotion": final["emotion"],
         "emotion_scores": final.get("emotion_scores", {}),
@@ -101,30 +96,32 @@ def generate(
     text: str | None = typer.Option(
         None, "--text", "-t", help="What is said: spoken with espeak-ng when no --audio, else the transcript."
     ),
-    fps: int = typer.Option(25, min=5, max=60, help="Frames per second."),
-    size: int = typer.Option(512, min=128, max=1024, help="Output width and height in pixels."),
-    backend: str = typer.Option("auto", help=f"Renderer: {', '.join(BACKENDS)}."),
-    emotion: str = typer.Option("auto", help=f"Emotion: {', '.join(EMOTIONS)}."),
-    enhancer: str = typer.Option("auto", help=f"Face enhancer: {', '.join(ENHANCERS)}."),
-    seed: int = typer.Option(0, help="Seed for blinks and idle head motion."),
-    face_index: int | None = typer.Option(
-        None, "--face-index", min=0, help="Which face, when the photo has several (0 = largest)."
+    fps: int | None = typer.Option(None, help="Frames per second [default: AVATAR_FPS, 25]."),
+    size: int | None = typer.Option(None, help="Output width and height in pixels [default: AVATAR_SIZE, 512]."),
+    backend: str | None = typer.Option(
+        None, help=f"Renderer: {', '.join(RENDERERS.names)} [default: AVATAR_BACKEND, auto]."
     ),
-    voice: str = typer.Option("en-us", help="espeak-ng voice for --text (see `espeak-ng --voices`)."),
+    emotion: str | None = typer.Option(None, help=f"Emotion: auto, {', '.join(EMOTIONS)} [default: auto]."),
+    enhancer: str | None = typer.Option(
+        None, help=f"Face enhancer: {', '.join(ENHANCERS.names)} [default: AVATAR_ENHANCER, auto]."
+    ),
+    seed: int | None = typer.Option(None, help="Seed for blinks and idle head motion."),
+    face_index: int | None = typer.Option(
+        None, "--face-index", help="Which face, when the photo has several (0 = largest)."
+    ),
+    voice: str | None = typer.Option(
+        None, help="espeak-ng voice for --text (see `espeak-ng --voices`) [default: AVATAR_TTS_VOICE, en-us]."
+    ),
     keep_artifacts: bool = typer.Option(False, help="Keep the job's artifacts (visemes, controls, video) in storage."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with what was done."),
 ) -> None:
     """Make a talking-head video from a face photo and speech (an audio file, or --text to speak)."""
-    options = {
-        "fps": fps,
-        "size": size,
-        "seed": seed,
-        "face_index": face_index,
-        "voice": voice,
-        "backend": _choice(backend, BACKENDS, "--backend"),
-        "emotion": _choice(emotion, EMOTIONS, "--emotion"),
-        "enhancer": _choice(enhancer, ENHANCERS, "--enhancer"),
-    }
+    given = {"fps": fps, "size": size, "backend": backend, "emotion": emotion, "enhancer": enhancer}
+    given |= {"seed": seed, "face_index": face_index, "voice": voice}
+    try:
+        options = JobOptions(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as err:
+        raise typer.BadParameter(option_errors(err)) from None
     try:
         summary = generate_video(
             image,

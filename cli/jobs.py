@@ -120,7 +120,7 @@ def batch_submit(
 ) -> None:
     """Submit every row through the HTTP API, wait, download the videos and write a results CSV.
     Rows already succeeded in the results CSV are skipped, so an interrupted batch resumes."""
-    from api.batch import run_batch
+    from cli.batch import run_batch
 
     results = results or manifest.with_suffix(".results.csv")
     out_dir = out_dir or manifest.parent / "results"

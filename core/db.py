@@ -35,7 +35,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
-TERMINAL_STATUSES = ("succeeded", "failed", "cancelled")
 ANONYMOUS_OWNER = "anonymous"
 
 

@@ -8,6 +8,7 @@ self-hosted servers work without wildcard DNS. `fetch` downloads into a local ca
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -60,10 +61,6 @@ class S3Storage:
         self.client.upload_file(str(path), self.bucket, self._object(key))
         return key
 
-    def store_bytes(self, key: str, data: bytes) -> str:
-        self.client.put_object(Bucket=self.bucket, Key=self._object(key), Body=data)
-        return key
-
     def fetch(self, key: str) -> Path:
         dest = self.cache / _check_key(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +86,15 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._object(key))
+
+    def delete_prefix(self, prefix: str) -> None:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._object(_check_key(prefix.rstrip("/"))) + "/"
+        )
+        for page in pages:
+            if objects := [{"Key": o["Key"]} for o in page.get("Contents", [])]:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+        shutil.rmtree(self.cache / prefix.rstrip("/"), ignore_errors=True)
 
     def presigned_url(self, key: str, expires: int = 3600) -> str | None:
         return self.presign_client.generate_presigned_url(

@@ -19,10 +19,10 @@ class Storage(Protocol):
     url: str
 
     def store(self, key: str, path: Path) -> str: ...
-    def store_bytes(self, key: str, data: bytes) -> str: ...
-    def fetch(self, key: str) -> Path: ...
+    def fetch(self, key: str) -> Path: ...  # a local file (the object itself, or a cached download)
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> None: ...  # every object under prefix/
     def presigned_url(self, key: str, expires: int = 3600) -> str | None: ...
 
 
@@ -49,14 +49,6 @@ class LocalStorage:
             tmp = dest.with_name(dest.name + ".part")
             shutil.copyfile(path, tmp)
             tmp.replace(dest)
-        return key
-
-    def store_bytes(self, key: str, data: bytes) -> str:
-        dest = self.path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(dest)
         return key
 
     def fetch(self, key: str) -> Path:

@@ -11,6 +11,10 @@ import numpy as np
 
 Resource = Literal["cpu", "gpu"]
 
+# The emotions the controller can show (models/control/rules.EMOTION_POSE): detection, the LLM controller and job
+# options all speak this vocabulary, so a job never records an emotion it did not render.
+EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised")
+
 # Per-frame control channels a renderer understands. All float32 arrays of length n_frames.
 #   jaw_open      0 = closed .. 1 = wide open (vertical mouth aperture)
 #   lip_press     0..1, lips pressed together (p/b/m): overrides jaw_open for the lips

@@ -10,8 +10,6 @@ from pipeline.nodes import NODES
 from pipeline.state import AvatarState
 
 ORDER = tuple(NODES)  # audio_processing -> ... -> finalize
-GPU_RENDERERS = {"wav2lip", "sadtalker"}
-GPU_ENHANCERS = {"gfpgan"}
 
 
 def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
@@ -26,10 +24,8 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStat
 
 
 def node_resource(node: str, state: AvatarState) -> str:
-    """The worker pool a node runs on: `cpu`, or `gpu` for neural backends."""
+    """The worker pool a node runs on: `cpu`, or the resource of the backend the plan chose for it."""
     kind = NODES[node][1]
-    if kind == "backend":
-        return "gpu" if state.get("render_backend") in GPU_RENDERERS else "cpu"
-    if kind == "enhancer":
-        return "gpu" if state.get("enhancer") in GPU_ENHANCERS else "cpu"
-    return kind
+    if kind == "cpu":
+        return kind
+    return (state.get("plan") or {}).get(kind, {}).get("resource", "cpu")

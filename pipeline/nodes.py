@@ -24,10 +24,28 @@ def scratch_dir(job_id: str) -> Path:
     return get_settings().data_dir / "work" / job_id
 
 
+class JobFiles:
+    """A job's artifacts: written in its scratch folder, stored under jobs/<id>/<name>, fetched back by key."""
+
+    def __init__(self, state: AvatarState):
+        self.job_id = state["job_id"]
+        self.storage = open_storage()
+        self.work = scratch_dir(self.job_id)
+        self.work.mkdir(parents=True, exist_ok=True)
+
+    def path(self, name: str) -> Path:
+        return self.work / name
+
+    def store(self, name: str, path: Path | None = None) -> str:
+        """Store the scratch file `name` (or `path`) as the job's artifact `name`; returns its key."""
+        return self.storage.store(f"jobs/{self.job_id}/{name}", path or self.path(name))
+
+    def fetch(self, key: str) -> Path:
+        return self.storage.fetch(key)
+
+
 def _workdir(state: AvatarState) -> Path:
-    path = scratch_dir(state["job_id"])
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return JobFiles(state).work
 
 
 def _key(state: AvatarState, name: str) -> str:
@@ -43,14 +61,12 @@ def _progress(node: str) -> Callable[[int, int], None]:
     return report
 
 
-def _face(state: AvatarState) -> Any:
+def _face(state: AvatarState, files: JobFiles) -> Any:
     """The analysed face of the job's photo, framed at the output size (cached by content hash)."""
-    from models.face.analysis import analyze_face
-    from models.face.image import load_image
+    from models.face.load import load_face
 
-    settings, options = get_settings(), state["options"]
-    image = load_image(open_storage().fetch(state["image_key"]), max_pixels=settings.max_image_pixels)
-    return analyze_face(image, size=options.get("size", settings.size), face_index=options.get("face_index"))
+    options = state["options"]
+    return load_face(files.fetch(state["image_key"]), options["size"], options.get("face_index"))
 
 
 def timed(fn: Callable[[AvatarState], dict[str, Any]]) -> Callable[[AvatarState], dict[str, Any]]:
@@ -93,90 +109,95 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
 def emotion_detection(state: AvatarState) -> dict[str, Any]:
     from models.emotion.detect import detect_emotion
 
-    forced = state["options"].get("emotion", "auto")
+    forced = state["options"]["emotion"]
     result = detect_emotion(state.get("transcript"), state.get("audio_features", {}))
-    if forced != "auto":
-        return {
-            "emotion": forced,
-            "emotion_scores": result.scores,
-            "backends": {"emotion_detection": "given by the request"},
-        }
     return {
-        "emotion": result.label,
+        "emotion": result.label if forced == "auto" else forced,
         "emotion_scores": result.scores,
-        "backends": {"emotion_detection": result.source},
+        "backends": {"emotion_detection": result.source if forced == "auto" else "given by the request"},
     }
 
 
 @timed
 def avatar_control(state: AvatarState) -> dict[str, Any]:
-    from models.control.plan import plan_backends
+    from models.backends import ENHANCERS, RENDERERS
     from models.control.rules import build_controls
 
-    settings, storage, work = get_settings(), open_storage(), _workdir(state)
-    options = state["options"]
-    curves = MouthCurves.load(storage.fetch(state["mouth_key"]))
+    files, options = JobFiles(state), state["options"]
+    curves = MouthCurves.load(files.fetch(state["mouth_key"]))
     controls, controller = build_controls(
         curves,
         emotion=state.get("emotion", "neutral"),
         duration=state["duration"],
-        fps=options.get("fps", settings.fps),
+        fps=options["fps"],
         seed=options.get("seed", 0),
         text=state.get("transcript"),
     )
-    controls.save(work / "controls.npz")
-    plan = plan_backends(options.get("backend", settings.backend), options.get("enhancer", settings.enhancer))
+    controls.save(files.path("controls.npz"))
+    # decided here, before video generation, because the choice decides the worker queue of the next nodes
+    renderer, enhancer = RENDERERS.choose(options["backend"]), ENHANCERS.choose(options["enhancer"])
+    asked = {"renderer": (options["backend"], renderer), "enhancer": (options["enhancer"], enhancer)}
+    warnings = [
+        f"requested {kind} {name} unavailable: {'; '.join(choice.tried)}"
+        for kind, (name, choice) in asked.items()
+        if name not in ("auto", choice.name)
+    ]
     return {
-        "controls_key": storage.store(_key(state, "controls.npz"), work / "controls.npz"),
+        "controls_key": files.store("controls.npz"),
         "controller": controller,
-        "render_backend": plan.renderer,
-        "enhancer": plan.enhancer,
-        "backends": {"avatar_control": controller, "plan": plan.reason},
-        "warnings": plan.warnings,
+        "emotion": controls.emotion,  # the LLM controller may have changed it: the job records what is shown
+        "plan": {"renderer": renderer.as_dict(), "enhancer": enhancer.as_dict()},
+        "backends": {"avatar_control": controller},
+        "warnings": warnings,
     }
 
 
 @timed
 def video_generation(state: AvatarState) -> dict[str, Any]:
-    from models.render.registry import render_with_fallback
+    from models.backends import Choice
+    from models.render.fallback import render_planned
 
-    storage, work = open_storage(), _workdir(state)
-    face = _face(state)
-    controls = ControlTrack.load(storage.fetch(state["controls_key"]))
-    result = render_with_fallback(
-        state["render_backend"],
+    files = JobFiles(state)
+    face = _face(state, files)
+    controls = ControlTrack.load(files.fetch(state["controls_key"]))
+    result = render_planned(
+        Choice.of(state["plan"]["renderer"]),
         face,
         controls,
-        storage.fetch(state["speech_key"]),
-        work / "video.mp4",
+        files.fetch(state["speech_key"]),
+        files.path("video.mp4"),
         progress=_progress("video_generation"),
     )
+    faces = [f"{face.n_faces} faces found; used face {face.face_index}"] if face.n_faces > 1 else []
     return {
-        "video_key": storage.store(_key(state, "video.mp4"), work / "video.mp4"),
-        "backends": {"video_generation": result.describe()},
-        "warnings": result.warnings
-        + ([f"{face.n_faces} faces found; used face {face.face_index}"] if face.n_faces > 1 else []),
+        "video_key": files.store("video.mp4"),
+        "plan": {"renderer": result.choice.as_dict()},  # what ran, when a failure moved it down the chain
+        "backends": {"video_generation": result.choice.reason},
+        "warnings": result.warnings + result.notes + faces,
     }
 
 
 @timed
 def quality_enhancement(state: AvatarState) -> dict[str, Any]:
+    from models.backends import Choice
     from models.enhance.video import enhance_video
 
-    storage, work = open_storage(), _workdir(state)
-    enhancer = state.get("enhancer", "none")
-    landmarks = _face(state).landmarks if enhancer != "none" else None
+    files, planned = JobFiles(state), Choice.of(state["plan"]["enhancer"])
     report = enhance_video(
-        enhancer,
-        storage.fetch(state["video_key"]),
-        work / "enhanced.mp4",
-        landmarks,
+        planned,
+        files.fetch(state["video_key"]),
+        files.path("enhanced.mp4"),
+        _face(state, files).landmarks if planned.name != "none" else None,
         progress=_progress("quality_enhancement"),
     )
-    if report.output is None:  # nothing to do: the rendered video goes on as it is
-        return {"enhanced_key": state["video_key"], "backends": {"quality_enhancement": report.describe()}}
+    if report.output is None:  # nothing done: the rendered video goes on as it is
+        return {
+            "enhanced_key": state["video_key"],
+            "backends": {"quality_enhancement": report.describe()},
+            "warnings": report.warnings,
+        }
     return {
-        "enhanced_key": storage.store(_key(state, "enhanced.mp4"), report.output),
+        "enhanced_key": files.store("enhanced.mp4", report.output),
         "backends": {"quality_enhancement": report.describe()},
         "warnings": report.warnings,
     }
@@ -186,18 +207,18 @@ def quality_enhancement(state: AvatarState) -> dict[str, Any]:
 def finalize(state: AvatarState) -> dict[str, Any]:
     from models.media.video import mux, probe
 
-    storage, work = open_storage(), _workdir(state)
-    out = work / "output.mp4"
-    mux(storage.fetch(state["enhanced_key"]), storage.fetch(state["speech_key"]), out)
-    return {"output_key": storage.store(_key(state, "output.mp4"), out), "output_info": probe(out)}
+    files = JobFiles(state)
+    out = files.path("output.mp4")
+    mux(files.fetch(state["enhanced_key"]), files.fetch(state["speech_key"]), out)
+    return {"output_key": files.store("output.mp4"), "output_info": probe(out)}
 
 
-# name -> (function, resource class when it does not depend on the chosen backend)
+# name -> (function, resource class: "cpu", or the plan entry whose backend decides it)
 NODES: dict[str, tuple[Callable[[AvatarState], dict[str, Any]], str]] = {
     "audio_processing": (audio_processing, "cpu"),
     "emotion_detection": (emotion_detection, "cpu"),
     "avatar_control": (avatar_control, "cpu"),
-    "video_generation": (video_generation, "backend"),
+    "video_generation": (video_generation, "renderer"),
     "quality_enhancement": (quality_enhancement, "enhancer"),
     "finalize": (finalize, "cpu"),
 }

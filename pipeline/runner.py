@@ -16,7 +16,8 @@ from core.settings import get_settings
 from pipeline.checkpoints import open_checkpointer
 from pipeline.graph import ORDER, build_graph, node_resource
 from pipeline.nodes import scratch_dir
-from pipeline.state import AvatarState, JobOptions
+from pipeline.options import JobOptions, require_speech
+from pipeline.state import AvatarState
 
 ProgressFn = Callable[[str, float], None]  # (node, fraction of that node done)
 
@@ -35,28 +36,16 @@ def new_job_state(
     image_key: str,
     audio_key: str | None,
     text: str | None,
-    options: dict[str, Any] | None = None,
+    options: JobOptions | dict[str, Any] | None = None,
 ) -> AvatarState:
-    settings = get_settings()
-    opts: JobOptions = {
-        "fps": settings.fps,
-        "size": settings.size,
-        "backend": settings.backend,
-        "enhancer": settings.enhancer,
-        "emotion": "auto",
-        "seed": 0,
-        "face_index": None,
-        "voice": settings.tts_voice,
-    }
-    opts.update({k: v for k, v in (options or {}).items() if v is not None})  # type: ignore[typeddict-item]
-    if not audio_key and not (text or "").strip():
-        raise InputError("no_speech", "Give the speech: an audio file, or text to be spoken.")
+    """The job's first state, its options resolved against the settings (ValidationError on bad options)."""
+    require_speech(bool(audio_key), text)
     return {
         "job_id": job_id,
         "image_key": image_key,
         "audio_key": audio_key,
         "text": text,
-        "options": opts,
+        "options": JobOptions.model_validate(options or {}).resolve(get_settings()).as_dict(),
         "backends": {},
         "timings": {},
         "warnings": [],

@@ -10,23 +10,12 @@ def merge(left: dict | None, right: dict | None) -> dict:
     return {**(left or {}), **(right or {})}
 
 
-class JobOptions(TypedDict, total=False):
-    fps: int
-    size: int
-    backend: str  # auto | warp | wav2lip | sadtalker
-    enhancer: str  # auto | none | gfpgan
-    emotion: str  # auto | neutral | happy | sad | angry | surprised
-    seed: int
-    face_index: int | None
-    voice: str
-
-
 class AvatarState(TypedDict, total=False):
     job_id: str
     image_key: str
     audio_key: str | None
     text: str | None
-    options: JobOptions
+    options: dict[str, Any]  # pipeline.options.JobOptions, resolved against the settings when the job was made
 
     # audio_processing
     speech_key: str  # the speech track muxed into the output
@@ -44,8 +33,9 @@ class AvatarState(TypedDict, total=False):
     # avatar_control
     controls_key: str
     controller: str
-    render_backend: str  # the backend planned for video_generation (decides its queue)
-    enhancer: str
+    # "renderer" / "enhancer" -> models.backends.Choice as a dict: what runs, its resource (the worker queue), why;
+    # planned by avatar_control, updated by video_generation when a failure moved the render down the chain
+    plan: Annotated[dict[str, dict[str, Any]], merge]
 
     # video_generation / quality_enhancement / finalize
     video_key: str

@@ -166,11 +166,9 @@ def _finish(
         "emotion": state.get("emotion"),
         "duration": state.get("duration"),
     }
-    # the renderer reports "name (why)", e.g. "warp (wav2lip weights missing -> warp)"
-    described = (state.get("backends") or {}).get("video_generation")
-    if described or state.get("render_backend"):
-        values["backend"] = described.split(" ", 1)[0] if described else state.get("render_backend")
-        values["backend_reason"] = described
+    # the renderer that made the video and why, e.g. "wav2lip: wav2lip weights missing: ... -> warp"
+    if renderer := (state.get("plan") or {}).get("renderer"):
+        values["backend"], values["backend_reason"] = renderer["name"], renderer["reason"]
     if status == "succeeded":
         values.update(output_key=state.get("output_key"), progress=1.0, current_node=None)
     else:

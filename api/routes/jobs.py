@@ -14,7 +14,7 @@ from api.schemas import JobAccepted, JobCreate, JobOut, JobPage, JobStatus
 from api.uploads import owned_uploads
 from core.db import Job, session_scope
 from core.metrics import JOBS_SUBMITTED
-from core.storage import LocalStorage, open_storage
+from core.storage import open_storage
 from workers.jobs import JobRequest, cancel_job, create_job, get_job
 from workers.webhook_guard import check_webhook_url
 
@@ -126,7 +126,7 @@ def result(job_id: str, owner: str = Depends(request_owner)) -> Response:
     url = storage.presigned_url(job.output_key)
     if url:
         return RedirectResponse(url, status_code=307)
-    path = storage.path(job.output_key) if isinstance(storage, LocalStorage) else storage.fetch(job.output_key)
+    path = storage.fetch(job.output_key)
     return FileResponse(path, media_type="video/mp4", filename=f"{job_id}.mp4")
 
 

@@ -10,33 +10,39 @@ from typing import Literal
 
 import cv2
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import current_owner
 from api.errors import APIError
 from api.uploads import owned_upload
 from core.errors import InputError
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from core.storage import open_storage
-from models.face.analysis import FaceAnalysis, analyze_face
-from models.face.image import load_image
+from models.face.analysis import FaceAnalysis
+from models.face.load import load_face
 from models.stream.engine import LiveFrame, StreamEngine, latency_summary
+from pipeline.options import JobOptions, option_errors
 
 router = APIRouter(tags=["stream"])
 
 FRAME_HEADER = struct.Struct("<II")  # frame index, timestamp in ms on the audio's clock; the JPEG follows
 START_TIMEOUT_S = 30.0
 SAMPLE_RATES = (8_000, 48_000)
+LIVE_SIZE = 256  # default frame size of a live stream: small enough to draw 25 frames/s on one core
 
 
-class StartMessage(BaseModel):
+class StartMessage(JobOptions):
+    """The job options that apply to a live stream (fps, size, emotion, face_index, seed), and the stream's own."""
+
     type: Literal["start"]
     image_id: str
-    fps: int = Field(default=25, ge=5, le=60)
-    size: int = Field(default=256, ge=64, le=1024)
     sample_rate: int = 16_000
-    emotion: Literal["neutral", "happy", "sad", "angry", "surprised"] = "neutral"
+
+    def live(self, settings: Settings) -> StartMessage:
+        """Unset options resolved; a live face is drawn small (LIVE_SIZE) and "auto" emotion is neutral."""
+        resolved = self.model_copy(update={"size": self.size or LIVE_SIZE}).resolve(settings)
+        return resolved.model_copy(update={"emotion": "neutral"}) if resolved.emotion == "auto" else resolved
 
 
 class StreamError(Exception):
@@ -53,9 +59,9 @@ async def stream(ws: WebSocket) -> None:
     await ws.accept()
     try:
         owner = _owner(ws)
-        start = await _start_message(ws)
-        face = await run_in_threadpool(_face, start, owner)
         settings = get_settings()
+        start = (await _start_message(ws)).live(settings)
+        face = await run_in_threadpool(_face, start, owner)
         with StreamEngine(
             face, start.fps, start.sample_rate, start.emotion, settings.stream_lookahead_ms / 1000
         ) as engine:
@@ -117,16 +123,13 @@ async def _start_message(ws: WebSocket) -> StartMessage:
 
 
 def _why(err: Exception) -> str:
-    if isinstance(err, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in err.errors())
-    return "not valid JSON"
+    return option_errors(err) if isinstance(err, ValidationError) else "not valid JSON"
 
 
 def _face(start: StartMessage, owner: str) -> FaceAnalysis:
     try:
         row = owned_upload(start.image_id, owner, ("image",), "image_id")
-        image = load_image(open_storage().fetch(row.key), max_pixels=get_settings().max_image_pixels)
-        return analyze_face(image, size=start.size)
+        return load_face(open_storage().fetch(row.key), start.size, start.face_index)
     except (APIError, InputError) as err:
         raise StreamError(err.status_code, err.code, err.message) from err
 

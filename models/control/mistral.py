@@ -11,10 +11,10 @@ import logging
 from typing import Any
 
 from core.settings import get_settings
+from models.types import EMOTIONS
 
 log = logging.getLogger(__name__)
 
-EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised", "fearful", "disgusted")
 TIMEOUT_MS = 20_000
 
 PROMPT = """You direct a talking-head avatar that will speak the text below. Reply with one JSON object only:

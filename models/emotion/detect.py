@@ -13,7 +13,8 @@ from functools import cache
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-LABELS = ("neutral", "happy", "sad", "angry", "surprised")
+from models.types import EMOTIONS
+
 ANGER_WORDS = {
     "hate",
     "angry",
@@ -122,7 +123,7 @@ def audio_scores(summary: dict) -> dict[str, float]:
 
 
 def detect_emotion(text: str | None, prosody_summary: dict) -> EmotionResult:
-    """The most likely of LABELS, with normalised scores and which evidence was used."""
+    """The most likely of EMOTIONS, with normalised scores and which evidence was used."""
     parts = []
     if text and text.strip():
         parts.append(("text", TEXT_WEIGHT, text_scores(text)))
@@ -130,8 +131,8 @@ def detect_emotion(text: str | None, prosody_summary: dict) -> EmotionResult:
     if audio:
         parts.append(("audio", AUDIO_WEIGHT, audio))
     if not parts:
-        return EmotionResult("neutral", {label: float(label == "neutral") for label in LABELS}, "default")
-    totals = {label: sum(w * s.get(label, 0.0) for _, w, s in parts) for label in LABELS}
+        return EmotionResult("neutral", {label: float(label == "neutral") for label in EMOTIONS}, "default")
+    totals = {label: sum(w * s.get(label, 0.0) for _, w, s in parts) for label in EMOTIONS}
     norm = sum(totals.values()) or 1.0
     scores = {label: round(v / norm, 3) for label, v in totals.items()}
     return EmotionResult(max(scores, key=scores.__getitem__), scores, "+".join(name for name, _, _ in parts))

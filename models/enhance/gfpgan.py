@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from core.errors import BackendUnavailable
 from models import weights
-from models.device import torch_device, torch_installed
+from models.backends import neural_availability
+from models.device import torch_device
 from models.enhance.face_align import align, paste_back
-from models.types import Availability
+from models.types import Availability, Resource
 
 if TYPE_CHECKING:
     from models.enhance.gfpgan_arch import GFPGANConfig, GFPGANv1Clean
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 class GFPGANEnhancer:
     name = "gfpgan"
-    resource: Literal["cpu", "gpu"] = "gpu"  # runs on CPU too, about a second per frame
+    resource: Resource = "gpu"  # runs on CPU too, about a second per frame
 
     def __init__(self, weights_file: Path | None = None, config: GFPGANConfig | None = None):
         self._weights_file = weights_file
@@ -33,18 +34,7 @@ class GFPGANEnhancer:
         return self._weights_file or weights.weights_path("gfpgan")
 
     def available(self) -> Availability:
-        if not torch_installed():
-            return Availability(False, "gfpgan needs torch: pip install 'avatar-orchestrator[neural]'")
-        if self._weights_file is None:
-            present = weights.status("gfpgan")
-            if not present.ok:
-                return present
-        elif not self._weights_file.is_file():
-            return Availability(False, f"gfpgan weights missing: {self._weights_file} does not exist")
-        try:
-            return Availability(True, f"gfpgan on {torch_device()}")
-        except BackendUnavailable as err:
-            return Availability(False, str(err))
+        return neural_availability(self.name, self._weights_file)
 
     def _network(self) -> GFPGANv1Clean:
         from models.enhance.gfpgan_arch import GFPGANConfig, load_gfpgan

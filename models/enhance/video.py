@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models.backends import ENHANCERS, Choice
+
 
 @dataclass
 class EnhanceReport:
@@ -21,7 +23,7 @@ class EnhanceReport:
 
 
 def enhance_video(
-    name: str,
+    planned: Choice,
     src: Path,
     dst: Path,
     landmarks: np.ndarray | None = None,
@@ -29,14 +31,11 @@ def enhance_video(
 ) -> EnhanceReport:
     """`landmarks` (68x2, in the video's frame) align the face crop; without them the frame is taken as aligned."""
     from core.settings import get_settings
-    from models.enhance import select_enhancer
     from models.media.video import VideoWriter, probe, read_frames
 
-    if name == "none":
-        return EnhanceReport("none", None, "no enhancer planned")
-    enhancer, reason = select_enhancer(name)
-    if enhancer is None:
-        return EnhanceReport("none", None, reason, [f"enhancer {name} unavailable: {reason}"])
+    if planned.name == "none":
+        return EnhanceReport("none", None, planned.reason)
+    enhancer = ENHANCERS.get(planned.name)
     info, settings = probe(src), get_settings()
     total = int(info["frames"])
     try:
@@ -51,4 +50,4 @@ def enhance_video(
         return EnhanceReport(
             "none", None, f"{enhancer.name} failed: {err}", [f"enhancer {enhancer.name} failed: {err}"]
         )
-    return EnhanceReport(enhancer.name, dst, reason)
+    return EnhanceReport(enhancer.name, dst, planned.reason)

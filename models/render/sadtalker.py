@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from core.errors import BackendUnavailable
-from models import weights
-from models.device import cuda_available, torch_installed
-from models.types import Availability, ControlTrack, FrameSink, RenderReport
+from models.backends import neural_availability
+from models.device import cuda_available
+from models.types import Availability, ControlTrack, FrameSink, RenderReport, Resource
 
 if TYPE_CHECKING:
     from models.face.analysis import FaceAnalysis
@@ -19,12 +19,10 @@ NOT_IMPLEMENTED = "SadTalker inference is not implemented in this build; falling
 
 class SadTalkerRenderer:
     name = "sadtalker"
-    resource: Literal["cpu", "gpu"] = "gpu"
+    resource: Resource = "gpu"
 
     def available(self) -> Availability:
-        if not torch_installed():
-            return Availability(False, "sadtalker needs torch: pip install 'avatar-orchestrator[neural]'")
-        present = weights.backend_status("sadtalker")
+        present = neural_availability(self.name)
         if not present.ok:
             return present
         if not cuda_available():

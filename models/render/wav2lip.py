@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import cv2
 import librosa
@@ -19,9 +19,10 @@ import numpy as np
 
 from core.errors import BackendUnavailable
 from models import weights
-from models.device import torch_device, torch_installed
+from models.backends import neural_availability
+from models.device import torch_device
 from models.render.wav2lip_audio import SAMPLE_RATE, mel_windows, melspectrogram
-from models.types import Availability, ControlTrack, FrameSink, RenderReport
+from models.types import Availability, ControlTrack, FrameSink, RenderReport, Resource
 
 if TYPE_CHECKING:
     from models.face.analysis import FaceAnalysis
@@ -64,7 +65,7 @@ def mouth_mask(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndar
 
 class Wav2LipRenderer:
     name = "wav2lip"
-    resource: Literal["cpu", "gpu"] = "gpu"  # runs on CPU too, slower
+    resource: Resource = "gpu"  # runs on CPU too, slower
 
     def __init__(self, weights_file: Path | None = None, batch_size: int = BATCH_SIZE):
         self._weights_file = weights_file
@@ -77,21 +78,7 @@ class Wav2LipRenderer:
         return self._weights_file or weights.weights_path("wav2lip")
 
     def available(self) -> Availability:
-        if not torch_installed():
-            return Availability(False, "wav2lip needs torch: pip install 'avatar-orchestrator[neural]'")
-        if self._weights_file is None:
-            present = weights.status("wav2lip")
-            if not present.ok:
-                return present
-        elif not self._weights_file.is_file():
-            return Availability(False, f"wav2lip weights missing: {self._weights_file} does not exist")
-        try:
-            device = torch_device()
-        except BackendUnavailable as err:
-            return Availability(False, str(err))
-        return Availability(
-            True, f"wav2lip on {device}" + ("" if device == "cuda" else " (no CUDA device; slower)")
-        )
+        return neural_availability(self.name, self._weights_file)
 
     def _network(self, device: str) -> Wav2Lip:
         from models.render.wav2lip_net import load_wav2lip

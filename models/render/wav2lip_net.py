@@ -122,14 +122,3 @@ def load_wav2lip(path: Path, device: str) -> Wav2Lip:
     model = load_strict(Wav2Lip(), state, path, "the Wav2Lip generator", "is it the SyncNet expert or a 192px fork?")
     return model.to(device).eval()
 
-
-def random_checkpoint(path: Path, seed: int = 0) -> Path:
-    """A Wav2Lip file in the official layout with random, variance-preserving weights, for timing the
-    inference path and testing it where the real weights are absent. Its output is noise, never a result."""
-    torch.manual_seed(seed)
-    model = Wav2Lip()
-    for layer in model.modules():
-        if isinstance(layer, nn.Conv2d | nn.ConvTranspose2d):
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")  # keeps the audio signal alive ~40 layers deep
-    torch.save({"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}, "global_step": 0}, path)
-    return path

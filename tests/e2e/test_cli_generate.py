@@ -52,7 +52,8 @@ def test_text_to_video_golden_run(astronaut_png, shared_data, tmp_path):
     assert info["video_codec"] == "h264" and info["pix_fmt"] == "yuv420p" and info["audio_codec"] == "aac"
     assert abs(info["video_duration"] - info["audio_duration"]) <= 1 / 25 + 1e-3
     assert summary["backend"] == "warp"
-    assert "wav2lip" in summary["backends"]["plan"]  # why the neural backends were skipped
+    assert "wav2lip weights missing" in summary["backend_reason"]  # why the neural backend was skipped
+    assert summary["plan"]["renderer"]["reason"] == summary["backend_reason"]
     assert set(summary["timings"]) == {
         "audio_processing",
         "emotion_detection",

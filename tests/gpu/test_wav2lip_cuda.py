@@ -14,12 +14,12 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from checkpoints import random_wav2lip_checkpoint  # noqa: E402
 from test_wav2lip_face import astronaut_face  # noqa: E402
 
 from models.enhance.gfpgan import GFPGANEnhancer  # noqa: E402
 from models.enhance.gfpgan_arch import GFPGANv1Clean  # noqa: E402
 from models.render.wav2lip import Wav2LipRenderer  # noqa: E402
-from models.render.wav2lip_net import random_checkpoint  # noqa: E402
 from models.types import ControlTrack  # noqa: E402
 
 pytestmark = [
@@ -54,7 +54,7 @@ def restore_settings() -> Iterator[None]:
 def test_wav2lip_on_cuda_matches_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_settings: None):
     from scipy.io import wavfile
 
-    checkpoint = random_checkpoint(tmp_path / "wav2lip_gan.pth")
+    checkpoint = random_wav2lip_checkpoint(tmp_path / "wav2lip_gan.pth")
     t = np.arange(32_000) / 16_000
     wavfile.write(tmp_path / "a.wav", 16_000, (8000 * np.sin(2 * np.pi * 220 * t) * (t > 1)).astype(np.int16))
     face = astronaut_face()

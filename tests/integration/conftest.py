@@ -32,11 +32,12 @@ def speech_wav(assets_dir: Path) -> Path:
 
 def wav2lip_weights(weights_dir: Path) -> Path:
     """A random-weight Wav2Lip checkpoint in the official layout, so `backend=wav2lip` plans a gpu segment."""
-    from models.render.wav2lip_net import random_checkpoint
+    from checkpoints import random_wav2lip_checkpoint
+
     from models.weights import spec
 
     (weights_dir / spec("wav2lip").filename).parent.mkdir(parents=True, exist_ok=True)
-    random_checkpoint(weights_dir / spec("wav2lip").filename)
+    random_wav2lip_checkpoint(weights_dir / spec("wav2lip").filename)
     return weights_dir
 
 

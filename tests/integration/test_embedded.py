@@ -13,7 +13,7 @@ import httpx
 import pytest
 from services import api_server, service_env
 
-from api.client import AvatarClient
+from cli.client import AvatarClient
 
 pytestmark = pytest.mark.integration
 

@@ -113,7 +113,8 @@ def test_only_the_lease_holder_finishes_the_job(job_id: str):
     with session_scope() as session:
         session.get(Job, job_id).heartbeat_at = utcnow() - timedelta(hours=1)
     assert segment.claim(job_id, "cpu", "worker-b")
-    state = {"output_key": "jobs/j1/output.mp4", "timings": {"finalize": 0.1}, "render_backend": "warp"}
+    plan = {"renderer": {"name": "warp", "resource": "cpu", "reason": "warp (auto)", "tried": []}}
+    state = {"output_key": "jobs/j1/output.mp4", "timings": {"finalize": 0.1}, "plan": plan}
     stale = segment._finish(job_id, "worker-a", "cpu", "succeeded", state, None)
     assert stale.terminal is None  # worker-a lost its lease: its result is not recorded
     live = segment._finish(job_id, "worker-b", "cpu", "succeeded", state, None)

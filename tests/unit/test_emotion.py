@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.emotion.detect import LABELS, detect_emotion
+from models.emotion.detect import detect_emotion
+from models.types import EMOTIONS
 
 CALM = {"pitch_mean_hz": 120, "pitch_std_semitones": 2.5, "loudness_mean_db": -24, "speaking_rate_sps": 4.0}
 
@@ -23,7 +24,7 @@ def test_text(text, label):
     result = detect_emotion(text, CALM)
     assert result.label == label
     assert result.source == "text+audio"
-    assert set(result.scores) == set(LABELS) and sum(result.scores.values()) == pytest.approx(1, abs=0.01)
+    assert set(result.scores) == set(EMOTIONS) and sum(result.scores.values()) == pytest.approx(1, abs=0.01)
 
 
 def test_voice_alone():

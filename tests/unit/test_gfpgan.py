@@ -11,8 +11,8 @@ import torch
 from test_wav2lip_face import astronaut_face
 
 from core.errors import BackendUnavailable
+from models.backends import ENHANCERS, Choice, forget_instances
 from models.device import cuda_available
-from models.enhance import select_enhancer
 from models.enhance.face_align import FFHQ_TEMPLATE_512, align, five_points, paste_back
 from models.enhance.gfpgan import GFPGANEnhancer
 from models.enhance.gfpgan_arch import GFPGANConfig, GFPGANv1Clean, load_gfpgan
@@ -106,16 +106,20 @@ def test_wrong_checkpoint_layouts_are_refused_clearly(tmp_path: Path, small_chec
 
 
 def test_selection_reasons(weights_dir: Path, small_checkpoint: Path):
-    assert select_enhancer("none") == (None, "enhancer off (none)")
-    enhancer, reason = select_enhancer("gfpgan")
-    assert enhancer is None and "GFPGANv1.4.pth" in reason and "avatar models download gfpgan" in reason
+    forget_instances()
+    assert ENHANCERS.choose("none") == Choice("none", "cpu", "none (asked for)", [])
+    missing = ENHANCERS.choose("gfpgan")
+    assert missing.name == "none" and "GFPGANv1.4.pth" in missing.reason
+    assert "avatar models download gfpgan" in missing.reason
     weights_dir.mkdir()
     (weights_dir / "GFPGANv1.4.pth").symlink_to(small_checkpoint)
-    enhancer, reason = select_enhancer("gfpgan")
-    assert isinstance(enhancer, GFPGANEnhancer) and enhancer.available().ok
-    enhancer, reason = select_enhancer("auto")
-    assert (enhancer is not None) == cuda_available()
+    asked = ENHANCERS.choose("gfpgan")
+    assert (asked.name, asked.resource) == ("gfpgan", "gpu")
+    assert ENHANCERS.get("gfpgan").available().ok
+    auto = ENHANCERS.choose("auto")
+    assert (auto.name == "gfpgan") == cuda_available()
     if not cuda_available():
-        assert "no CUDA device" in reason
+        assert "no CUDA device" in auto.reason
     with pytest.raises(ValueError, match="unknown enhancer"):
-        select_enhancer("codeformer")
+        ENHANCERS.choose("codeformer")
+    forget_instances()

@@ -45,3 +45,25 @@ def test_no_key_means_no_request_and_a_recorded_reason(monkeypatch: pytest.Monke
     assert mistral_directions("Hello there", "neutral", notes) is None
     assert notes == ["mistral: no MISTRAL_API_KEY set; using the rule-based controller"]
     get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("emotion", ["fearful", "disgusted"])
+def test_only_emotions_the_avatar_can_show_are_taken(emotion: str):
+    """An emotion the controller cannot render would be recorded as the job's emotion but drawn as neutral."""
+    with pytest.raises(ValueError, match=f"emotion '{emotion}'"):
+        parse_directions(json.dumps(GOOD | {"emotion": emotion}))
+
+
+def test_every_emotion_has_a_pose_and_the_track_records_the_one_shown():
+    import numpy as np
+
+    from models.control.rules import EMOTION_POSE, build_controls
+    from models.types import EMOTIONS, MouthCurves
+
+    assert tuple(EMOTION_POSE) == EMOTIONS
+    flat = np.zeros(100, np.float32)
+    curves = MouthCurves(100, flat, flat, flat, flat, flat, flat)
+    for emotion in EMOTIONS:
+        track, _ = build_controls(curves, emotion=emotion, duration=1.0, fps=25)
+        assert track.emotion == emotion
+        assert track.channels["smile"][0] == pytest.approx(EMOTION_POSE[emotion][0], abs=0.2)

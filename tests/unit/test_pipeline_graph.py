@@ -1,5 +1,6 @@
 """The graph reads like the diagram, and each node is routed to the right worker pool."""
 
+from models.backends import ENHANCERS, RENDERERS
 from pipeline.graph import ORDER, build_graph, node_resource
 
 
@@ -18,11 +19,15 @@ def test_graph_is_the_designed_chain():
     assert edges == set(zip(chain, chain[1:], strict=False))
 
 
-def test_neural_backends_route_to_gpu_and_warp_to_cpu():
+def plan(renderer: str, enhancer: str = "none") -> dict:
+    chosen = {"renderer": RENDERERS.choose(renderer), "enhancer": ENHANCERS.choose(enhancer)}
+    return {"plan": {kind: choice.as_dict() for kind, choice in chosen.items()}}
+
+
+def test_nodes_route_by_the_resource_of_the_planned_backend(data_dir):
     assert node_resource("audio_processing", {}) == "cpu"
-    assert node_resource("video_generation", {"render_backend": "warp"}) == "cpu"
-    assert node_resource("video_generation", {"render_backend": "wav2lip"}) == "gpu"
-    assert node_resource("video_generation", {"render_backend": "sadtalker"}) == "gpu"
-    assert node_resource("quality_enhancement", {"enhancer": "none"}) == "cpu"
-    assert node_resource("quality_enhancement", {"enhancer": "gfpgan"}) == "gpu"
-    assert node_resource("finalize", {"render_backend": "wav2lip"}) == "cpu"
+    assert node_resource("video_generation", plan("warp")) == "cpu"
+    assert node_resource("video_generation", {"plan": {"renderer": {"name": "wav2lip", "resource": "gpu"}}}) == "gpu"
+    assert node_resource("quality_enhancement", plan("warp", "none")) == "cpu"
+    assert node_resource("quality_enhancement", {"plan": {"enhancer": {"name": "gfpgan", "resource": "gpu"}}}) == "gpu"
+    assert node_resource("finalize", {"plan": {"renderer": {"name": "wav2lip", "resource": "gpu"}}}) == "cpu"

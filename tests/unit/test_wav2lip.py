@@ -9,13 +9,14 @@ import librosa
 import numpy as np
 import pytest
 import torch
+from checkpoints import random_wav2lip_checkpoint
 from scipy.io import wavfile
 from test_wav2lip_face import astronaut_face
 
 from core.errors import BackendUnavailable
 from models.render.wav2lip import Wav2LipRenderer, face_box, mouth_mask
 from models.render.wav2lip_audio import MEL_STEP, mel_windows, melspectrogram
-from models.render.wav2lip_net import Wav2Lip, load_wav2lip, random_checkpoint
+from models.render.wav2lip_net import Wav2Lip, load_wav2lip
 from models.types import ControlTrack
 
 SR = 16_000
@@ -31,7 +32,7 @@ class ListSink:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return random_checkpoint(tmp_path_factory.mktemp("w2l") / "wav2lip_gan.pth")
+    return random_wav2lip_checkpoint(tmp_path_factory.mktemp("w2l") / "wav2lip_gan.pth")
 
 
 def test_generator_has_the_published_size():

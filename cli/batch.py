@@ -1,9 +1,9 @@
 """`avatar batch submit MANIFEST.csv`: many jobs through the HTTP API, resumable and concurrency-limited.
 
-Manifest columns: image (required), audio or text, and optional id, fps, size, backend, emotion, seed,
-face_index, voice, enhancer. Relative paths are relative to the manifest. The results CSV is rewritten after
-every row; rows it lists as succeeded are skipped on the next run, and each row's Idempotency-Key (a hash of
-its content) makes a resubmitted row return the job it already has.
+Manifest columns: image (required), audio or text, and optional id and job options (pipeline.options.JobOptions:
+fps, size, backend, emotion, seed, face_index, voice, enhancer). Relative paths are relative to the manifest.
+The results CSV is rewritten after every row; rows it lists as succeeded are skipped on the next run, and each
+row's Idempotency-Key (a hash of its content) makes a resubmitted row return the job it already has.
 """
 
 from __future__ import annotations
@@ -15,18 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from api.client import APIClientError, AvatarClient
+from pydantic import ValidationError
 
-OPTION_COLUMNS = {
-    "fps": int,
-    "size": int,
-    "seed": int,
-    "face_index": int,
-    "backend": str,
-    "emotion": str,
-    "voice": str,
-    "enhancer": str,
-}
+from cli.client import APIClientError, AvatarClient
+from pipeline.options import JobOptions, option_errors
+
 RESULT_COLUMNS = ["id", "image", "audio", "text", "job_id", "status", "output", "seconds", "error"]
 
 
@@ -36,12 +29,17 @@ def read_manifest(path: Path) -> list[dict[str, str]]:
     for number, row in enumerate(rows, start=1):
         if not row.get("image") or not (row.get("audio") or row.get("text")):
             raise ValueError(f"{path}: row {number} needs an image and an audio or a text")
+        try:
+            _options(row)
+        except ValidationError as err:
+            raise ValueError(f"{path}: row {number}: {option_errors(err)}") from None
         row["id"] = row.get("id") or str(number)
     return rows
 
 
 def _options(row: dict[str, str]) -> dict[str, Any]:
-    return {k: cast(row[k]) for k, cast in OPTION_COLUMNS.items() if row.get(k)}
+    """The row's option columns (empty cells: the server's settings)."""
+    return JobOptions.model_validate({k: row[k] for k in JobOptions.model_fields if row.get(k)}).as_dict()
 
 
 def _idempotency_key(row: dict[str, str], base: Path) -> str:
