@@ -18,6 +18,8 @@ from core.storage import open_storage
 from models.types import ControlTrack, MouthCurves
 from pipeline.state import AvatarState
 
+PROGRESS_INTERVAL_S = 0.25
+
 
 def scratch_dir(job_id: str) -> Path:
     """Where a job's nodes write before storing; every artifact that matters is in storage."""
@@ -44,19 +46,18 @@ class JobFiles:
         return self.storage.fetch(key)
 
 
-def _workdir(state: AvatarState) -> Path:
-    return JobFiles(state).work
-
-
-def _key(state: AvatarState, name: str) -> str:
-    return f"jobs/{state['job_id']}/{name}"
-
-
 def _progress(node: str) -> Callable[[int, int], None]:
+    """Progress of a long node, a few times a second and at the end: a server records each report in the job's
+    row, and a database write per video frame took a third of the job's time."""
     writer = get_stream_writer()
+    last = -PROGRESS_INTERVAL_S
 
     def report(done: int, total: int) -> None:
-        writer({"node": node, "done": done, "total": total})
+        nonlocal last
+        now = time.monotonic()
+        if done >= total or now - last >= PROGRESS_INTERVAL_S:
+            last = now
+            writer({"node": node, "done": done, "total": total})
 
     return report
 
@@ -86,16 +87,16 @@ def timed(fn: Callable[[AvatarState], dict[str, Any]]) -> Callable[[AvatarState]
 def audio_processing(state: AvatarState) -> dict[str, Any]:
     from models.audio.analysis import analyze_speech
 
-    settings, storage = get_settings(), open_storage()
+    files = JobFiles(state)
     speech = analyze_speech(
-        storage.fetch(state["audio_key"]) if state.get("audio_key") else None,
+        files.fetch(state["audio_key"]) if state.get("audio_key") else None,
         state.get("text"),
-        voice=state["options"].get("voice", settings.tts_voice),
-        max_seconds=settings.max_audio_seconds,
+        voice=state["options"]["voice"],
+        max_seconds=get_settings().max_audio_seconds,
     )
-    files = speech.save(_workdir(state))
+    saved = speech.save(files.work)
     return {
-        **{f"{name}_key": storage.store(_key(state, path.name), path) for name, path in files.items()},
+        **{f"{name}_key": files.store(path.name) for name, path in saved.items()},
         "duration": speech.duration,
         "transcript": speech.transcript,
         "transcript_source": speech.transcript_source,
