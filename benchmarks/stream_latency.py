@@ -24,8 +24,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from submit_latency import server
 from websockets.sync.client import connect
+
+from cli.bench import server
 
 CHUNK_S = 0.02
 LEAD_IN_S = 0.5
@@ -95,7 +96,7 @@ def main() -> None:
         clip, audio = speech(tmp)
         per_frame = offline_seconds_per_frame(image, clip, tmp, args.size, args.fps)
         pooled, runs = [], []
-        with server({"AVATAR_DATA_DIR": str(tmp / "served")}, 1, tmp) as base:
+        with server({"AVATAR_DATA_DIR": str(tmp / "served")}, tmp) as base:
             with image.open("rb") as f:
                 image_id = httpx.post(f"{base}/api/v1/upload/image", files={"file": f}, timeout=60).json()["id"]
             for _ in range(args.runs):

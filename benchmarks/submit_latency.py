@@ -25,12 +25,10 @@ import argparse
 import asyncio
 import io
 import json
-import os
 import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -42,56 +40,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
-AVATAR = [sys.executable, "-m", "cli.main"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not come up within {seconds:.0f} s")
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-@contextmanager
-def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AVATAR_")} | env
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=full_env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextmanager
-def server(env: dict[str, str], workers: int, workdir: Path) -> Iterator[str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    cmd = [*AVATAR, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    with process(cmd, env, workdir / f"serve-{port}.log"):
-        wait_until(lambda: answers(f"{base}/healthz"), 90, f"the API server (log: {workdir})")
-        yield base
+from cli.bench import AVATAR, free_port, process, server, wait_until
 
 
 @contextmanager
@@ -217,7 +166,7 @@ def backend(args: argparse.Namespace, workdir: Path, phase: str) -> Iterator[dic
 
 
 def submit_latency(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
-    with backend(args, workdir, "submit") as env, server(env, args.workers, workdir) as base:
+    with backend(args, workdir, "submit") as env, server(env, workdir, args.workers) as base:
         inputs = upload_inputs(base, silence_wav())
         start = time.perf_counter()
         latencies, errors = asyncio.run(flood(base, inputs, args.clients, args.per_client))
@@ -256,7 +205,7 @@ def run_job(base: str, inputs: dict[str, str], seed: int) -> float:
 def queue_overhead(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
     with ExitStack() as stack:
         env = stack.enter_context(backend(args, workdir, "overhead"))
-        base = stack.enter_context(server(env, args.workers, workdir))
+        base = stack.enter_context(server(env, workdir, args.workers))
         if args.distributed:
             worker = [*AVATAR, "worker", "--queues", "cpu", "--pool", "solo"]
             stack.enter_context(process(worker, env, workdir / "worker.log"))

@@ -1,17 +1,32 @@
-"""`avatar bench`: time the pipeline on a clip of known length (median of several runs, after a warm-up)."""
+"""`avatar bench`: how long a user waits, side by side in one run, on a speech clip of known length.
+
+- cold: `avatar generate` in a fresh process, as a user types it (OS caches and the face cache warm: one
+  unmeasured run first); the median of `runs` processes.
+- warm: the pipeline again in this process (models loaded), per node; the median of `runs` after a warm-up.
+- api: a job on an embedded `avatar serve` (no broker), from submit to `succeeded` as a client polling every
+  POLL_S sees it; the median of `runs` after a warm-up job.
+Each is given as a ratio of the audio length and of the encode-only baseline (encoding the still photo for as
+many frames, which any renderer must pay), the baseline measured between the runs of the same session, since
+other work on the machine moves every absolute figure.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import typer
-from rich.console import Console
-from rich.table import Table
 
 BENCH_SENTENCES = (
     "Good morning everyone.",
@@ -21,74 +36,290 @@ BENCH_SENTENCES = (
     "There will be time at the end for a short discussion.",
     "Thank you all for coming, and enjoy the rest of the morning.",
 )
+PATHS = ("cold", "warm", "api")
+AVATAR = [sys.executable, "-m", "cli.main"]
+REPO = Path(__file__).resolve().parent.parent
+POLL_S = 0.1  # a faster poll loads the server it measures (each poll is a request and a query)
 
 
 def bench(
     image: Path | None = typer.Option(None, "--image", help="Face photo (default: the demo astronaut)."),
     seconds: float = typer.Option(
-        10.0, help="Length of the synthesized speech clip (whole sentences with --with-transcript)."
+        10.0, help="Length of the speech clip (whole sentences with --text or --with-transcript)."
     ),
     size: int = typer.Option(512, help="Output size."),
-    runs: int = typer.Option(5, min=1, help="Timed runs (after one warm-up run)."),
+    runs: int = typer.Option(5, min=1, help="Timed runs per path (after one warm-up)."),
     backend: str = typer.Option("warp", help="Renderer to time."),
+    text_input: bool = typer.Option(False, "--text", help="Give text to speak instead of an audio file."),
     with_transcript: bool = typer.Option(
-        False, help="Pass the words (forced alignment) instead of classifying."
+        False, help="Give the audio file's words too (forced alignment) instead of classifying."
     ),
+    paths: str = typer.Option(",".join(PATHS), help="Which paths to time, comma-separated: cold, warm, api."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
-    """Median wall time per node and in total, as ratios of the audio length and of an encode-only baseline."""
+    """Wall time of a fresh `avatar generate` process, of the warm pipeline and of an API job, as ratios of the
+    audio length and of an encode-only baseline."""
     from cli.demo_assets import demo_image
-    from cli.generate import generate_video
 
-    image = image or demo_image()
-    with tempfile.TemporaryDirectory() as tmp:
-        clip, words = _speech_clip(Path(tmp), seconds, trim=not with_transcript)
-        options = {"size": size, "backend": backend, "enhancer": "none"}
-        text = words if with_transcript else None
-        results, baseline = [], []
-        for i in range(runs + 1):
-            result = generate_video(
-                image, clip, text, Path(tmp) / f"out{i}.mp4", options, show_progress=False
-            )
-            if i:  # the first run loads the models
-                results.append(result)
-                baseline.append(_encode_only(Path(tmp) / "still.mp4", image, size, result["duration"]))
-    duration = results[0]["duration"]
-    nodes = list(results[0]["timings"])
-    median = {n: statistics.median(r["timings"][n] for r in results) for n in nodes}
-    total = statistics.median(r["wall_seconds"] for r in results)
-    encode = statistics.median(baseline)
-    report = {
-        "audio_seconds": round(duration, 3),
-        "size": size,
-        "runs": runs,
-        "backend": results[0]["backend"],
-        "phones": results[0]["backends"]["audio_processing"],
-        "median_node_seconds": {k: round(v, 4) for k, v in median.items()},
-        "median_total_seconds": round(total, 3),
-        "realtime_factor": round(total / duration, 3),
-        "baseline_encode_only_seconds": round(encode, 3),
-        "ratio_to_encode_only": round(total / encode, 2),
-    }
+    chosen = [p.strip() for p in paths.split(",") if p.strip()]
+    if unknown := set(chosen) - set(PATHS):
+        raise typer.BadParameter(f"unknown path(s) {', '.join(sorted(unknown))}", param_hint="--paths")
+    image = (image or demo_image()).resolve()
+    with tempfile.TemporaryDirectory(prefix="avatar-bench-") as name:
+        tmp = Path(name)
+        clip, words, duration = _speech_clip(tmp, seconds, trim=not (text_input or with_transcript))
+        job = Job(
+            image=image,
+            audio=None if text_input else clip,
+            text=words if (text_input or with_transcript) else None,
+            options={"size": size, "backend": backend, "enhancer": "none"},
+        )
+        report = Bench(tmp, image, size, runs, job, duration).run(chosen)
     if as_json:
         print(json.dumps(report, indent=2))
         return
+    _print(report)
+
+
+@dataclass
+class Job:
+    image: Path
+    audio: Path | None
+    text: str | None
+    options: dict[str, Any]
+
+    def cli_args(self, out: Path) -> list[str]:
+        args = ["generate", "-i", str(self.image), "-o", str(out), "--json"]
+        args += ["-a", str(self.audio)] if self.audio else []
+        args += ["-t", self.text] if self.text else []
+        args += ["--size", str(self.options["size"]), "--backend", self.options["backend"], "--enhancer", "none"]
+        return args
+
+
+class Bench:
+    def __init__(self, tmp: Path, image: Path, size: int, runs: int, job: Job, duration: float):
+        self.tmp, self.image, self.size, self.runs, self.job = tmp, image, size, runs, job
+        self.duration = duration
+        self.baseline: list[float] = []
+
+    def run(self, paths: list[str]) -> dict[str, Any]:
+        load_before = os.getloadavg()
+        results = {path: getattr(self, path)() for path in paths}
+        encode = statistics.median(self.baseline)
+        for figures in results.values():
+            figures["x_audio"] = round(figures["median_s"] / self.duration, 3)
+            figures["x_baseline"] = round(figures["median_s"] / encode, 2)
+        return {
+            "audio_seconds": round(self.duration, 3),
+            "size": self.size,
+            "runs": self.runs,
+            "input": "text" if self.job.audio is None else "audio" + (" + transcript" if self.job.text else ""),
+            "baseline_encode_only_s": round(encode, 3),
+            "load_average_1min": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "cpus": os.cpu_count(),
+            **results,
+        }
+
+    def _timed(self, once: Callable[[int], float]) -> list[float]:
+        """`once(i)` for i = 0 (warm-up) .. runs, the encode-only baseline after each timed one."""
+        times = []
+        for i in range(self.runs + 1):
+            seconds = once(i)
+            if i:
+                times.append(seconds)
+                self.baseline.append(_encode_only(self.tmp / "still.mp4", self.image, self.size, self.duration))
+        return times
+
+    def cold(self) -> dict[str, Any]:
+        env = os.environ | {"AVATAR_DATA_DIR": str(self.tmp / "cold")}
+        summaries: list[dict[str, Any]] = []
+
+        def once(i: int) -> float:
+            start = time.perf_counter()
+            run = subprocess.run(
+                [*AVATAR, *self.job.cli_args(self.tmp / f"cold{i}.mp4")],
+                env=env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+            )
+            seconds = time.perf_counter() - start
+            if run.returncode != 0:
+                raise RuntimeError(f"avatar generate failed: {run.stderr[-2000:]}")
+            summaries.append(json.loads(run.stdout))
+            return seconds
+
+        times = self._timed(once)
+        pipeline = statistics.median(s["wall_seconds"] for s in summaries[1:])
+        return {
+            "median_s": round(statistics.median(times), 3),
+            "runs_s": [round(t, 3) for t in times],
+            "pipeline_s": round(pipeline, 3),
+            "start_up_and_exit_s": round(statistics.median(times) - pipeline, 3),
+        }
+
+    def warm(self) -> dict[str, Any]:
+        from cli.generate import generate_video
+        from pipeline.options import JobOptions
+
+        results: list[dict[str, Any]] = []
+
+        def once(i: int) -> float:
+            result = generate_video(
+                self.job.image,
+                self.job.audio,
+                self.job.text,
+                self.tmp / f"warm{i}.mp4",
+                JobOptions(**self.job.options),
+                show_progress=False,
+            )
+            results.append(result)
+            return result["wall_seconds"]
+
+        times = self._timed(once)
+        nodes = list(results[-1]["timings"])
+        return {
+            "median_s": round(statistics.median(times), 3),
+            "runs_s": [round(t, 3) for t in times],
+            "median_node_s": {n: round(statistics.median(r["timings"][n] for r in results[1:]), 4) for n in nodes},
+            "backend": results[-1]["backends"].get("video_generation"),
+            "phones": results[-1]["backends"].get("audio_processing"),
+        }
+
+    def api(self) -> dict[str, Any]:
+        import httpx
+
+        env = {"AVATAR_DATA_DIR": str(self.tmp / "served")}
+        with server(env, self.tmp) as base, httpx.Client(base_url=base, timeout=60) as client:
+            body: dict[str, Any] = {"image_id": _upload(client, "image", self.job.image), "options": self.job.options}
+            if self.job.audio:
+                body["audio_id"] = _upload(client, "audio", self.job.audio)
+            if self.job.text:
+                body["text"] = self.job.text
+
+            nodes: list[float] = []
+
+            def once(i: int) -> float:
+                start = time.perf_counter()
+                accepted = client.post("/api/v1/jobs", json=body)
+                accepted.raise_for_status()
+                url = f"/api/v1/jobs/{accepted.json()['job_id']}"
+                while (job := client.get(url).json())["status"] not in ("succeeded", "failed", "cancelled"):
+                    time.sleep(POLL_S)
+                seconds = time.perf_counter() - start
+                if job["status"] != "succeeded":
+                    raise RuntimeError(f"the API job ended {job['status']}: {job.get('error')}")
+                nodes.append(sum(job["timings"].values()))
+                return seconds
+
+            times = self._timed(once)
+        median = statistics.median(times)
+        return {
+            "median_s": round(median, 3),
+            "runs_s": [round(t, 3) for t in times],
+            "nodes_s": round(statistics.median(nodes[1:]), 3),
+            "outside_nodes_s": round(median - statistics.median(nodes[1:]), 3),
+        }
+
+
+def _upload(client: Any, kind: str, path: Path) -> str:
+    with path.open("rb") as f:
+        response = client.post(f"/api/v1/upload/{kind}", files={"file": (path.name, f)})
+    response.raise_for_status()
+    return response.json()["id"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not come up within {seconds:.0f} s")
+
+
+def answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """`cmd` running with this environment minus AVATAR_* plus `env`, its output in `log`."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AVATAR_")} | env
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=full_env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def server(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[str]:
+    """A real `avatar serve` on a free loopback port; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [*AVATAR, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    with process(cmd, env, workdir / f"serve-{port}.log"):
+        wait_until(lambda: answers(f"{base}/healthz"), 90, f"the API server (log: {workdir})")
+        yield base
+
+
+def _print(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(
-        title=f"{duration:.1f} s clip at {size}x{size}, median of {runs} runs ({report['backend']})"
+        title=f"{report['audio_seconds']:.1f} s clip ({report['input']}) at {report['size']}x{report['size']}, "
+        f"median of {report['runs']} runs; load {report['load_average_1min']} on {report['cpus']} CPUs"
     )
-    table.add_column("node")
-    table.add_column("seconds", justify="right")
-    for name, secs in median.items():
-        table.add_row(name, f"{secs:.3f}")
-    table.add_row("total (wall)", f"{total:.3f}")
-    table.add_row("x audio length", f"{total / duration:.3f}")
-    table.add_row("baseline: encode the still photo", f"{encode:.3f}")
-    table.add_row("x baseline", f"{total / encode:.2f}")
-    Console().print(table)
+    for column in ("path", "median s", "x audio length", "x baseline", "runs s"):
+        table.add_column(column, justify="left" if column == "path" else "right")
+    labels = {"cold": "cold `avatar generate` process", "warm": "warm pipeline (in-process)", "api": "API job"}
+    for path in PATHS:
+        if path in report:
+            f = report[path]
+            table.add_row(
+                labels[path],
+                f"{f['median_s']:.3f}",
+                f"{f['x_audio']:.3f}",
+                f"{f['x_baseline']:.2f}",
+                " ".join(f"{t:.2f}" for t in f["runs_s"]),
+            )
+    table.add_row("baseline: encode the still photo", f"{report['baseline_encode_only_s']:.3f}", "", "1.00", "")
+    console = Console()
+    console.print(table)
+    if "warm" in report:
+        nodes = ", ".join(f"{n} {s:.3f}" for n, s in report["warm"]["median_node_s"].items())
+        console.print(f"warm pipeline per node (s): {nodes}")
+    if "cold" in report:
+        cold = report["cold"]
+        console.print(
+            f"cold process: pipeline {cold['pipeline_s']:.3f} s + start-up and exit {cold['start_up_and_exit_s']:.3f} s"
+        )
 
 
-def _speech_clip(tmp: Path, seconds: float, trim: bool) -> tuple[Path, str]:
-    """About `seconds` of espeak-ng speech: whole sentences (the transcript stays exact), cut to length if `trim`."""
+def _speech_clip(tmp: Path, seconds: float, trim: bool) -> tuple[Path, str, float]:
+    """About `seconds` of espeak-ng speech: whole sentences (the transcript stays exact), cut to length if `trim`;
+    the file, its words and its length in seconds."""
+    import numpy as np
+
     from models.audio.io import load_audio, write_wav
     from models.audio.tts import synthesize
 
@@ -100,11 +331,12 @@ def _speech_clip(tmp: Path, seconds: float, trim: bool) -> tuple[Path, str]:
     if trim:
         audio = audio[: int(seconds * 16_000)]
     write_wav(tmp / "clip.wav", audio, 16_000)
-    return tmp / "clip.wav", " ".join(sentences)
+    return tmp / "clip.wav", " ".join(sentences), len(audio) / 16_000
 
 
 def _encode_only(out: Path, image: Path, size: int, seconds: float) -> float:
     """Baseline: encode the photo, unchanged, for as many frames as the clip (what any renderer must pay)."""
+    import numpy as np
     from PIL import Image
 
     from models.media.video import VideoWriter

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import httpx
-
 from core.settings import get_settings, model_config
 from models.types import Availability
 
@@ -161,6 +159,8 @@ def download(
 
     progress(done_bytes, total_bytes_or_None) is called as bytes arrive. Raises DownloadError.
     """
+    import httpx  # only here: `avatar generate` reads this module on every run and downloads nothing
+
     s = spec(name)
     target = weights_path(name)
     source = url or s.url

@@ -18,7 +18,7 @@ from core.storage import open_storage
 from models.types import ControlTrack, MouthCurves
 from pipeline.state import AvatarState
 
-SPEECH_RATE = 48_000  # the rate of the speech track muxed into the output
+PROGRESS_INTERVAL_S = 0.25
 
 
 def scratch_dir(job_id: str) -> Path:
@@ -46,19 +46,18 @@ class JobFiles:
         return self.storage.fetch(key)
 
 
-def _workdir(state: AvatarState) -> Path:
-    return JobFiles(state).work
-
-
-def _key(state: AvatarState, name: str) -> str:
-    return f"jobs/{state['job_id']}/{name}"
-
-
 def _progress(node: str) -> Callable[[int, int], None]:
+    """Progress of a long node, a few times a second and at the end: a server records each report in the job's
+    row, and a database write per video frame took a third of the job's time."""
     writer = get_stream_writer()
+    last = -PROGRESS_INTERVAL_S
 
     def report(done: int, total: int) -> None:
-        writer({"node": node, "done": done, "total": total})
+        nonlocal last
+        now = time.monotonic()
+        if done >= total or now - last >= PROGRESS_INTERVAL_S:
+            last = now
+            writer({"node": node, "done": done, "total": total})
 
     return report
 
@@ -86,52 +85,24 @@ def timed(fn: Callable[[AvatarState], dict[str, Any]]) -> Callable[[AvatarState]
 
 @timed
 def audio_processing(state: AvatarState) -> dict[str, Any]:
-    from models.audio.io import check_speech, decode_audio, resample, write_wav
-    from models.audio.phones import phone_track
-    from models.audio.prosody import prosody
-    from models.audio.transcribe import transcribe
-    from models.audio.tts import synthesize
-    from models.audio.visemes import mouth_curves
+    from models.audio.analysis import analyze_speech
 
-    settings, storage, work = get_settings(), open_storage(), _workdir(state)
-    text = (state.get("text") or "").strip() or None
-    if state.get("audio_key"):
-        source = storage.fetch(state["audio_key"])
-    else:
-        source = synthesize(
-            text or "", work / "tts.wav", voice=state["options"].get("voice", settings.tts_voice)
-        )
-
-    speech_track = decode_audio(source, SPEECH_RATE, max_seconds=settings.max_audio_seconds)
-    audio = resample(speech_track, SPEECH_RATE, 16_000)  # decoded once: analysis at 16 kHz, the output at 48
-    duration = len(audio) / 16_000
-    speech = check_speech(audio, 16_000, Path(source).name)
-    warnings: list[str] = []
-    transcript, transcript_source = text, "given" if text else "none"
-    if transcript is None:
-        transcript = transcribe(audio, 16_000)
-        transcript_source = (
-            "whisper" if transcript else "none (no whisper model configured: acoustic visemes)"
-        )
-    track = phone_track(audio, 16_000, transcript=transcript)
-    pros = prosody(audio, 16_000)
-    curves = mouth_curves(track, pros, duration)
-
-    write_wav(work / "speech.wav", speech_track, SPEECH_RATE)
-    curves.save(work / "mouth.npz")
-    track.save(work / "phones.json")
-    if speech.speech_seconds < 0.2 * duration:
-        warnings.append(f"only {speech.speech_seconds:.1f} s of speech detected in {duration:.1f} s of audio")
+    files = JobFiles(state)
+    speech = analyze_speech(
+        files.fetch(state["audio_key"]) if state.get("audio_key") else None,
+        state.get("text"),
+        voice=state["options"]["voice"],
+        max_seconds=get_settings().max_audio_seconds,
+    )
+    saved = speech.save(files.work)
     return {
-        "speech_key": storage.store(_key(state, "speech.wav"), work / "speech.wav"),
-        "mouth_key": storage.store(_key(state, "mouth.npz"), work / "mouth.npz"),
-        "phones_key": storage.store(_key(state, "phones.json"), work / "phones.json"),
-        "duration": duration,
-        "transcript": transcript,
-        "transcript_source": transcript_source,
-        "audio_features": speech.summary() | pros.summary() | {"phone_source": track.source},
-        "backends": {"audio_processing": f"phones: {track.source}"},
-        "warnings": warnings,
+        **{f"{name}_key": files.store(path.name) for name, path in saved.items()},
+        "duration": speech.duration,
+        "transcript": speech.transcript,
+        "transcript_source": speech.transcript_source,
+        "audio_features": speech.features(),
+        "backends": {"audio_processing": f"phones: {speech.phones.source}"},
+        "warnings": speech.warnings,
     }
 
 

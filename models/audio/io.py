@@ -65,9 +65,14 @@ def decode_audio(path: Path, sample_rate: int = SAMPLE_RATE, max_seconds: float 
     audio = np.clip(np.concatenate(chunks), -1.0, 1.0).astype(np.float32)
     if len(audio) == 0:
         raise InputError("empty_audio", f"{name} contains no audio samples; record or upload some speech.")
-    if limit is not None and len(audio) > limit:
-        raise _too_long(name, max_seconds)
+    check_length(audio, sample_rate, name, max_seconds)
     return audio
+
+
+def check_length(audio: np.ndarray, sample_rate: int, name: str, max_seconds: float | None) -> None:
+    """InputError("audio_too_long") when `audio` lasts over `max_seconds` (None: no limit)."""
+    if max_seconds is not None and len(audio) > int(max_seconds * sample_rate):
+        raise _too_long(name, max_seconds)
 
 
 def _too_long(name: str, max_seconds: float | None) -> InputError:

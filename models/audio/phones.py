@@ -28,7 +28,7 @@ from models.audio.viseme_classifier import FRAME_RATE, load_classifier
 from models.audio.visemes import SHAPES, VISEME_CLASSES
 from models.types import Phone
 
-Source = Literal["alignment", "classifier"]
+Source = Literal["alignment", "classifier", "espeak"]  # espeak: the synthesizer's own phoneme times
 PS_FRAME_RATE = 100  # pocketsphinx's default frames per second
 DITHER = 3e-4
 _decoder_lock = threading.Lock()
@@ -138,7 +138,7 @@ def align(audio: np.ndarray, transcript: str) -> tuple[list[Phone], list[str]]:
         Phone(_arpabet(name), start / PS_FRAME_RATE, (start + dur) / PS_FRAME_RATE)
         for name, start, dur in entries
     ]
-    return _fill_gaps(phones, len(audio) / 16_000), notes
+    return fill_gaps(phones, len(audio) / 16_000), notes
 
 
 def _decode(decoder: Decoder, pcm: bytes) -> None:
@@ -152,7 +152,7 @@ def _arpabet(name: str) -> str:
     return name if name in SHAPES else "SIL"
 
 
-def _fill_gaps(phones: list[Phone], duration: float) -> list[Phone]:
+def fill_gaps(phones: list[Phone], duration: float) -> list[Phone]:
     out: list[Phone] = []
     t = 0.0
     for p in phones:

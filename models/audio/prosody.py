@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
-import scipy.signal
+
+from models.audio.dsp import find_peaks, yin
 
 WINDOW_S = 0.04  # analysis window; pitch needs two periods of FMIN
 FMIN, FMAX = 65.0, 400.0
@@ -51,9 +51,7 @@ def prosody(audio: np.ndarray, sample_rate: int = 16_000, rate: int = 100) -> Pr
     db = loudness_db(audio, sample_rate, rate)
     norm = normalise_loudness(db, float(np.percentile(db, 95)))
     padded = np.pad(audio, (win // 2, win))
-    f0 = librosa.yin(
-        padded, fmin=FMIN, fmax=FMAX, sr=sample_rate, frame_length=win, hop_length=hop, center=False
-    )[:n]
+    f0 = yin(padded, FMIN, FMAX, sample_rate, win, hop)[:n]
     f0 = np.pad(f0, (0, n - len(f0)))
     voiced = (_period_correlation(audio, f0, sample_rate, win, hop) > VOICING_MIN_CORR) & (norm > 0.2)
     return Prosody(rate, db, norm, np.where(voiced, f0, 0.0).astype(np.float32))
@@ -95,5 +93,4 @@ def _period_correlation(
 def _syllable_peaks(loudness: np.ndarray, rate: int) -> int:
     """Loudness peaks at least 100 ms apart that stand out: a rough count of syllable nuclei."""
     smooth = np.convolve(loudness, np.hanning(9) / np.hanning(9).sum(), mode="same")
-    peaks, _ = scipy.signal.find_peaks(smooth, height=0.45, prominence=0.08, distance=max(1, rate // 10))
-    return len(peaks)
+    return len(find_peaks(smooth, height=0.45, prominence=0.08, distance=max(1, rate // 10)))

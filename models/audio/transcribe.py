@@ -11,11 +11,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import librosa
 import numpy as np
 
 from core.errors import BackendUnavailable
 from core.settings import get_settings
+from models.audio.io import resample
 from models.device import torch_device
 from models.types import Availability
 
@@ -58,7 +58,7 @@ def transcribe(audio: np.ndarray, sample_rate: int) -> str | None:
     except BackendUnavailable:
         device = "cpu"  # ctranslate2 runs without torch
     if sample_rate != WHISPER_RATE:
-        audio = librosa.resample(audio, orig_sr=sample_rate, target_sr=WHISPER_RATE)
+        audio = resample(audio, sample_rate, WHISPER_RATE)
     segments, _ = _model(get_settings().whisper_model_dir, device).transcribe(
         audio.astype(np.float32), beam_size=5
     )

@@ -1,4 +1,4 @@
-"""Text to speech with the espeak-ng command line tool."""
+"""Text to speech with espeak-ng (its library; the command line tool lists the voices)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 from core.errors import BackendUnavailable, InputError
+from models.audio.espeak_lib import TimedSpeech, speak_with_phonemes
+from models.audio.io import write_wav
 
 ESPEAK = "espeak-ng"
 MAX_TEXT_CHARS = 5_000
@@ -40,8 +44,9 @@ def list_voices() -> list[str]:
     return sorted(languages) + [f"+{v}" for v in sorted(variants)]
 
 
-def synthesize(text: str, out_wav: Path, voice: str = "en-us", words_per_minute: int = 165) -> Path:
-    """Speak `text` into the WAV file `out_wav` (espeak-ng's 22.05 kHz mono) and return its path."""
+def speak(text: str, voice: str = "en-us", words_per_minute: int = 165) -> TimedSpeech:
+    """Speak `text` with espeak-ng's library: the audio and the start time of every phoneme in it (the engine
+    that made the speech knows them exactly, so text input needs neither recognition nor alignment)."""
     text = text.strip()
     if not text:
         raise InputError("empty_text", "The text to speak is empty; type what the avatar should say.")
@@ -57,15 +62,13 @@ def synthesize(text: str, out_wav: Path, voice: str = "en-us", words_per_minute:
         )
     if not 80 <= words_per_minute <= 450:
         raise InputError("bad_speech_rate", "words_per_minute must be between 80 and 450.")
+    return speak_with_phonemes(text, voice, rate=words_per_minute)
+
+
+def synthesize(text: str, out_wav: Path, voice: str = "en-us", words_per_minute: int = 165) -> Path:
+    """Speak `text` into the WAV file `out_wav` (espeak-ng's 22.05 kHz mono) and return its path."""
+    speech = speak(text, voice, words_per_minute)
     out_wav = Path(out_wav)
     out_wav.parent.mkdir(parents=True, exist_ok=True)
-    # Text goes through stdin, so nothing in it is read as an option.
-    proc = subprocess.run(
-        [_espeak(), "-v", voice, "-s", str(words_per_minute), "-w", str(out_wav), "--stdin"],
-        input=text,
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0 or not out_wav.exists():
-        raise RuntimeError(f"espeak-ng failed (exit {proc.returncode}): {proc.stderr.strip()}")
+    write_wav(out_wav, speech.audio.astype(np.float32) / 32768, speech.sample_rate)
     return out_wav

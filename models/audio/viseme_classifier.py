@@ -10,40 +10,30 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import librosa
 import numpy as np
 
 from core.errors import BackendUnavailable
+from models.audio.dsp import mel_filterbank, power_spectrogram
 
 WEIGHTS = Path(__file__).with_name("viseme_classifier.npz")
 SAMPLE_RATE = 16_000
 HOP = 160  # 100 frames per second
 N_FFT, WIN = 512, 400
 N_MELS = 40
+MEL_FMIN, MEL_FMAX = 60.0, 7600.0
 CONTEXT = (-12, -8, -5, -3, -2, -1, 0, 1, 2, 3, 5, 8, 12)  # frame offsets stacked into one input
 FRAME_RATE = SAMPLE_RATE // HOP
 STAY_LOGPROB = np.log(0.9)  # Viterbi: a class tends to last several frames
-
-
-@cache
-def _mel_basis() -> np.ndarray:
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=60, fmax=7600)
 
 
 def mel_frames(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Raw log-mel (n_frames, N_MELS) and log energy (n_frames,); frame i is centred at (i + 0.5) / 100 s and
     depends only on the samples within N_FFT / 2 of its centre."""
     n = int(np.ceil(len(audio) / HOP))
-    spec = (
-        np.abs(
-            librosa.stft(
-                audio[HOP // 2 :].astype(np.float32), n_fft=N_FFT, hop_length=HOP, win_length=WIN, center=True
-            )
-        )
-        ** 2
-    )
+    spec = power_spectrogram(audio[HOP // 2 :], N_FFT, HOP, WIN)
     spec = np.pad(spec, ((0, 0), (0, max(0, n - spec.shape[1]))))[:, :n]
-    return np.log(_mel_basis() @ spec + 1e-8).T, np.log(spec.sum(axis=0) + 1e-8)[:n]
+    mel = mel_filterbank(SAMPLE_RATE, N_FFT, N_MELS, MEL_FMIN, MEL_FMAX)
+    return np.log(mel @ spec + 1e-8).T, np.log(spec.sum(axis=0) + 1e-8)[:n]
 
 
 def normalise(

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.interpolate import CubicSpline
 from scipy.spatial import Delaunay
 
 # (upper chain, lower chain), both running corner to corner.
@@ -195,4 +194,14 @@ def spline_matrix(rest: np.ndarray, steps: int = SPLINE_STEPS) -> np.ndarray:
     knots = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(rest, axis=0), axis=1))])
     knots = knots / max(knots[-1], 1e-6) if knots[-1] > 0 else np.linspace(0, 1, len(rest))
     at = np.linspace(0, 1, (len(rest) - 1) * steps + 1)
-    return CubicSpline(knots, np.eye(len(rest)), bc_type="natural")(at).astype(np.float32)
+    # scipy's CubicSpline(knots, eye, bc_type="natural") in numpy: importing scipy.interpolate costs a second
+    n, h, eye = len(rest), np.diff(knots), np.eye(len(rest))
+    second = np.zeros((n, n))  # second derivative at each knot per unit of each point; 0 at the ends
+    if n > 2:
+        system = np.diag(2 * (h[:-1] + h[1:])) + np.diag(h[1:-1], 1) + np.diag(h[1:-1], -1)
+        second[1:-1] = np.linalg.solve(system, 6 * np.diff(np.diff(eye, axis=0) / h[:, None], axis=0))
+    j = np.clip(np.searchsorted(knots, at, side="right") - 1, 0, n - 2)
+    b = ((at - knots[j]) / h[j])[:, None]
+    a = 1 - b
+    curve = (a**3 - a) * second[j] + (b**3 - b) * second[j + 1]
+    return (a * eye[j] + b * eye[j + 1] + curve * (h[j] ** 2 / 6)[:, None]).astype(np.float32)

@@ -10,7 +10,6 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
-from scipy import signal
 
 SAMPLE_RATE = 16_000
 N_FFT = 800
@@ -34,6 +33,8 @@ def _mel_basis() -> np.ndarray:
 
 def melspectrogram(wav: np.ndarray) -> np.ndarray:
     """Mono float wav at 16 kHz -> (80, T) normalised log-mel, T = len(wav) // 200 + 1."""
+    from scipy import signal  # a second of start-up: only when Wav2Lip runs, not when it is merely planned
+
     emphasised = signal.lfilter([1, -PREEMPHASIS], [1], wav.astype(np.float64))
     magnitude = np.abs(librosa.stft(y=emphasised, n_fft=N_FFT, hop_length=HOP, win_length=WIN))
     min_level = np.exp(MIN_LEVEL_DB / 20 * np.log(10))

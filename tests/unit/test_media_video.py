@@ -51,3 +51,25 @@ def test_writer_rejects_wrong_frame_size(tmp_path: Path) -> None:
         pytest.raises(ValueError, match="64, 64, 3"),
     ):
         writer.write(np.zeros((32, 32, 3), np.uint8))
+
+
+def test_writer_encodes_in_its_own_thread_and_the_caller_may_reuse_its_buffer(tmp_path: Path) -> None:
+    buffer = np.zeros((64, 64, 3), np.uint8)
+    with VideoWriter(tmp_path / "reuse.mp4", fps=FPS, size=64) as writer:
+        assert writer._encoder.is_alive()
+        for i in range(30):
+            buffer[:] = (8 * i, 128, 255 - 8 * i)  # the same array, overwritten for every frame
+            writer.write(buffer)
+    assert not writer._encoder.is_alive()
+    frames = list(read_frames(tmp_path / "reuse.mp4"))
+    assert len(frames) == 30
+    red = np.array([f[..., 0].mean() for f in frames])
+    assert np.abs(red - 8 * np.arange(30)).max() < 6  # every frame kept its own colour
+
+
+def test_writer_refuses_a_frame_of_the_wrong_size(tmp_path: Path) -> None:
+    with VideoWriter(tmp_path / "bad.mp4", fps=FPS, size=64) as writer:
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+        with pytest.raises(ValueError):
+            writer.write(np.zeros((32, 32, 3), np.uint8))
+    assert probe(tmp_path / "bad.mp4")["frames"] == 1
