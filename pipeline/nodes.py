@@ -203,7 +203,7 @@ def video_generation(state: AvatarState) -> dict[str, Any]:
         "video_key": files.store("video.mp4"),
         "plan": {"renderer": result.choice.as_dict()},  # what ran, when a failure moved it down the chain
         "backends": {"video_generation": result.choice.reason},
-        "warnings": result.warnings + result.notes + faces,
+        "warnings": result.warnings + result.notes + faces + face.notes,
     }
 
 
