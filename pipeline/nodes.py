@@ -151,7 +151,7 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
 @timed
 def avatar_control(state: AvatarState) -> dict[str, Any]:
     from models.backends import ENHANCERS, RENDERERS
-    from models.control.rules import build_controls
+    from models.control.rules import build_controls, motion_seed
 
     files, options = JobFiles(state), state["options"]
     curves = MouthCurves.load(files.fetch(state["mouth_key"]))
@@ -160,7 +160,7 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
         emotion=state.get("emotion", "neutral"),
         duration=state["duration"],
         fps=options["fps"],
-        seed=options.get("seed", 0),
+        seed=motion_seed(options.get("seed"), files.fetch(state["image_key"]).read_bytes()),
         text=state.get("transcript"),
     )
     controls.save(files.path("controls.npz"))
