@@ -109,7 +109,7 @@ class Puppet:
         outlines = self._face_outlines(moved, head)
         field, seam = (upper.grid, None) if outlines is None else self._pin_neck(upper.grid, outlines, inverse_head)
         upper_full = cv2.resize(field, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-        out = cv2.remap(self.src, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        out = cv2.remap(self.src, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if outlines is not None:
             self._mend_seam(out, upper, outlines, seam, inverse_head)
         blink = float(np.clip(controls.get("blink", 0.0), 0, 1))
@@ -209,7 +209,7 @@ class Puppet:
         pixels = seam.astype(np.float32)[None]
         at = cv2.remap(exact.grid, (pixels - (GRID_STEP - 1) / 2) / GRID_STEP, None, cv2.INTER_LINEAR)
         face_rgb, still_rgb = (
-            cv2.remap(self.src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
+            cv2.remap(self.src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
             for m in (at, cv2.transform(pixels, inverse_head))
         )
         out[seam[:, 1], seam[:, 0]] = (still_rgb + keep * (face_rgb - still_rgb))[0].astype(np.uint8)
@@ -250,7 +250,7 @@ class Puppet:
             teeth = cv2.remap(self.mouth.upper, rigid, None, cv2.INTER_LINEAR)
             inside += teeth[..., 3:] * (teeth[..., :3] - inside)
         else:
-            inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR)
+            inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         inside *= light
         face += behind * (inside - face)
         if slit.index > 0:
