@@ -10,9 +10,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("api", "cli", "core", "migrations", "models", "pipeline", "workers")
 DISPATCH = "workers.dispatch"
-# loops outside workers/ reported to the lead with issue 11, to be untangled by the owners of those modules;
-# an entry that no longer loops fails the test, so the list only shrinks
-KNOWN_CYCLES = [["core.s3", "core.storage", "core.s3"]]
 
 
 def module_files() -> dict[str, Path]:
@@ -140,9 +137,7 @@ def dispatch_entry_points() -> set[str]:
 
 def test_no_import_cycle_among_the_projects_modules():
     found = cycles(import_graph())
-    new = [loop for loop in found if loop not in KNOWN_CYCLES]
-    assert new == [], "import cycles:\n" + "\n".join(" -> ".join(loop) for loop in new)
-    assert [loop for loop in KNOWN_CYCLES if loop not in found] == [], "gone: remove it from KNOWN_CYCLES"
+    assert found == [], "import cycles:\n" + "\n".join(" -> ".join(loop) for loop in found)
 
 
 def test_the_api_uses_only_the_dispatch_entry_points_of_workers():
