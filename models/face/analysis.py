@@ -97,12 +97,13 @@ def analyze_face(image: np.ndarray, size: int = 512, face_index: int | None = No
 
 
 def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) -> FaceAnalysis:
-    faces = lm.detect_faces(image)
+    detection_notes: list[str] = []
+    faces = lm.detect_faces(image, detection_notes)
     if not faces:
         raise InputError(
             "no_face",
             "No face found in the photo: use a front-facing photo where the face is clearly visible "
-            "and at least ~80 px wide",
+            "and at least ~50 px wide",
         )
     index = 0 if face_index is None else face_index
     if not 0 <= index < len(faces):
@@ -113,7 +114,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         )
     rect = faces[index]
     points = lm.landmarks(image, rect)
-    embedding = lm.descriptor(image, rect)
+    embedding = lm.descriptor_at(image, points)
     framed, matrix, notes = frame_face(image, points, size)
     points = _transform(points, matrix)
     corners = _transform(
@@ -135,7 +136,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         n_faces=len(faces),
         face_index=index,
         source_hash=digest,
-        notes=notes,
+        notes=detection_notes + notes,
     )
 
 
