@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from cli import bench, evaluate, generate, jobs, models_cmd
+from cli import bench, evaluate, gallery, generate, jobs, models_cmd
 
 app = typer.Typer(
     name="avatar",
@@ -16,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-for module in (generate, evaluate, bench, models_cmd, jobs):
+for module in (generate, evaluate, gallery, bench, models_cmd, jobs):
     module.register(app)
 
 
