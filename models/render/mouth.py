@@ -20,7 +20,7 @@ TEETH_RGB = np.array([236, 230, 214], np.float32)
 # laterals, canines, premolars); the lower incisors are narrower.
 UPPER_EDGES = np.array([0.0, 0.30, 0.54, 0.76, 0.95, 1.15])
 LOWER_EDGES = np.array([0.0, 0.19, 0.38, 0.58, 0.78, 1.0])
-UPPER_TEETH = 0.20  # visible height of the upper teeth, in mouth widths
+UPPER_TEETH = 0.15  # visible height of the upper teeth, in mouth widths
 LOWER_TEETH = 0.07
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
 
@@ -44,7 +44,9 @@ def build_mouth(
     y_lower = _curve(lower_chain, xs)
 
     light = float(np.mean(skin_rgb)) / 190.0
-    teeth_rgb = np.clip(TEETH_RGB * (0.75 + 0.25 * light) * 0.9 + 0.1 * skin_rgb, 0, 255)
+    # Teeth take the colour of the light on the face (a warm photo has warm teeth) and sit in the mouth's shade.
+    tint = np.sqrt(skin_rgb.astype(np.float32) / max(float(np.mean(skin_rgb)), 1.0))
+    teeth_rgb = np.clip(TEETH_RGB * tint * (0.7 + 0.2 * min(light, 1.0)), 0, 255)
     side_shade = np.clip(1 - 0.55 * along**2, 0.2, 1)  # teeth and cavity recede into shadow at the sides
     lip = lip_rgb.astype(np.float32)
 

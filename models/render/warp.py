@@ -34,6 +34,7 @@ BLINK_VISIBLE = 0.02
 JAW_POINT = 66  # the lower teeth move with the middle of the lower inner lip
 SHADOW_REACH = (0.06, 0.25)  # blur of the opening that shades what lies behind it, in slit widths (mouth, eyes)
 EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
+LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
 JAW = list(range(17))  # the face's outline: what lies outside it does not move with the jaw
 JAW_MOVES = slice(2 * SPLINE_STEPS, 14 * SPLINE_STEPS + 1)  # the part of its curve the jaw moves (2 to 14)
 JAW_SOFT = (0.01, 0.02)  # soft tissue outside the jaw line that moves with it (sides, chin), nose-to-chin lengths
@@ -240,7 +241,8 @@ class Puppet:
         behind = behind.astype(np.float32) / 255
         # What lies behind is shaded by the lips (lids) around it: darkest in the narrow corners.
         reach = SHADOW_REACH[min(slit.index, 1)] * self.slit_widths[slit.index]
-        light = np.clip(0.3 + 1.1 * cv2.GaussianBlur(behind, (0, 0), reach), 0, 1)[..., None]
+        shade = cv2.GaussianBlur(behind, (0, 0), reach)[..., None]
+        light = np.clip(0.3 + 1.1 * shade, 0, 1)
         behind = cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS)[..., None]
         rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
         if slit.index == 0:  # the upper teeth stay with the skull, the lower teeth and tongue ride on the jaw
@@ -252,6 +254,8 @@ class Puppet:
         else:
             inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         inside *= light
+        if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
+            face *= 1 - LIP_RIM * np.clip(2 * shade - behind, 0, 1)
         face += behind * (inside - face)
         if slit.index > 0:
             half = len(slit.outline) // 2

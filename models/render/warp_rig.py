@@ -15,7 +15,7 @@ import numpy as np
 
 from models.face.analysis import INNER_GAPS
 
-OPEN_GAP = 0.55  # inner-lip gap at jaw_open = 1, in mouth widths
+OPEN_GAP = 0.45  # inner-lip gap at jaw_open = 1, in mouth widths
 MID_BOOST = 1.0  # extra opening at mid jaw values (speech rarely drives the jaw past 0.5); none at 0 and 1
 EYE_GAPS = ((37, 41), (38, 40), (43, 47), (44, 46))
 LOWER_LID_RISE = 0.15  # of the eye's opening, at blink = 1
@@ -138,17 +138,17 @@ def build_rig(points: np.ndarray, n_vertices: int, size: int) -> Rig:
     # One pixel of inner-lip gap: the jaw rotates down, the lower lip rides on it, the corners follow partly.
     jaw = {
         66: 1.0,
-        65: 0.9,
-        67: 0.9,
+        65: 0.82,
+        67: 0.82,
         57: 1.0,
         56: 0.92,
         58: 0.92,
         55: 0.7,
         59: 0.7,
-        60: 0.3,
-        64: 0.3,
-        48: 0.25,
-        54: 0.25,
+        60: 0.15,
+        64: 0.15,
+        48: 0.12,
+        54: 0.12,
         8: 1.05,
         7: 0.95,
         9: 0.95,
