@@ -40,9 +40,7 @@ def contact_sheet(frames: list[tuple[str, np.ndarray]], tile: int = 256) -> np.n
 
 def mouth_crops(frames: list[tuple[str, np.ndarray]], face: FaceAnalysis, tile: int = 256) -> np.ndarray:
     """The same frames cropped to the mouth (twice its width), for a close look at lips, teeth and tongue."""
-    points = face.landmarks
-    centre = points[48:68].mean(0)
-    half = float(np.linalg.norm(points[54] - points[48]))
-    x0, y0 = np.clip(np.round(centre - half).astype(int), 0, face.size)
-    x1, y1 = np.clip(np.round(centre + half).astype(int), 0, face.size)
+    frame = face.frame
+    x0, y0 = np.clip(np.round(frame.mouth_centre - frame.mouth_width).astype(int), 0, face.size)
+    x1, y1 = np.clip(np.round(frame.mouth_centre + frame.mouth_width).astype(int), 0, face.size)
     return contact_sheet([(label, frame[y0:y1, x0:x1]) for label, frame in frames], tile)

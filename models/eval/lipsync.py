@@ -14,6 +14,7 @@ import numpy as np
 
 from models.eval.quality import track_landmarks
 from models.face.analysis import mouth_opening
+from models.face.frame import FaceFrame
 from models.media.video import probe, read_frames
 from models.types import Phone
 
@@ -44,7 +45,7 @@ class LipSyncReport:
 
 def aperture(points: np.ndarray) -> float:
     """Inner-lip gap over mouth width for 68 landmarks."""
-    return mouth_opening(points) / max(float(np.linalg.norm(points[54] - points[48])), 1e-6)
+    return mouth_opening(points) / max(FaceFrame.of(points).mouth_width, 1e-6)
 
 
 def mouth_apertures(frames: Iterable[np.ndarray]) -> np.ndarray:

@@ -20,11 +20,11 @@ import numpy as np
 
 from models.face import landmarks as lm
 from models.face.analysis import FaceAnalysis
+from models.face.frame import EYES, JAW, MOUTH, FaceFrame
 
 REDETECT_EVERY = 25  # frames between fresh face detections (in between, landmarks follow the last fit)
-EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
 RIGID = [27, 28, 29, 30, 31, 35, 36, 39, 42, 45]  # nose and eye corners: they move only with the head
-JAW_LINE = list(range(3, 14))  # the part of the jaw that moves when the mouth opens
+JAW_LINE = JAW[3:14]  # the part of the jaw that moves when the mouth opens
 BLINK_FRACTION = 0.6  # eye aspect ratio below this share of its median counts as closed
 REOPEN_FRACTION = 0.8  # ... and above this share as open again
 SEAM_BAND = (-2.0, 4.0)  # px across the jaw line (outwards positive) where the seam is measured
@@ -67,7 +67,7 @@ def eye_aspect(points: np.ndarray) -> float:
     """Mean over both eyes of lid gap over eye width."""
     ratios = []
     for e in EYES:
-        p = points[list(e)]
+        p = points[e]
         gap = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
         ratios.append(gap / (2 * max(float(np.linalg.norm(p[0] - p[3])), 1e-6)))
     return float(np.mean(ratios))
@@ -93,8 +93,8 @@ def count_blinks(aspects: np.ndarray) -> int:
 
 def mouth_sharpness(image: np.ndarray, points: np.ndarray) -> float:
     """Variance of the Laplacian of the grey image in the box around the lips."""
-    x0, y0 = np.floor(points[48:68].min(0)).astype(int) - 2
-    x1, y1 = np.ceil(points[48:68].max(0)).astype(int) + 2
+    x0, y0 = np.floor(points[MOUTH].min(0)).astype(int) - 2
+    x1, y1 = np.ceil(points[MOUTH].max(0)).astype(int) + 2
     h, w = image.shape[:2]
     box = image[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)]
     if box.size == 0:
@@ -108,10 +108,7 @@ def seam_energy(image: np.ndarray, points: np.ndarray) -> float:
 
     jaw = points[JAW_LINE]
     curve = spline_matrix(jaw, 8) @ jaw
-    tangent = np.gradient(curve, axis=0)
-    normal = np.stack([-tangent[:, 1], tangent[:, 0]], 1)
-    normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-9
-    normal *= np.sign(np.sum((curve - points[27:36].mean(0)) * normal, axis=1, keepdims=True))
+    normal = FaceFrame.of(points).outward(curve)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     magnitude = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
     offsets = np.arange(SEAM_BAND[0], SEAM_BAND[1] + 0.5, 1.0)

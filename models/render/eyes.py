@@ -17,10 +17,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.render.mesh import LEFT_EYE, RIGHT_EYE
+from models.face.frame import BROWS, LEFT_EYE_SLIT, RIGHT_EYE_SLIT
 
-EYES = (LEFT_EYE, RIGHT_EYE)
-BROWS = (range(17, 22), range(22, 27))
+EYES = (LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
 OUTER = (0, -1)  # where each eye's outer corner is in its chains (dlib's 36 and 45)
 # In eye widths (corner to corner) unless said otherwise:
 LASH_BAND = 0.15  # how far above the upper-lid landmarks the photo's lashes reach: not part of the lid skin

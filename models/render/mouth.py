@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.render.mesh import MOUTH, spline_matrix
+from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH_SLIT, FaceFrame
+from models.render.mesh import spline_matrix
 
 TEETH_RGB = np.array([236, 230, 214], np.float32)
 # Tooth edges across the mouth, as fractions of the half mouth width from the centre (incisors,
@@ -32,12 +33,17 @@ class MouthLayers:
 
 
 def build_mouth(
-    image: np.ndarray, points: np.ndarray, lip_rgb: np.ndarray, skin_rgb: np.ndarray, teeth_visible: bool
+    image: np.ndarray,
+    points: np.ndarray,
+    frame: FaceFrame,
+    lip_rgb: np.ndarray,
+    skin_rgb: np.ndarray,
+    teeth_visible: bool,
 ) -> MouthLayers:
     size = image.shape[0]
-    upper_chain, lower_chain = (points[list(chain)] for chain in MOUTH)
-    width = float(np.linalg.norm(points[54] - points[48]))
-    centre_x = float(points[[60, 64]].mean(0)[0])
+    upper_chain, lower_chain = (points[list(chain)] for chain in MOUTH_SLIT)
+    width = frame.mouth_width
+    centre_x = float(points[list(INNER_CORNERS)].mean(0)[0])
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     along = (xs - centre_x) / (width / 2)  # -1 .. 1 between the mouth corners
     y_upper = _curve(upper_chain, xs)
@@ -126,5 +132,5 @@ def _band(depth: np.ndarray, along: np.ndarray, edges: np.ndarray, reach: float)
 def _own_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Alpha of the photo's own mouth inside (its teeth), feathered."""
     mask = np.zeros(image.shape[:2], np.float32)
-    cv2.fillPoly(mask, [np.round(points[60:68] * 16).astype(np.int32)], 1.0, shift=4)
+    cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1.0, shift=4)
     return cv2.GaussianBlur(mask, (0, 0), 1.0)
