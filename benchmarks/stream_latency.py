@@ -171,7 +171,7 @@ def main() -> None:
         capacity = capacity_fps(image, audio, args.size, args.fps, 80)
         quality = lookahead_quality(image, args.fps)
         pooled, runs, first = [], [], []
-        with server({"AVATAR_DATA_DIR": str(tmp / "served")}, tmp) as base:
+        with server({"AVATAR_DATA_DIR": str(tmp / "served")}, tmp) as (base, _):
             with image.open("rb") as f:
                 image_id = httpx.post(f"{base}/api/v1/upload/image", files={"file": f}, timeout=60).json()["id"]
             for _ in range(args.runs):
