@@ -6,8 +6,6 @@ re-enqueues jobs an earlier run of the server left unfinished.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,53 +14,37 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
+from api.limits import RequestGuard
 from api.routes import generate, jobs, status, stream, uploads
 from api.web import mount_web
 from core.db import migrate
+from core.logging import redact_server_logs
 from core.metrics import HTTP_LATENCY, HTTP_REQUESTS, register_job_collector
+from core.secrets import announce_webhook_secret
 from core.settings import get_settings
-from workers.dispatch import distributed, warm_up
+from workers.dispatch import shutdown, start
 
-log = logging.getLogger(__name__)
-MULTIPART_OVERHEAD = 64 * 1024  # form boundaries and headers around an uploaded file
-
-
-def _embedded_reconciler(stop: threading.Event) -> None:
-    from workers.reconciler import reconcile
-
-    stall = 0.0  # at start-up nothing of ours is running: every unfinished job was orphaned
-    while True:
-        try:
-            reconcile(stall)
-        except Exception:
-            log.exception("reconciler pass failed")
-        stall = get_settings().job_stall_seconds
-        if stop.wait(get_settings().reconcile_interval_seconds):
-            return
+UPLOAD_FORM_LIMITS = {"max_files": 1, "max_fields": 8}
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
+    redact_server_logs()
+    announce_webhook_secret()  # in distributed mode, refuses to start without AVATAR_WEBHOOK_SECRET
     if settings.auto_migrate:
         migrate()
     if settings.resolved_storage_url.startswith("s3://"):
         from core.s3 import S3Storage
 
         S3Storage(settings.resolved_storage_url).ensure_bucket()
-    warm_up()
-    stop = threading.Event()
-    if not distributed():
-        threading.Thread(target=_embedded_reconciler, args=(stop,), name="reconciler", daemon=True).start()
+    start()
     yield
-    stop.set()
-    if not distributed():
-        from workers import local
-
-        local.shutdown()
+    shutdown()
 
 
 def create_app() -> FastAPI:
+    redact_server_logs()
     app = FastAPI(
         title="Avatar System Orchestrator",
         version="0.1.0",
@@ -70,17 +52,19 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (uploads, jobs, generate, status, stream):
+    app.include_router(uploads.router, form_limits=UPLOAD_FORM_LIMITS)
+    for module in (jobs, generate, status, stream):
         app.include_router(module.router)
     mount_web(app)  # last: its mount at `/` would shadow routes added after it
     register_job_collector()
+    app.add_middleware(RequestGuard)
     app.add_middleware(Observe)
     return app
 
 
 class Observe:
-    """Refuses uploads whose Content-Length is over the limit before reading them, and records per-route
-    latency and counts. A plain ASGI middleware: no extra task and response stream per request."""
+    """Records per-route latency and counts. A plain ASGI middleware: no extra task and response stream
+    per request."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -88,12 +72,6 @@ class Observe:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
-        limit = get_settings().max_upload_bytes
-        length = dict(scope["headers"]).get(b"content-length", b"")
-        if scope["path"].startswith("/api/v1/upload") and length.isdigit() and int(length) > limit + MULTIPART_OVERHEAD:
-            too_large = f"The file is larger than the {limit // 2**20} MB limit."
-            await errors.error_response(413, "too_large", too_large)(scope, receive, send)
             return
         start, status = time.perf_counter(), 500
 

@@ -12,10 +12,12 @@ from typing import BinaryIO
 from sqlalchemy import select
 
 from api.errors import APIError
+from api.limits import UPLOAD_PATH, body_limit
 from core.db import Upload, session_scope, utcnow
+from core.errors import InputError
+from core.jobs import new_id
 from core.settings import get_settings
 from core.storage import open_storage
-from workers.jobs import new_id
 
 CHUNK = 1024 * 1024
 UPLOAD_PREFIX = "uploads/"
@@ -55,7 +57,7 @@ def spool(source: BinaryIO, dest: Path, limit: int) -> tuple[int, str]:
         while chunk := source.read(CHUNK):
             size += len(chunk)
             if size > limit:
-                raise APIError(413, "too_large", f"The file is larger than the {limit // (1024 * 1024)} MB limit.")
+                raise APIError(413, "too_large", body_limit(UPLOAD_PATH)[1])
             digest.update(chunk)
             out.write(chunk)
     if size == 0:
@@ -64,32 +66,29 @@ def spool(source: BinaryIO, dest: Path, limit: int) -> tuple[int, str]:
 
 
 def sniff_image(path: Path) -> Sniffed:
+    """Decode the whole image (as the pipeline will, with the pixel cap and the size checks), so a truncated
+    or malformed file is refused here rather than failing the job later."""
     from PIL import Image
 
-    settings = get_settings()
-    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+    from models.face.image import load_image
+
     try:
+        load_image(path, max_pixels=get_settings().max_image_pixels)
         with Image.open(path) as img:
             kind = img.format or ""
-            if img.width * img.height > settings.max_image_pixels:
-                raise Image.DecompressionBombError("too many pixels")
-            img.verify()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise APIError(
-            413, "image_too_large", f"The image has more than {settings.max_image_pixels} pixels; resize it."
-        ) from exc
-    except APIError:
-        raise
-    except Exception as exc:
-        raise APIError(415, "not_an_image", "The file is not a readable image; send a JPEG, PNG or WebP.") from exc
+    except InputError as exc:
+        raise APIError(exc.status_code, exc.code, exc.message) from exc
     if kind not in _IMAGE_TYPES:
         raise APIError(415, "unsupported_image", f"{kind} images are not supported; send a JPEG, PNG or WebP.")
     return Sniffed(*_IMAGE_TYPES[kind])
 
 
 def sniff_media(path: Path, kind: str) -> Sniffed:
-    """Recognise the container by its leading bytes, then open it to check its streams and length."""
+    """Recognise the container by its leading bytes, then decode its audio to the end (or the length cap):
+    a header can claim anything, so the real length and decodability are only known this way."""
     import av
+
+    from models.audio.io import decode_audio
 
     with path.open("rb") as f:
         head = f.read(16).ljust(16, b"\0")
@@ -98,26 +97,25 @@ def sniff_media(path: Path, kind: str) -> Sniffed:
     wanted = "WAV, MP3, FLAC, OGG, M4A or WebM" if kind == "audio" else "MP4, WebM or AVI"
     if match is None:
         raise APIError(415, f"not_{kind}", f"The file is not a supported {kind} file; send {wanted}.")
+    if kind == "video":
+        try:
+            with av.open(str(path)) as container:
+                has_video = bool(container.streams.video)
+        except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            raise APIError(415, "unreadable_video", f"The video could not be opened; send {wanted}.") from exc
+        if not has_video:
+            raise APIError(422, "no_video_stream", "The file holds no video stream.")
     try:
-        with av.open(str(path)) as container:
-            streams = container.streams.audio if kind == "audio" else container.streams.video
-            if not streams:
-                raise APIError(422, f"no_{kind}_stream", f"The file holds no {kind} stream.")
-            seconds = float(container.duration or 0) / 1_000_000
-    except APIError:
-        raise
-    except Exception as exc:
-        raise APIError(415, f"unreadable_{kind}", f"The {kind} file could not be decoded; send {wanted}.") from exc
-    limit = get_settings().max_audio_seconds
-    if seconds > limit:
-        raise APIError(413, "too_long", f"The {kind} lasts {seconds:.0f} s; the limit is {limit:.0f} s.")
+        decode_audio(path, max_seconds=get_settings().max_audio_seconds)
+    except InputError as exc:
+        raise APIError(exc.status_code, exc.code, exc.message) from exc
     return match
 
 
 def save_upload(source: BinaryIO, kind: str, owner: str) -> Upload:
     settings = get_settings()
     with tempfile.TemporaryDirectory(prefix="avatar-upload-") as tmp:
-        path = Path(tmp) / "upload"
+        path = Path(tmp) / f"your {kind}"  # the loaders name the file in their messages
         size, sha256 = spool(source, path, settings.max_upload_bytes)
         if (same := _existing(owner, kind, sha256)) is not None:
             return same  # the same bytes again: one stored copy, one id (lets clients retry safely)

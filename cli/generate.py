@@ -13,19 +13,34 @@ from typing import Any
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
+from rich.markup import escape
 
+from cli.errors import err_console, fail, warn
 from core.errors import InputError
 from models.backends import ENHANCERS, RENDERERS
 from models.types import EMOTIONS, ControlTrack
 from pipeline.options import JobOptions, option_errors, require_speech
 
-err_console = Console(stderr=True, soft_wrap=True)
-
-
 
 def _safe_name(path: Path) -> str:
     return re.sub(r"[^\w.-]", "_", path.name).lstrip(".") or "input"
+
+
+def check_output(output: Path) -> None:
+    """Before any work: the output is an .mp4 we can write."""
+    if output.suffix.lower() != ".mp4":
+        raise InputError("bad_output", f"The output must be an .mp4 file, got {output}.")
+    if output.is_dir():
+        raise InputError("bad_output", f"The output {output} is a directory; give a file name ending in .mp4.")
+    existed = output.exists()
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("ab"):  # the one reliable test: open it for writing, as the copy at the end will
+            pass
+    except OSError as err:
+        raise InputError("bad_output", f"Cannot write {output}: {err.strerror}; choose another -o path.") from None
+    if not existed:
+        output.unlink()
 
 
 def generate_video(
@@ -43,11 +58,12 @@ def generate_video(
     from pipeline.runner import new_job_state, run_in_process
 
     for path, what in ((image, "image"), (audio, "audio")):
+        if path is not None and path.is_dir():
+            raise InputError(f"{what}_not_found", f"The {what} {path} is a directory; give a file.")
         if path is not None and not path.is_file():
             raise InputError(f"{what}_not_found", f"The {what} file {path} does not exist.")
     require_speech(audio is not None, text, 'give --audio FILE, or --text "what to say"')
-    if output.suffix.lower() != ".mp4":
-        raise InputError("bad_output", f"The output must be an .mp4 file, got {output}.")
+    check_output(output)
 
     job_id = uuid.uuid4().hex
     storage = open_storage()
@@ -133,19 +149,18 @@ def generate(
             keep_artifacts=keep_artifacts,
         )
     except InputError as err:
-        err_console.print(f"[red]error:[/red] {err.message}")
-        raise typer.Exit(2) from None
+        fail(err.message)
     if as_json:
         print(json.dumps(summary, indent=2))
         return
     err_console.print(
-        f"[green]wrote[/green] {summary['output']}  ({summary['duration']:.2f} s, "
+        f"[green]wrote[/green] {escape(summary['output'])}  ({summary['duration']:.2f} s, "
         f"{summary['size'][0]}x{summary['size'][1]} @ {summary['fps']:g} fps, "
-        f"backend {summary['backends'].get('video_generation', summary['backend'])}, "
+        f"backend {escape(summary['backend_reason'])}, "
         f"emotion {summary['emotion']}, {summary['wall_seconds']:.1f} s)"
     )
     for warning in summary["warnings"]:
-        err_console.print(f"[yellow]warning:[/yellow] {warning}")
+        warn(warning)
 
 
 def register(app: typer.Typer) -> None:

@@ -33,6 +33,7 @@ def serve(
             "or set AVATAR_BROKER_URL and run `avatar worker`",
             param_hint="--workers",
         )
+    _require_webhook_secret()
     setup_logging()
     if workers > 1 and settings.auto_migrate:
         from core.db import migrate as upgrade
@@ -48,8 +49,17 @@ def worker(
     pool: str = typer.Option("prefork", help="prefork, solo or threads."),
     beat: bool = typer.Option(False, "--beat", "-B", help="Also run the periodic reconciler (one per deployment)."),
     loglevel: str = typer.Option("INFO", help="Log level."),
+    name: str = typer.Option(
+        None,
+        "--name",
+        "-n",
+        envvar="AVATAR_WORKER_NAME",
+        help="Node name, unique per worker (default: avatar-<queues>-<pid>@<host>; Celery's %h, %n, %d expand).",
+    ),
 ) -> None:
     """Run a Celery worker on the given queues (needs AVATAR_BROKER_URL)."""
+    import os
+
     from core.logging import setup_logging
     from workers.celery_app import QUEUES, app
 
@@ -58,6 +68,7 @@ def worker(
     names = [q.strip() for q in queues.split(",") if q.strip()]
     if not names or any(q not in QUEUES for q in names):
         raise typer.BadParameter(f"queues must be among {', '.join(QUEUES)}, got {queues!r}")
+    _require_webhook_secret()
     setup_logging(loglevel)
     argv = [
         "worker",
@@ -69,8 +80,19 @@ def worker(
         pool,
         "-E",
         f"--loglevel={loglevel}",
+        "-n",
+        name or f"avatar-{'-'.join(names)}-{os.getpid()}@%h",
     ]
     app.worker_main(argv + (["-B"] if beat else []))
+
+
+def _require_webhook_secret() -> None:
+    from core.secrets import SecretMissing, webhook_secret
+
+    try:
+        webhook_secret()
+    except SecretMissing as exc:
+        raise typer.BadParameter(str(exc), param_hint="AVATAR_WEBHOOK_SECRET") from None
 
 
 def migrate() -> None:
@@ -137,14 +159,10 @@ def backfill(
     dry_run: bool = typer.Option(False, "--dry-run", help="List the jobs without re-enqueuing them."),
 ) -> None:
     """Re-enqueue jobs (e.g. failed ones after a fix); each resumes from its last completed node."""
-    from sqlalchemy import select
+    from core.jobs import job_ids
+    from workers.dispatch import requeue
 
-    from core.db import Job, session_scope
-    from workers.jobs import requeue
-
-    where = [Job.status == status, Job.created_at >= since] + ([Job.created_at < until] if until else [])
-    with session_scope() as session:
-        ids = list(session.scalars(select(Job.id).where(*where).order_by(Job.created_at)))
+    ids = job_ids(status, since, until)
     for job_id in ids:
         typer.echo(job_id)
     if dry_run:
@@ -156,18 +174,30 @@ def backfill(
 
 
 def reconcile(
-    loop: bool = typer.Option(False, help="Keep running every reconcile_interval_seconds."),
-    stall_seconds: float = typer.Option(None, help="Override job_stall_seconds."),
+    loop: bool = typer.Option(False, help="Keep running every reconcile_interval_seconds (one per deployment)."),
+    stall_seconds: float = typer.Option(
+        None, help="Seconds without a sign of life before a job is looked at (default: 3 heartbeats)."
+    ),
 ) -> None:
-    """Re-enqueue jobs whose progress stalled (dead worker, lost broker messages)."""
+    """Re-enqueue jobs nobody works on (dead worker, lost broker messages, sends missed during an outage)."""
+    import logging
     import time
 
+    from core.logging import setup_logging
     from workers.reconciler import reconcile as run
 
+    setup_logging()
     while True:
-        ids = run(stall_seconds)
-        typer.echo(f"re-enqueued {len(ids)} stalled job(s)" + (": " + ", ".join(ids) if ids else ""))
-        _finish_local_jobs()
+        try:
+            ids = run(stall_seconds)
+        except Exception as exc:
+            if not loop:
+                raise
+            # a database or broker outage: keep going, the pass after its return picks up what it stranded
+            logging.getLogger("avatar.reconcile").warning("reconciler pass failed: %s", exc)
+        else:
+            typer.echo(f"re-enqueued {len(ids)} stalled job(s)" + (": " + ", ".join(ids) if ids else ""))
+            _finish_local_jobs()
         if not loop:
             return
         time.sleep(get_settings().reconcile_interval_seconds)

@@ -9,13 +9,15 @@ import logging
 import typer
 
 from cli import bench, evaluate, generate, jobs, models_cmd
+from cli.errors import check_settings, report_crash, report_input_error, verbose_requested
+from core.errors import InputError
 
 app = typer.Typer(
     name="avatar",
     help="One face photo + speech in, a lip-synced talking-head MP4 out.",
     no_args_is_help=True,
     add_completion=False,
-    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,  # run() reports unexpected errors in one line (a traceback with --verbose)
 )
 
 for module in (generate, evaluate, bench, models_cmd, jobs):
@@ -31,7 +33,22 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what e
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    check_settings()
+
+
+def run() -> None:
+    """The `avatar` entry point."""
+    try:
+        app()
+    except InputError as err:  # bad input found by any command: what to fix, in one line
+        if verbose_requested():
+            raise
+        report_input_error(err)
+    except Exception as err:
+        if verbose_requested():
+            raise
+        report_crash(err)
 
 
 if __name__ == "__main__":
-    app()
+    run()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import partial
+from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
@@ -28,35 +31,47 @@ def _device() -> str:
 
 
 @models_app.command("list")
-def list_weights() -> None:
+def list_weights(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per weight file, one per line."),
+) -> None:
     """Each backend's weight file: path, present, official sha256 verified, device it would run on."""
-    table = Table(title=f"weights in {get_settings().weights_dir}")
-    for column in ("name", "backend", "path", "present", "sha256", "device"):
-        table.add_column(column)
     device = _device()
+    rows = []
     for spec in weights.WEIGHTS.values():
         checksum = {True: "ok", False: "MISMATCH", None: "-"}[weights.sha256_ok(spec.name)]
-        table.add_row(
-            spec.name,
-            spec.backend,
-            str(weights.weights_path(spec.name)),
-            "yes" if weights.status(spec.name).ok else "no",
-            checksum if spec.sha256 else "not published",
-            device,
+        rows.append(
+            {
+                "name": spec.name,
+                "backend": spec.backend,
+                "path": str(weights.weights_path(spec.name)),
+                "present": weights.status(spec.name).ok,
+                "sha256": checksum if spec.sha256 else "not published",
+                "device": device,
+            }
         )
     whisper = whisper_status()
-    table.add_row(
-        "whisper",
-        "faster-whisper",
-        str(get_settings().whisper_model_dir or "-"),
-        "yes" if whisper.ok else "no",
-        "-",
-        device,
+    path = str(get_settings().whisper_model_dir or "-")
+    rows.append(
+        {"name": "whisper", "backend": "faster-whisper", "path": path, "present": whisper.ok, "sha256": "-"}
+        | {"device": device}
     )
-    console = Console()
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    console, base = Console(), get_settings().weights_dir
+    table = Table(title=escape(f"weights in {base} (--json for every field)"), expand=False)
+    for column in ("name", "present", "sha256"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("file", overflow="fold")
+    for row in rows:
+        path = Path(row["path"])
+        shown = path.relative_to(base) if path.is_relative_to(base) else path
+        table.add_row(row["name"], "yes" if row["present"] else "no", row["sha256"], escape(str(shown)))
     console.print(table)
+    console.print(f"device: {escape(device)}")
     if not whisper.ok:
-        console.print(f"whisper: {whisper.reason}")
+        console.print(f"whisper: {escape(whisper.reason)}")
 
 
 def _advance(progress: Progress, task: TaskID, done: int, total: int | None) -> None:
@@ -78,7 +93,7 @@ def download(
     failed = []
     for spec in specs:
         if weights.status(spec.name).ok and weights.sha256_ok(spec.name) is not False:
-            console.print(f"{spec.name}: already at {weights.weights_path(spec.name)}")
+            console.print(f"{spec.name}: already at {escape(str(weights.weights_path(spec.name)))}")
             continue
         error = None
         with Progress(
@@ -96,9 +111,9 @@ def download(
                 error = err
         if error:
             failed.append(spec.name)
-            console.print(f"[red]{error}[/red]")
+            console.print(f"[red]{escape(str(error))}[/red]")
         else:
-            console.print(f"{spec.name}: saved {path}")
+            console.print(f"{spec.name}: saved {escape(str(path))}")
     if failed:
         raise typer.Exit(1)
 

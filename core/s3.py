@@ -16,8 +16,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from core.keys import check_key
 from core.settings import get_settings
-from core.storage import _check_key
 
 _CLIENT_CONFIG = Config(
     signature_version="s3v4",
@@ -48,7 +48,7 @@ class S3Storage:
         self.cache = (settings.data_dir / "cache" / "s3" / self.bucket).resolve()
 
     def _object(self, key: str) -> str:
-        key = _check_key(key)
+        key = check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def ensure_bucket(self) -> None:
@@ -62,7 +62,7 @@ class S3Storage:
         return key
 
     def fetch(self, key: str) -> Path:
-        dest = self.cache / _check_key(key)
+        dest = self.cache / check_key(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f"{dest.name}.{os.getpid()}.part")
         try:
@@ -89,7 +89,7 @@ class S3Storage:
 
     def delete_prefix(self, prefix: str) -> None:
         pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self._object(_check_key(prefix.rstrip("/"))) + "/"
+            Bucket=self.bucket, Prefix=self._object(check_key(prefix.rstrip("/"))) + "/"
         )
         for page in pages:
             if objects := [{"Key": o["Key"]} for o in page.get("Contents", [])]:

@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+FPS_RANGE = (5, 60)  # frames per second a job may ask for
+SIZE_RANGE = (128, 1024)  # output width and height in pixels
+BROKER_SCHEMES = ("redis", "rediss", "sentinel", "amqp", "amqps", "pyamqp", "sqs", "memory")  # memory: tests
 
 
 def model_config_path() -> Path:
@@ -33,12 +36,12 @@ class Settings(BaseSettings):
     checkpoint_url: str | None = None  # None -> follows database_url (SQLite file or PostgreSQL)
 
     # media
-    fps: int = 25
-    size: int = 512
-    max_audio_seconds: float = 300.0
-    max_image_pixels: int = 80_000_000
-    max_upload_bytes: int = 50 * 1024 * 1024
-    video_crf: int = 20
+    fps: int = Field(default=25, ge=FPS_RANGE[0], le=FPS_RANGE[1])
+    size: int = Field(default=512, ge=SIZE_RANGE[0], le=SIZE_RANGE[1])
+    max_audio_seconds: float = Field(default=300.0, gt=0)
+    max_image_pixels: int = Field(default=80_000_000, gt=0)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    video_crf: int = Field(default=20, ge=0, le=51)
     video_preset: str = "veryfast"
     # live stream (/ws): audio heard past a frame's time before it is drawn; the lips lead the sound by 60 ms and
     # the controller reads one frame (40 ms) past that (benchmarks/stream_latency.py measures the trade-off)
@@ -58,24 +61,28 @@ class Settings(BaseSettings):
 
     # job system
     gpu_queue_fallback_to_cpu: bool = False
-    job_stall_seconds: int = 900
-    webhook_secret: str = "change-me"
-    webhook_max_attempts: int = 6
+    webhook_secret: str | None = None  # None: generated into <data_dir>/webhook_secret (embedded mode only)
+    webhook_max_attempts: int = Field(default=6, ge=1)
     require_api_key: bool = False
     api_public_url: str = "http://127.0.0.1:8000"  # base of result URLs handed out (webhooks, local storage)
     s3_public_endpoint_url: str | None = None  # presigned URLs for clients (default: AWS_ENDPOINT_URL_S3)
     auto_migrate: bool = True  # `avatar serve` upgrades the schema on start
-    local_workers: int = 1  # embedded mode: jobs run at once in the server process
+    local_workers: int = Field(default=1, ge=1)  # embedded mode: jobs run at once in the server process
     broker_visibility_timeout: int = 4 * 3600  # seconds; must exceed the longest job (Redis redelivery)
-    task_max_retries: int = 5  # transient pipeline errors, retried with exponential backoff
-    task_retry_backoff: float = 2.0  # seconds, doubled per retry
-    heartbeat_seconds: float = 10.0  # a running segment refreshes jobs.heartbeat_at this often
-    reconcile_interval_seconds: float = 60.0  # beat / embedded loop period of the stalled-job reconciler
+    task_retry_backoff: float = 2.0  # seconds, doubled per retry of an infrastructure error (workers/retry.py)
+    heartbeat_seconds: float = Field(default=3.0, gt=0)  # lease refresh period; a lease lapses after 3 missed beats
+    reconcile_interval_seconds: float = 10.0  # period of the reconciler (reconcile --loop, beat, embedded server)
     webhook_backoff_seconds: float = 2.0  # first retry delay, doubled per attempt
     webhook_timeout_seconds: float = 10.0
     webhook_allow_private: bool = False  # true: webhooks may go to loopback, private, link-local... addresses
     webhook_allowed_hosts: list[str] = []  # host names, addresses or networks (CIDR) allowed although not public
     broker_scan_limit: int = 10_000  # reconciler: most messages read per queue to tell a lost job from a waiting one
+    # requests refused at the door (docs/limits.md)
+    max_json_bytes: int = Field(default=256 * 1024, ge=1024)  # any request body but uploads
+    max_json_keys: int = Field(default=1000, ge=10)  # keys in all objects of one JSON body, counted before validation
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)  # request line and headers together
+    body_timeout_seconds: float = Field(default=30.0, gt=0)  # longest wait for the next piece of a request body
+    metrics_token: str | None = None  # set: GET /metrics needs "Authorization: Bearer <token>"
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -89,6 +96,27 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, dotenv_settings, _YamlSettings(settings_cls), file_secret_settings
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_scheme(cls, url: str) -> str:
+        if url and not url.startswith(("file://", "s3://")):
+            raise ValueError("must start with file:// or s3://")
+        return url
+
+    @field_validator("database_url", "checkpoint_url")
+    @classmethod
+    def _database_scheme(cls, url: str | None) -> str | None:
+        if url and not url.startswith(("sqlite:///", "postgresql")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return url
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, url: str | None) -> str | None:
+        if url and url.split("://")[0] not in BROKER_SCHEMES:
+            raise ValueError(f"must be a Celery broker URL ({', '.join(s + '://' for s in BROKER_SCHEMES)})")
+        return url or None
 
     @model_validator(mode="after")
     def _weights_follow_data_dir(self) -> Settings:
@@ -105,12 +133,22 @@ class Settings(BaseSettings):
         return self.storage_url or f"file://{(self.data_dir / 'storage').resolve().as_posix()}"
 
 
+class SettingsError(Exception):
+    """A setting that cannot be used; the message names it and says what is allowed."""
+
+
 def model_config() -> dict[str, Any]:
     """configs/model_config.yaml as a dict (empty when the file is absent)."""
     path = model_config_path()
     if not path.exists():
         return {}
-    return yaml.safe_load(path.read_text()) or {}
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise SettingsError(f"{path} is not valid YAML ({' '.join(str(err).split())})") from None
+    if not isinstance(loaded, dict | None):
+        raise SettingsError(f"{path} must hold a mapping (settings:, weights:), not {type(loaded).__name__}")
+    return loaded or {}
 
 
 class _YamlSettings(PydanticBaseSettingsSource):
@@ -126,6 +164,23 @@ class _YamlSettings(PydanticBaseSettingsSource):
         return {k: v for k, v in self._values().items() if k in self.settings_cls.model_fields}
 
 
+def _explain(err: ValidationError) -> str:
+    """Each bad setting by the name a user sets it under, what it got and what is allowed."""
+    problems = []
+    for e in err.errors():
+        name = str(e["loc"][0]) if e["loc"] else ""
+        field = Settings.model_fields.get(name)
+        variable = (field.validation_alias if field and isinstance(field.validation_alias, str) else None) or (
+            f"AVATAR_{name.upper()}" if name else "settings"
+        )
+        problems.append(f"{variable}={e['input']!r}: {e['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems) + f" (environment, .env or {model_config_path()})"
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings; SettingsError (one line, naming each bad variable) when some cannot be used."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        raise SettingsError(_explain(err)) from None

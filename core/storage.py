@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
+from core.keys import check_key
 from core.settings import get_settings
 
 
@@ -26,13 +27,6 @@ class Storage(Protocol):
     def presigned_url(self, key: str, expires: int = 3600) -> str | None: ...
 
 
-def _check_key(key: str) -> str:
-    parts = Path(key).parts
-    if not key or key.startswith("/") or ".." in parts:
-        raise ValueError(f"invalid storage key {key!r}")
-    return key
-
-
 class LocalStorage:
     def __init__(self, root: Path):
         self.root = root.resolve()
@@ -40,7 +34,7 @@ class LocalStorage:
         self.url = f"file://{self.root.as_posix()}"
 
     def path(self, key: str) -> Path:
-        return self.root / _check_key(key)
+        return self.root / check_key(key)
 
     def store(self, key: str, path: Path) -> str:
         dest = self.path(key)

@@ -122,7 +122,7 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
 @timed
 def avatar_control(state: AvatarState) -> dict[str, Any]:
     from models.backends import ENHANCERS, RENDERERS
-    from models.control.rules import build_controls
+    from models.control.rules import build_controls, motion_seed
 
     files, options = JobFiles(state), state["options"]
     curves = MouthCurves.load(files.fetch(state["mouth_key"]))
@@ -131,7 +131,7 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
         emotion=state.get("emotion", "neutral"),
         duration=state["duration"],
         fps=options["fps"],
-        seed=options.get("seed", 0),
+        seed=motion_seed(options.get("seed"), files.fetch(state["image_key"]).read_bytes()),
         text=state.get("transcript"),
     )
     controls.save(files.path("controls.npz"))
@@ -174,7 +174,7 @@ def video_generation(state: AvatarState) -> dict[str, Any]:
         "video_key": files.store("video.mp4"),
         "plan": {"renderer": result.choice.as_dict()},  # what ran, when a failure moved it down the chain
         "backends": {"video_generation": result.choice.reason},
-        "warnings": result.warnings + result.notes + faces,
+        "warnings": result.warnings + result.notes + faces + face.notes,
     }
 
 

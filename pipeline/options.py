@@ -9,7 +9,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import InputError
-from core.settings import Settings
+from core.settings import FPS_RANGE, SIZE_RANGE, Settings
 from models.backends import ENHANCERS, RENDERERS
 from models.types import EMOTIONS
 
@@ -17,8 +17,6 @@ RendererName = Literal[RENDERERS.names]  # type: ignore[valid-type]
 EnhancerName = Literal[ENHANCERS.names]  # type: ignore[valid-type]
 EmotionName = Literal[("auto", *EMOTIONS)]  # type: ignore[valid-type]
 
-FPS_RANGE = (5, 60)
-SIZE_RANGE = (128, 1024)
 FACE_INDEX_MAX = 32
 
 

@@ -64,7 +64,7 @@ function pcmSender(ws, inputRate) {
 function open(id) {
   const key = $("api-key").value.trim();
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}/ws${key ? `?api_key=${encodeURIComponent(key)}` : ""}`);
+  const ws = new WebSocket(`${proto}//${location.host}/ws`);  // the key goes in the start message, not the URL
   ws.binaryType = "arraybuffer";
   const canvas = $("view");
   const context = canvas.getContext("2d");
@@ -72,7 +72,7 @@ function open(id) {
   const ready = new Promise((resolve, reject) => {
     ws.onopen = () => ws.send(JSON.stringify({
       type: "start", image_id: id, fps: Number($("fps").value), size: Number($("size").value),
-      sample_rate: RATE, emotion: $("emotion").value,
+      sample_rate: RATE, emotion: $("emotion").value, ...(key ? { api_key: key } : {}),
     }));
     ws.onmessage = async (event) => {
       if (typeof event.data === "string") {

@@ -19,12 +19,11 @@ from collections import defaultdict
 from typing import Any
 
 from core.settings import get_settings
-from workers.routing import queue_for
+from workers.routing import SEGMENT_TASK, queue_for
 
 log = logging.getLogger(__name__)
 
 CHUNK = 500  # messages per LRANGE / HMGET
-SEGMENT_TASK = "avatar.run_segment"
 NOT_A_SEGMENT = ("", "")
 
 

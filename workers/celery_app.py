@@ -11,6 +11,7 @@ from celery.signals import setup_logging, worker_process_init
 from kombu import Queue
 
 from core.settings import get_settings
+from workers.routing import RECONCILE_TASK
 
 QUEUES = ("cpu", "gpu")
 
@@ -36,7 +37,7 @@ def create_celery() -> Celery:
         task_send_sent_event=True,
         beat_schedule={
             "reconcile-stalled-jobs": {
-                "task": "avatar.reconcile",
+                "task": RECONCILE_TASK,
                 "schedule": settings.reconcile_interval_seconds,
                 "options": {"queue": "cpu", "expires": settings.reconcile_interval_seconds},
             }

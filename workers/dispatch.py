@@ -1,94 +1,94 @@
-"""Send work somewhere: to Celery queues when a broker is configured, else to the in-process pool."""
+"""The job system's entry points for the API (and the CLI): submit, cancel, requeue, and the server's start and
+stop. The API imports nothing else from workers/ (tests/unit/test_import_graph.py checks it)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import threading
 
+from core.db import Job
+from core.jobs import JobRequest, create_job, end_active_job
 from core.settings import get_settings
-from workers.routing import queue_for
-from workers.segment import Outcome
+from workers.queues import distributed, enqueue_segment, enqueue_webhook, requeue
+
+__all__ = ["broker_ok", "cancel", "distributed", "requeue", "shutdown", "start", "submit_job"]
 
 log = logging.getLogger(__name__)
+_reconciler_stop = threading.Event()
 
 
-def distributed() -> bool:
-    return bool(get_settings().broker_url)
+def submit_job(request: JobRequest) -> tuple[Job, bool]:
+    """Check the webhook URL (a 422 that says why), write the job row and enqueue its first segment.
+    Returns (job, created); see core.jobs.create_job for Idempotency-Key replays."""
+    if request.webhook_url:
+        from workers.webhook_guard import check_webhook_url
+
+        check_webhook_url(request.webhook_url)
+    job, created = create_job(request)
+    if created:
+        enqueue_segment(job.id, job.next_resource)
+    return job, created
 
 
-def warm_up() -> None:
-    """What the first submit would otherwise pay for while every concurrent request waits on it: import the
-    task modules and, with a broker, open the producer's connection (an unreachable broker is only logged;
-    sends retry, and the reconciler covers what they miss)."""
-    if not distributed():
-        from workers import local  # noqa: F401
-
-        return
-    from workers.tasks import run_segment_task
-
-    try:
-        with run_segment_task.app.producer_or_acquire() as producer:
-            producer.connection.ensure_connection(max_retries=1)
-    except Exception as exc:
-        log.warning("broker not reachable at start-up (%s); submits will retry it", exc)
-
-
-def enqueue_segment(job_id: str, resource: str) -> None:
-    if distributed():
-        from workers.tasks import run_segment_task
-
-        _publish(run_segment_task, (job_id, resource), queue_for(resource))
-    else:
-        from workers import local
-
-        local.submit_job(job_id, resource)
-
-
-def enqueue_webhook(job_id: str) -> None:
-    if distributed():
-        from workers.tasks import deliver_webhook_task
-
-        _publish(deliver_webhook_task, (job_id,), "cpu")
-    else:
-        from workers import local
-
-        local.submit_webhook(job_id)
-
-
-def lost_messages(waiting: dict[str, str], stall_seconds: float) -> set[str]:
-    """Of jobs waiting for a segment message (job id -> resource class), those whose message is verifiably
-    gone: not in this process's pool (embedded), not in the Redis queues nor taken by a live worker
-    (distributed). Brokers that cannot be read count every such job as lost (a duplicate is dropped by
-    the lease)."""
-    if not waiting:
-        return set()
-    if not distributed():
-        from workers import local
-
-        return set(waiting) - local.in_flight()
-    from workers.broker_queue import lost_segment_messages
-
-    try:
-        lost = lost_segment_messages(waiting, reserved_within=stall_seconds)
-    except Exception:
-        log.warning("could not read the broker's queues; waiting jobs are checked next time", exc_info=True)
-        return set()
-    return set(waiting) if lost is None else lost
-
-
-def _publish(task: Any, args: tuple, queue: str) -> None:
-    """Send a task; when the broker is unreachable, log it and carry on: the job row is already written,
-    and the reconciler re-enqueues it once its heartbeat is stale."""
-    try:
-        policy = {"max_retries": 2, "interval_start": 0.2}
-        task.apply_async(args, queue=queue, retry=True, retry_policy=policy)
-    except Exception:
-        log.exception("could not enqueue %s%s on %s; the reconciler will retry", task.name, args, queue)
-
-
-def follow_up(job_id: str, outcome: Outcome) -> None:
-    """After a segment: enqueue the next link of the chain, or the webhook the finished job owes."""
-    if outcome.next_resource:
-        enqueue_segment(job_id, outcome.next_resource)
-    if outcome.webhook:
+def cancel(job_id: str) -> bool:
+    """Cancel a queued or running job; False when it had already finished. A running segment stops at its
+    next progress report (it finds its lease gone)."""
+    ended, has_webhook = end_active_job(job_id, "cancelled", "cancelled", "Cancelled by request.")
+    if ended and has_webhook:
         enqueue_webhook(job_id)
+    return ended
+
+
+def broker_ok() -> bool:
+    """The broker answers (always True without one)."""
+    if not distributed():
+        return True
+    from workers.celery_app import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:
+        return False
+
+
+def start() -> None:
+    """Server start-up. Distributed: open the producer's connection now rather than on the first submit (an
+    unreachable broker is only logged: sends retry, and the reconciler covers what they miss). Embedded: start
+    the reconciler thread, whose first pass re-enqueues what an earlier run of the server left unfinished."""
+    if distributed():
+        from workers.celery_app import app
+
+        try:
+            with app.producer_or_acquire() as producer:
+                producer.connection.ensure_connection(max_retries=1)
+        except Exception as exc:
+            log.warning("broker not reachable at start-up (%s); submits will retry it", exc)
+        return
+    _reconciler_stop.clear()
+    threading.Thread(target=_embedded_reconciler, name="reconciler", daemon=True).start()
+
+
+def shutdown() -> None:
+    """Server shutdown: embedded, stop the reconciler and the job pools."""
+    if distributed():
+        return
+    from workers import local
+
+    _reconciler_stop.set()
+    local.shutdown()
+
+
+def _embedded_reconciler() -> None:
+    from workers.reconciler import reconcile
+
+    stall: float | None = 0.0  # at start-up nothing of ours is running: every unfinished job was orphaned
+    while True:
+        try:
+            reconcile(stall)
+        except Exception:
+            log.exception("reconciler pass failed")
+        stall = None
+        if _reconciler_stop.wait(get_settings().reconcile_interval_seconds):
+            return

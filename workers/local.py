@@ -1,5 +1,5 @@
 """Embedded mode (no broker): jobs run in a small thread pool inside the server process, with the same
-claim / heartbeat / finish rules as the Celery workers, and webhooks in a pool of their own."""
+claim / heartbeat / finish rules and retry policy as the Celery workers, and webhooks in a pool of their own."""
 
 from __future__ import annotations
 
@@ -54,27 +54,21 @@ def _run_job(job_id: str, resource: str) -> None:
 
 
 def _run_segments(job_id: str, resource: str) -> None:
-    """Run every segment of the job here, retrying transient errors with backoff."""
-    from workers.dispatch import enqueue_webhook
-
-    settings = get_settings()
-    retries = 0
+    """Run every segment of the job here; infrastructure errors are retried after workers.retry's delay."""
+    retries, previous = 0, None
     next_resource: str | None = resource
     while next_resource:
+        lease = segment.new_lease()
         try:
-            outcome = segment.run_job_segment(job_id, next_resource)
-        except Exception as exc:
-            if retries >= settings.task_max_retries:
-                log.exception("job %s: giving up after %d retries", job_id, retries)
-                outcome = segment.fail_job(job_id, "internal_error", f"{type(exc).__name__}: {exc}")
-            else:
-                log.warning("job %s: transient error, retry %d", job_id, retries + 1, exc_info=True)
-                time.sleep(settings.task_retry_backoff * 2**retries)
-                retries += 1
-                continue
+            outcome = segment.run_job_segment(job_id, next_resource, lease, previous, retries)
+        except segment.RetryLater as later:
+            time.sleep(later.delay)
+            retries, previous = retries + 1, lease
+            continue
+        retries, previous = 0, None
         next_resource = outcome.next_resource
         if outcome.webhook:
-            enqueue_webhook(job_id)
+            submit_webhook(job_id)
 
 
 def _deliver(job_id: str) -> None:

@@ -1,8 +1,13 @@
-"""Which queue a pipeline segment goes to: its resource class, unless GPU work is routed to CPU workers."""
+"""Routing declared in one place: the task names, and which queue a pipeline segment goes to (its resource
+class, unless GPU work is routed to CPU workers)."""
 
 from __future__ import annotations
 
 from core.settings import get_settings
+
+SEGMENT_TASK = "avatar.run_segment"
+WEBHOOK_TASK = "avatar.deliver_webhook"
+RECONCILE_TASK = "avatar.reconcile"
 
 
 def queue_for(resource: str) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from core.db import Job, WebhookDelivery, session_scope
 from core.metrics import WEBHOOK_ATTEMPTS
+from core.secrets import webhook_secret
 from core.settings import get_settings
 from workers.webhook_guard import WebhookURLError, check_webhook_url
 
@@ -81,7 +82,7 @@ def deliver(job_id: str) -> Attempt:
     body = payload(job)
     headers = {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(settings.webhook_secret, body),
+        SIGNATURE_HEADER: sign(webhook_secret(), body),
         "User-Agent": "avatar-webhooks/1",
     }
     status_code, error, refused = None, None, False
@@ -121,3 +122,10 @@ def deliver(job_id: str) -> Attempt:
 def retry_delay(attempt: int) -> float:
     """Seconds to wait after failed attempt number `attempt` (1-based): backoff, 2x backoff, 4x backoff..."""
     return get_settings().webhook_backoff_seconds * 2 ** (attempt - 1)
+
+
+def longest_wait() -> float:
+    """Seconds a pending webhook may go without an attempt while its retries are on schedule (twice the longest
+    backoff plus a timed-out attempt, for a slow queue)."""
+    settings = get_settings()
+    return 2 * (retry_delay(max(1, settings.webhook_max_attempts - 1)) + settings.webhook_timeout_seconds)

@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from api.deps import request_owner
 from api.errors import APIError
+from api.limits import LimitedRoute
 from api.routes.jobs import submit
 from api.schemas import GenerateRequest, JobAccepted
 from api.uploads import UPLOAD_PREFIX
 from core.db import Upload, session_scope
 
-router = APIRouter(prefix="/api/v1", tags=["jobs"])
+router = APIRouter(prefix="/api/v1", tags=["jobs"], route_class=LimitedRoute)
 
 
 def upload_key(path: str, owner: str, field: str, kinds: tuple[str, ...]) -> str:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import hmac
 import statistics
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Header, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 
-from api.deps import request_owner
+from api.deps import key_owner, request_owner, sent_key
+from api.errors import APIError, unavailable_response
 from core.db import JOB_STATUSES, Job, get_engine, session_scope, utcnow
 from core.settings import get_settings
 from core.storage import open_storage
-from workers.dispatch import distributed
+from workers.dispatch import broker_ok, distributed
 
 router = APIRouter(tags=["status"])
 PERFORMANCE_SAMPLE = 500  # most recent finished jobs the performance stats are computed from
@@ -27,17 +29,6 @@ def _version() -> str:
         return version("avatar-orchestrator")
     except PackageNotFoundError:
         return "dev"
-
-
-def _broker_ok() -> bool:
-    from workers.celery_app import app
-
-    try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-        return True
-    except Exception:
-        return False
 
 
 def _checks() -> dict[str, bool]:
@@ -54,7 +45,7 @@ def _checks() -> dict[str, bool]:
     except Exception:
         checks["storage"] = False
     if distributed():
-        checks["broker"] = _broker_ok()
+        checks["broker"] = broker_ok()
     return checks
 
 
@@ -66,13 +57,29 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz() -> JSONResponse:
-    """Database, storage (and broker, when distributed) answer; 503 otherwise."""
+    """Database, storage (and broker, when distributed) answer; 503 with Retry-After otherwise."""
     checks = _checks()
-    ok = all(checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    if all(checks.values()):
+        return JSONResponse({"status": "ok", "checks": checks})
+    down = " and ".join(name for name, ok in checks.items() if not ok)
+    return unavailable_response(down, checks=checks)
 
 
-@router.get("/metrics", include_in_schema=False)
+def metrics_access(authorization: str | None = Header(default=None)) -> None:
+    """/metrics is open unless AVATAR_METRICS_TOKEN is set (then that bearer token) or API keys are required
+    (then any valid key)."""
+    settings = get_settings()
+    if settings.metrics_token:
+        sent = sent_key(authorization, None)
+        if sent is None or not hmac.compare_digest(sent, settings.metrics_token):
+            raise APIError(
+                401, "metrics_token_required", "Send 'Authorization: Bearer <AVATAR_METRICS_TOKEN>' to read /metrics."
+            )
+    elif settings.require_api_key:
+        key_owner(sent_key(authorization, None))
+
+
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_access)])
 def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import struct
 import time
 from typing import Literal
 
 import cv2
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import current_owner
@@ -24,6 +25,7 @@ from models.face.load import load_face
 from models.stream.engine import LiveFrame, StreamEngine, latency_summary
 from pipeline.options import JobOptions, option_errors
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["stream"])
 
 FRAME_HEADER = struct.Struct("<II")  # frame index, timestamp in ms on the audio's clock; the JPEG follows
@@ -38,6 +40,7 @@ class StartMessage(JobOptions):
     type: Literal["start"]
     image_id: str
     sample_rate: int = 16_000
+    api_key: str | None = Field(default=None, max_length=200, repr=False)  # for clients that cannot set headers
 
     def live(self, settings: Settings) -> StartMessage:
         """Unset options resolved; a live face is drawn small (LIVE_SIZE) and "auto" emotion is neutral."""
@@ -58,9 +61,9 @@ async def stream(ws: WebSocket) -> None:
     """Send `start`, then 16-bit PCM chunks, then `end`; receive `ready`, JPEG frames and `done`."""
     await ws.accept()
     try:
-        owner = _owner(ws)
         settings = get_settings()
         start = (await _start_message(ws)).live(settings)
+        owner = await run_in_threadpool(_owner, ws, start)
         face = await run_in_threadpool(_face, start, owner)
         with StreamEngine(
             face, start.fps, start.sample_rate, start.emotion, settings.stream_lookahead_ms / 1000
@@ -82,15 +85,19 @@ async def stream(ws: WebSocket) -> None:
         await ws.close(code=4000 + err.status, reason=err.code)
     except WebSocketDisconnect:
         pass
+    except Exception:
+        log.exception("live stream failed")
+        await ws.send_json({"type": "error", "code": "internal_error", "message": "The stream failed on our side."})
+        await ws.close(code=1011, reason="internal_error")
 
 
-def _owner(ws: WebSocket) -> str:
-    """The API key's owner, checked as for HTTP; browsers cannot set headers on a WebSocket, so the key
-    may also come as the `api_key` query parameter."""
+def _owner(ws: WebSocket, start: StartMessage) -> str:
+    """The API key's owner, checked as for HTTP. Browsers cannot set headers on a WebSocket, so the key may
+    also come in the start message, or (kept for old clients; it ends up in URLs) as `?api_key=`."""
     try:
         return current_owner(
             authorization=ws.headers.get("authorization"),
-            x_api_key=ws.headers.get("x-api-key") or ws.query_params.get("api_key"),
+            x_api_key=ws.headers.get("x-api-key") or start.api_key or ws.query_params.get("api_key"),
         )
     except APIError as err:
         raise StreamError(err.status_code, err.code, err.message) from err
@@ -110,7 +117,7 @@ async def _start_message(ws: WebSocket) -> StartMessage:
             400,
             "bad_start",
             'The first message must be JSON {"type": "start", "image_id", "fps", "size", "sample_rate", '
-            f'"emotion"?}}: {_why(err)}',
+            f'"emotion"?, "api_key"?}}: {_why(err)}',
         ) from err
     if not SAMPLE_RATES[0] <= start.sample_rate <= SAMPLE_RATES[1]:
         raise StreamError(

@@ -7,6 +7,8 @@ take its maximum, so they start early, hold until the sound is over, and a 60 ms
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from models.types import CONTROL_CHANNELS, ControlTrack, MouthCurves
@@ -137,6 +139,12 @@ class Motion:
         inside = (since >= 0) & (since < len(self._blink_shape))
         values = np.where(inside, self._blink_shape[np.clip(since, 0, len(self._blink_shape) - 1)], 0.0)
         return values.max(axis=1).astype(np.float32)
+
+
+def motion_seed(seed: int | None, content: bytes) -> int:
+    """`seed`, or one drawn from the input's `content` when none is given: each photo blinks and sways in its
+    own rhythm, and the same photo the same way every time."""
+    return seed if seed is not None else int.from_bytes(hashlib.sha256(content).digest()[:4], "big")
 
 
 def build_controls(

@@ -23,7 +23,9 @@ from models.face.pose import head_pose
 log = logging.getLogger(__name__)
 
 FACE_FILL = 0.5  # landmark extent as a fraction of the output width
-CACHE_VERSION = 1
+MAX_FILL = 0.7  # at most this much when the photo is tighter than that
+EXTEND_BLUR = 0.03  # of the output size: blur of what is extended beyond the photo's edge
+CACHE_VERSION = 2
 OUTER_LIP = slice(48, 60)
 INNER_LIP = slice(60, 68)
 INNER_GAPS = ((61, 67), (62, 66), (63, 65))  # upper / lower inner-lip landmark pairs
@@ -43,6 +45,7 @@ class FaceAnalysis:
     n_faces: int
     face_index: int
     source_hash: str
+    notes: list[str]  # what the framing had to do (a tight photo, a face at its edge), for the job's warnings
 
     @property
     def size(self) -> int:
@@ -51,6 +54,7 @@ class FaceAnalysis:
     def save(self, path: Path) -> None:
         data = asdict(self)
         data["embedding"] = np.zeros(0, np.float32) if self.embedding is None else self.embedding
+        data["notes"] = np.array(self.notes, dtype=str)
         with open(path, "wb") as f:  # np.savez would append ".npz" to other suffixes
             np.savez_compressed(f, **data)
 
@@ -59,6 +63,7 @@ class FaceAnalysis:
         with np.load(path) as z:
             data = {f.name: z[f.name] for f in fields(cls)}
         data["embedding"] = data["embedding"] if data["embedding"].size else None
+        data["notes"] = [str(note) for note in data["notes"]]
         for name, kind in (
             ("teeth_visible", bool),
             ("mouth_open_px", float),
@@ -109,7 +114,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     rect = faces[index]
     points = lm.landmarks(image, rect)
     embedding = lm.descriptor(image, rect)
-    framed, matrix = frame_face(image, points, size)
+    framed, matrix, notes = frame_face(image, points, size)
     points = _transform(points, matrix)
     corners = _transform(
         np.array([[rect.left(), rect.top()], [rect.right(), rect.bottom()]], np.float32), matrix
@@ -130,15 +135,29 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         n_faces=len(faces),
         face_index=index,
         source_hash=digest,
+        notes=notes,
     )
 
 
-def frame_face(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """A square crop centred on the face, the face filling FACE_FILL of the width, edge-reflected where the
-    photo is too tight; and the 2x3 matrix taking photo pixels to crop pixels."""
+def frame_face(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A square crop of the face, the face filling FACE_FILL of the width; the 2x3 matrix taking photo pixels
+    to crop pixels; and notes on what was done where the photo is too tight for that.
+
+    Pixels are never mirrored: a crop that would leave the photo is shifted back inside it, or made smaller (the
+    face filling up to MAX_FILL), and only what still lies outside is extended from the photo's edge, blurred."""
+    h, w = image.shape[:2]
     extent = float(max(np.ptp(points[:, 0]), np.ptp(points[:, 1])))
-    side = extent / FACE_FILL
     cx, cy = points.mean(0)
+    side = extent / FACE_FILL
+    notes = []
+    if side > min(h, w):
+        side = max(float(min(h, w)), extent / MAX_FILL)
+        notes.append(f"the photo is tight around the face: it fills {extent / side:.0%} of the frame")
+    shifted = (float(np.clip(cx, side / 2, w - side / 2)), float(np.clip(cy, side / 2, h - side / 2)))
+    shifted = tuple(c if side > n else s for c, s, n in zip((cx, cy), shifted, (w, h), strict=True))
+    if max(abs(shifted[0] - cx), abs(shifted[1] - cy)) > 0.02 * side:
+        notes.append("the face is near the photo's edge: the frame is shifted to stay inside the photo")
+    cx, cy = shifted
     pre = 1.0
     if side > 1.5 * size:  # shrink with area averaging first: warpAffine would alias
         pre = 1.5 * size / side
@@ -147,14 +166,16 @@ def frame_face(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.nda
     matrix = np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]], np.float32)
     local = matrix.copy()
     local[:, :2] /= pre
-    framed = cv2.warpAffine(
-        image,
-        local,
-        (size, size),
-        flags=cv2.INTER_CUBIC if scale > pre else cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REFLECT_101,
-    )
-    return framed, matrix
+    flags = cv2.INTER_CUBIC if scale > pre else cv2.INTER_LINEAR
+    framed = cv2.warpAffine(image, local, (size, size), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    inside = cv2.warpAffine(np.ones(image.shape[:2], np.float32), local, (size, size), flags=cv2.INTER_LINEAR)
+    if inside.min() < 0.5:
+        outside = float(np.mean(inside < 0.5))
+        notes.append(f"{outside:.0%} of the frame lies outside the photo: extended from its edge, blurred")
+        blurred = cv2.GaussianBlur(framed, (0, 0), EXTEND_BLUR * size).astype(np.float32)
+        keep = cv2.GaussianBlur(inside, (0, 0), 0.01 * size)[..., None] * inside[..., None]
+        framed = (blurred + keep * (framed - blurred)).astype(np.uint8)
+    return framed, matrix, notes
 
 
 def _transform(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:

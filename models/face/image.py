@@ -12,6 +12,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from core.errors import InputError
 
 MAX_SIDE = 2048  # longer photos are downscaled: detection and a 512 px output gain nothing from more
+MIN_SIDE = 32  # below this no face can be found, let alone animated
+MAX_ASPECT = 10  # longer side over shorter: beyond this it is a strip, not a portrait
 
 
 def load_image(path: Path, max_pixels: int = 80_000_000) -> np.ndarray:
@@ -25,6 +27,7 @@ def load_image(path: Path, max_pixels: int = 80_000_000) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 _check_pixels(img, name, max_pixels)
+                _check_shape(img.width, img.height, name)
                 img = ImageOps.exif_transpose(img)
                 rgb = _to_rgb(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -39,6 +42,20 @@ def load_image(path: Path, max_pixels: int = 80_000_000) -> np.ndarray:
 def _check_pixels(img: Image.Image, name: str, max_pixels: int) -> None:
     if img.width * img.height > max_pixels:
         raise _too_large(name, max_pixels)
+
+
+def _check_shape(width: int, height: int, name: str) -> None:
+    if min(width, height) < MIN_SIDE:
+        raise InputError(
+            "image_too_small",
+            f"{name} is {width}x{height} pixels; send a photo at least {MIN_SIDE} pixels on each side.",
+        )
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise InputError(
+            "bad_image_shape",
+            f"{name} is {width}x{height} pixels, more than {MAX_ASPECT} times longer one way than the other; "
+            "send a portrait or crop it around the face.",
+        )
 
 
 def _too_large(name: str, max_pixels: int) -> InputError:

@@ -152,7 +152,7 @@ def close_lid(
         * (1 + ROUND[0] * np.sin(np.pi * depth) * (1 - around))
         * (1 - ROUND[1] * np.clip(around + depth**6, 0, 1))
     )
-    colour = cv2.remap(layers.skin, at, None, cv2.INTER_LINEAR) * shade[..., None]
+    colour = cv2.remap(layers.skin, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) * shade[..., None]
     out = pixels[part]
     out += (colour - out) * lid[..., None]
     out += (layers.lash_rgb[eye] - out) * lash[..., None]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from core.errors import BackendUnavailable
 from models.backends import neural_availability
 from models.device import cuda_available
-from models.types import Availability, ControlTrack, FrameSink, RenderReport, Resource
+from models.render.base import FrameRenderer
+from models.types import Availability, ControlTrack, Resource
 
 if TYPE_CHECKING:
     from models.face.analysis import FaceAnalysis
@@ -17,7 +20,7 @@ if TYPE_CHECKING:
 NOT_IMPLEMENTED = "SadTalker inference is not implemented in this build; falling back"
 
 
-class SadTalkerRenderer:
+class SadTalkerRenderer(FrameRenderer):
     name = "sadtalker"
     resource: Resource = "gpu"
 
@@ -29,12 +32,5 @@ class SadTalkerRenderer:
             return Availability(False, "sadtalker needs a CUDA device")
         return Availability(False, NOT_IMPLEMENTED)
 
-    def render(
-        self,
-        face: FaceAnalysis,
-        controls: ControlTrack,
-        audio_wav: Path,
-        sink: FrameSink,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> RenderReport:
+    def frames(self, face: FaceAnalysis, controls: ControlTrack, audio_wav: Path) -> Iterator[np.ndarray]:
         raise BackendUnavailable(NOT_IMPLEMENTED)

@@ -10,8 +10,7 @@ stay where the head puts them: a dropping chin slides over them instead of dragg
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +18,12 @@ import cv2
 import numpy as np
 
 from models.face.analysis import FaceAnalysis
+from models.render.base import FrameRenderer
 from models.render.eyes import EyeLayers, build_eyes, close_lid
 from models.render.mesh import GRID_STEP, LOWER, SLITS, SPLINE_STEPS, UPPER, FaceMesh, build_mesh, spline_matrix
 from models.render.mouth import MouthLayers, build_mouth
 from models.render.warp_rig import Rig, build_rig
-from models.types import Availability, ControlTrack, FrameSink, RenderReport
+from models.types import Availability, ControlTrack, Resource
 
 _UNIT = np.array([[0, 0, 1], [1, 0, 1], [0, 1, 1]], np.float32)
 _IDENTITY = np.array([[[1, 0], [0, 1], [0, 0]]], np.float32)  # a (3, 2) affine as `np.linalg.solve` gives them
@@ -109,7 +109,7 @@ class Puppet:
         outlines = self._face_outlines(moved, head)
         field, seam = (upper.grid, None) if outlines is None else self._pin_neck(upper.grid, outlines, inverse_head)
         upper_full = cv2.resize(field, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-        out = cv2.remap(self.src, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        out = cv2.remap(self.src, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if outlines is not None:
             self._mend_seam(out, upper, outlines, seam, inverse_head)
         blink = float(np.clip(controls.get("blink", 0.0), 0, 1))
@@ -209,7 +209,7 @@ class Puppet:
         pixels = seam.astype(np.float32)[None]
         at = cv2.remap(exact.grid, (pixels - (GRID_STEP - 1) / 2) / GRID_STEP, None, cv2.INTER_LINEAR)
         face_rgb, still_rgb = (
-            cv2.remap(self.src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
+            cv2.remap(self.src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
             for m in (at, cv2.transform(pixels, inverse_head))
         )
         out[seam[:, 1], seam[:, 0]] = (still_rgb + keep * (face_rgb - still_rgb))[0].astype(np.uint8)
@@ -250,7 +250,7 @@ class Puppet:
             teeth = cv2.remap(self.mouth.upper, rigid, None, cv2.INTER_LINEAR)
             inside += teeth[..., 3:] * (teeth[..., :3] - inside)
         else:
-            inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR)
+            inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         inside *= light
         face += behind * (inside - face)
         if slit.index > 0:
@@ -289,26 +289,14 @@ def puppet_for(face: FaceAnalysis) -> Puppet:
 _PUPPETS: dict[str, Puppet] = {}  # insertion-ordered: oldest first
 
 
-class WarpRenderer:
+class WarpRenderer(FrameRenderer):
     name = "warp"
-    resource = "cpu"
+    resource: Resource = "cpu"
 
     def available(self) -> Availability:
         return Availability(True)
 
-    def render(
-        self,
-        face: FaceAnalysis,
-        controls: ControlTrack,
-        audio_wav: Path,
-        sink: FrameSink,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> RenderReport:
-        started = time.perf_counter()
+    def frames(self, face: FaceAnalysis, controls: ControlTrack, audio_wav: Path) -> Iterator[np.ndarray]:
         puppet = puppet_for(face)
-        n = controls.n_frames
-        for i in range(n):
-            sink.write(puppet.frame(controls.frame(i)))
-            if progress is not None:
-                progress(i + 1, n)
-        return RenderReport(backend=self.name, frames=n, seconds=time.perf_counter() - started)
+        for i in range(controls.n_frames):
+            yield puppet.frame(controls.frame(i))

@@ -8,8 +8,7 @@ blinks and brows in the control track are not applied (recorded in the report's 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,8 +20,9 @@ from core.errors import BackendUnavailable
 from models import weights
 from models.backends import neural_availability
 from models.device import torch_device
+from models.render.base import FrameRenderer
 from models.render.wav2lip_audio import SAMPLE_RATE, mel_windows, melspectrogram
-from models.types import Availability, ControlTrack, FrameSink, RenderReport, Resource
+from models.types import Availability, ControlTrack, Resource
 
 if TYPE_CHECKING:
     from models.face.analysis import FaceAnalysis
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 FACE_SIZE = 96  # the network's input resolution
 BATCH_SIZE = 32
+MOUTH_ONLY = "wav2lip drives the mouth only: head motion, blinks and brows not applied"
 
 
 def face_box(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -63,7 +64,7 @@ def mouth_mask(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndar
     return cv2.GaussianBlur(core, (2 * feather + 1,) * 2, 0)[..., None]
 
 
-class Wav2LipRenderer:
+class Wav2LipRenderer(FrameRenderer):
     name = "wav2lip"
     resource: Resource = "gpu"  # runs on CPU too, slower
 
@@ -90,17 +91,12 @@ class Wav2LipRenderer:
             self._model, self._loaded = load_wav2lip(self.weights_file, device), key
         return self._model
 
-    def render(
-        self,
-        face: FaceAnalysis,
-        controls: ControlTrack,
-        audio_wav: Path,
-        sink: FrameSink,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> RenderReport:
+    def notes(self) -> list[str]:
+        return [f"wav2lip on {torch_device()}", MOUTH_ONLY]
+
+    def frames(self, face: FaceAnalysis, controls: ControlTrack, audio_wav: Path) -> Iterator[np.ndarray]:
         import torch
 
-        started = time.perf_counter()
         device = torch_device()
         model = self._network(device)
         n = controls.n_frames
@@ -139,16 +135,4 @@ class Wav2LipRenderer:
                 )
                 frame = photo.copy()
                 frame[y1:y2, x1:x2] = np.clip(region + mask * (mouth - region) + 0.5, 0, 255).astype(np.uint8)
-                sink.write(frame)
-            if progress:
-                progress(min(start + self.batch_size, n), n)
-
-        return RenderReport(
-            backend=self.name,
-            frames=n,
-            seconds=time.perf_counter() - started,
-            notes=[
-                f"wav2lip on {device}",
-                "wav2lip drives the mouth only: head motion, blinks and brows not applied",
-            ],
-        )
+                yield frame

@@ -51,7 +51,7 @@ def test_job_row_records_the_plans_reason(astronaut_png: Path, data_dir: Path):
         job = Job(id=job_id, owner="anonymous", status="queued", image_key=image_key, text="Hi Bob.")
         job.options = {"size": 160}
         session.add(job)
-    outcome = segment.run_job_segment(job_id, "cpu")
+    outcome = segment.run_job_segment(job_id, "cpu", segment.new_lease())
     assert outcome.terminal == "succeeded"
     with session_scope() as session:
         job = session.get(Job, job_id)

@@ -149,8 +149,14 @@ def test_a_photo_without_a_face_is_refused(server, cat_png):
     assert (error["code"], closed) == ("no_face", 4422)
 
 
-def test_an_unknown_api_key_is_refused(server):
-    with _ws(server, "?api_key=not-a-key") as ws:
+@pytest.mark.parametrize("where", ["start message", "header", "query"])
+def test_an_unknown_api_key_is_refused_wherever_it_is_sent(server, image_id, where):
+    key = "av_not-a-key-at-all-000000000000"
+    query, headers = ("?api_key=" + key, None) if where == "query" else ("", None)
+    if where == "header":
+        headers = {"Authorization": f"Bearer {key}"}
+    with connect(server.replace("http://", "ws://") + "/ws" + query, open_timeout=30, additional_headers=headers) as ws:
+        ws.send(_start(image_id, **({"api_key": key} if where == "start message" else {})))
         error, closed = _refused(ws)
     assert (error["code"], closed) == ("invalid_api_key", 4401)
 

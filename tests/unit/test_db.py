@@ -3,6 +3,7 @@ run by one worker at a time and finish once; stalled jobs are found by the recon
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 import time
@@ -24,6 +25,7 @@ from core.db import (  # noqa: E402
     ApiKey,
     Base,
     Job,
+    Upload,
     alembic_config,
     get_engine,
     migrate,
@@ -31,8 +33,9 @@ from core.db import (  # noqa: E402
     sqlalchemy_url,
     utcnow,
 )
+from core.jobs import JobRequest, stalled_jobs  # noqa: E402
 from workers import segment  # noqa: E402
-from workers.jobs import JobRequest, create_job, requeue, stalled_jobs  # noqa: E402
+from workers.dispatch import requeue, submit_job  # noqa: E402
 
 
 def assert_schema_matches_models(url: str) -> None:
@@ -108,13 +111,20 @@ def test_the_reconciler_leaves_a_job_that_showed_life_since_it_looked(job_id: st
         assert session.get(Job, job_id).lease_owner == "worker-a"
 
 
-def test_only_the_lease_holder_finishes_the_job(job_id: str):
+def test_only_the_lease_holder_finishes_the_job(job_id: str, tmp_path: Path):
+    from core.storage import open_storage
+
     assert segment.claim(job_id, "cpu", "worker-a")
     with session_scope() as session:
         session.get(Job, job_id).heartbeat_at = utcnow() - timedelta(hours=1)
     assert segment.claim(job_id, "cpu", "worker-b")
-    plan = {"renderer": {"name": "warp", "resource": "cpu", "reason": "warp (auto)", "tried": []}}
-    state = {"output_key": "jobs/j1/output.mp4", "timings": {"finalize": 0.1}, "plan": plan}
+    video = tmp_path / "output.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    state = {
+        "output_key": open_storage().store("jobs/j1/output.mp4", video),
+        "timings": {"finalize": 0.1},
+        "plan": {"renderer": {"name": "warp", "resource": "cpu", "reason": "warp (auto)", "tried": []}},
+    }
     stale = segment._finish(job_id, "worker-a", "cpu", "succeeded", state, None)
     assert stale.terminal is None  # worker-a lost its lease: its result is not recorded
     live = segment._finish(job_id, "worker-b", "cpu", "succeeded", state, None)
@@ -126,6 +136,12 @@ def test_only_the_lease_holder_finishes_the_job(job_id: str):
             state["output_key"],
             "warp",
             None,
+        )
+        (artifact,) = session.scalars(select(Upload).where(Upload.job_id == job_id)).all()  # one, by worker-b
+        assert (artifact.kind, artifact.key, artifact.owner) == ("output", state["output_key"], "anonymous")
+        assert (artifact.size, artifact.sha256) == (
+            video.stat().st_size,
+            hashlib.sha256(video.read_bytes()).hexdigest(),
         )
     assert segment.claim(job_id, "cpu", "worker-c") is None  # finished jobs are never claimed again
 
@@ -199,7 +215,7 @@ def test_concurrent_submits_with_one_idempotency_key_make_one_job(data_dir: Path
     migrate()
     request = JobRequest("anonymous", "uploads/x.png", "uploads/y.wav", None, {"seed": 1}, idempotency_key="k-1")
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda _: create_job(request), range(8)))
+        results = list(pool.map(lambda _: submit_job(request), range(8)))
     assert len({job.id for job, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     with session_scope() as session:

@@ -1,4 +1,5 @@
-"""Job rows: create, look up, cancel, requeue. The row is the source of truth; queues only carry ids."""
+"""Job rows: create, look up, end, reset for a requeue, find the stalled. The row is the source of truth;
+queues only carry ids. Sending work to a queue is the workers' part (workers/dispatch.py)."""
 
 from __future__ import annotations
 
@@ -39,10 +40,8 @@ def new_id() -> str:
 
 
 def create_job(request: JobRequest) -> tuple[Job, bool]:
-    """Insert the job row and enqueue its first segment. Returns (job, created); an Idempotency-Key already
-    used by this owner returns the earlier job (or a 409 if the request body differs)."""
-    from workers.dispatch import enqueue_segment
-
+    """Insert the job row. Returns (job, created); an Idempotency-Key already used by this owner returns the
+    earlier job (or a 409 if the request body differs)."""
     fingerprint = request.fingerprint()
     job = Job(
         id=new_id(),
@@ -66,7 +65,6 @@ def create_job(request: JobRequest) -> tuple[Job, bool]:
         if existing is None:
             raise
         return _same_request(existing, fingerprint), False
-    enqueue_segment(job.id, job.next_resource)
     return job, True
 
 
@@ -94,12 +92,21 @@ def get_job(job_id: str, owner: str | None = None) -> Job | None:
     return job
 
 
-def end_active_job(job_id: str, status: str, code: str, message: str) -> tuple[bool, bool]:
-    """Move a queued or running job to a terminal `status` with an error; (ended it?, does it have a webhook?)."""
+def job_ids(status: str, since: datetime, until: datetime | None = None) -> list[str]:
+    """Ids of the jobs in `status` created in [since, until), oldest first."""
+    where = [Job.status == status, Job.created_at >= since] + ([Job.created_at < until] if until else [])
+    with session_scope() as session:
+        return list(session.scalars(select(Job.id).where(*where).order_by(Job.created_at)))
+
+
+def end_active_job(job_id: str, status: str, code: str, message: str, lease: str | None = None) -> tuple[bool, bool]:
+    """Move a queued or running job (with `lease`: only while that lease holds it) to a terminal `status` with
+    an error; (ended it?, does it have a webhook?)."""
+    held = [Job.lease_owner == lease] if lease else []
     with session_scope() as session:
         ended = session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUSES))
+            .where(Job.id == job_id, Job.status.in_(ACTIVE_STATUSES), *held)
             .values(
                 status=status,
                 error_code=code,
@@ -113,40 +120,25 @@ def end_active_job(job_id: str, status: str, code: str, message: str) -> tuple[b
     return bool(ended), has_webhook
 
 
-def cancel_job(job_id: str) -> bool:
-    """Cancel a queued or running job; False when it had already finished. A running segment finishes its
-    current node, then finds the job cancelled and stops."""
-    from workers.dispatch import enqueue_webhook
-
-    ended, has_webhook = end_active_job(job_id, "cancelled", "cancelled", "Cancelled by request.")
-    if ended and has_webhook:
-        enqueue_webhook(job_id)
-    return ended
-
-
-def requeue(job_ids: list[str], *, restart_failed: bool = False, stalled_before: datetime | None = None) -> list[str]:
-    """Put jobs back on their queue (reconciler, backfill). Failed jobs are reset to queued when asked;
-    the pipeline resumes from the node that failed (earlier nodes are checkpointed). With `stalled_before`,
-    a job that showed life since then (claimed, heartbeat, handed on) is left alone."""
-    from workers.dispatch import enqueue_segment
-
-    requeued: list[str] = []
+def reset_for_requeue(
+    job_id: str, *, restart_failed: bool = False, stalled_before: datetime | None = None
+) -> str | None:
+    """Make the job wait for a new message: drop its lease, mark it published now. Failed jobs are reset to
+    queued when asked; the pipeline resumes from the node that failed (earlier nodes are checkpointed).
+    With `stalled_before`, a job that showed life since then (claimed, heartbeat, handed on) is left alone.
+    Returns the resource class its message must go to, or None when it is left as it is."""
     statuses = (*ACTIVE_STATUSES, "failed") if restart_failed else ACTIVE_STATUSES
-    for job_id in job_ids:
-        with session_scope() as session:
-            job = session.get(Job, job_id, with_for_update=True)
-            if job is None or job.status not in statuses:
-                continue
-            if stalled_before is not None and job.heartbeat_at >= stalled_before:
-                continue
-            if job.status == "failed":
-                job.status, job.error_code, job.error_message, job.finished_at = "queued", None, None, None
-                job.webhook_state = None
-            job.lease_owner, job.heartbeat_at = None, utcnow()
-            resource = job.next_resource
-        enqueue_segment(job_id, resource)
-        requeued.append(job_id)
-    return requeued
+    with session_scope() as session:
+        job = session.get(Job, job_id, with_for_update=True)
+        if job is None or job.status not in statuses:
+            return None
+        if stalled_before is not None and job.heartbeat_at >= stalled_before:
+            return None
+        if job.status == "failed":
+            job.status, job.error_code, job.error_message, job.finished_at = "queued", None, None, None
+            job.webhook_state = None
+        job.lease_owner, job.heartbeat_at = None, utcnow()
+        return job.next_resource
 
 
 @dataclass
@@ -158,7 +150,7 @@ class StalledJob:
 
 def stalled_jobs(stall_seconds: float, now: datetime | None = None) -> list[StalledJob]:
     """Active jobs with no sign of life for `stall_seconds`: a lease whose heartbeat stopped (dead worker),
-    or no lease and a message published that long ago (still waiting in a long queue, or lost)."""
+    or no lease and a message published that long ago (waiting in a queue, or lost)."""
     cutoff = (now or utcnow()) - timedelta(seconds=stall_seconds)
     with session_scope() as session:
         rows = session.execute(

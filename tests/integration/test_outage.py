@@ -1,0 +1,121 @@
+"""Outages are 503s: with the database (a private PostgreSQL cluster, stopped mid-test) or the broker (a private
+Redis) down, every endpoint that needs it answers 503 + Retry-After + the error body, and the API recovers by
+itself when the service returns. Submits while only the broker is down are accepted: the database is the truth."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from services import (
+    PrivatePostgres,
+    Process,
+    RedisServer,
+    api_server,
+    private_postgres,
+    redis_server,
+    service_env,
+    wait_for,
+)
+
+
+def _wav() -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        w.writeframes(b"\x00\x10\x00\xf0" * 8000)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def outage_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, PrivatePostgres, RedisServer, Process]]:
+    workdir = tmp_path_factory.mktemp("outage")
+    with private_postgres() as pg, redis_server(workdir / "redis") as redis:
+        env = service_env(
+            {
+                "AVATAR_DATA_DIR": str(workdir / "data"),
+                "AVATAR_DATABASE_URL": pg.url(),
+                "AVATAR_BROKER_URL": redis.url,
+                "AVATAR_WEBHOOK_SECRET": "whsec-outage-test",
+            }
+        )
+        subprocess.run([sys.executable, "-c", "from core.db import migrate; migrate()"], env=env, check=True)
+        api, base = api_server(env, workdir / "api.log")
+        try:
+            yield base, pg, redis, api
+        finally:
+            api.stop()
+
+
+def _unavailable(response: httpx.Response, what: str) -> None:
+    assert response.status_code == 503, (response.request.url, response.status_code, response.text)
+    assert int(response.headers["Retry-After"]) > 0
+    error = response.json()["error"]
+    assert error["code"] == "service_unavailable" and what in error["message"], error
+
+
+def test_a_database_outage_is_503_everywhere_and_the_api_recovers(outage_stack, astronaut_png: Path):
+    base, pg, _, api = outage_stack
+    client = httpx.Client(base_url=base, timeout=30)
+    image = client.post("/api/v1/upload/image", files={"file": ("face.png", astronaut_png.read_bytes())}).json()
+    audio = client.post("/api/v1/upload/audio", files={"file": ("voice.wav", _wav())}).json()
+    job = client.post("/api/v1/jobs", json={"image_id": image["id"], "audio_id": audio["id"]}).json()["job_id"]
+
+    pg.stop()
+    requests = [
+        ("GET", "/api/v1/jobs", {}),
+        ("GET", f"/api/v1/jobs/{job}", {}),
+        ("GET", f"/api/v1/jobs/{job}/result", {}),
+        ("DELETE", f"/api/v1/jobs/{job}", {}),
+        ("POST", "/api/v1/jobs", {"json": {"image_id": image["id"], "text": "Hello."}}),
+        ("POST", "/api/v1/generate", {"json": {"image_path": image["path"], "text": "Hello."}}),
+        ("POST", "/api/v1/upload/audio", {"files": {"file": ("other.wav", _wav() + b"\x00\x00")}}),
+        ("GET", "/api/v1/stats/dashboard", {}),
+        ("GET", "/api/v1/stats/performance", {}),
+        ("GET", "/metrics", {}),
+    ]
+    for method, path, kwargs in requests:
+        _unavailable(client.request(method, path, **kwargs), "database")
+    ready = client.get("/readyz")
+    _unavailable(ready, "database")
+    assert ready.json()["error"]["checks"]["database"] is False
+    assert client.get("/healthz").status_code == 200  # the process itself is fine
+
+    pg.start()
+    wait_for(lambda: client.get("/api/v1/jobs").status_code == 200, 15, "the API after the database returned")
+    assert client.get("/readyz").status_code == 200
+    assert client.get(f"/api/v1/jobs/{job}").json()["status"] == "queued"
+    assert "Traceback" not in api.tail(100_000)  # outages are logged as one line each, not as crashes
+
+
+def test_submits_while_the_broker_is_down_are_accepted(outage_stack, astronaut_png: Path):
+    base, _, redis, _ = outage_stack
+    client = httpx.Client(base_url=base, timeout=30)
+    image = client.post("/api/v1/upload/image", files={"file": ("face.png", astronaut_png.read_bytes())}).json()
+    assert redis.proc is not None
+    redis.proc.terminate()
+    redis.proc.wait()
+    try:
+        started = time.perf_counter()
+        accepted = client.post("/api/v1/jobs", json={"image_id": image["id"], "text": "Hello there."})
+        submit_seconds = time.perf_counter() - started
+        assert accepted.status_code == 202, accepted.text
+        assert client.get(f"/api/v1/jobs/{accepted.json()['job_id']}").json()["status"] == "queued"
+        assert submit_seconds < 10
+        ready = client.get("/readyz")
+        _unavailable(ready, "broker")
+        assert ready.json()["error"]["checks"] == {"database": True, "storage": True, "broker": False}
+    finally:
+        redis.start()
+    wait_for(lambda: client.get("/readyz").status_code == 200, 15, "readyz after the broker returned")
