@@ -4,7 +4,12 @@
 
 A real `avatar serve` on a free port; the astronaut photo; an espeak-ng sentence after a 0.5 s silent lead-in,
 sent in 20 ms chunks at real-time pace. Latency of a frame = when the client received it minus when the client
-sent the audio at the frame's own time (the server's own figure, from arrival to send, is reported beside it).
+sent the audio at the frame's own time (the server's own figure, from arrival to send, is reported beside it);
+the first frame's latency is counted from the first audio chunk.
+Capacity: the engine alone in this process on one core (one OpenCV and one BLAS thread), all audio given at
+once, frames drawn and JPEG-encoded as fast as they can be: frames per second it could sustain.
+Lookahead: for each candidate lookahead, the live mouth against the offline controller on three voices (one an
+accent the classifier never heard): correlation of the jaw opening and the share of p/b/m where the lips close.
 The offline figure is `avatar generate` (in-process, warp renderer, no enhancer) on the same clip and photo:
 its wall time per output frame, after one warm-up run.
 """
@@ -27,14 +32,20 @@ import numpy as np
 from websockets.sync.client import connect
 
 from cli.bench import server
+from models.audio.io import decode_audio, resample, write_wav
 
 CHUNK_S = 0.02
 LEAD_IN_S = 0.5
 TEXT = "Hello! My name is Maria. I can talk to you live, with my lips in time with my voice."
+LOOKAHEADS_MS = (200, 150, 100, 80, 60)
+VOICES = (
+    ("Bob bought a big map for my mum.", "en-us+m3"),
+    ("Please pass the bread and the butter, Mike.", "en-gb-x-rp+f2"),
+    ("Maybe we should meet by the pier.", "en-029+m2"),
+)
 
 
 def speech(tmp: Path) -> tuple[Path, np.ndarray]:
-    from models.audio.io import decode_audio, write_wav
     from models.audio.tts import synthesize
 
     audio = decode_audio(synthesize(TEXT, tmp / "tts.wav"), 16_000)
@@ -45,11 +56,73 @@ def speech(tmp: Path) -> tuple[Path, np.ndarray]:
 
 def offline_seconds_per_frame(image: Path, clip: Path, tmp: Path, size: int, fps: int) -> float:
     from cli.generate import generate_video
+    from pipeline.options import JobOptions
 
-    options = {"size": size, "fps": fps, "backend": "warp", "enhancer": "none"}
+    options = JobOptions(size=size, fps=fps, backend="warp", enhancer="none")
     for i in range(2):  # the first run loads the models
         result = generate_video(image, clip, None, tmp / f"offline{i}.mp4", options, show_progress=False)
     return result["wall_seconds"] / max(1, round(result["duration"] * fps))
+
+
+def capacity_fps(image: Path, audio: np.ndarray, size: int, fps: int, quality: int) -> float:
+    """Frames per second the engine draws and JPEG-encodes on one core, all audio given at once."""
+    import cv2
+
+    from models.face.load import load_face
+    from models.stream.engine import StreamEngine
+
+    face = load_face(image, size, None)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        with StreamEngine(face, fps) as engine:
+            engine.feed((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+            engine.end()
+            start, frames = time.perf_counter(), 0
+            while engine.ready():
+                cv2.imencode(".jpg", engine.next_frame().rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+                frames += 1
+            return frames / (time.perf_counter() - start)
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def lookahead_quality(image: Path, fps: int) -> dict[int, dict[str, float]]:
+    """Per lookahead (ms): the live jaw opening's correlation with the offline controller's, and the share of
+    p/b/m (espeak-ng's own phoneme times) during which the live lips close."""
+    from models.audio.analysis import analyze_speech
+    from models.audio.tts import speak
+    from models.control.rules import build_controls
+    from models.face.load import load_face
+    from models.stream.engine import StreamEngine
+
+    face = load_face(image, 128, None)
+    clips = []
+    for text, voice in VOICES:
+        spoken = speak(text, voice)
+        lead_in = np.zeros(int(LEAD_IN_S * 16_000), np.float32)
+        clips.append((np.concatenate([lead_in, resample(spoken.audio / 32768, spoken.sample_rate)]), spoken))
+    report = {}
+    for ms in LOOKAHEADS_MS:
+        corr, closed = [], []
+        for audio, spoken in clips:
+            with tempfile.TemporaryDirectory() as tmp:
+                write_wav(Path(tmp) / "s.wav", audio, 16_000)
+                offline = analyze_speech(Path(tmp) / "s.wav")
+            controls, _ = build_controls(offline.curves, "neutral", offline.duration, fps)
+            with StreamEngine(face, fps, lookahead=ms / 1000) as engine:
+                engine.feed((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+                engine.end()
+                live = [engine.next_frame().controls for _ in range(engine.total_frames)]
+            jaw = np.array([c["jaw_open"] for c in live])
+            corr.append(np.corrcoef(jaw, controls.channels["jaw_open"][: len(jaw)])[0, 1])
+            press = np.array([c["lip_press"] for c in live])
+            for label, start, end in spoken.arpabet_segments():
+                if label in ("P", "B", "M"):
+                    span = press[int((start + LEAD_IN_S) * fps) : int((end + LEAD_IN_S) * fps) + 2]
+                    closed.append(span.size > 0 and span.max() > 0.5)
+        report[ms] = {"jaw_correlation": round(float(np.mean(corr)), 3), "pbm_closed": round(float(np.mean(closed)), 3)}
+    return report
 
 
 def stream_once(base: str, image_id: str, audio: np.ndarray, size: int, fps: int) -> tuple[list[float], dict]:
@@ -95,13 +168,16 @@ def main() -> None:
         image = demo_image()
         clip, audio = speech(tmp)
         per_frame = offline_seconds_per_frame(image, clip, tmp, args.size, args.fps)
-        pooled, runs = [], []
-        with server({"AVATAR_DATA_DIR": str(tmp / "served")}, tmp) as base:
+        capacity = capacity_fps(image, audio, args.size, args.fps, 80)
+        quality = lookahead_quality(image, args.fps)
+        pooled, runs, first = [], [], []
+        with server({"AVATAR_DATA_DIR": str(tmp / "served")}, tmp) as (base, _):
             with image.open("rb") as f:
                 image_id = httpx.post(f"{base}/api/v1/upload/image", files={"file": f}, timeout=60).json()["id"]
             for _ in range(args.runs):
                 latencies, done = stream_once(base, image_id, audio, args.size, args.fps)
                 pooled += latencies
+                first.append(latencies[0])
                 runs.append({"frames": done["frames"], "server_latency": done["latency"]})
     from core.settings import get_settings
 
@@ -114,7 +190,11 @@ def main() -> None:
         "fps": args.fps,
         "runs": runs,
         "client_latency_ms": {"median": round(median, 1), "p95": round(p95, 1), "max": round(float(ms.max()), 1)},
+        "first_frame_ms": round(statistics.median(first) * 1000, 1),
         "median_of_run_p95_ms": round(statistics.median(r["server_latency"]["p95_ms"] for r in runs), 1),
+        "lookahead_ms": lookahead_ms,
+        "one_core_capacity_fps": round(capacity, 1),
+        "mouth_by_lookahead_ms": quality,
         "offline_ms_per_frame": round(per_frame * 1000, 2),
         "latency_over_offline_frame_time": {
             "median": round(median / (per_frame * 1000), 1),
@@ -126,7 +206,11 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"audio {report['audio_seconds']} s at {args.fps} fps, {args.size} px, {args.runs} runs")
+    print(f"lookahead {lookahead_ms} ms; first frame {report['first_frame_ms']:.0f} ms after the first audio chunk")
     print(f"stream latency (client): median {median:.0f} ms, p95 {p95:.0f} ms, max {ms.max():.0f} ms")
+    print(f"one core draws and encodes {capacity:.1f} frames/s at {args.size} px (the stream needs {args.fps})")
+    for ms_ahead, q in quality.items():
+        print(f"  lookahead {ms_ahead} ms: live/offline jaw r {q['jaw_correlation']}, p/b/m closed {q['pbm_closed']}")
     for i, run in enumerate(runs):
         s = run["server_latency"]
         print(f"  run {i + 1}: {run['frames']} frames; server p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms")

@@ -166,7 +166,7 @@ def backend(args: argparse.Namespace, workdir: Path, phase: str) -> Iterator[dic
 
 
 def submit_latency(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
-    with backend(args, workdir, "submit") as env, server(env, workdir, args.workers) as base:
+    with backend(args, workdir, "submit") as env, server(env, workdir, args.workers) as (base, _):
         inputs = upload_inputs(base, silence_wav())
         start = time.perf_counter()
         latencies, errors = asyncio.run(flood(base, inputs, args.clients, args.per_client))
@@ -205,7 +205,7 @@ def run_job(base: str, inputs: dict[str, str], seed: int) -> float:
 def queue_overhead(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
     with ExitStack() as stack:
         env = stack.enter_context(backend(args, workdir, "overhead"))
-        base = stack.enter_context(server(env, workdir, args.workers))
+        base, _ = stack.enter_context(server(env, workdir, args.workers))
         if args.distributed:
             worker = [*AVATAR, "worker", "--queues", "cpu", "--pool", "solo"]
             stack.enter_context(process(worker, env, workdir / "worker.log"))

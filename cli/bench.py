@@ -7,7 +7,8 @@
   POLL_S sees it; the median of `runs` after a warm-up job.
 Each is given as a ratio of the audio length and of the encode-only baseline (encoding the still photo for as
 many frames, which any renderer must pay), the baseline measured between the runs of the same session, since
-other work on the machine moves every absolute figure.
+other work on the machine moves every absolute figure. Beside wall time, CPU time (user + system, all threads;
+of the server process for the API job): on a machine shared with other work it moves much less.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -101,34 +103,48 @@ class Bench:
         self.tmp, self.image, self.size, self.runs, self.job = tmp, image, size, runs, job
         self.duration = duration
         self.baseline: list[float] = []
+        self.baseline_cpu: list[float] = []
 
     def run(self, paths: list[str]) -> dict[str, Any]:
         load_before = os.getloadavg()
         results = {path: getattr(self, path)() for path in paths}
         encode = statistics.median(self.baseline)
+        encode_cpu = statistics.median(self.baseline_cpu)
         for figures in results.values():
             figures["x_audio"] = round(figures["median_s"] / self.duration, 3)
             figures["x_baseline"] = round(figures["median_s"] / encode, 2)
+            figures["cpu_x_audio"] = round(figures["median_cpu_s"] / self.duration, 3)
+            figures["cpu_x_baseline"] = round(figures["median_cpu_s"] / encode_cpu, 2)
         return {
             "audio_seconds": round(self.duration, 3),
             "size": self.size,
             "runs": self.runs,
             "input": "text" if self.job.audio is None else "audio" + (" + transcript" if self.job.text else ""),
             "baseline_encode_only_s": round(encode, 3),
+            "baseline_encode_only_cpu_s": round(encode_cpu, 3),
             "load_average_1min": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
             "cpus": os.cpu_count(),
             **results,
         }
 
-    def _timed(self, once: Callable[[int], float]) -> list[float]:
-        """`once(i)` for i = 0 (warm-up) .. runs, the encode-only baseline after each timed one."""
-        times = []
+    def _timed(self, once: Callable[[int], float], pid: int | None = None) -> dict[str, Any]:
+        """`once(i)` (returning its wall seconds) for i = 0 (warm-up) .. runs, with the CPU seconds of process
+        `pid` (default: this one and its children) during each; the encode-only baseline after each timed one."""
+        walls, cpus = [], []
         for i in range(self.runs + 1):
-            seconds = once(i)
+            cpu = cpu_seconds(pid)
+            wall = once(i)
             if i:
-                times.append(seconds)
+                walls.append(wall)
+                cpus.append(cpu_seconds(pid) - cpu)
+                cpu = cpu_seconds()
                 self.baseline.append(_encode_only(self.tmp / "still.mp4", self.image, self.size, self.duration))
-        return times
+                self.baseline_cpu.append(cpu_seconds() - cpu)
+        return {
+            "median_s": round(statistics.median(walls), 3),
+            "runs_s": [round(t, 3) for t in walls],
+            "median_cpu_s": round(statistics.median(cpus), 3),
+        }
 
     def cold(self) -> dict[str, Any]:
         env = os.environ | {"AVATAR_DATA_DIR": str(self.tmp / "cold")}
@@ -149,13 +165,11 @@ class Bench:
             summaries.append(json.loads(run.stdout))
             return seconds
 
-        times = self._timed(once)
+        figures = self._timed(once)
         pipeline = statistics.median(s["wall_seconds"] for s in summaries[1:])
-        return {
-            "median_s": round(statistics.median(times), 3),
-            "runs_s": [round(t, 3) for t in times],
+        return figures | {
             "pipeline_s": round(pipeline, 3),
-            "start_up_and_exit_s": round(statistics.median(times) - pipeline, 3),
+            "start_up_and_exit_s": round(figures["median_s"] - pipeline, 3),
         }
 
     def warm(self) -> dict[str, Any]:
@@ -176,11 +190,9 @@ class Bench:
             results.append(result)
             return result["wall_seconds"]
 
-        times = self._timed(once)
+        figures = self._timed(once)
         nodes = list(results[-1]["timings"])
-        return {
-            "median_s": round(statistics.median(times), 3),
-            "runs_s": [round(t, 3) for t in times],
+        return figures | {
             "median_node_s": {n: round(statistics.median(r["timings"][n] for r in results[1:]), 4) for n in nodes},
             "backend": results[-1]["backends"].get("video_generation"),
             "phones": results[-1]["backends"].get("audio_processing"),
@@ -190,7 +202,7 @@ class Bench:
         import httpx
 
         env = {"AVATAR_DATA_DIR": str(self.tmp / "served")}
-        with server(env, self.tmp) as base, httpx.Client(base_url=base, timeout=60) as client:
+        with server(env, self.tmp) as (base, serving), httpx.Client(base_url=base, timeout=60) as client:
             body: dict[str, Any] = {"image_id": _upload(client, "image", self.job.image), "options": self.job.options}
             if self.job.audio:
                 body["audio_id"] = _upload(client, "audio", self.job.audio)
@@ -212,13 +224,10 @@ class Bench:
                 nodes.append(sum(job["timings"].values()))
                 return seconds
 
-            times = self._timed(once)
-        median = statistics.median(times)
-        return {
-            "median_s": round(median, 3),
-            "runs_s": [round(t, 3) for t in times],
+            figures = self._timed(once, serving.pid)
+        return figures | {
             "nodes_s": round(statistics.median(nodes[1:]), 3),
-            "outside_nodes_s": round(median - statistics.median(nodes[1:]), 3),
+            "outside_nodes_s": round(figures["median_s"] - statistics.median(nodes[1:]), 3),
         }
 
 
@@ -271,14 +280,24 @@ def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[str]:
-    """A real `avatar serve` on a free loopback port; yields its base URL."""
+def server(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real `avatar serve` on a free loopback port; yields its base URL and its process."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [*AVATAR, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    with process(cmd, env, workdir / f"serve-{port}.log"):
+    with process(cmd, env, workdir / f"serve-{port}.log") as proc:
         wait_until(lambda: answers(f"{base}/healthz"), 90, f"the API server (log: {workdir})")
-        yield base
+        yield base, proc
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system, every thread) of process `pid` (Linux /proc), or of this process and its
+    finished children: on a shared machine it moves much less than wall time does."""
+    if pid is None:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -289,7 +308,8 @@ def _print(report: dict[str, Any]) -> None:
         title=f"{report['audio_seconds']:.1f} s clip ({report['input']}) at {report['size']}x{report['size']}, "
         f"median of {report['runs']} runs; load {report['load_average_1min']} on {report['cpus']} CPUs"
     )
-    for column in ("path", "median s", "x audio length", "x baseline", "runs s"):
+    columns = ("path", "wall s", "x audio", "x baseline", "CPU s", "CPU x audio", "CPU x baseline", "wall runs s")
+    for column in columns:
         table.add_column(column, justify="left" if column == "path" else "right")
     labels = {"cold": "cold `avatar generate` process", "warm": "warm pipeline (in-process)", "api": "API job"}
     for path in PATHS:
@@ -300,9 +320,21 @@ def _print(report: dict[str, Any]) -> None:
                 f"{f['median_s']:.3f}",
                 f"{f['x_audio']:.3f}",
                 f"{f['x_baseline']:.2f}",
+                f"{f['median_cpu_s']:.3f}",
+                f"{f['cpu_x_audio']:.3f}",
+                f"{f['cpu_x_baseline']:.2f}",
                 " ".join(f"{t:.2f}" for t in f["runs_s"]),
             )
-    table.add_row("baseline: encode the still photo", f"{report['baseline_encode_only_s']:.3f}", "", "1.00", "")
+    table.add_row(
+        "baseline: encode the still photo",
+        f"{report['baseline_encode_only_s']:.3f}",
+        "",
+        "1.00",
+        f"{report['baseline_encode_only_cpu_s']:.3f}",
+        "",
+        "1.00",
+        "",
+    )
     console = Console()
     console.print(table)
     if "warm" in report:

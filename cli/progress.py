@@ -7,14 +7,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline.graph import ORDER
 
-# share of a typical run's wall time, so the bar moves evenly
+# share of a typical run's wall time (`avatar bench`, warm pipeline, no enhancer), so the bar moves evenly
 WEIGHTS = {
-    "audio_processing": 0.2,
-    "emotion_detection": 0.02,
-    "avatar_control": 0.03,
-    "video_generation": 0.65,
-    "quality_enhancement": 0.03,
-    "finalize": 0.07,
+    "audio_processing": 0.07,
+    "emotion_detection": 0.01,
+    "avatar_control": 0.02,
+    "video_generation": 0.8,
+    "quality_enhancement": 0.02,
+    "finalize": 0.08,
 }
 
 

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     video_crf: int = Field(default=20, ge=0, le=51)
     video_preset: str = "veryfast"
-    stream_lookahead_ms: int = 200  # live stream (/ws): audio heard past a frame's time before it is drawn
+    # live stream (/ws): audio heard past a frame's time before it is drawn; the lips lead the sound by 60 ms and
+    # the controller reads one frame (40 ms) past that (benchmarks/stream_latency.py measures the trade-off)
+    stream_lookahead_ms: int = 100
     stream_jpeg_quality: int = 80  # live stream frames
 
     # models

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.settings import get_settings
 from models.audio.viseme_classifier import FRAME_RATE, SAMPLE_RATE
 from models.control.rules import Motion, frame_loudness, mouth_controls, speech_cues
 from models.face.analysis import FaceAnalysis
@@ -46,10 +47,11 @@ class StreamEngine:
         fps: int,
         sample_rate: int = SAMPLE_RATE,
         emotion: str = "neutral",
-        lookahead: float = 0.2,
+        lookahead: float | None = None,
         seed: int = 0,
     ):
-        self.fps, self.lookahead = fps, lookahead
+        self.fps = fps
+        self.lookahead = get_settings().stream_lookahead_ms / 1000 if lookahead is None else lookahead
         self.audio = LiveAudio(sample_rate)
         self.puppet = puppet_for(face)
         self.motion = Motion(emotion, fps, seed)

@@ -36,9 +36,11 @@ def pcm(audio: np.ndarray) -> bytes:
     return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
 
 
-def stream(face, data: bytes, chunk: int, sample_rate: int = 16_000) -> list[dict[str, float]]:
+def stream(
+    face, data: bytes, chunk: int, sample_rate: int = 16_000, lookahead: float | None = None
+) -> list[dict[str, float]]:
     controls = []
-    with StreamEngine(face, FPS, sample_rate) as engine:
+    with StreamEngine(face, FPS, sample_rate, lookahead=lookahead) as engine:
         for offset in range(0, len(data), chunk):
             engine.feed(data[offset : offset + chunk])
             while engine.ready():
@@ -64,13 +66,16 @@ def test_live_features_equal_the_offline_ones_frame_for_frame(speech, face):
     assert np.allclose(live[2:], offline[2 : len(live)], atol=1e-3)
 
 
-def test_the_live_mouth_follows_the_offline_controller(speech, face):
-    live = stream(face, pcm(speech), 640)
+# The default lookahead (100 ms) hears less of what follows than 200 ms did: a little less like the offline
+# mouth (benchmarks/stream_latency.py measures it over three voices), for half the latency.
+@pytest.mark.parametrize(("lookahead", "correlation"), [(0.2, 0.9), (None, 0.85)])
+def test_the_live_mouth_follows_the_offline_controller(speech, face, lookahead, correlation):
+    live = stream(face, pcm(speech), 640, lookahead=lookahead)
     duration = len(speech) / 16_000
     curves = mouth_curves(phone_track(speech), prosody(speech), duration)
     offline, _ = build_controls(curves, "neutral", duration, FPS)
     assert len(live) == offline.n_frames
-    assert np.corrcoef(jaw(live), offline.channels["jaw_open"])[0, 1] > 0.9
+    assert np.corrcoef(jaw(live), offline.channels["jaw_open"])[0, 1] > correlation
     assert jaw(live)[: int(0.4 * FPS)].max() < 0.05  # silent lead-in: mouth closed
     press = np.array([c["lip_press"] for c in live])
     assert press.max() > 0.8  # "Bob bought a map": the lips close on the bilabials
