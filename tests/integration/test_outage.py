@@ -37,7 +37,9 @@ def _wav() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def outage_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, PostgresServer, RedisServer, Process]]:
+def outage_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, PostgresServer, RedisServer, Process]]:
     workdir = tmp_path_factory.mktemp("outage")
     with private_postgres() as pg, redis_server(workdir / "redis") as redis:
         env = service_env(
