@@ -377,8 +377,11 @@ def api_server(env: dict[str, str], log: Path) -> tuple[Process, str]:
     port = free_port()
     env = {**env, "AVATAR_API_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     proc = Process(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port)], env, log
-    ).start()
+        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--http", "api.server:BoundedHeadProtocol"],  # as `avatar serve` runs it
+        env,
+        log,
+    ).start()  # fmt: skip
     base = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
