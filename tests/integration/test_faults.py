@@ -79,6 +79,22 @@ def report(what: str, seconds: float) -> None:
     print(f"\nrecovery: {what}: {seconds:.1f} s")
 
 
+def recovered(stack: Stack, job_id: str, lease: str, killed: float, what: str) -> float:
+    """Wait for another process to take the job over and for its success (exactly once, within
+    WORKER_KILL_RECOVERY of the kill); returns the seconds from the kill to the takeover."""
+    wait_taken_over(stack, job_id, lease, timeout=WORKER_KILL_RECOVERY)
+    taken = time.monotonic() - killed
+    info = wait_terminal(stack, [job_id], timeout=WORKER_KILL_RECOVERY + 30)[job_id]
+    took = time.monotonic() - killed
+    report(f"{what} -> taken over", taken)
+    report(f"{what} -> job succeeded", took)
+    assert info["status"] == "succeeded", info
+    assert took <= WORKER_KILL_RECOVERY
+    assert info["attempts"] >= 2  # the killed attempt and the one that finished
+    assert_once(stack, [job_id])
+    return taken
+
+
 def test_a_worker_killed_mid_render_is_replaced_and_its_job_succeeds_once(stack: Stack, long_inputs: dict):
     job_id = submit(stack, long_inputs, options={**OPTIONS, "seed": 100})
     lease = wait_rendering(stack, job_id)
@@ -86,18 +102,7 @@ def test_a_worker_killed_mid_render_is_replaced_and_its_job_succeeds_once(stack:
     killed = time.monotonic()
     assert row(stack, job_id)["status"] == "running"  # nobody holds it alive now
     stack.cpu_worker = stack.worker("cpu", "cpu-replacement")
-
-    wait_taken_over(stack, job_id, lease, timeout=WORKER_KILL_RECOVERY)
-    taken = time.monotonic() - killed
-    info = wait_terminal(stack, [job_id], timeout=WORKER_KILL_RECOVERY + 30)[job_id]
-    took = time.monotonic() - killed
-    report("worker SIGKILLed mid-render -> taken over by the replacement", taken)
-    report("worker SIGKILLed mid-render -> job succeeded", took)
-    assert taken <= WORKER_KILL_TAKEOVER
-    assert info["status"] == "succeeded", info
-    assert took <= WORKER_KILL_RECOVERY
-    assert info["attempts"] >= 2  # the killed attempt and the one that finished
-    assert_once(stack, [job_id])
+    assert recovered(stack, job_id, lease, killed, "worker SIGKILLed mid-render") <= WORKER_KILL_TAKEOVER
 
 
 def test_a_pool_child_killed_mid_render_is_taken_over_at_once(stack: Stack, long_inputs: dict):
@@ -105,20 +110,10 @@ def test_a_pool_child_killed_mid_render_is_taken_over_at_once(stack: Stack, long
     lease = wait_rendering(stack, job_id)
     os.kill(int(lease.split(":")[1]), signal.SIGKILL)  # the prefork child running the task, not the worker
     killed = time.monotonic()
-
-    wait_taken_over(stack, job_id, lease, timeout=WORKER_KILL_RECOVERY)
-    taken = time.monotonic() - killed
-    info = wait_terminal(stack, [job_id], timeout=WORKER_KILL_RECOVERY + 30)[job_id]
-    took = time.monotonic() - killed
-    report("pool child SIGKILLed mid-render -> taken over by the new child", taken)
-    report("pool child SIGKILLed mid-render -> job succeeded", took)
-    assert taken <= WORKER_KILL_TAKEOVER / 2  # no lease lapse to wait for: Celery re-queues the task at once
-    assert info["status"] == "succeeded", info
-    assert took <= WORKER_KILL_RECOVERY
-    assert info["attempts"] >= 2
+    # no lease lapse to wait for: Celery re-queues the task at once and the new child takes the job over
+    assert recovered(stack, job_id, lease, killed, "pool child SIGKILLed mid-render") <= WORKER_KILL_TAKEOVER / 2
     assert "is gone: taking over" in stack.cpu_worker.tail(200_000)  # the redelivered task, not the reconciler
     assert stack.cpu_worker.proc.poll() is None  # the worker itself lives on
-    assert_once(stack, [job_id])
 
 
 def test_a_redis_restart_with_jobs_queued_loses_none(stack: Stack, inputs: dict, long_inputs: dict):
