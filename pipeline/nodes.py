@@ -6,6 +6,7 @@ Nodes are idempotent: the same inputs write the same artifact keys (jobs/<id>/..
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -211,7 +212,10 @@ def finalize(state: AvatarState) -> dict[str, Any]:
     files = JobFiles(state)
     out = files.path("output.mp4")
     mux(files.fetch(state["enhanced_key"]), files.fetch(state["speech_key"]), out)
-    return {"output_key": files.store("output.mp4"), "output_info": probe(out)}
+    with out.open("rb") as f:  # hashed here, where the file is local: the job's output record needs no download
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    info = probe(out) | {"bytes": out.stat().st_size, "sha256": digest}
+    return {"output_key": files.store("output.mp4"), "output_info": info}
 
 
 # name -> (function, resource class: "cpu", or the plan entry whose backend decides it)
