@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO_TEXT := Hello! I am a talking head made from a single photo. My lips close on every p, b and m, and I blink now and then, just like you.
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps setup setup-dev demo test test-fast lint format bench services serve worker flower clean
+.PHONY: help system-deps setup setup-dev demo test test-fast lint audit format bench services serve worker flower clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test-fast: setup-dev ## Unit tests only
 
 lint: setup-dev ## ruff
 	$(BIN)/ruff check .
+
+audit: setup-dev ## Check installed packages for known vulnerabilities (pip-audit; needs pypi.org's JSON API or osv.dev)
+	$(BIN)/pip-audit --strict --progress-spinner off
 
 format: setup-dev ## ruff format + autofix
 	$(BIN)/ruff check --fix .

@@ -76,6 +76,11 @@ def _size(n: int) -> str:
     return f"{n / 2**20:.3g} MB" if n >= 2**20 else f"{n / 1024:.3g} KB"
 
 
+def headers_too_large() -> str:
+    limit = get_settings().max_header_bytes // 1024
+    return f"The request line and headers exceed {limit} KB; send shorter headers or cookies."
+
+
 class RequestGuard:
     """Plain ASGI middleware around every HTTP request: 431 for an oversized request head, 413 for a body
     over its route's limit (at once when the declared length says so, else as soon as the count passes it),
@@ -92,9 +97,7 @@ class RequestGuard:
         head = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
         head += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
         if head > settings.max_header_bytes:
-            limit = settings.max_header_bytes // 1024
-            message = f"The request line and headers exceed {limit} KB; send shorter headers or cookies."
-            await error_response(431, "headers_too_large", message)(scope, receive, send)
+            await error_response(431, "headers_too_large", headers_too_large())(scope, receive, send)
             return
         limit, too_large = body_limit(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length", b"")

@@ -65,6 +65,11 @@ def spool(source: BinaryIO, dest: Path, limit: int) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def _refused(exc: InputError) -> APIError:
+    """The loader's own answer (it names the file "your image" / "your audio", as a sentence's start here)."""
+    return APIError(exc.status_code, exc.code, exc.message[:1].upper() + exc.message[1:])
+
+
 def sniff_image(path: Path) -> Sniffed:
     """Decode the whole image (as the pipeline will, with the pixel cap and the size checks), so a truncated
     or malformed file is refused here rather than failing the job later."""
@@ -77,7 +82,7 @@ def sniff_image(path: Path) -> Sniffed:
         with Image.open(path) as img:
             kind = img.format or ""
     except InputError as exc:
-        raise APIError(exc.status_code, exc.code, exc.message) from exc
+        raise _refused(exc) from exc
     if kind not in _IMAGE_TYPES:
         raise APIError(415, "unsupported_image", f"{kind} images are not supported; send a JPEG, PNG or WebP.")
     return Sniffed(*_IMAGE_TYPES[kind])
@@ -108,7 +113,7 @@ def sniff_media(path: Path, kind: str) -> Sniffed:
     try:
         decode_audio(path, max_seconds=get_settings().max_audio_seconds)
     except InputError as exc:
-        raise APIError(exc.status_code, exc.code, exc.message) from exc
+        raise _refused(exc) from exc
     return match
 
 

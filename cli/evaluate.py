@@ -1,4 +1,4 @@
-"""`avatar eval`: how well a video's lips follow its speech."""
+"""`avatar eval`: how well a video's lips follow its speech, and (with --photo) how faithful it is to the photo."""
 
 from __future__ import annotations
 
@@ -17,18 +17,27 @@ def register(app: typer.Typer) -> None:
         text: str | None = typer.Option(
             None, "--text", help="Transcript of the speech, for exact phone times."
         ),
+        photo: Path | None = typer.Option(
+            None, "--photo", exists=True, dir_okay=False, help="The photo the video was made from."
+        ),
+        face_index: int | None = typer.Option(
+            None, "--face-index", min=0, help="Which face of --photo, when it has several (0 = largest)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
-        """Re-detect the mouth in every frame and score it against the audio: lips closed on p/b/m, open on
-        open vowels, at rest in silence, and the audio/mouth offset."""
+        """Re-detect the face in every frame and score it against the audio: lips closed on p/b/m, open on
+        open vowels, at rest in silence, and the audio/mouth offset. With --photo also: identity distance to
+        the photo, mouth sharpness, blinks per minute, head motion, jitter and the jaw seam."""
         from models.eval.lipsync import CLOSED, evaluate_video
 
-        report = evaluate_video(video, text)
+        report = evaluate_video(video, text).as_dict()
+        if photo is not None:
+            report |= _quality(video, photo, face_index)
         if as_json:
-            typer.echo(json.dumps(report.as_dict(), indent=2))
+            typer.echo(json.dumps(report, indent=2))
             return
-        table = Table(title=f"Lip sync of {video.name}", show_header=False)
-        for name, value in report.as_dict().items():
+        table = Table(title=f"{video.name}", show_header=False)
+        for name, value in report.items():
             table.add_row(
                 name.replace("_", " "),
                 "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value),
@@ -37,4 +46,21 @@ def register(app: typer.Typer) -> None:
         Console().print(
             f"apertures are inner-lip gap / mouth width; below {CLOSED} counts as closed; "
             "offset > 0 means the mouth moves after the sound"
+            + (
+                "; identity distance: dlib's 128-D descriptors (same person below 0.6); sharpness and seam are "
+                "ratios to the photo's own (1 = the same)"
+                if photo is not None
+                else ""
+            )
         )
+
+
+def _quality(video: Path, photo: Path, face_index: int | None) -> dict:
+    from models.eval.quality import evaluate_quality
+    from models.face.analysis import analyze_face
+    from models.face.image import load_image
+    from models.media.video import probe, read_frames
+
+    info = probe(video)
+    face = analyze_face(load_image(photo), size=int(info["width"]), face_index=face_index)
+    return evaluate_quality(read_frames(video), face, float(info["fps"])).as_dict()

@@ -40,7 +40,9 @@ def serve(
 
         upgrade()  # once, here: processes starting together would race to create the same tables
         os.environ["AVATAR_AUTO_MIGRATE"] = "false"  # read by the worker processes
-    uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_config=None)
+    from api.server import BoundedHeadProtocol
+
+    uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_config=None, http=BoundedHeadProtocol)
 
 
 def worker(

@@ -8,7 +8,7 @@ import logging
 
 import typer
 
-from cli import bench, evaluate, generate, jobs, models_cmd
+from cli import bench, evaluate, gallery, generate, jobs, models_cmd
 from cli.errors import check_settings, report_crash, report_input_error, verbose_requested
 from core.errors import InputError
 
@@ -20,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # run() reports unexpected errors in one line (a traceback with --verbose)
 )
 
-for module in (generate, evaluate, bench, models_cmd, jobs):
+for module in (generate, evaluate, gallery, bench, models_cmd, jobs):
     module.register(app)
 
 

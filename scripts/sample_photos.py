@@ -1,7 +1,7 @@
 """Real face photos that ship in installed packages, and edge cases made from them, for the tests and the gallery.
 
-scikit-image's astronaut (Eileen Collins, NASA, public domain) and matplotlib's Grace Hopper (US Navy, public
-domain), plus what users upload: a face cut by the image edge, a tight crop, RGBA on a light background,
+scikit-image's astronaut (Eileen Collins, NASA, public domain) and cameraman, and matplotlib's Grace Hopper (US
+Navy, public domain), plus what users upload: a face cut by the image edge, a tight crop, RGBA on a light background,
 grayscale, a small face in a big canvas, two people, a tilted head.
 
     python -m scripts.sample_photos DIR    # writes every photo to DIR as PNG
@@ -30,6 +30,13 @@ def grace_hopper() -> np.ndarray:
     return np.asarray(Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB"))
 
 
+def cameraman() -> np.ndarray:
+    """scikit-image's cameraman (grayscale, a turned face that only dlib's CNN detector finds)."""
+    from skimage import data
+
+    return data.camera()
+
+
 def astronaut_at_edge() -> np.ndarray:
     """The astronaut with her right cheek (image left) cut off by the left edge of the photo."""
     return np.ascontiguousarray(astronaut()[:, 190:])
@@ -41,13 +48,14 @@ def grace_tight() -> np.ndarray:
 
 
 def grace_rgba() -> np.ndarray:
-    """Grace Hopper as a cut-out (RGBA): transparent outside an ellipse around her head and shoulders."""
+    """Grace Hopper cut out (RGBA, transparent around her): a white background right behind her jaw."""
     rgb = grace_hopper()
     h, w = rgb.shape[:2]
     alpha = np.zeros((h, w), np.uint8)
-    cv2.ellipse(alpha, (w // 2 + 10, 250), (120, 150), 0, 0, 360, 255, -1)
-    cv2.rectangle(alpha, (90, 360), (w - 70, h), 255, -1)
-    return np.dstack([rgb, cv2.GaussianBlur(alpha, (0, 0), 3)])
+    cv2.ellipse(alpha, (276, 228), (104, 128), 0, 0, 360, 255, -1)
+    cv2.rectangle(alpha, (222, 300), (332, 440), 255, -1)
+    cv2.ellipse(alpha, (w // 2, h), (w // 2 - 20, 150), 0, 180, 360, 255, -1)
+    return np.dstack([rgb, cv2.GaussianBlur(alpha, (0, 0), 2)])
 
 
 def grace_gray() -> np.ndarray:
@@ -55,10 +63,10 @@ def grace_gray() -> np.ndarray:
 
 
 def astronaut_small() -> np.ndarray:
-    """The astronaut at a third of her size in a 1400 x 1000 light grey canvas."""
-    small = cv2.resize(astronaut(), (171, 171), interpolation=cv2.INTER_AREA)
-    canvas = np.full((1000, 1400, 3), 205, np.uint8)
-    canvas[500:671, 900:1071] = small
+    """The astronaut at 60 % of her size (a face of 53 px) in a 1600 x 1200 light grey canvas."""
+    small = cv2.resize(astronaut(), (307, 307), interpolation=cv2.INTER_AREA)
+    canvas = np.full((1200, 1600, 3), 205, np.uint8)
+    canvas[600:907, 1000:1307] = small
     return canvas
 
 
@@ -78,6 +86,7 @@ def astronaut_tilted() -> np.ndarray:
 PHOTOS: dict[str, Callable[[], np.ndarray]] = {
     "astronaut": astronaut,
     "grace_hopper": grace_hopper,
+    "cameraman": cameraman,
     "astronaut_at_edge": astronaut_at_edge,
     "grace_tight": grace_tight,
     "grace_rgba": grace_rgba,

@@ -152,8 +152,8 @@ class Heartbeat:
             try:
                 if not _touch(self.job_id, self.lease):
                     return  # cancelled, or the lease went to another worker
-            except Exception:  # a database blip must not kill the segment; the next beat retries
-                log.warning("heartbeat for job %s failed", self.job_id, exc_info=True)
+            except Exception as exc:  # a database blip must not kill the segment; the next beat retries
+                log.warning("heartbeat for job %s failed: %s", self.job_id, exc)
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -167,13 +167,19 @@ class Heartbeat:
 def _progress_reporter(job_id: str, lease: str) -> Any:
     from pipeline.graph import ORDER
 
+    failing = False
+
     def report(node: str, fraction: float) -> None:
+        nonlocal failing
         index = ORDER.index(node) if node in ORDER else 0
         try:
             held = _touch(job_id, lease, current_node=node, progress=round((index + fraction) / len(ORDER), 4))
-        except Exception:  # progress is for display: the work goes on while the database is away
-            log.warning("job %s: could not record progress", job_id, exc_info=True)
+        except Exception as exc:  # progress is for display: the work goes on while the database is away
+            if not failing:
+                log.warning("job %s: could not record progress (%s); going on", job_id, exc)
+            failing = True
             return
+        failing = False
         if not held:
             raise LeaseLost(job_id)
 

@@ -42,7 +42,7 @@ def generate(
     body: GenerateRequest,
     response: Response,
     owner: str = Depends(request_owner),
-    idempotency_key: str | None = Header(default=None, max_length=200),
+    idempotency_key: str | None = Header(default=None, min_length=1, max_length=200),
 ) -> JobAccepted:
     image_key = upload_key(body.image_path, owner, "image_path", ("image",))
     audio_key = upload_key(body.audio_path, owner, "audio_path", ("audio", "video")) if body.audio_path else None

@@ -66,7 +66,7 @@ def create(
     body: JobCreate,
     response: Response,
     owner: str = Depends(request_owner),
-    idempotency_key: str | None = Header(default=None, max_length=200),
+    idempotency_key: str | None = Header(default=None, min_length=1, max_length=200),
 ) -> JobAccepted:
     """Queue a talking-head job. Repeating a request with the same Idempotency-Key returns the same job."""
     wanted = {"image_id": (body.image_id, ("image",))}

@@ -50,8 +50,8 @@ def _checks() -> dict[str, bool]:
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
+async def healthz() -> dict[str, str]:
+    """The process is up (answered on the event loop itself: if it is blocked, this is late)."""
     return {"status": "ok"}
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.face import landmarks as lm
+from models.eval.quality import track_landmarks
 from models.face.analysis import mouth_opening
+from models.face.frame import FaceFrame
 from models.media.video import probe, read_frames
 from models.types import Phone
 
@@ -22,7 +23,6 @@ OPEN_VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY"}
 SILENCE = {"SIL", "SP", ""}
 CLOSED = 0.06  # aperture below which the lips count as closed
 MAX_LAG = 0.2  # seconds searched either way for the audio/mouth offset
-REDETECT_EVERY = 25  # frames between fresh face detections (in between, landmarks follow the last fit)
 ENVELOPE_RATE = 100  # Hz at which aperture and loudness are compared
 
 
@@ -45,22 +45,14 @@ class LipSyncReport:
 
 def aperture(points: np.ndarray) -> float:
     """Inner-lip gap over mouth width for 68 landmarks."""
-    return mouth_opening(points) / max(float(np.linalg.norm(points[54] - points[48])), 1e-6)
+    return mouth_opening(points) / max(FaceFrame.of(points).mouth_width, 1e-6)
 
 
 def mouth_apertures(frames: Iterable[np.ndarray]) -> np.ndarray:
     """Aperture per frame (NaN where no face is found)."""
-    out = []
-    points = None
-    for i, frame in enumerate(frames):
-        if points is None or i % REDETECT_EVERY == 0:
-            faces = lm.detect_faces(frame)
-            box = faces[0] if faces else None
-        else:
-            box = lm.box_from_points(points)
-        points = lm.landmarks(frame, box) if box is not None else None
-        out.append(aperture(points) if points is not None else np.nan)
-    return np.array(out, np.float32)
+    return np.array(
+        [np.nan if points is None else aperture(points) for _, points in track_landmarks(frames)], np.float32
+    )
 
 
 def evaluate_video(video: Path, transcript: str | None = None) -> LipSyncReport:

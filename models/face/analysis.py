@@ -18,6 +18,7 @@ import numpy as np
 from core.errors import InputError
 from core.settings import get_settings
 from models.face import landmarks as lm
+from models.face.frame import INNER_GAPS, INNER_LIP, NOSE_TIP, OUTER_LIP, FaceFrame
 from models.face.pose import head_pose
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,6 @@ FACE_FILL = 0.5  # landmark extent as a fraction of the output width
 MAX_FILL = 0.7  # at most this much when the photo is tighter than that
 EXTEND_BLUR = 0.03  # of the output size: blur of what is extended beyond the photo's edge
 CACHE_VERSION = 2
-OUTER_LIP = slice(48, 60)
-INNER_LIP = slice(60, 68)
-INNER_GAPS = ((61, 67), (62, 66), (63, 65))  # upper / lower inner-lip landmark pairs
 
 
 @dataclass
@@ -50,6 +48,11 @@ class FaceAnalysis:
     @property
     def size(self) -> int:
         return int(self.image.shape[0])
+
+    @property
+    def frame(self) -> FaceFrame:
+        """The face's axes and measures in `image` pixels."""
+        return FaceFrame.of(self.landmarks)
 
     def save(self, path: Path) -> None:
         data = asdict(self)
@@ -97,12 +100,13 @@ def analyze_face(image: np.ndarray, size: int = 512, face_index: int | None = No
 
 
 def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) -> FaceAnalysis:
-    faces = lm.detect_faces(image)
+    detection_notes: list[str] = []
+    faces = lm.detect_faces(image, detection_notes)
     if not faces:
         raise InputError(
             "no_face",
             "No face found in the photo: use a front-facing photo where the face is clearly visible "
-            "and at least ~80 px wide",
+            "and at least ~50 px wide",
         )
     index = 0 if face_index is None else face_index
     if not 0 <= index < len(faces):
@@ -113,7 +117,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         )
     rect = faces[index]
     points = lm.landmarks(image, rect)
-    embedding = lm.descriptor(image, rect)
+    embedding = lm.descriptor_at(image, points)
     framed, matrix, notes = frame_face(image, points, size)
     points = _transform(points, matrix)
     corners = _transform(
@@ -135,7 +139,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         n_faces=len(faces),
         face_index=index,
         source_hash=digest,
-        notes=notes,
+        notes=detection_notes + notes,
     )
 
 
@@ -204,7 +208,7 @@ def skin_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Median colour of two cheek patches, between the jaw line and the nose."""
     radius = max(2, int(0.04 * np.ptp(points[:, 0])))
     mask = np.zeros(image.shape[:2], bool)
-    for centre in (0.5 * (points[2] + points[30]), 0.5 * (points[14] + points[30])):
+    for centre in (0.5 * (points[2] + points[NOSE_TIP]), 0.5 * (points[14] + points[NOSE_TIP])):
         x, y = np.round(centre).astype(int)
         mask[max(0, y - radius) : y + radius, max(0, x - radius) : x + radius] = True
     return _median_in(image, mask)

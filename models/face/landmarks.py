@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+import cv2
 import dlib
 import numpy as np
 
 PACKAGE = "face_recognition_models"
-UPSAMPLE_MAX_SIDE = 1200  # upsampling bigger photos costs seconds and finds nothing the plain pass missed
+UPSAMPLED_SIDE = 2400  # the HOG retry enlarges the photo up to this longer side (its smallest face is ~80 px)
+CNN_SIDE = 420  # the CNN retry sees the photo at most this large (a few seconds on a CPU; faces from ~50 px)
+FIT_MIN = 160  # px: landmarks of a smaller face are fitted on an enlarged copy of its region
 _DLIB = threading.Lock()  # dlib's model objects abort the process when two threads use them at once
 
 
@@ -34,6 +38,11 @@ def _detector() -> dlib.fhog_object_detector:
 
 
 @cache
+def _cnn_detector() -> dlib.cnn_face_detection_model_v1:
+    return dlib.cnn_face_detection_model_v1(str(model_path("mmod_human_face_detector.dat")))
+
+
+@cache
 def _predictor() -> dlib.shape_predictor:
     return dlib.shape_predictor(str(model_path("shape_predictor_68_face_landmarks.dat")))
 
@@ -43,26 +52,73 @@ def _encoder() -> dlib.face_recognition_model_v1:
     return dlib.face_recognition_model_v1(str(model_path("dlib_face_recognition_resnet_model_v1.dat")))
 
 
-def detect_faces(rgb: np.ndarray) -> list[dlib.rectangle]:
-    """Frontal faces in `rgb`, largest first; a second, upsampled pass when the first finds none."""
+def detect_faces(rgb: np.ndarray, notes: list[str] | None = None) -> list[dlib.rectangle]:
+    """Frontal faces in `rgb`, largest first. When the HOG detector finds none, it looks again on the photo
+    enlarged (small faces), then dlib's CNN detector tries (turned, partly hidden or badly lit faces); a
+    retry that finds a face says so in `notes`."""
     with _DLIB:
         faces = list(_detector()(rgb, 0))
-        if not faces and max(rgb.shape[:2]) <= UPSAMPLE_MAX_SIDE:
-            faces = list(_detector()(rgb, 1))
+        scale = UPSAMPLED_SIDE / max(rgb.shape[:2])
+        if not faces and scale > 1.2:
+            faces = _scaled(_detector()(_resize(rgb, scale), 0), 1 / scale)
+            if faces and notes is not None:
+                notes.append("the face is small in the photo: it is enlarged, so the video is less sharp")
+        scale = min(1.0, CNN_SIDE / max(rgb.shape[:2]))
+        if not faces:
+            faces = _scaled([d.rect for d in _cnn_detector()(_resize(rgb, scale), 0)], 1 / scale)
+            if faces and notes is not None:
+                notes.append(
+                    "the face was found only by the CNN detector (turned away, partly hidden or dim): the warp "
+                    "renderer is made for front-facing faces, check the result"
+                )
     return sorted(faces, key=lambda r: r.width() * r.height(), reverse=True)
 
 
+def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
+    if scale == 1.0:
+        return rgb
+    size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+
+
+def _scaled(rects: Iterable[dlib.rectangle], scale: float) -> list[dlib.rectangle]:
+    return [
+        dlib.rectangle(
+            round(r.left() * scale), round(r.top() * scale), round(r.right() * scale), round(r.bottom() * scale)
+        )
+        for r in rects
+    ]
+
+
 def landmarks(rgb: np.ndarray, box: dlib.rectangle) -> np.ndarray:
-    """The 68 iBUG landmarks inside `box`, float32 (68, 2) in x, y pixel coordinates."""
+    """The 68 iBUG landmarks inside `box`, float32 (68, 2) in x, y pixel coordinates. A small face is fitted
+    on an enlarged copy of its surroundings: the predictor is imprecise on a few dozen pixels."""
+    scale = FIT_MIN / max(box.width(), 1)
+    if scale <= 1:
+        with _DLIB:
+            shape = _predictor()(rgb, box)
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+    margin = box.width()
+    x0, y0 = max(box.left() - margin, 0), max(box.top() - margin, 0)
+    region = _resize(np.ascontiguousarray(rgb[y0 : box.bottom() + margin, x0 : box.right() + margin]), scale)
+    local = dlib.rectangle(
+        round((box.left() - x0) * scale),
+        round((box.top() - y0) * scale),
+        round((box.right() - x0) * scale),
+        round((box.bottom() - y0) * scale),
+    )
     with _DLIB:
-        shape = _predictor()(rgb, box)
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+        shape = _predictor()(region, local)
+    return np.array([(p.x / scale + x0, p.y / scale + y0) for p in shape.parts()], dtype=np.float32)
 
 
-def descriptor(rgb: np.ndarray, box: dlib.rectangle) -> np.ndarray:
-    """The 128-d identity embedding of the face in `box`."""
+def descriptor_at(rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The 128-d identity embedding of the face whose 68 landmarks are `points` (fitted already)."""
+    x0, y0 = points.min(0)
+    x1, y1 = points.max(0)
+    rect = dlib.rectangle(int(x0), int(y0), int(x1), int(y1))
+    shape = dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y))) for x, y in points])
     with _DLIB:
-        shape = _predictor()(rgb, box)
         return np.array(_encoder().compute_face_descriptor(rgb, shape), dtype=np.float32)
 
 

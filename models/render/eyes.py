@@ -17,10 +17,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.render.mesh import LEFT_EYE, RIGHT_EYE
+from models.face.frame import BROWS, LEFT_EYE_SLIT, RIGHT_EYE_SLIT
 
-EYES = (LEFT_EYE, RIGHT_EYE)
-BROWS = (range(17, 22), range(22, 27))
+EYES = (LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
 OUTER = (0, -1)  # where each eye's outer corner is in its chains (dlib's 36 and 45)
 # In eye widths (corner to corner) unless said otherwise:
 LASH_BAND = 0.15  # how far above the upper-lid landmarks the photo's lashes reach: not part of the lid skin
@@ -31,6 +30,8 @@ CORNER_REACH = (0.12, 0.22)  # the lid reaches past the inner and outer corner (
 LASH_WIDTH = (0.018, 0.045)  # half thickness of the lash line at the inner and the outer corner
 LASH_ALPHA = 0.8
 FADE_IN = 0.15  # blink amount over which the slid lid replaces the photo's own lashes
+TOP_FADE = 0.6  # of the lash band to crease distance: the grown lid skin fades in over it, above the lashes
+SIDE_FADE = 0.25  # of the eye's span: ... and over this much at the corners
 SOFT_SIGMA = 1.2  # px: smooths the inpainting's own streaks
 DARK = 0.9  # pixels around the eye darker than this (against their median) are lashes or shadow, not skin
 GRAIN_SIGMA = 2.0  # px: texture finer than this is the skin's grain
@@ -130,11 +131,13 @@ def close_lid(
     edge = y_upper + blink * (closed - y_upper)
     crease = y_upper - layers.crease[eye]
     top = y_upper - LASH_BAND * width
-    across = np.clip((outward + CORNER_REACH[0] * width / abs(span)) / 0.1, 0, 1) * np.clip(
-        (1 + CORNER_REACH[1] * width / abs(span) - outward) / 0.1, 0, 1
+    across = _smoothstep((outward + CORNER_REACH[0] * width / abs(span)) / SIDE_FADE) * _smoothstep(
+        (1 + CORNER_REACH[1] * width / abs(span) - outward) / SIDE_FADE
     )
     fade = float(_smoothstep(blink / FADE_IN))
-    lid = np.clip((y - crease) / (0.5 * (top - crease)), 0, 1) * np.clip(edge - y + 0.5, 0, 1) * across * fade
+    # The photo's own lid skin stays above the lashes: the grown skin fades in over the band just above them.
+    begins = top - TOP_FADE * (top - crease)
+    lid = _smoothstep((y - begins) / (top - begins)) * np.clip(edge - y + 0.5, 0, 1) * across * fade
     thickness = (LASH_WIDTH[0] + (LASH_WIDTH[1] - LASH_WIDTH[0]) * np.clip(outward, 0, 1) ** 2) * width
     # The lashes hang from the edge over what lies below it, thin out into the inner corner and end a little
     # past the outer one.

@@ -15,16 +15,29 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-# (upper chain, lower chain), both running corner to corner.
-MOUTH = ((60, 61, 62, 63, 64), (60, 67, 66, 65, 64))
-LEFT_EYE = ((36, 37, 38, 39), (36, 41, 40, 39))
-RIGHT_EYE = ((42, 43, 44, 45), (42, 47, 46, 45))
-SLITS = (MOUTH, LEFT_EYE, RIGHT_EYE)
-OUTER_LOWER_LIP = (55, 56, 57, 58, 59)
+from models.face.frame import (
+    BROWS,
+    JAW,
+    LEFT_EYE_SLIT,
+    LOWER_LIDS,
+    MOUTH_SLIT,
+    OUTER_LOWER_LIP,
+    RIGHT_EYE_SLIT,
+    FaceFrame,
+)
+
+SLITS = (MOUTH_SLIT, LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
 GRID_STEP = 4  # displacement fields are smooth: they live on a grid this much coarser than the image
 SPLINE_STEPS = 4  # points per landmark segment when a slit's outline is drawn as a smooth curve
 
 UPPER, LOWER = 1, 2  # side labels
+# Anchor placement, in face heights (nose bridge to chin) or widths (jaw side to side)
+RING = 1.25  # the ring beside the cheeks, as a scale of the upper jaw about the nose
+FOREHEAD = 0.55  # above the brows
+NECK = 0.45  # below the lower jaw
+UNDER_EYES = 0.12  # below the lower lids
+BESIDE = 0.12  # out from the lower jaw's sides (widths)
+BESIDE_JAW = [4, 5, 11, 12]
 
 
 @dataclass
@@ -42,9 +55,9 @@ class FaceMesh:
     slit_vertices: list[np.ndarray]  # per slit: the vertices whose motion bounds the region it changes
 
 
-def build_mesh(points: np.ndarray, size: int) -> FaceMesh:
-    vertices = np.concatenate([points, _anchors(points, size)]).astype(np.float32)
-    triangles = _triangulate(vertices, points)
+def build_mesh(points: np.ndarray, frame: FaceFrame, size: int) -> FaceMesh:
+    vertices = np.concatenate([points, _anchors(points, frame, size)]).astype(np.float32)
+    triangles = _triangulate(vertices, frame)
     upper_extend = _harmonic_extension(
         triangles, len(vertices), [c for _, lower in SLITS for c in lower[1:-1]]
     )
@@ -71,39 +84,33 @@ def build_mesh(points: np.ndarray, size: int) -> FaceMesh:
     )
 
 
-def _anchors(points: np.ndarray, size: int) -> np.ndarray:
+def _anchors(points: np.ndarray, frame: FaceFrame, size: int) -> np.ndarray:
     """Static points that confine the motion: a ring outside the jaw, forehead, neck, and the frame border."""
-    centre = points[27:36].mean(0)
-    height = float(np.linalg.norm(points[8] - points[27]))
-    down = (points[8] - points[27]) / height
-    right = np.array([-down[1], down[0]])
-    width = float(np.linalg.norm(points[16] - points[0]))
-    ring = (
-        centre + (points[[0, 1, 2, 3, 13, 14, 15, 16]] - centre) * 1.25
-    )  # beside the cheeks, not under the chin
-    forehead = points[17:27] - down * 0.55 * height
+    f = frame
+    # beside the cheeks, not under the chin
+    ring = f.centre + (points[JAW[:4] + JAW[-4:]] - f.centre) * RING
+    forehead = points[BROWS[0] + BROWS[1]] - f.down * FOREHEAD * f.height
     # far enough that a wide-open jaw never folds over it; the renderer keeps the neck below the jaw still
-    neck = points[4:13] + down * 0.45 * height
+    neck = points[JAW[4:13]] + f.down * NECK * f.height
     # under the lower lids, so a blink moves only the lids and not the cheeks
-    under_eyes = np.concatenate([points[[41, 40]], points[[47, 46]]]) + down * 0.12 * height
+    under_eyes = points[LOWER_LIDS] + f.down * UNDER_EYES * f.height
     # beside the lower jaw, so an opening mouth drags only a thin band of the background down with it
-    centre_x = float(points[[0, 16]].mean(0) @ right)
-    beside_jaw = points[[4, 5, 11, 12]] + np.outer(
-        np.sign(points[[4, 5, 11, 12]] @ right - centre_x), right * 0.12 * width
-    )
+    lower_jaw = points[BESIDE_JAW]
+    centre_x = float(points[[JAW[0], JAW[-1]]].mean(0) @ f.right)
+    beside_jaw = lower_jaw + np.outer(np.sign(lower_jaw @ f.right - centre_x), f.right * BESIDE * f.width)
     ticks = np.linspace(0, size - 1, 5)
     border = np.array([(x, y) for x in ticks for y in ticks if x in (0, size - 1) or y in (0, size - 1)])
     anchors = np.concatenate([ring, forehead, neck, under_eyes, beside_jaw])
     return np.concatenate([np.clip(anchors, 1, size - 2), border])
 
 
-def _triangulate(vertices: np.ndarray, points: np.ndarray) -> np.ndarray:
+def _triangulate(vertices: np.ndarray, frame: FaceFrame) -> np.ndarray:
     """Delaunay triangles of the mesh with the slits held open (the lower lip and lids pushed down), so every
     slit gets its own inside triangles and no triangle bridges a slit."""
     opened = vertices.copy()
-    width = float(np.linalg.norm(points[54] - points[48]))
+    width = frame.mouth_width
     for (upper, lower), below, gap in zip(
-        SLITS, (OUTER_LOWER_LIP, (), ()), (0.3 * width, 0.12 * width, 0.12 * width), strict=True
+        SLITS, (OUTER_LOWER_LIP, [], []), (0.3 * width, 0.12 * width, 0.12 * width), strict=True
     ):
         inner_upper, inner_lower = list(upper[1:-1]), list(lower[1:-1])
         push = max(0.0, gap - float(np.mean(opened[inner_lower, 1] - opened[inner_upper, 1])))

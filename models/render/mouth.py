@@ -13,14 +13,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.render.mesh import MOUTH, spline_matrix
+from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH_SLIT, FaceFrame
+from models.render.mesh import spline_matrix
 
 TEETH_RGB = np.array([236, 230, 214], np.float32)
 # Tooth edges across the mouth, as fractions of the half mouth width from the centre (incisors,
 # laterals, canines, premolars); the lower incisors are narrower.
 UPPER_EDGES = np.array([0.0, 0.30, 0.54, 0.76, 0.95, 1.15])
 LOWER_EDGES = np.array([0.0, 0.19, 0.38, 0.58, 0.78, 1.0])
-UPPER_TEETH = 0.20  # visible height of the upper teeth, in mouth widths
+UPPER_TEETH = 0.15  # visible height of the upper teeth, in mouth widths
 LOWER_TEETH = 0.07
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
 
@@ -32,19 +33,26 @@ class MouthLayers:
 
 
 def build_mouth(
-    image: np.ndarray, points: np.ndarray, lip_rgb: np.ndarray, skin_rgb: np.ndarray, teeth_visible: bool
+    image: np.ndarray,
+    points: np.ndarray,
+    frame: FaceFrame,
+    lip_rgb: np.ndarray,
+    skin_rgb: np.ndarray,
+    teeth_visible: bool,
 ) -> MouthLayers:
     size = image.shape[0]
-    upper_chain, lower_chain = (points[list(chain)] for chain in MOUTH)
-    width = float(np.linalg.norm(points[54] - points[48]))
-    centre_x = float(points[[60, 64]].mean(0)[0])
+    upper_chain, lower_chain = (points[list(chain)] for chain in MOUTH_SLIT)
+    width = frame.mouth_width
+    centre_x = float(points[list(INNER_CORNERS)].mean(0)[0])
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     along = (xs - centre_x) / (width / 2)  # -1 .. 1 between the mouth corners
     y_upper = _curve(upper_chain, xs)
     y_lower = _curve(lower_chain, xs)
 
     light = float(np.mean(skin_rgb)) / 190.0
-    teeth_rgb = np.clip(TEETH_RGB * (0.75 + 0.25 * light) * 0.9 + 0.1 * skin_rgb, 0, 255)
+    # Teeth take the colour of the light on the face (a warm photo has warm teeth) and sit in the mouth's shade.
+    tint = np.sqrt(skin_rgb.astype(np.float32) / max(float(np.mean(skin_rgb)), 1.0))
+    teeth_rgb = np.clip(TEETH_RGB * tint * (0.7 + 0.2 * min(light, 1.0)), 0, 255)
     side_shade = np.clip(1 - 0.55 * along**2, 0.2, 1)  # teeth and cavity recede into shadow at the sides
     lip = lip_rgb.astype(np.float32)
 
@@ -124,5 +132,5 @@ def _band(depth: np.ndarray, along: np.ndarray, edges: np.ndarray, reach: float)
 def _own_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Alpha of the photo's own mouth inside (its teeth), feathered."""
     mask = np.zeros(image.shape[:2], np.float32)
-    cv2.fillPoly(mask, [np.round(points[60:68] * 16).astype(np.int32)], 1.0, shift=4)
+    cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1.0, shift=4)
     return cv2.GaussianBlur(mask, (0, 0), 1.0)

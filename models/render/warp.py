@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from models.face.analysis import FaceAnalysis
+from models.face.frame import JAW, FaceFrame
 from models.render.base import FrameRenderer
 from models.render.eyes import EyeLayers, build_eyes, close_lid
 from models.render.mesh import GRID_STEP, LOWER, SLITS, SPLINE_STEPS, UPPER, FaceMesh, build_mesh, spline_matrix
@@ -34,7 +35,7 @@ BLINK_VISIBLE = 0.02
 JAW_POINT = 66  # the lower teeth move with the middle of the lower inner lip
 SHADOW_REACH = (0.06, 0.25)  # blur of the opening that shades what lies behind it, in slit widths (mouth, eyes)
 EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
-JAW = list(range(17))  # the face's outline: what lies outside it does not move with the jaw
+LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
 JAW_MOVES = slice(2 * SPLINE_STEPS, 14 * SPLINE_STEPS + 1)  # the part of its curve the jaw moves (2 to 14)
 JAW_SOFT = (0.01, 0.02)  # soft tissue outside the jaw line that moves with it (sides, chin), nose-to-chin lengths
 
@@ -67,10 +68,11 @@ class Puppet:
     def __init__(self, face: FaceAnalysis):
         self.size = size = face.size
         self.src = np.ascontiguousarray(face.image)
-        self.mesh: FaceMesh = build_mesh(face.landmarks, size)
-        self.rig: Rig = build_rig(face.landmarks, len(self.mesh.vertices), size)
+        frame = face.frame
+        self.mesh: FaceMesh = build_mesh(face.landmarks, frame, size)
+        self.rig: Rig = build_rig(face.landmarks, frame, len(self.mesh.vertices), size)
         self.mouth: MouthLayers = build_mouth(
-            face.image, face.landmarks, face.lip_rgb, face.skin_rgb, face.teeth_visible
+            face.image, face.landmarks, frame, face.lip_rgb, face.skin_rgb, face.teeth_visible
         )
         self.upper_bases = np.einsum("ij,kjd->kid", self.mesh.upper_extend, self.rig.bases)
         self.lower_bases = np.einsum("ij,kjd->kid", self.mesh.lower_extend, self.rig.bases)
@@ -80,7 +82,7 @@ class Puppet:
         self.eyes: EyeLayers = build_eyes(face.image, face.landmarks)
         points = face.landmarks
         self.jaw_spline = spline_matrix(points[JAW])
-        self.jaw_soft, self.jaw_lift = _jaw_margins(points)
+        self.jaw_soft, self.jaw_lift = _jaw_margins(points, frame)
         jaw = self.jaw_spline @ points[JAW] + self.jaw_soft
         self.jaw_outline = np.concatenate([jaw, jaw[[-1, 0]] + self.jaw_lift]).astype(np.float32)
         self.splines = [
@@ -240,7 +242,8 @@ class Puppet:
         behind = behind.astype(np.float32) / 255
         # What lies behind is shaded by the lips (lids) around it: darkest in the narrow corners.
         reach = SHADOW_REACH[min(slit.index, 1)] * self.slit_widths[slit.index]
-        light = np.clip(0.3 + 1.1 * cv2.GaussianBlur(behind, (0, 0), reach), 0, 1)[..., None]
+        shade = cv2.GaussianBlur(behind, (0, 0), reach)[..., None]
+        light = np.clip(0.3 + 1.1 * shade, 0, 1)
         behind = cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS)[..., None]
         rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
         if slit.index == 0:  # the upper teeth stay with the skull, the lower teeth and tongue ride on the jaw
@@ -252,6 +255,8 @@ class Puppet:
         else:
             inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         inside *= light
+        if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
+            face *= 1 - LIP_RIM * np.clip(2 * shade - behind, 0, 1)
         face += behind * (inside - face)
         if slit.index > 0:
             half = len(slit.outline) // 2
@@ -259,20 +264,14 @@ class Puppet:
         out[box] = np.clip(face, 0, 255).astype(np.uint8)
 
 
-def _jaw_margins(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _jaw_margins(points: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, np.ndarray]:
     """Outward offsets of the jaw curve's points that take in the soft tissue outside the jaw line (dlib
     fits it a little inside the face's edge; most under the chin), and the lift that closes the outline
     above the brows."""
-    height = float(np.linalg.norm(points[8] - points[27]))
-    down = (points[8] - points[27]) / height
     curve = spline_matrix(points[JAW]) @ points[JAW]
-    tangent = np.gradient(curve, axis=0)
-    normal = np.stack([-tangent[:, 1], tangent[:, 0]], 1)
-    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-    normal *= np.sign(np.sum((curve - points[27:36].mean(0)) * normal, axis=1, keepdims=True))  # outwards
     chin = np.clip(1 - np.abs(np.linspace(-1, 1, len(curve))) / 0.5, 0, 1)[:, None]
-    soft = height * (JAW_SOFT[0] + (JAW_SOFT[1] - JAW_SOFT[0]) * chin) * normal
-    return soft.astype(np.float32), (-2 * height * down).astype(np.float32)
+    soft = frame.height * (JAW_SOFT[0] + (JAW_SOFT[1] - JAW_SOFT[0]) * chin) * frame.outward(curve)
+    return soft.astype(np.float32), (-2 * frame.height * frame.down).astype(np.float32)
 
 
 def puppet_for(face: FaceAnalysis) -> Puppet:

@@ -13,17 +13,34 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.face.analysis import INNER_GAPS
+from models.face.frame import BROWS, CHIN, EYE_GAPS, INNER_GAPS, LOWER_LIP, MOUTH, UPPER_LIP, FaceFrame
 
-OPEN_GAP = 0.55  # inner-lip gap at jaw_open = 1, in mouth widths
+OPEN_GAP = 0.45  # inner-lip gap at jaw_open = 1, in mouth widths
 MID_BOOST = 1.0  # extra opening at mid jaw values (speech rarely drives the jaw past 0.5); none at 0 and 1
-EYE_GAPS = ((37, 41), (38, 40), (43, 47), (44, 46))
 LOWER_LID_RISE = 0.15  # of the eye's opening, at blink = 1
-UPPER_LIP = [49, 50, 51, 52, 53, 61, 62, 63]
-LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
 CORNERS = [48, 54, 60, 64]
 BESIDE_CORNERS = [49, 53, 55, 59, 61, 63, 65, 67]
-MOUTH = list(range(48, 68))
+# The expressions' shapes. Weights per landmark; distances in mouth widths unless said otherwise.
+# Closing the photo's own opening (in units of its mean inner gap): the outer lips and the chin follow.
+CLOSE_FOLLOW = {55: -0.45, 56: -0.45, 57: -0.45, 58: -0.45, 59: -0.45, 50: 0.3, 51: 0.3, 52: 0.3}
+CLOSE_FOLLOW |= {7: -0.4, 8: -0.45, 9: -0.4, 6: -0.25, 10: -0.25}
+# Opening by one pixel of inner-lip gap: the jaw rotates down, the lower lip rides on it, the corners follow a
+# little, the upper lip lifts a hair.
+JAW_DROP = {66: 1.0, 65: 0.82, 67: 0.82, 57: 1.0, 56: 0.92, 58: 0.92, 55: 0.7, 59: 0.7, 60: 0.15, 64: 0.15}
+JAW_DROP |= {48: 0.12, 54: 0.12, 8: 1.05, 7: 0.95, 9: 0.95, 6: 0.75, 10: 0.75, 5: 0.5, 11: 0.5, 4: 0.25, 12: 0.25}
+JAW_DROP |= {3: 0.07, 13: 0.07, 62: -0.04, 61: -0.03, 63: -0.03, 51: -0.03}
+OPEN_NARROWING = 0.08  # px the corners move in per px of gap
+SPREAD = 0.14  # i/e: the lips widen by this share of the half width
+PURSE = 0.24  # o/u/w: they narrow by this share...
+ROUND_LIPS = {50: -0.05, 51: -0.05, 52: -0.05, 56: 0.05, 57: 0.05, 58: 0.05}  # ...and push out (up and down)
+LABIODENTAL = dict.fromkeys(UPPER_LIP, -0.07) | dict.fromkeys(LOWER_LIP, -0.03)  # f/v: lower lip under the teeth
+UPPER_RAISE = 0.08
+SMILE = dict.fromkeys(CORNERS, (0.10, -0.10)) | dict.fromkeys(BESIDE_CORNERS, (0.05, -0.05))  # (out, down)
+FROWN = dict.fromkeys(CORNERS, 0.07) | dict.fromkeys(BESIDE_CORNERS, 0.035)
+BROW_RAISE = 0.07  # face heights
+BROW_LOWER = 0.03  # face heights
+FURROW_INNER = {21: 0.03, 22: -0.03}  # face heights, across
+PIVOT_BELOW_CHIN = 0.35  # face heights: the head turns about the neck
 # How far each landmark stands out of the face plane, in face widths: turning the head shifts these more.
 DEPTH = np.array(
     [0.0] * 17
@@ -107,20 +124,20 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return float(min(max(x, lo), hi))
 
 
-def build_rig(points: np.ndarray, n_vertices: int, size: int) -> Rig:
-    height = float(np.linalg.norm(points[8] - points[27]))
-    down = (points[8] - points[27]) / height
-    right = np.array([-down[1], down[0]], np.float32)
-    width = float(np.linalg.norm(points[54] - points[48]))
-    face = float(np.linalg.norm(points[16] - points[0]))
-    centre = points[MOUTH].mean(0)
-    along = (points - centre) @ right / (width / 2)  # -1 .. 1 from corner to corner
+def build_rig(points: np.ndarray, frame: FaceFrame, n_vertices: int, size: int) -> Rig:
+    down, right, height, width = frame.down, frame.right, frame.height, frame.mouth_width
+    along = (points - frame.mouth_centre) @ right / (width / 2)  # -1 .. 1 from corner to corner
+    side = np.sign(along)
 
     def shape(moves: dict[int, tuple[float, float]] | None = None) -> np.ndarray:
+        """Offsets of the vertices in `moves` (index -> (across, down), in pixels), zero elsewhere."""
         out = np.zeros((n_vertices, 2), np.float32)
         for i, (u, v) in (moves or {}).items():
             out[i] += u * right + v * down
         return out
+
+    def scaled(weights: dict[int, float], across: float, along_down: float) -> np.ndarray:
+        return shape({i: (across * w, along_down * w) for i, w in weights.items()})
 
     close = shape()
     for a, b in INNER_GAPS:  # meet in the middle; the outer lips follow their inner edge
@@ -128,95 +145,48 @@ def build_rig(points: np.ndarray, n_vertices: int, size: int) -> Rig:
         close[a] += 0.5 * gap * down
         close[b] -= 0.5 * gap * down
     mean_gap = float(np.mean([(points[b] - points[a]) @ down for a, b in INNER_GAPS]))
-    for i in (55, 56, 57, 58, 59):
-        close[i] -= 0.45 * mean_gap * down
-    for i in (50, 51, 52):
-        close[i] += 0.3 * mean_gap * down
-    for i, w in ((7, 0.4), (8, 0.45), (9, 0.4), (6, 0.25), (10, 0.25)):
-        close[i] -= w * mean_gap * down
+    close += scaled(CLOSE_FOLLOW, 0.0, mean_gap)
 
-    # One pixel of inner-lip gap: the jaw rotates down, the lower lip rides on it, the corners follow partly.
-    jaw = {
-        66: 1.0,
-        65: 0.9,
-        67: 0.9,
-        57: 1.0,
-        56: 0.92,
-        58: 0.92,
-        55: 0.7,
-        59: 0.7,
-        60: 0.3,
-        64: 0.3,
-        48: 0.25,
-        54: 0.25,
-        8: 1.05,
-        7: 0.95,
-        9: 0.95,
-        6: 0.75,
-        10: 0.75,
-        5: 0.5,
-        11: 0.5,
-        4: 0.25,
-        12: 0.25,
-        3: 0.07,
-        13: 0.07,
-        62: -0.04,
-        61: -0.03,
-        63: -0.03,
-        51: -0.03,
-    }
-    opening = shape({i: (0.0, w) for i, w in jaw.items()})
+    opening = scaled(JAW_DROP, 0.0, 1.0)  # one pixel of inner-lip gap
     for i in CORNERS:  # an open mouth narrows a little
-        opening[i] -= 0.08 * np.sign(along[i]) * right
+        opening[i] -= OPEN_NARROWING * side[i] * right
 
-    width_shape = shape({i: (0.14 * width / 2 * along[i], 0.0) for i in MOUTH})
-    round_shape = shape({i: (-0.24 * width / 2 * along[i], 0.0) for i in MOUTH})
-    for i in (50, 51, 52):
-        round_shape[i] -= 0.05 * width * down
-    for i in (56, 57, 58):
-        round_shape[i] += 0.05 * width * down
-    # f/v: the upper lip lifts off the teeth and the lower lip rises under them
-    teeth = shape({i: (0.0, -0.07 * width) for i in UPPER_LIP} | {i: (0.0, -0.03 * width) for i in LOWER_LIP})
-    upper = shape({i: (0.0, -0.08 * width) for i in UPPER_LIP})
-    smile = shape(
-        {i: (0.10 * width * np.sign(along[i]), -0.10 * width) for i in CORNERS}
-        | {i: (0.05 * width * np.sign(along[i]), -0.05 * width) for i in BESIDE_CORNERS}
-    )
-    frown = shape(
-        {i: (0.0, 0.07 * width) for i in CORNERS} | {i: (0.0, 0.035 * width) for i in BESIDE_CORNERS}
-    )
-    brow = shape({i: (0.0, -0.07 * height) for i in range(17, 27)})
-    furrow = shape(
-        {i: (0.0, 0.03 * height) for i in range(17, 27)}
-        | {i: (0.03 * height * (1 if i == 21 else -1), 0.03 * height) for i in (21, 22)}
-    )
+    width_shape = shape({i: (SPREAD * width / 2 * along[i], 0.0) for i in MOUTH})
+    round_shape = shape({i: (-PURSE * width / 2 * along[i], 0.0) for i in MOUTH})
+    round_shape += scaled(ROUND_LIPS, 0.0, width)
+    teeth = scaled(LABIODENTAL, 0.0, width)
+    upper = scaled(dict.fromkeys(UPPER_LIP, -UPPER_RAISE), 0.0, width)
+    smile = shape({i: (SMILE[i][0] * width * side[i], SMILE[i][1] * width) for i in SMILE})
+    frown = scaled(FROWN, 0.0, width)
+    brow = scaled(dict.fromkeys(BROWS[0] + BROWS[1], -BROW_RAISE), 0.0, height)
+    furrow = scaled(dict.fromkeys(BROWS[0] + BROWS[1], BROW_LOWER), 0.0, height)
+    for i in FURROW_INNER:  # the inner ends of the brows draw together
+        furrow[i] += FURROW_INNER[i] * height * right
     blink = shape()
     for a, b in EYE_GAPS:  # the lower lid rises a little; the upper lid is drawn over the eye (eyes.py)
         blink[b] -= LOWER_LID_RISE * (points[b] - points[a])
     depth = np.zeros(n_vertices, np.float32)
     depth[:68] = DEPTH
-    yaw = np.outer(depth * face, right).astype(np.float32)
-    pitch = np.outer(depth * face, down).astype(np.float32)
-    bases = np.stack(
-        [
-            close,
-            opening,
-            width_shape,
-            round_shape,
-            teeth,
-            upper,
-            smile,
-            frown,
-            brow,
-            furrow,
-            blink,
-            yaw,
-            pitch,
-        ]
-    ).astype(np.float32)
-    pivot = points[8] + down * 0.35 * height
+    yaw = np.outer(depth * frame.width, right).astype(np.float32)
+    pitch = np.outer(depth * frame.width, down).astype(np.float32)
+    shapes = {
+        "close": close,
+        "open": opening,
+        "width": width_shape,
+        "round": round_shape,
+        "teeth": teeth,
+        "upper": upper,
+        "smile": smile,
+        "frown": frown,
+        "brow": brow,
+        "furrow": furrow,
+        "blink": blink,
+        "yaw": yaw,
+        "pitch": pitch,
+    }
+    pivot = points[CHIN] + down * PIVOT_BELOW_CHIN * height
     return Rig(
-        bases=bases,
+        bases=np.stack([shapes[name] for name in BASES]).astype(np.float32),
         pivot=pivot.astype(np.float32),
         open_px=OPEN_GAP * width,
         photo_gap=max(mean_gap, 0.0),

@@ -196,6 +196,6 @@ def test_upload_rejections_and_missing_input_are_explained(page, tmp_path):
     page.click("#generate")
     error = page.locator("#job-error")
     error.wait_for(state="visible")
-    # the API's 415 message, word for word
-    assert error.inner_text() == "The file is not a readable image; send a JPEG, PNG or WebP."
+    # the API's 422 message, word for word
+    assert error.inner_text() == "Your image could not be read as an image (JPEG, PNG, WebP or BMP expected)."
     assert page.is_hidden("#form-error")

@@ -14,11 +14,13 @@ from services import (
     Stack,
     WebhookReceiver,
     api_server,
+    avatar,
     celery_worker,
+    private_postgres,
     redis_server,
-    scratch_database,
     seaweedfs,
     service_env,
+    upload,
 )
 
 
@@ -27,6 +29,15 @@ def speech_wav(assets_dir: Path) -> Path:
     """About 1.5 s of speech from espeak-ng."""
     path = assets_dir / "hello.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "170", "-w", str(path), "Hello, my name is Bob."], check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def long_speech_wav(assets_dir: Path) -> Path:
+    """About 10 s of speech: a render long enough to be interrupted in the middle."""
+    path = assets_dir / "long.wav"
+    text = "The quick brown fox jumps over the lazy dog, and then it runs back home across the field. " * 2
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
     return path
 
 
@@ -41,15 +52,19 @@ def wav2lip_weights(weights_dir: Path) -> Path:
     return weights_dir
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The distributed set-up as docs/operations.md runs it, with default liveness settings: a private PostgreSQL
+    (tests stop it), a private Redis (tests restart it), SeaweedFS, the API, one cpu and one gpu `avatar worker`
+    and `avatar reconcile --loop`. Tests that stop or replace a part leave it running again."""
     workdir = tmp_path_factory.mktemp("stack")
     weights = wav2lip_weights(workdir / "weights")
     with (
-        scratch_database() as db_url,
+        private_postgres() as postgres,
         redis_server(workdir / "redis") as redis,
         seaweedfs(workdir / "seaweedfs") as s3,
     ):
+        db_url = postgres.create_database("avatar")
         env = service_env(
             {
                 **s3.env,
@@ -58,17 +73,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "AVATAR_STORAGE_URL": "s3://avatar-it/artifacts",
                 "AVATAR_REQUIRE_API_KEY": "true",
                 "AVATAR_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "AVATAR_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',  # the test receiver is on loopback
+                "AVATAR_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',  # the test receivers are on loopback
                 "AVATAR_WEBHOOK_BACKOFF_SECONDS": "0.5",
-                "AVATAR_JOB_STALL_SECONDS": "8",
-                "AVATAR_HEARTBEAT_SECONDS": "1",
-                "AVATAR_RECONCILE_INTERVAL_SECONDS": "2",
-                "AVATAR_TASK_RETRY_BACKOFF": "0.5",
+                "AVATAR_WEBHOOK_MAX_ATTEMPTS": "4",
                 "AVATAR_WEIGHTS_DIR": str(weights),
             }
         )
         migrate_env = {**env, "AVATAR_DATA_DIR": str(workdir / "data-cli")}
-        subprocess.run([sys.executable, "-c", "from core.db import migrate; migrate()"], env=migrate_env, check=True)
+        subprocess.run(avatar("migrate"), env=migrate_env, check=True, capture_output=True)
         key = subprocess.run(
             [sys.executable, "-c", "from api.keys import create_key; print(create_key('it')[1])"],
             env=migrate_env,
@@ -81,28 +93,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             return {**env, "AVATAR_DATA_DIR": str(workdir / f"data-{role}")}
 
         api, base_url = api_server(role_env("api"), workdir / "api.log")
-        cpu = celery_worker(role_env("cpu"), "cpu", workdir / "cpu.log", "cpu1")
-        gpu = celery_worker(role_env("gpu"), "gpu", workdir / "gpu.log", "gpu1")
-        beat = Process(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app:app",
-                "beat",
-                "--loglevel=INFO",
-                "-s",
-                str(workdir / "beat-schedule"),
-            ],
-            role_env("beat"),
-            workdir / "beat.log",
-        ).start()
+        cpu = celery_worker(role_env("cpu"), "cpu", workdir / "cpu.log")
+        gpu = celery_worker(role_env("gpu"), "gpu", workdir / "gpu.log")
+        reconciler = Process(avatar("reconcile", "--loop"), role_env("reconciler"), workdir / "reconciler.log").start()
         hooks = WebhookReceiver()
-        stack = Stack(base_url, db_url, key, role_env("cpu"), api, cpu, gpu, beat, redis, hooks, workdir)
+        stack = Stack(
+            base_url, db_url, key, role_env("cpu"), api, cpu, gpu, reconciler, postgres, redis, hooks, workdir
+        )
         try:
             yield stack
         finally:
             hooks.close()
-            for proc in (beat, stack.cpu_worker, stack.gpu_worker, api):
+            for proc in (reconciler, stack.cpu_worker, stack.gpu_worker, api):
                 proc.stop()
+
+
+@pytest.fixture(scope="session")
+def inputs(stack: Stack, astronaut_png: Path, speech_wav: Path) -> dict[str, str]:
+    return {"image_id": upload(stack, "image", astronaut_png), "audio_id": upload(stack, "audio", speech_wav)}
+
+
+@pytest.fixture(scope="session")
+def long_inputs(stack: Stack, inputs: dict[str, str], long_speech_wav: Path) -> dict[str, str]:
+    return {**inputs, "audio_id": upload(stack, "audio", long_speech_wav)}

@@ -212,11 +212,14 @@ class RedisServer:
         )
         wait_for(lambda: port_open("127.0.0.1", self.port), 20, "Redis")
 
-    def restart(self) -> None:
-        """Stop Redis (it keeps nothing on disk: every queued message is gone) and start it again."""
+    def stop(self) -> None:
+        """Stop Redis; it keeps nothing on disk, so every queued message is gone."""
         if self.proc:
             stop(self.proc)
         wait_for(lambda: not port_open("127.0.0.1", self.port), 20, "Redis shutdown")
+
+    def restart(self) -> None:
+        self.stop()
         self.start()
 
 
@@ -374,8 +377,11 @@ def api_server(env: dict[str, str], log: Path) -> tuple[Process, str]:
     port = free_port()
     env = {**env, "AVATAR_API_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     proc = Process(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port)], env, log
-    ).start()
+        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--http", "api.server:BoundedHeadProtocol"],  # as `avatar serve` runs it
+        env,
+        log,
+    ).start()  # fmt: skip
     base = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
@@ -390,28 +396,14 @@ def api_server(env: dict[str, str], log: Path) -> tuple[Process, str]:
     return proc, base
 
 
-def celery_worker(env: dict[str, str], queues: str, log: Path, name: str) -> Process:
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.celery_app:app",
-        "worker",
-        "-Q",
-        queues,
-        "-c",
-        "1",
-        "-P",
-        "prefork",
-        "-E",
-        "--loglevel=INFO",
-        "-n",
-        f"{name}@%h",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    return Process(cmd, env, log).start()
+def avatar(*args: str) -> list[str]:
+    """The `avatar` command line, run by this interpreter."""
+    return [sys.executable, "-m", "cli.main", *args]
+
+
+def celery_worker(env: dict[str, str], queues: str, log: Path) -> Process:
+    """`avatar worker` as an operator starts it: prefork, one task at a time, its default (unique) name."""
+    return Process(avatar("worker", "--queues", queues), env, log).start()
 
 
 class WebhookReceiver:
@@ -458,7 +450,8 @@ class Stack:
     api: Process
     cpu_worker: Process
     gpu_worker: Process
-    beat: Process
+    reconciler: Process
+    postgres: PrivatePostgres
     redis: RedisServer
     hooks: WebhookReceiver
     workdir: Path
@@ -468,4 +461,64 @@ class Stack:
         return {"Authorization": f"Bearer {self.api_key}"}
 
     def worker(self, queues: str, name: str) -> Process:
-        return celery_worker(self.env, queues, self.workdir / f"{name}.log", name)
+        return celery_worker(self.env, queues, self.workdir / f"{name}.log")
+
+
+# jobs through the stack's HTTP API
+JOB_TIMEOUT = 240
+OPTIONS = {"size": 256, "fps": 25, "backend": "warp"}  # cpu only; the gpu hop is tested on its own
+
+
+def upload(stack: Stack, kind: str, path: Path) -> str:
+    with path.open("rb") as f:
+        r = httpx.post(
+            f"{stack.base_url}/api/v1/upload/{kind}",
+            files={"file": (path.name, f)},
+            headers=stack.headers,
+            timeout=30,
+        )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def submit(stack: Stack, inputs: dict[str, str], **extra: object) -> str:
+    body = {**inputs, "options": OPTIONS, "webhook_url": stack.hooks.url, **extra}
+    r = httpx.post(f"{stack.base_url}/api/v1/jobs", json=body, headers=stack.headers, timeout=30)
+    assert r.status_code == 202, r.text
+    return r.json()["job_id"]
+
+
+def job(stack: Stack, job_id: str) -> dict:
+    r = httpx.get(f"{stack.base_url}/api/v1/jobs/{job_id}", headers=stack.headers, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_terminal(stack: Stack, job_ids: list[str], timeout: float = JOB_TIMEOUT) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = {j: job(stack, j) for j in job_ids}
+        if all(v["status"] in ("succeeded", "failed", "cancelled") for v in jobs.values()):
+            return jobs
+        time.sleep(1)
+    pending = {j: (v["status"], v["current_node"]) for j, v in jobs.items() if v["status"] in ("queued", "running")}
+    raise AssertionError(f"jobs still active after {timeout}s: {pending}\ncpu worker log:\n{stack.cpu_worker.tail()}")
+
+
+def hooks_for(stack: Stack, job_id: str) -> list[dict]:
+    return [json.loads(body) for _, body in stack.hooks.calls if json.loads(body)["job_id"] == job_id]
+
+
+def wait_hooks(stack: Stack, job_ids: list[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not all(hooks_for(stack, j) for j in job_ids):
+        time.sleep(0.2)
+
+
+def output_artifacts(stack: Stack, job_id: str) -> list[tuple[int, str]]:
+    """(size, sha256) of each output record of the job."""
+    import psycopg
+
+    with psycopg.connect(stack.db_url) as conn:
+        rows = conn.execute("SELECT size, sha256 FROM uploads WHERE job_id = %s AND kind = 'output'", (job_id,))
+        return [tuple(r) for r in rows.fetchall()]

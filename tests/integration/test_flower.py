@@ -1,4 +1,5 @@
-"""Flower, started by `avatar flower`, sees the workers and the task events they send, through the real broker."""
+"""Flower, started by `avatar flower`, sees every worker (two on one host, each under its own default name) and the
+task events they send, through the real broker."""
 
 from __future__ import annotations
 
@@ -20,27 +21,36 @@ def test_flower_lists_workers_and_their_task_events(tmp_path: Path):
             }
         )
         subprocess.run([sys.executable, "-m", "cli.main", "migrate"], env=env, check=True, capture_output=True)
-        # the project's own worker command, so the test covers its event settings
-        worker = Process(
-            [sys.executable, "-m", "cli.main", "worker", "--queues", "cpu"], env, tmp_path / "worker.log"
-        ).start()
+        # the project's own worker command, so the test covers its event settings and names
+        workers = [
+            Process(
+                [sys.executable, "-m", "cli.main", "worker", "--queues", "cpu"], env, tmp_path / f"w{i}.log"
+            ).start()
+            for i in range(2)
+        ]
+        worker = workers[0]
         port = free_port()
         flower = Process(
             [sys.executable, "-m", "cli.main", "flower", "--port", str(port)], env, tmp_path / "flower.log"
         ).start()
         base = f"http://127.0.0.1:{port}"
         try:
+            listed: list[str] = []
 
-            def worker_listed() -> bool:
+            def workers_listed() -> bool:
                 try:
-                    workers = httpx.get(f"{base}/api/workers", params={"refresh": 1}, timeout=10).json()
+                    found = httpx.get(f"{base}/api/workers", params={"refresh": 1}, timeout=10).json()
                 except (httpx.HTTPError, ValueError):
                     return False
-                return any(
-                    info.get("active_queues") and info["active_queues"][0]["name"] == "cpu" for info in workers.values()
-                )
+                listed[:] = [
+                    name
+                    for name, info in found.items()
+                    if info.get("active_queues") and info["active_queues"][0]["name"] == "cpu"
+                ]
+                return len(listed) == 2
 
-            wait_for(worker_listed, 90, f"Flower to list the worker\n{flower.tail()}\n{worker.tail()}")
+            wait_for(workers_listed, 90, f"Flower to list both workers\n{flower.tail()}\n{worker.tail()}")
+            assert all(name.startswith("avatar-cpu-") for name in listed), listed
             subprocess.run(
                 [
                     sys.executable,
@@ -66,4 +76,5 @@ def test_flower_lists_workers_and_their_task_events(tmp_path: Path):
             wait_for(reconcile_seen, 60, f"Flower to record the task's events\n{worker.tail()}")
         finally:
             flower.stop()
-            worker.stop()
+            for process in workers:
+                process.stop()

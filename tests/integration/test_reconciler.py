@@ -8,7 +8,6 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from services import RedisServer, api_server, redis_server, service_env
+from services import RedisServer, api_server, avatar, redis_server, service_env
 from sqlalchemy import delete, update
 
 from core.db import Job, session_scope, utcnow
@@ -88,7 +87,7 @@ def queued(broker: Broker) -> list[str]:
 
 
 def reconcile(broker: Broker, **env: str) -> list[str]:
-    command = [str(Path(sys.executable).parent / "avatar"), "reconcile", "--stall-seconds", str(STALL)]
+    command = avatar("reconcile", "--stall-seconds", str(STALL))
     done = subprocess.run(command, env={**broker.env, **env}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     line = done.stdout.strip().splitlines()[-1]  # "re-enqueued N stalled job(s)[: id, id]"

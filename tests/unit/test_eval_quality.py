@@ -1,0 +1,49 @@
+"""The photo-faithfulness metrics on clips rendered with known blinks, motion and identity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.eval.quality import evaluate_quality
+from models.face.analysis import FaceAnalysis
+from models.render.warp import puppet_for
+
+FPS = 25
+BLINKS = (0.6, 2.2, 3.6)  # seconds: three blinks in 4.8 s = 37.5 a minute
+
+
+def _controls(t: float) -> dict[str, float]:
+    blink = max((1.0 for b in BLINKS if b <= t < b + 0.12), default=0.0)
+    return {"blink": blink, "jaw_open": 0.3 + 0.3 * np.sin(2 * np.pi * 1.5 * t), "head_roll": 2.0 * np.sin(t)}
+
+
+@pytest.fixture(scope="module")
+def clip(astronaut_face: FaceAnalysis) -> list[np.ndarray]:
+    puppet = puppet_for(astronaut_face)
+    return [puppet.frame(_controls(i / FPS)) for i in range(int(4.8 * FPS))]
+
+
+def test_a_faithful_clip_scores_as_the_same_person_with_its_blinks(
+    clip: list[np.ndarray], astronaut_face: FaceAnalysis
+) -> None:
+    report = evaluate_quality(clip, astronaut_face, FPS)
+    assert report.frames == report.frames_with_face == len(clip)
+    assert report.identity_distance_max < 0.45
+    assert report.blinks_per_minute == pytest.approx(37.5, abs=0.1)
+    assert 0.8 < report.head_roll_std_deg * np.sqrt(2) / 2.0 < 1.3  # a 2-degree sine: std = amplitude / sqrt(2)
+    assert report.jitter_px < 2.0  # dlib re-fitting noise: about a pixel
+    assert 0.7 < report.seam_ratio_median < 1.3
+    assert 0.5 < report.mouth_sharpness_ratio < 3
+
+
+def test_another_face_shaking_scores_far(clip: list[np.ndarray], astronaut_face: FaceAnalysis) -> None:
+    from scripts.sample_photos import grace_hopper
+
+    grace = np.ascontiguousarray(grace_hopper()[44:556])
+    rng = np.random.default_rng(0)
+    shaking = [np.roll(grace, tuple(rng.integers(-4, 5, 2)), axis=(0, 1)) for _ in range(12)]
+    report = evaluate_quality(shaking, astronaut_face, FPS)
+    assert report.identity_distance_median > 0.6
+    assert report.jitter_px > 3 * evaluate_quality(clip[:12], astronaut_face, FPS).jitter_px
+    assert report.blinks_per_minute == 0

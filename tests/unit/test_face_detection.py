@@ -1,0 +1,25 @@
+"""Faces the plain HOG pass misses are found by its retries before "no face found", and the user is told."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from models.face.analysis import FaceAnalysis, analyze_face
+from scripts.sample_photos import astronaut_small, cameraman
+
+
+def test_a_small_face_in_a_big_photo_is_found_enlarged(data_dir: Path, astronaut_face: FaceAnalysis) -> None:
+    face = analyze_face(astronaut_small())
+    assert any("small" in note for note in face.notes)
+    # the same person, framed like the full-size photo
+    assert float(np.linalg.norm(face.embedding - astronaut_face.embedding)) < 0.45
+    assert 0.4 < np.ptp(face.landmarks, axis=0).max() / face.size < 0.6
+
+
+def test_a_turned_face_is_found_by_the_cnn_detector(data_dir: Path) -> None:
+    face = analyze_face(np.dstack([cameraman()] * 3))
+    assert any("CNN" in note for note in face.notes)
+    eyes, mouth = face.landmarks[36:48, 1].mean(), face.landmarks[48:68, 1].mean()
+    assert eyes < mouth

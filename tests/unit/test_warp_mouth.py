@@ -1,0 +1,38 @@
+"""The synthesized mouth reads as real on real photos: openings no wider than a person's, teeth lit like the face,
+lips that close."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.eval.lipsync import aperture
+from models.face import landmarks as lm
+from models.face.analysis import analyze_face
+from models.render.warp import Puppet
+from scripts.sample_photos import astronaut, grace_hopper
+
+WIDEST = 0.5  # inner-lip gap / mouth width of a wide-open mouth (a shout); speech stays well below it
+
+
+def _measured(frame: np.ndarray) -> float:
+    return aperture(lm.landmarks(frame, lm.detect_faces(frame)[0]))
+
+
+@pytest.mark.parametrize("photo", [astronaut, grace_hopper], ids=["astronaut", "grace_hopper"])
+def test_mouth_opens_as_far_as_a_real_one_and_closes(photo, data_dir: Path) -> None:
+    puppet = Puppet(analyze_face(photo()))
+    widest = _measured(puppet.frame({"jaw_open": 1.2, "upper_lip": 0.4}))
+    assert 0.2 < widest < WIDEST
+    assert _measured(puppet.frame({"lip_press": 1.0})) < 0.04
+
+
+def test_teeth_take_the_colour_of_the_light_on_the_face(data_dir: Path) -> None:
+    face = analyze_face(grace_hopper())  # a warm, orange-lit photo
+    teeth = Puppet(face).mouth.upper
+    lit = teeth[..., 3] > 0.9
+    rgb = teeth[..., :3][lit].mean(0)
+    # the teeth lean towards the skin's hue: as much more red than blue as the skin, in proportion
+    assert rgb[0] / rgb[2] > 0.5 * (1 + face.skin_rgb[0] / face.skin_rgb[2])
