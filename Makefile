@@ -55,7 +55,7 @@ format: setup-dev ## ruff format + autofix
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup ## Time the pipeline on a 10 s clip at 512x512 (median of 5)
+bench: setup ## Time a fresh `avatar generate`, the warm pipeline and an API job on a 10 s clip at 512x512 (medians of 5)
 	$(BIN)/avatar bench --seconds 10 --size 512 --runs 5
 
 serve: setup ## Run the API (embedded: SQLite, in-process jobs, local storage)

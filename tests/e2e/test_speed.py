@@ -56,3 +56,27 @@ def test_progress_is_reported_a_few_times_a_second_not_per_frame(astronaut_png, 
     assert reports[0] == 0.0 and reports[-1] == 1.0
     assert sorted(reports) == reports
     assert len(reports) <= 3 + final["timings"]["video_generation"] / 0.25 < frames
+
+
+def test_avatar_bench_times_the_three_paths_side_by_side(astronaut_png, tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "cli.main", "bench", "--image", str(astronaut_png), "--seconds", "2"]
+        + ["--size", "128", "--runs", "1", "--json"],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"AVATAR_DATA_DIR": str(tmp_path / "data")},
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["audio_seconds"] == 2.0 and report["input"] == "audio"
+    assert report["baseline_encode_only_s"] > 0 and report["baseline_encode_only_cpu_s"] > 0
+    for path in ("cold", "warm", "api"):
+        figures = report[path]
+        assert len(figures["runs_s"]) == 1 and figures["median_s"] > 0 and figures["median_cpu_s"] > 0
+        assert figures["x_audio"] == round(figures["median_s"] / 2.0, 3)
+    # a fresh process pays its start-up; the warm pipeline does not
+    assert report["cold"]["start_up_and_exit_s"] > 0
+    assert report["cold"]["median_s"] > report["warm"]["median_s"]
+    assert set(report["warm"]["median_node_s"]) >= {"audio_processing", "video_generation", "finalize"}
+    assert report["api"]["nodes_s"] < report["api"]["median_s"]
