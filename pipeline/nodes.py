@@ -108,13 +108,31 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
 
 @timed
 def emotion_detection(state: AvatarState) -> dict[str, Any]:
+    from models.audio.io import decode_audio
+    from models.audio.phones import PhoneTrack
+    from models.audio.prosody import prosody
     from models.emotion.detect import detect_emotion
+    from models.emotion.face import expression
 
+    files = JobFiles(state)
+    rest = expression(_face(state, files).landmarks)
+    result = detect_emotion(
+        state.get("transcript"),
+        prosody(decode_audio(files.fetch(state["speech_key"]))),
+        PhoneTrack.load(files.fetch(state["phones_key"])).phones,
+        rest,
+        state["duration"],
+    )
+    track = result.track_dicts()
     forced = state["options"]["emotion"]
-    result = detect_emotion(state.get("transcript"), state.get("audio_features", {}))
+    if forced != "auto":  # the request decides what is shown; the detection stays on record
+        track = [segment | {"primary": forced} for segment in track]
     return {
-        "emotion": result.label if forced == "auto" else forced,
+        "emotion": result.primary if forced == "auto" else forced,
         "emotion_scores": result.scores,
+        "emotion_detail": result.detail(),
+        "emotion_track": track,
+        "face_expression": rest.as_dict() | rest.scores(),
         "backends": {"emotion_detection": result.source if forced == "auto" else "given by the request"},
     }
 
@@ -122,17 +140,20 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
 @timed
 def avatar_control(state: AvatarState) -> dict[str, Any]:
     from models.backends import ENHANCERS, RENDERERS
+    from models.control.controller import decide
     from models.control.rules import build_controls, motion_seed
 
     files, options = JobFiles(state), state["options"]
-    curves = MouthCurves.load(files.fetch(state["mouth_key"]))
-    controls, controller = build_controls(
-        curves,
-        emotion=state.get("emotion", "neutral"),
+    track = state.get("emotion_track", [])
+    decision = decide(state.get("emotion", "neutral"), state.get("emotion_detail", {}), track, state.get("transcript"))
+    controls = build_controls(
+        MouthCurves.load(files.fetch(state["mouth_key"])),
+        decision.performance,
         duration=state["duration"],
         fps=options["fps"],
         seed=motion_seed(options.get("seed"), files.fetch(state["image_key"]).read_bytes()),
-        text=state.get("transcript"),
+        phrase_times=[(s["start"], s["end"], s["question"]) for s in track],
+        rest_smile=max(0.0, state.get("face_expression", {}).get("valence", 0.0)),
     )
     controls.save(files.path("controls.npz"))
     # decided here, before video generation, because the choice decides the worker queue of the next nodes
@@ -145,11 +166,12 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
     ]
     return {
         "controls_key": files.store("controls.npz"),
-        "controller": controller,
+        "controller": decision.controller,
+        "performance": decision.performance.model_dump(),
         "emotion": controls.emotion,  # the LLM controller may have changed it: the job records what is shown
         "plan": {"renderer": renderer.as_dict(), "enhancer": enhancer.as_dict()},
-        "backends": {"avatar_control": controller},
-        "warnings": warnings,
+        "backends": {"avatar_control": decision.controller},
+        "warnings": decision.warnings + warnings,
     }
 
 
