@@ -35,6 +35,7 @@ def _configured_secrets() -> list[str]:
         settings.webhook_secret,
         settings.metrics_token,
         settings.mistral_api_key,
+        settings.llm_api_key,
         os.environ.get("AWS_SECRET_ACCESS_KEY"),
     )
     return [v for v in values if v and len(v) >= 6]
