@@ -99,7 +99,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for field in ("job_id", "node", "queue"):
+        for field in ("job_id", "trace_id", "node", "queue"):
             if hasattr(record, field):
                 entry[field] = getattr(record, field)
         if record.exc_info or record.exc_text:
@@ -108,8 +108,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str | None = None, fmt: str | None = None) -> None:
+    from core.tracing import JobLogFilter
+
     settings = get_settings()
     handler = logging.StreamHandler()
+    handler.addFilter(JobLogFilter())
     if (fmt or settings.log_format) == "json":
         handler.setFormatter(JsonFormatter())
     else:

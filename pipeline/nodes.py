@@ -15,6 +15,7 @@ from langgraph.config import get_stream_writer
 
 from core.settings import get_settings
 from core.storage import open_storage
+from core.tracing import job_span, span
 from models.types import ControlTrack, MouthCurves
 from pipeline.state import AvatarState
 
@@ -71,13 +72,16 @@ def _face(state: AvatarState, files: JobFiles) -> Any:
 
 
 def timed(fn: Callable[[AvatarState], dict[str, Any]]) -> Callable[[AvatarState], dict[str, Any]]:
-    """Record the node's wall time in state["timings"], under the node's name."""
+    """Record the node's wall time in state["timings"], under the node's name, and trace it (core.tracing)."""
 
     @functools.wraps(fn)
     def node(state: AvatarState) -> dict[str, Any]:
-        start = time.perf_counter()
-        update = fn(state)
-        update["timings"] = {fn.__name__: round(time.perf_counter() - start, 4)}
+        with job_span(state["job_id"], f"node.{fn.__name__}", {"node": fn.__name__}) as current:
+            start = time.perf_counter()
+            update = fn(state)
+            update["timings"] = {fn.__name__: round(time.perf_counter() - start, 4)}
+            if backend := update.get("backends", {}).get(fn.__name__):
+                current.set_attribute("backend", backend)
         return update
 
     return node
@@ -115,14 +119,17 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
     from models.emotion.face import expression
 
     files = JobFiles(state)
-    rest = expression(_face(state, files).landmarks)
-    result = detect_emotion(
-        state.get("transcript"),
-        prosody(decode_audio(files.fetch(state["speech_key"]))),
-        PhoneTrack.load(files.fetch(state["phones_key"])).phones,
-        rest,
-        state["duration"],
-    )
+    with span("model.face_analysis"):
+        rest = expression(_face(state, files).landmarks)
+    with span("model.emotion") as current:
+        result = detect_emotion(
+            state.get("transcript"),
+            prosody(decode_audio(files.fetch(state["speech_key"]))),
+            PhoneTrack.load(files.fetch(state["phones_key"])).phones,
+            rest,
+            state["duration"],
+        )
+        current.set_attributes({"emotion": result.primary, "valence": result.valence, "arousal": result.arousal})
     track = result.track_dicts()
     forced = state["options"]["emotion"]
     if forced != "auto":  # the request decides what is shown; the detection stays on record

@@ -95,10 +95,17 @@ def llm_performance(
     ask = _mistral if provider == "mistral" else _openai_compatible
     failures = []
     for attempt in range(1, settings.llm_retries + 2):
-        with span("llm.chat", {"llm.provider": provider, "llm.model": model, "llm.attempt": attempt}) as current:
+        attributes = {
+            "gen_ai.system": provider,
+            "gen_ai.request.model": model,
+            "llm.attempt": attempt,
+            "langfuse.observation.type": "generation",
+            "langfuse.observation.input": text,
+        }
+        with span("model.llm", attributes) as current:
             try:
                 reply = ask(text, base_url, settings)
-                current.set_attribute("llm.reply", reply[:4000])
+                current.set_attribute("langfuse.observation.output", reply)
                 performance = parse(reply, len(track))
             except (LLMError, httpx.HTTPError, OSError) as err:
                 failures.append(f"attempt {attempt}: {err}")
