@@ -19,6 +19,8 @@ SMOOTH_SIGMA = 0.6  # frames, Gaussian smoothing of continuous mouth channels
 BLINK_INTERVAL = (2.0, 5.5)  # seconds between blinks, at the default rate (Performance.blink_rate scales it)
 BLINK_MEAN = 60.0 / Performance.model_fields["blink_rate"].default
 EXPRESSION_BLEND = 0.25  # seconds (Gaussian sigma) over which one phrase's expression turns into the next
+PAUSE_QUIET, PAUSE_MIN = 0.1, 0.25  # loudness below which, for this many seconds, speech pauses
+PAUSE_BLINK_DELAY, PAUSE_BLINK_REACH = 0.1, 1.5  # s: a blink this long after a pause begins; how far one moves
 QUESTION_BROW, QUESTION_LEAD = 0.7, 0.8  # brow lift at the end of a question, and how long it takes to rise
 BLINK_FRAMES_CLOSE, BLINK_FRAMES_OPEN = 0.06, 0.12  # seconds
 
@@ -64,6 +66,14 @@ def speech_cues(energy: np.ndarray, fps: int) -> tuple[np.ndarray, np.ndarray]:
     emphasis = np.clip((slow - np.median(slow)) / (slow.max() - np.median(slow) + 1e-6), 0, 1)
     speaking = (_smooth(energy, 0.3 * fps) > 0.05).astype(np.float32)
     return emphasis.astype(np.float32), speaking
+
+
+def pause_starts(loudness: np.ndarray, fps: int) -> np.ndarray:
+    """Frames where a pause of at least PAUSE_MIN seconds begins after speech (loudness per frame, 0..1)."""
+    quiet = np.concatenate([loudness < PAUSE_QUIET, [False]])
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], quiet]).astype(int)))
+    starts, ends = edges[0::2], edges[1::2]
+    return starts[(starts > 0) & (ends - starts >= PAUSE_MIN * fps)]
 
 
 def mouth_controls(
@@ -162,15 +172,18 @@ class Motion:
         out["smile"] = np.where(out["smile"] < 0, out["smile"] * (1 - self.rest_smile), out["smile"])
         return out
 
-    def channels(self, frames: np.ndarray, emphasis: np.ndarray, speaking: np.ndarray) -> dict[str, np.ndarray]:
-        """Channels for frame indices `frames`, given each frame's speech cues."""
+    def channels(
+        self, frames: np.ndarray, emphasis: np.ndarray, speaking: np.ndarray, pauses: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Channels for frame indices `frames`, given each frame's speech cues and, when known ahead (a whole
+        clip), the frames where pauses begin."""
         times = frames / self.fps
         pose = self.pose(frames)
         nods = 2.0 * self.performance.nod_strength * emphasis * speaking
         return {
             "smile": pose["smile"] + self._sway("smile", times),
             "brow_raise": np.clip(pose["brow"] + 0.35 * emphasis * speaking, -1, 1),
-            "blink": self._blinks(frames),
+            "blink": self._blinks(frames, pauses),
             "head_pitch": self.scale * (self._sway("head_pitch", times) + nods),
             "head_yaw": self.scale * self._sway("head_yaw", times),
             "head_roll": self.scale * self._sway("head_roll", times) + self.performance.head_tilt,
@@ -183,12 +196,21 @@ class Motion:
         wave = np.sin(2 * np.pi * freqs[None, :] * times[:, None] + phases[None, :]).sum(axis=1)
         return (amplitude * wave / len(freqs)).astype(np.float32)
 
-    def _blinks(self, frames: np.ndarray) -> np.ndarray:
+    def _blinks(self, frames: np.ndarray, pauses: np.ndarray | None) -> np.ndarray:
+        """The seeded schedule at the blink rate; with `pauses` (frames where a pause begins), each scheduled
+        blink close to a pause moves to its start, so people blink between phrases at the same rate."""
         last = int(frames.max(initial=0))
         while self._blink_starts[-1] <= last:  # the schedule grows as far as it is asked for
             gap = self._blink_rng.uniform(*self._blink_interval)
             self._blink_starts.append(int((self._blink_starts[-1] / self.fps + gap) * self.fps))
         starts = np.array(self._blink_starts)
+        if pauses is not None and len(pauses):
+            free = set((pauses + round(PAUSE_BLINK_DELAY * self.fps)).tolist())
+            for i, start in enumerate(starts):
+                near = [t for t in free if abs(t - start) <= PAUSE_BLINK_REACH * self.fps]
+                if near:  # one blink per pause; the others keep their time
+                    starts[i] = min(near, key=lambda t: abs(t - start))
+                    free.discard(int(starts[i]))
         since = frames[:, None] - starts[None, :]
         inside = (since >= 0) & (since < len(self._blink_shape))
         values = np.where(inside, self._blink_shape[np.clip(since, 0, len(self._blink_shape) - 1)], 0.0)
@@ -215,11 +237,12 @@ def build_controls(
     n = max(1, int(round(duration * fps)))
     frames = np.arange(n)
     times = frames / fps
-    emphasis, speaking = speech_cues(frame_loudness(curves, times, fps), fps)
+    loudness = frame_loudness(curves, times, fps)
+    emphasis, speaking = speech_cues(loudness, fps)
     pose = motion.pose(frames)
     lips = mouth_controls(curves, times, fps, pose["smile"], pose["jaw_extra"])
     lips["jaw_open"] = np.clip(lips["jaw_open"] * motion.performance.mouth_openness, 0, 1)
-    channels = lips | motion.channels(frames, emphasis, speaking)
+    channels = lips | motion.channels(frames, emphasis, speaking, pause_starts(loudness, fps))
     assert set(channels) == set(CONTROL_CHANNELS)
     return ControlTrack(
         fps=fps,

@@ -3,7 +3,8 @@ open the eyes are. Measured in a frame that follows the face (the eye line is ho
 distances), so head roll and image size do not change the numbers.
 
 The same measure reads the photo's resting expression (so a smiling photo is not driven into a frown) and reads the
-rendered frames back (tests and evaluation judge the output by what the face does, not by the controls asked for).
+rendered frames back (`avatar eval`, models/eval/lipsync.py: the output is judged by what the face does, not by the
+controls asked for).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ REST_LIFT = 0.0  # mouth corners level with the lip midline
 REST_BROW = 0.30  # brow above the eye centre
 REST_EYE = 0.28  # eye opening (lid gap over eye width)
 LIFT_SCALE, BROW_SCALE, EYE_SCALE = 0.15, 0.08, 0.10  # the change that counts as a full expression
+BLINK_CLOSED = 0.35  # eye opening below this share of the video's median counts as a blink
 
 
 @dataclass
@@ -60,14 +62,20 @@ def expression(points: np.ndarray) -> Expression:
     return Expression(lift, float(brows), float(np.mean(eyes)), roll)
 
 
-def frame_expressions(frames, every: int = 1) -> list[Expression | None]:
-    """The expression in every `every`-th RGB frame (None where no face is found)."""
-    from models.face import landmarks as lm
-
-    out: list[Expression | None] = []
-    for i, frame in enumerate(frames):
-        if i % every:
-            continue
-        faces = lm.detect_faces(frame)
-        out.append(expression(lm.landmarks(frame, faces[0])) if faces else None)
-    return out
+def expression_summary(points: list[np.ndarray | None], fps: float) -> dict[str, float] | None:
+    """What a face does over a video, from its landmarks per frame (None where no face was found): blinks per
+    minute, head roll (mean and spread), and the median mouth-corner lift, brow height and eye opening."""
+    found = [expression(p) for p in points if p is not None]
+    if len(found) < 2:
+        return None
+    eyes = np.array([e.eye_opening for e in found])
+    closed = eyes < BLINK_CLOSED * np.median(eyes)
+    roll = np.array([e.roll_deg for e in found])
+    return {
+        "blinks_per_minute": round(float(np.count_nonzero(closed[1:] & ~closed[:-1]) * 60 * fps / len(points)), 1),
+        "head_roll_mean_deg": round(float(roll.mean()), 2),
+        "head_roll_std_deg": round(float(roll.std()), 2),
+        "mouth_corner_lift": round(float(np.median([e.mouth_corner_lift for e in found])), 4),
+        "brow_height": round(float(np.median([e.brow_height for e in found])), 4),
+        "eye_opening": round(float(np.median(eyes)), 4),
+    }

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.emotion.face import expression_summary
 from models.face import landmarks as lm
 from models.face.analysis import mouth_opening
 from models.media.video import probe, read_frames
@@ -38,6 +39,7 @@ class LipSyncReport:
     offset_ms: float | None  # + = mouth moves after the sound
     n_phones: int
     phone_source: str
+    expression: dict[str, float] | None = None  # what the rest of the face does (models.emotion.face)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -48,9 +50,9 @@ def aperture(points: np.ndarray) -> float:
     return mouth_opening(points) / max(float(np.linalg.norm(points[54] - points[48])), 1e-6)
 
 
-def mouth_apertures(frames: Iterable[np.ndarray]) -> np.ndarray:
-    """Aperture per frame (NaN where no face is found)."""
-    out = []
+def face_points(frames: Iterable[np.ndarray]) -> list[np.ndarray | None]:
+    """68 landmarks per frame (None where no face is found)."""
+    out: list[np.ndarray | None] = []
     points = None
     for i, frame in enumerate(frames):
         if points is None or i % REDETECT_EVERY == 0:
@@ -59,8 +61,14 @@ def mouth_apertures(frames: Iterable[np.ndarray]) -> np.ndarray:
         else:
             box = lm.box_from_points(points)
         points = lm.landmarks(frame, box) if box is not None else None
-        out.append(aperture(points) if points is not None else np.nan)
-    return np.array(out, np.float32)
+        out.append(points)
+    return out
+
+
+def mouth_apertures(frames: Iterable[np.ndarray], points: list[np.ndarray | None] | None = None) -> np.ndarray:
+    """Aperture per frame (NaN where no face is found); `points`: the frames' landmarks when already fitted."""
+    fitted = face_points(frames) if points is None else points
+    return np.array([aperture(p) if p is not None else np.nan for p in fitted], np.float32)
 
 
 def evaluate_video(video: Path, transcript: str | None = None) -> LipSyncReport:
@@ -80,7 +88,8 @@ def evaluate(
     """Score `video` against its `phones` and its speech `audio` (mono float)."""
     info = probe(video)
     fps = float(info["fps"])
-    apertures = mouth_apertures(read_frames(video))
+    points = face_points(read_frames(video))
+    apertures = mouth_apertures([], points)
     times = np.arange(len(apertures)) / fps
 
     def during(labels: set[str]) -> list[np.ndarray]:
@@ -107,6 +116,7 @@ def evaluate(
         offset_ms=audio_mouth_offset(apertures, fps, audio, sample_rate),
         n_phones=len(phones),
         phone_source=phone_source,
+        expression=expression_summary(points, fps),
     )
 
 

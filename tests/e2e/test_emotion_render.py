@@ -6,15 +6,21 @@ import numpy as np
 import pytest
 
 from cli.generate import generate_video
-from models.emotion.face import expression, frame_expressions
+from models.emotion.face import expression
+from models.eval.lipsync import face_points
 from models.media.video import read_frames
 from tests.unit.test_emotion import CHEERFUL, SAD, espeak
 
 QUESTION = "The train leaves at nine tonight. Are you coming with us?"
 
 
-def measured(video, every: int = 2) -> dict[str, np.ndarray]:
-    found = [e for e in frame_expressions(read_frames(video), every) if e is not None]
+def expressions(video) -> list:
+    """The face's expression in every frame of `video` (None where no face is found)."""
+    return [expression(p) if p is not None else None for p in face_points(read_frames(video))]
+
+
+def measured(video) -> dict[str, np.ndarray]:
+    found = [e for e in expressions(video) if e is not None]
     return {
         "lift": np.array([e.mouth_corner_lift for e in found]),
         "brow": np.array([e.brow_height for e in found]),
@@ -54,7 +60,7 @@ def test_a_question_raises_the_brows(grace_hopper_jpg, data_dir, tmp_path):
     summary = generate_video(grace_hopper_jpg, None, QUESTION, out, {"size": 256, "seed": 1}, False)
     statement, question = summary["emotion_track"]
     assert (statement["question"], question["question"]) == (False, True)
-    found = frame_expressions(read_frames(out))
+    found = expressions(out)
     fps = summary["fps"]
 
     def brow(start: float, end: float) -> float:
@@ -76,7 +82,7 @@ def test_a_smiling_photo_keeps_its_smile(speech, astronaut_png, grace_hopper_jpg
         summary = generate_video(photo, speech["sad"], SAD, out, {"size": 256, "seed": 1}, False)
         assert summary["emotion"] == "sad"
         rest = expression(load_face(photo, 256).landmarks).mouth_corner_lift
-        smiles[name] = (summary["controls"]["smile_mean"], rest, float(np.median(measured(out, 3)["lift"])))
+        smiles[name] = (summary["controls"]["smile_mean"], rest, float(np.median(measured(out)["lift"])))
     (astro_control, astro_rest, astro_out), (grace_control, _, _) = smiles["astronaut"], smiles["grace"]
     assert grace_control < astro_control - 0.05, smiles  # Grace smiles a little: her frown is damped, not gone
     assert astro_out > 0.9 * astro_rest, smiles

@@ -149,3 +149,15 @@ def test_every_emotion_has_a_pose_and_the_track_records_the_one_shown():
         track = build_controls(curves(1.0), emotion, duration=1.0, fps=25)
         assert track.emotion == emotion
         assert track.channels["smile"][0] == pytest.approx(EMOTION_POSE[emotion][0], abs=0.2)
+
+
+def test_blinks_fall_at_pauses():
+    # two-second phrases with 0.8 s pauses between them, for a minute
+    spans = [(t, t + 2.0, 0.8) for t in np.arange(0.5, 59.0, 2.8)]
+    track = build_controls(curves(60.0, open=spans, energy=spans), "neutral", duration=60.0, fps=25, seed=4)
+    blink = track.channels["blink"] >= 0.99
+    onsets = np.flatnonzero(blink[1:] & ~blink[:-1]) / 25
+    pause_starts = np.array([end for _, end, _ in spans])
+    at_pause = [np.any((t - pause_starts > 0) & (t - pause_starts < 0.5)) for t in onsets]
+    assert np.mean(at_pause) > 0.8
+    assert 12 <= len(onsets) <= 30  # about the blink rate still
