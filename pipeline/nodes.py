@@ -152,7 +152,13 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
 
     files, options = JobFiles(state), state["options"]
     track = state.get("emotion_track", [])
-    decision = decide(state.get("emotion", "neutral"), state.get("emotion_detail", {}), track, state.get("transcript"))
+    decision = decide(
+        state.get("emotion", "neutral"),
+        state.get("emotion_detail", {}),
+        track,
+        state.get("transcript"),
+        requested=options["emotion"] != "auto",
+    )
     controls = build_controls(
         MouthCurves.load(files.fetch(state["mouth_key"])),
         decision.performance,

@@ -19,9 +19,9 @@ class Decision:
     warnings: list[str] = field(default_factory=list)
 
 
-def decide(emotion: str, detail: dict, track: list[dict], transcript: str | None) -> Decision:
-    """The performance for a clip whose detected (or requested) `emotion`, `detail` (valence, arousal,
-    modalities) and phrase `track` are given."""
+def decide(emotion: str, detail: dict, track: list[dict], transcript: str | None, requested: bool = False) -> Decision:
+    """The performance for a clip whose detected `emotion`, `detail` (valence, arousal, modalities) and phrase
+    `track` are given; `requested`: the emotion was asked for, and the model may not change it."""
     rules = rules_performance(emotion, detail.get("arousal", 0.0), track)
     settings = get_settings()
     if settings.controller == "rules":
@@ -32,4 +32,7 @@ def decide(emotion: str, detail: dict, track: list[dict], transcript: str | None
         performance, how = llm_performance(emotion, detail, track, transcript, settings)
     except LLMError as err:
         return Decision(rules, f"rules (llm failed: {err})", [f"llm controller failed, rules used: {err}"])
+    if requested:
+        phrases = [d.model_copy(update={"emotion": emotion}) for d in performance.phrases]
+        performance = performance.model_copy(update={"emotion": emotion, "phrases": phrases})
     return Decision(performance, how)

@@ -21,7 +21,7 @@ BLINK_MEAN = 60.0 / Performance.model_fields["blink_rate"].default
 EXPRESSION_BLEND = 0.25  # seconds (Gaussian sigma) over which one phrase's expression turns into the next
 PAUSE_QUIET, PAUSE_MIN = 0.1, 0.25  # loudness below which, for this many seconds, speech pauses
 PAUSE_BLINK_DELAY, PAUSE_BLINK_REACH = 0.1, 1.5  # s: a blink this long after a pause begins; how far one moves
-QUESTION_BROW, QUESTION_LEAD = 0.7, 0.8  # brow lift at the end of a question, and how long it takes to rise
+QUESTION_BROW, QUESTION_LEAD = 0.8, 0.8  # brow lift at the end of a question, and how long it takes to rise
 BLINK_FRAMES_CLOSE, BLINK_FRAMES_OPEN = 0.06, 0.12  # seconds
 
 # emotion -> (smile, brow_raise, extra jaw, head motion scale)

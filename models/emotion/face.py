@@ -15,7 +15,7 @@ import numpy as np
 
 # Typical values of a relaxed face (dlib's 68 points, frontal): differences from them carry the expression
 REST_LIFT = 0.0  # mouth corners level with the lip midline
-REST_BROW = 0.30  # brow above the eye centre
+REST_BROW = 0.32  # brow above the eye corners
 REST_EYE = 0.28  # eye opening (lid gap over eye width)
 LIFT_SCALE, BROW_SCALE, EYE_SCALE = 0.15, 0.08, 0.10  # the change that counts as a full expression
 BLINK_CLOSED = 0.35  # eye opening below this share of the video's median counts as a blink
@@ -24,7 +24,7 @@ BLINK_CLOSED = 0.35  # eye opening below this share of the video's median counts
 @dataclass
 class Expression:
     mouth_corner_lift: float  # + corners above the lip midline (smile), - below (frown); in eye distances
-    brow_height: float  # brow above eye centre, in eye distances
+    brow_height: float  # brow above the eye corners, in eye distances
     eye_opening: float  # mean lid gap over eye width
     roll_deg: float = 0.0  # the eye line's angle (head roll), not part of the expression's scores
 
@@ -53,7 +53,8 @@ def expression(points: np.ndarray) -> Expression:
 
     lip_midline = p[[51, 57, 62, 66]].mean(0)
     lift = float(np.mean(height(p[[48, 54]], lip_midline)))
-    brows = np.mean([height(p[17:22].mean(0), left_eye), height(p[22:27].mean(0), right_eye)])
+    # brows over the eyes' corners, which stay put when the lids close (a blink is not a frown)
+    brows = np.mean([height(p[17:22].mean(0), p[[36, 39]].mean(0)), height(p[22:27].mean(0), p[[42, 45]].mean(0))])
     eyes = [
         (np.linalg.norm(p[a] - p[b]) + np.linalg.norm(p[c] - p[d])) / (2 * np.linalg.norm(p[e] - p[f]))
         for a, b, c, d, e, f in ((37, 41, 38, 40, 36, 39), (43, 47, 44, 46, 42, 45))

@@ -149,6 +149,10 @@ def test_an_openai_compatible_server_directs_the_performance(serve, llm_settings
     again = decide("neutral", DETAIL, TRACK, TEXT)
     assert again.performance == decision.performance and again.controller.endswith("cached")
     assert len(server.requests) == 1
+    # an emotion the request asked for stays, whatever the model says; its other directions are taken
+    asked = decide("neutral", DETAIL, TRACK, TEXT, requested=True).performance
+    assert asked.emotion == "neutral" and {d.emotion for d in asked.phrases} == {"neutral"}
+    assert asked.head_tilt == 4.0
 
 
 @pytest.mark.parametrize(
