@@ -163,12 +163,9 @@ class Motion:
                     question = np.maximum(
                         question, np.clip((times - (end - QUESTION_LEAD)) / QUESTION_LEAD, 0, 1) * (times < end + 0.5)
                     )
-            sigma = EXPRESSION_BLEND * self.fps
-            out = {
-                "smile": _smooth(table[index, 0], sigma) if n > 1 else table[index, 0],
-                "brow": (_smooth(table[index, 1], sigma) if n > 1 else table[index, 1]) + QUESTION_BROW * question,
-                "jaw_extra": _smooth(table[index, 2], sigma) if n > 1 else table[index, 2],
-            }
+            curves = {"smile": table[index, 0], "brow": table[index, 1] + QUESTION_BROW * question}
+            curves["jaw_extra"] = table[index, 2]
+            out = {k: _smooth(v, EXPRESSION_BLEND * self.fps) if n > 1 else v for k, v in curves.items()}
         out["smile"] = np.where(out["smile"] < 0, out["smile"] * (1 - self.rest_smile), out["smile"])
         return out
 

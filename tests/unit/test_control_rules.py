@@ -127,6 +127,7 @@ def test_the_expression_follows_the_phrases_and_brows_rise_at_the_end_of_a_quest
     smile, brow = track.channels["smile"], track.channels["brow_raise"]
     assert smile[:40].mean() > 0.4 and smile[60:90].mean() < -0.25  # happy, then sad
     assert brow[90:100].mean() > brow[60:70].mean() + 0.3  # the question's end lifts the brows
+    assert np.abs(np.diff(brow)).max() < 0.12 and np.abs(np.diff(smile)).max() < 0.12  # and nothing jumps
     statement = build_controls(curves(5.0), performance, 5.0, 25, phrase_times=[(0.0, 2.0, False), (2.0, 4.0, False)])
     assert brow[90:100].mean() > statement.channels["brow_raise"][90:100].mean() + 0.3
 
