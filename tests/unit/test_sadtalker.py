@@ -170,3 +170,29 @@ def test_missing_files_are_a_reason_not_a_crash(tmp_path, files):
     copy = tmp_path / "copy.safetensors"
     shutil.copy(files["mapping_109"], tmp_path / "mapping_00109-model.pth.tar")
     assert SadTalkerRenderer(files={**gone, "checkpoint": copy}).available().reason.endswith("does not exist")
+
+
+def test_auto_takes_sadtalker_on_a_gpu_only_and_by_name_anywhere(files, data_dir):
+    from core.settings import get_settings
+    from models.backends import RENDERERS, forget_instances
+    from models.device import cuda_available
+
+    folder = get_settings().weights_dir / "sadtalker"
+    folder.mkdir(parents=True)
+    for key, name in (
+        ("checkpoint", "SadTalker_V0.0.2_256.safetensors"),
+        ("mapping_109", "mapping_00109-model.pth.tar"),
+        ("mapping_229", "mapping_00229-model.pth.tar"),
+    ):
+        (folder / name).symlink_to(files[key])
+    forget_instances()
+    try:
+        assert RENDERERS.choose("sadtalker").name == "sadtalker"
+        auto = RENDERERS.choose("auto")
+        if cuda_available():
+            assert (auto.name, auto.resource) == ("sadtalker", "gpu")
+        else:
+            assert auto.name != "sadtalker"
+            assert auto.tried[0] == "sadtalker: no CUDA device (auto takes it on a GPU only; ask for sadtalker)"
+    finally:
+        forget_instances()
