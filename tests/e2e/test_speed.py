@@ -55,7 +55,8 @@ def test_progress_is_reported_a_few_times_a_second_not_per_frame(astronaut_png, 
     frames = round(final["duration"] * 25)
     assert reports[0] == 0.0 and reports[-1] == 1.0
     assert sorted(reports) == reports
-    assert len(reports) <= 3 + final["timings"]["video_generation"] / 0.25 < frames
+    # the runner's 0 and 1, the first frame, the last frame, and at most one report per 0.25 s between them
+    assert len(reports) <= 4 + final["timings"]["video_generation"] / 0.25 < frames
 
 
 def test_avatar_bench_times_the_three_paths_side_by_side(astronaut_png, tmp_path):

@@ -160,6 +160,10 @@ def test_an_openai_compatible_server_directs_the_performance(serve, llm_settings
     [
         ("Sure! Here is the JSON you asked for: {emotion: happy}", "does not match the schema"),
         (json.dumps(json.loads(director("exactly 2 entries")) | {"emotion": "ecstatic"}), "emotion"),
+        # emotions a model likes to return but the avatar cannot show: once recorded as the job's emotion, drawn
+        # as neutral (issue 11)
+        (json.dumps(json.loads(director("exactly 2 entries")) | {"emotion": "fearful"}), "emotion"),
+        (json.dumps(json.loads(director("exactly 2 entries")) | {"emotion": "disgusted"}), "emotion"),
         (json.dumps(json.loads(director("exactly 2 entries")) | {"blink_rate": 300}), "blink_rate"),
         (director("exactly 1 entries"), "1 phrase directions for 2 phrases"),
     ],

@@ -31,8 +31,10 @@ def stored(data_dir: Path, tmp_path: Path) -> dict[str, str]:
 
 
 def _blink_starts(stored: dict[str, str], photo: str, seed: int | None) -> list[int]:
+    from core.settings import get_settings
     from core.storage import open_storage
     from pipeline.nodes import avatar_control
+    from pipeline.options import JobOptions
 
     state = {
         "job_id": f"{photo}-{seed}",
@@ -40,7 +42,7 @@ def _blink_starts(stored: dict[str, str], photo: str, seed: int | None) -> list[
         "mouth_key": stored["mouth"],
         "duration": DURATION,
         "emotion": "neutral",
-        "options": {"fps": 25, "backend": "warp", "enhancer": "none", "seed": seed},
+        "options": JobOptions(fps=25, backend="warp", enhancer="none", seed=seed).resolve(get_settings()).as_dict(),
     }
     update = avatar_control(state)
     closed = ControlTrack.load(open_storage().fetch(update["controls_key"])).channels["blink"] >= 0.99

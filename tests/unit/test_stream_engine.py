@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,6 @@ from PIL import Image
 from models.audio.io import decode_audio, resample
 from models.audio.phones import phone_track
 from models.audio.prosody import prosody
-from models.audio.tts import synthesize
 from models.audio.viseme_classifier import mel_frames
 from models.audio.visemes import mouth_curves
 from models.control.rules import build_controls
@@ -23,7 +23,11 @@ FPS = 25
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
-    wav = synthesize("Hello world. Bob bought a map.", tmp_path_factory.mktemp("s") / "s.wav")
+    # the espeak-ng program, a fresh engine per call: the library in this process keeps state between utterances,
+    # so its audio would depend on which tests spoke before
+    wav = tmp_path_factory.mktemp("s") / "s.wav"
+    text = "Hello world. Bob bought a map."
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "165", "-w", str(wav), text], check=True)
     return np.concatenate([np.zeros(8000, np.float32), decode_audio(wav, 16_000)])
 
 
