@@ -40,7 +40,7 @@ def _blink_starts(stored: dict[str, str], photo: str, seed: int | None) -> list[
         "mouth_key": stored["mouth"],
         "duration": DURATION,
         "emotion": "neutral",
-        "options": {"fps": 25, "backend": "warp", "enhancer": "none", "seed": seed},
+        "options": {"fps": 25, "backend": "warp", "enhancer": "none", "emotion": "neutral", "seed": seed},
     }
     update = avatar_control(state)
     closed = ControlTrack.load(open_storage().fetch(update["controls_key"])).channels["blink"] >= 0.99
