@@ -23,6 +23,7 @@ UPPER_EDGES = np.array([0.0, 0.30, 0.54, 0.76, 0.95, 1.15])
 LOWER_EDGES = np.array([0.0, 0.19, 0.38, 0.58, 0.78, 1.0])
 UPPER_TEETH = 0.15  # visible height of the upper teeth, in mouth widths
 LOWER_TEETH = 0.07
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
 
 
@@ -82,8 +83,15 @@ def build_mouth(
     if teeth_visible:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
         upper_alpha = _own_teeth(image, points)
         upper_rgb = image.astype(np.float32)
+    if _grayscale(image):  # no cream teeth or red tongue in a black-and-white photo
+        upper_rgb, lower_rgb = (np.repeat(rgb @ LUMA[:, None], 3, axis=-1) for rgb in (upper_rgb, lower_rgb))
     upper = np.dstack([upper_rgb, upper_alpha]).astype(np.float32)
     return MouthLayers(upper=upper, lower=lower_rgb.astype(np.float32))
+
+
+def _grayscale(image: np.ndarray) -> bool:
+    pixels = image[::4, ::4].astype(np.int16)
+    return bool(np.abs(pixels - pixels.mean(-1, keepdims=True)).max() <= 2)
 
 
 def _curve(chain: np.ndarray, xs: np.ndarray) -> np.ndarray:

@@ -233,11 +233,9 @@ class Puppet:
         cover_upper = cv2.remap(self.mesh.side_upper, upper, None, cv2.INTER_LINEAR, borderMode=edge)[..., None]
         cover_lower = cv2.remap(self.mesh.side_lower, lower, None, cv2.INTER_LINEAR, borderMode=edge)[..., None]
         lower_rgb = cv2.remap(self.src, lower, None, cv2.INTER_LINEAR, borderMode=edge)
-        face = cover_upper * out[box] + cover_lower * lower_rgb
-        face /= cover_upper + cover_lower + 1e-6
         # The opening is drawn from the moved lip (lid) outlines, anti-aliased in the output: sampling the
         # photo's side masks would blur the edge wherever the warp stretches a closed slit open.
-        behind = np.zeros(face.shape[:2], np.uint8)
+        behind = np.zeros(lower_rgb.shape[:2], np.uint8)
         corner = np.array([box[1].start, box[0].start], np.float32)
         outline = [np.round((slit.opening - corner) * 16).astype(np.int32)]
         cv2.fillPoly(behind, outline, 255, cv2.LINE_AA, 4)
@@ -248,6 +246,10 @@ class Puppet:
         shade = cv2.GaussianBlur(behind, (0, 0), reach)[..., None]
         light = np.clip(0.3 + 1.1 * shade, 0, 1)
         behind = cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS)[..., None]
+        scale = 1 / (cover_upper + cover_lower + 1e-6)
+        if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
+            scale *= 1 - LIP_RIM * np.clip(2 * shade - behind, 0, 1)
+        face = (cover_upper * scale) * out[box] + (cover_lower * scale) * lower_rgb
         rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
         if slit.index == 0:  # the upper teeth stay with the skull, the lower teeth and tongue ride on the jaw
             inside = cv2.remap(
@@ -258,8 +260,6 @@ class Puppet:
         else:
             inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         inside *= light
-        if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
-            face *= 1 - LIP_RIM * np.clip(2 * shade - behind, 0, 1)
         face += behind * (inside - face)
         if slit.index > 0:
             half = len(slit.outline) // 2

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from models.eval.lipsync import aperture
 from models.face import landmarks as lm
@@ -36,3 +37,9 @@ def test_teeth_take_the_colour_of_the_light_on_the_face(data_dir: Path) -> None:
     rgb = teeth[..., :3][lit].mean(0)
     # the teeth lean towards the skin's hue: as much more red than blue as the skin, in proportion
     assert rgb[0] / rgb[2] > 0.5 * (1 + face.skin_rgb[0] / face.skin_rgb[2])
+
+
+def test_a_grayscale_photo_gets_a_grayscale_mouth(data_dir: Path) -> None:
+    gray = np.repeat(np.asarray(Image.fromarray(grace_hopper()).convert("L"))[..., None], 3, axis=-1)
+    frame = Puppet(analyze_face(gray)).frame({"jaw_open": 0.8, "upper_lip": 0.3})
+    assert np.abs(frame.astype(int) - frame.mean(-1, keepdims=True)).max() <= 2
