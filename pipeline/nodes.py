@@ -157,7 +157,7 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
         state.get("emotion_detail", {}),
         track,
         state.get("transcript"),
-        requested=options["emotion"] != "auto",
+        requested=options.get("emotion", "auto") != "auto",
     )
     controls = build_controls(
         MouthCurves.load(files.fetch(state["mouth_key"])),
