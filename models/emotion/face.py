@@ -10,6 +10,7 @@ controls asked for).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -61,6 +62,20 @@ def expression(points: np.ndarray) -> Expression:
     ]
     roll = float(np.degrees(np.arctan2(across[1], across[0])))
     return Expression(lift, float(brows), float(np.mean(eyes)), roll)
+
+
+def photo_expression(path: Path, face_index: int | None = None) -> Expression | None:
+    """The resting expression of the photo's face (the largest, or number `face_index`, largest first), from its
+    landmarks alone: a fraction of the cost of the renderer's full analysis, which another worker may redo. None
+    without that face (the render step says what is wrong with the photo)."""
+    from core.settings import get_settings
+    from models.face import landmarks as lm
+    from models.face.image import load_image
+
+    image = load_image(path, max_pixels=get_settings().max_image_pixels)
+    faces = lm.detect_faces(image)
+    index = face_index or 0
+    return expression(lm.landmarks(image, faces[index])) if index < len(faces) else None
 
 
 def expression_summary(points: list[np.ndarray | None], fps: float) -> dict[str, float] | None:
