@@ -117,11 +117,11 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
     from models.audio.phones import PhoneTrack
     from models.audio.prosody import prosody
     from models.emotion.detect import detect_emotion
-    from models.emotion.face import expression
+    from models.emotion.face import photo_expression
 
     files = JobFiles(state)
-    with span("model.face_analysis"):
-        rest = expression(_face(state, files).landmarks)
+    with span("model.face_expression"):
+        rest = photo_expression(files.fetch(state["image_key"]), state["options"].get("face_index"))
     with span("model.emotion") as current:
         result = detect_emotion(
             state.get("transcript"),
@@ -140,7 +140,7 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
         "emotion_scores": result.scores,
         "emotion_detail": result.detail(),
         "emotion_track": track,
-        "face_expression": rest.as_dict() | rest.scores(),
+        "face_expression": rest.as_dict() | rest.scores() if rest else {},
         "backends": {"emotion_detection": result.source if forced == "auto" else "given by the request"},
     }
 
@@ -158,7 +158,7 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
         state.get("emotion_detail", {}),
         track,
         state.get("transcript"),
-        requested=options["emotion"] != "auto",
+        requested=options.get("emotion", "auto") != "auto",
     )
     controls = build_controls(
         MouthCurves.load(files.fetch(state["mouth_key"])),

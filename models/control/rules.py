@@ -21,7 +21,8 @@ BLINK_MEAN = 60.0 / Performance.model_fields["blink_rate"].default
 EXPRESSION_BLEND = 0.25  # seconds (Gaussian sigma) over which one phrase's expression turns into the next
 PAUSE_QUIET, PAUSE_MIN = 0.1, 0.25  # loudness below which, for this many seconds, speech pauses
 PAUSE_BLINK_DELAY, PAUSE_BLINK_REACH = 0.1, 1.5  # s: a blink this long after a pause begins; how far one moves
-QUESTION_BROW, QUESTION_LEAD = 0.8, 0.8  # brow lift at the end of a question, and how long it takes to rise
+QUESTION_BROW, QUESTION_LEAD, QUESTION_HOLD = 0.8, 0.8, 0.5  # brow lift on a question's last words; s before
+# the end it starts rising (it is up half way there); s it holds after
 BLINK_FRAMES_CLOSE, BLINK_FRAMES_OPEN = 0.06, 0.12  # seconds
 
 # emotion -> (smile, brow_raise, extra jaw, head motion scale)
@@ -159,10 +160,9 @@ class Motion:
             table[:, 1] += self.performance.eyebrow_raise
             question = np.zeros(n, np.float32)
             for _, end, asked in self.phrase_times:
-                if asked:  # rising over the last QUESTION_LEAD s, held into the pause that follows
-                    question = np.maximum(
-                        question, np.clip((times - (end - QUESTION_LEAD)) / QUESTION_LEAD, 0, 1) * (times < end + 0.5)
-                    )
+                if asked:  # up within the last words (from QUESTION_LEAD s before the end), held into the pause
+                    rise = np.clip((times - (end - QUESTION_LEAD)) / (QUESTION_LEAD / 2), 0, 1)
+                    question = np.maximum(question, rise * (times < end + QUESTION_HOLD))
             curves = {"smile": table[index, 0], "brow": table[index, 1] + QUESTION_BROW * question}
             curves["jaw_extra"] = table[index, 2]
             out = {k: _smooth(v, EXPRESSION_BLEND * self.fps) if n > 1 else v for k, v in curves.items()}

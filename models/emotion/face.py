@@ -9,7 +9,12 @@ controls asked for).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import threading
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -61,6 +66,32 @@ def expression(points: np.ndarray) -> Expression:
     ]
     roll = float(np.degrees(np.arctan2(across[1], across[0])))
     return Expression(lift, float(brows), float(np.mean(eyes)), roll)
+
+
+def photo_expression(path: Path, face_index: int | None = None) -> Expression | None:
+    """The resting expression of the photo's face (the largest, or number `face_index`, largest first), from its
+    landmarks alone: a fraction of the cost of the renderer's full analysis, which another worker may redo; cached
+    by the file's content (loading dlib's models alone takes most of a second). None without that face (the render
+    step says what is wrong with the photo)."""
+    from core.settings import get_settings
+    from models.face import landmarks as lm
+    from models.face.image import load_image
+
+    settings = get_settings()
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:40]
+    cached = settings.data_dir / "cache" / "expressions" / f"{digest}_{face_index or 0}.json"
+    if cached.exists():
+        stored = json.loads(cached.read_text())
+        return Expression(**stored) if stored else None
+    image = load_image(path, max_pixels=settings.max_image_pixels)
+    faces = lm.detect_faces(image)
+    index = face_index or 0
+    found = expression(lm.landmarks(image, faces[index])) if index < len(faces) else None
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(asdict(found) if found else None))
+    tmp.replace(cached)
+    return found
 
 
 def expression_summary(points: list[np.ndarray | None], fps: float) -> dict[str, float] | None:

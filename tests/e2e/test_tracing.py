@@ -132,7 +132,7 @@ def test_a_job_exports_one_span_per_node_in_the_job_s_trace(receiver, astronaut_
     assert nodes[0]["attributes"]["backend"]
     emotion = next(s for s in nodes if s["name"] == "node.emotion_detection")
     models = {s["name"]: s for s in spans if s["parent"] == emotion["span_id"]}
-    assert set(models) == {"model.face_analysis", "model.emotion"}
+    assert set(models) == {"model.face_expression", "model.emotion"}
     assert models["model.emotion"]["attributes"]["emotion"] == summary["emotion"]
 
 

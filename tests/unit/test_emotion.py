@@ -116,3 +116,14 @@ def test_no_evidence_is_neutral():
     result = detect_emotion("")
     assert result.primary == "neutral" and result.source == "default" and result.track == []
     assert text_reading("I hate this!").arousal > text_reading("I miss her.").arousal
+
+
+def test_the_photo_s_expression_comes_from_its_file(astronaut_png, cat_png, data_dir):
+    from models.emotion.face import photo_expression
+
+    first = photo_expression(astronaut_png)
+    assert first.scores()["valence"] > 0.8
+    assert len(list((data_dir / "cache" / "expressions").glob("*.json"))) == 1
+    assert photo_expression(astronaut_png) == first  # from the cache
+    assert photo_expression(astronaut_png, face_index=1) is None  # one face only
+    assert photo_expression(cat_png) is None
