@@ -57,3 +57,52 @@ def random_mapping_checkpoint(path: Path, coeff_nc: int = 70, seed: int = 0) -> 
     torch.manual_seed(seed)
     torch.save({"mapping": MappingNet(coeff_nc).state_dict(), "epoch": 0}, path)
     return path
+
+
+WHISPER_SPECIAL_TOKENS = (
+    "<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|translate|>", "<|transcribe|>",
+    "<|startoflm|>", "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>",
+)  # fmt: skip
+
+
+def tiny_whisper_model(folder: Path, seed: int = 0) -> Path:
+    """A faster-whisper model folder made the way the released ones are: a transformers Whisper (random weights,
+    2 x 64-wide layers, a byte-level tokenizer with Whisper's special tokens and 1501 timestamp tokens) converted
+    by CTranslate2's transformers converter. Needs `transformers`; reaches for no hub (set HF_HUB_OFFLINE=1)."""
+    import os
+
+    from ctranslate2.converters import TransformersConverter
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, WhisperConfig, WhisperForConditionalGeneration
+
+    os.environ.setdefault("USE_HUB_KERNELS", "0")  # transformers would look for the `kernels` package
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tokenizer = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens(list(WHISPER_SPECIAL_TOKENS))
+    ids = {t: tokenizer.token_to_id(t) for t in WHISPER_SPECIAL_TOKENS}
+    source = folder / "transformers"
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|endoftext|>").save_pretrained(source)
+    torch.manual_seed(seed)
+    config = WhisperConfig(
+        vocab_size=tokenizer.get_vocab_size() + 1501,
+        num_mel_bins=80,
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        decoder_start_token_id=ids["<|startoftranscript|>"],
+        eos_token_id=ids["<|endoftext|>"],
+        pad_token_id=ids["<|endoftext|>"],
+        bos_token_id=ids["<|endoftext|>"],
+        suppress_tokens=[],
+        begin_suppress_tokens=[ids["<|endoftext|>"]],
+    )
+    WhisperForConditionalGeneration(config).save_pretrained(source)
+    target = folder / "faster-whisper"
+    TransformersConverter(str(source), copy_files=["tokenizer.json"]).convert(str(target), force=True)
+    return target
