@@ -19,21 +19,17 @@ from api.errors import RequestRefused, error_response
 from core.settings import get_settings
 
 
-def refuse_too_many_keys(limit: int) -> RequestRefused:
-    return RequestRefused(
-        413, "too_many_keys", f"The JSON body has more than {limit} keys; send only the documented fields."
-    )
-
-
 def parse_json(body: bytes, max_keys: int) -> Any:
-    """json.loads that stops as soon as the objects seen hold more than `max_keys` keys in all."""
+    """json.loads that stops at the first object that brings the keys seen over `max_keys`."""
     seen = 0
 
     def count(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         nonlocal seen
         seen += len(pairs)
         if seen > max_keys:
-            raise refuse_too_many_keys(max_keys)
+            raise RequestRefused(
+                413, "too_many_keys", f"The JSON body has more than {max_keys} keys; send only the documented fields."
+            )
         return dict(pairs)
 
     return json.loads(body, object_pairs_hook=count)

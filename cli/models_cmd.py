@@ -46,6 +46,9 @@ def list_weights(
                 "path": str(weights.weights_path(spec.name)),
                 "present": weights.status(spec.name).ok,
                 "sha256": checksum if spec.sha256 else "not published",
+                "size": spec.size,
+                "licence": spec.licence,
+                "source": spec.url,
                 "device": device,
             }
         )

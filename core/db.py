@@ -177,6 +177,9 @@ class SQLiteWriteGate:
             self._lock.release()
 
 
+PG_CONNECT_TIMEOUT_S = 5
+
+
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -195,7 +198,16 @@ def _create_engine(url: str) -> Engine:
         return engine
     # pre-ping costs a loopback round trip per checkout, and saves the requests that would otherwise fail
     # once on a dropped connection after a database restart
-    return create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800, pool_pre_ping=True)
+    # connect_timeout: a database that hangs (rather than refusing) is an outage in seconds (503), not after
+    # the kernel's TCP timeout
+    return create_engine(
+        url,
+        pool_size=20,
+        max_overflow=20,
+        pool_recycle=1800,
+        pool_pre_ping=True,
+        connect_args={} if "connect_timeout=" in url else {"connect_timeout": PG_CONNECT_TIMEOUT_S},
+    )
 
 
 _DATABASES: dict[str, tuple[Engine, sessionmaker[Session]]] = {}

@@ -35,6 +35,7 @@ def _configured_secrets() -> list[str]:
         settings.webhook_secret,
         settings.metrics_token,
         settings.mistral_api_key,
+        settings.llm_api_key,
         os.environ.get("AWS_SECRET_ACCESS_KEY"),
     )
     return [v for v in values if v and len(v) >= 6]
@@ -98,7 +99,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for field in ("job_id", "node", "queue"):
+        for field in ("job_id", "trace_id", "node", "queue"):
             if hasattr(record, field):
                 entry[field] = getattr(record, field)
         if record.exc_info or record.exc_text:
@@ -107,8 +108,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str | None = None, fmt: str | None = None) -> None:
+    from core.tracing import JobLogFilter
+
     settings = get_settings()
     handler = logging.StreamHandler()
+    handler.addFilter(JobLogFilter())
     if (fmt or settings.log_format) == "json":
         handler.setFormatter(JsonFormatter())
     else:

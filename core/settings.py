@@ -51,13 +51,20 @@ class Settings(BaseSettings):
     # models
     backend: Literal["auto", "warp", "wav2lip", "sadtalker"] = "auto"
     enhancer: Literal["auto", "none", "gfpgan"] = "auto"
-    controller: Literal["rules", "mistral"] = "rules"
+    controller: Literal["rules", "llm"] = "rules"  # llm: the settings llm_* below, falling back to rules
     weights_dir: Path = Path("data/weights")  # follows data_dir unless set
     device: Literal["auto", "cpu", "cuda"] = "auto"
     tts_voice: str = "en-us"
-    mistral_model: str = "mistral-small-latest"
     mistral_api_key: str | None = Field(default=None, validation_alias="MISTRAL_API_KEY")
     whisper_model_dir: Path | None = None  # a faster-whisper (CTranslate2) model folder; None -> no whisper
+    # the llm controller (models/control/llm.py, docs/controller.md)
+    llm_provider: Literal["mistral", "openai"] = "mistral"  # openai: any OpenAI-compatible server (llm_base_url)
+    llm_model: str = "mistral-small-latest"
+    llm_base_url: str | None = None  # mistral: its API (default https://api.mistral.ai); openai: e.g. Ollama's
+    llm_api_key: str | None = None  # openai-compatible servers that want one (mistral uses MISTRAL_API_KEY)
+    llm_timeout_seconds: float = Field(default=20.0, gt=0)
+    llm_retries: int = Field(default=2, ge=0, le=10)  # further attempts after a failed or rejected reply
+    llm_json_schema: bool = True  # ask for schema-constrained JSON (servers without it: plain JSON mode)
 
     # job system
     gpu_queue_fallback_to_cpu: bool = False

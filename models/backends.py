@@ -136,8 +136,8 @@ def neural_availability(backend: str, weights_file: Path | None = None) -> Avail
 RENDERERS = Registry(
     "renderer",
     (
-        # SadTalker inference is not part of this build: only taken when asked for, then it says why and falls back
-        Entry("sadtalker", "models.render.sadtalker:SadTalkerRenderer", in_auto=False),
+        # minutes per second of video on a CPU: auto takes it on a GPU only
+        Entry("sadtalker", "models.render.sadtalker:SadTalkerRenderer", auto_needs_cuda=True),
         Entry("wav2lip", "models.render.wav2lip:Wav2LipRenderer"),
         Entry("warp", "models.render.warp:WarpRenderer"),
     ),

@@ -20,6 +20,7 @@ from models.types import Availability
 
 _GFPGAN_RELEASES = "https://github.com/TencentARC/GFPGAN/releases/download"
 _SADTALKER_RELEASES = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2-rc"
+_SADTALKER_LICENCE = "Apache-2.0 (OpenTalker/SadTalker LICENSE)"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class WeightSpec:
     filename: str  # relative to settings.weights_dir
     url: str
     sha256: str | None  # None where the official repository publishes no checksum we could confirm
+    size: int | None = None  # bytes, where known
+    licence: str = ""
 
 
 WEIGHTS: dict[str, WeightSpec] = {
@@ -56,6 +59,9 @@ WEIGHTS: dict[str, WeightSpec] = {
             "sadtalker/SadTalker_V0.0.2_256.safetensors",
             f"{_SADTALKER_RELEASES}/SadTalker_V0.0.2_256.safetensors",
             None,
+            # the official layout's 1305 float32 tensors as safetensors writes them (tests/checkpoints.py)
+            725_066_984,
+            _SADTALKER_LICENCE,
         ),
         WeightSpec(
             "sadtalker_mapping_109",
@@ -63,6 +69,8 @@ WEIGHTS: dict[str, WeightSpec] = {
             "sadtalker/mapping_00109-model.pth.tar",
             f"{_SADTALKER_RELEASES}/mapping_00109-model.pth.tar",
             None,
+            None,  # not stated by the release (the net plus its training state)
+            _SADTALKER_LICENCE,
         ),
         WeightSpec(
             "sadtalker_mapping_229",
@@ -70,6 +78,8 @@ WEIGHTS: dict[str, WeightSpec] = {
             "sadtalker/mapping_00229-model.pth.tar",
             f"{_SADTALKER_RELEASES}/mapping_00229-model.pth.tar",
             None,
+            None,  # not stated by the release (the net plus its training state)
+            _SADTALKER_LICENCE,
         ),
     )
 }

@@ -6,6 +6,7 @@ Nodes are idempotent: the same inputs write the same artifact keys (jobs/<id>/..
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from langgraph.config import get_stream_writer
 
 from core.settings import get_settings
 from core.storage import open_storage
+from core.tracing import job_span, span
 from models.types import ControlTrack, MouthCurves
 from pipeline.state import AvatarState
 
@@ -71,13 +73,16 @@ def _face(state: AvatarState, files: JobFiles) -> Any:
 
 
 def timed(fn: Callable[[AvatarState], dict[str, Any]]) -> Callable[[AvatarState], dict[str, Any]]:
-    """Record the node's wall time in state["timings"], under the node's name."""
+    """Record the node's wall time in state["timings"], under the node's name, and trace it (core.tracing)."""
 
     @functools.wraps(fn)
     def node(state: AvatarState) -> dict[str, Any]:
-        start = time.perf_counter()
-        update = fn(state)
-        update["timings"] = {fn.__name__: round(time.perf_counter() - start, 4)}
+        with job_span(state["job_id"], f"node.{fn.__name__}", {"node": fn.__name__}) as current:
+            start = time.perf_counter()
+            update = fn(state)
+            update["timings"] = {fn.__name__: round(time.perf_counter() - start, 4)}
+            if backend := update.get("backends", {}).get(fn.__name__):
+                current.set_attribute("backend", backend)
         return update
 
     return node
@@ -108,13 +113,34 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
 
 @timed
 def emotion_detection(state: AvatarState) -> dict[str, Any]:
+    from models.audio.io import decode_audio
+    from models.audio.phones import PhoneTrack
+    from models.audio.prosody import prosody
     from models.emotion.detect import detect_emotion
+    from models.emotion.face import expression
 
+    files = JobFiles(state)
+    with span("model.face_analysis"):
+        rest = expression(_face(state, files).landmarks)
+    with span("model.emotion") as current:
+        result = detect_emotion(
+            state.get("transcript"),
+            prosody(decode_audio(files.fetch(state["speech_key"]))),
+            PhoneTrack.load(files.fetch(state["phones_key"])).phones,
+            rest,
+            state["duration"],
+        )
+        current.set_attributes({"emotion": result.primary, "valence": result.valence, "arousal": result.arousal})
+    track = result.track_dicts()
     forced = state["options"]["emotion"]
-    result = detect_emotion(state.get("transcript"), state.get("audio_features", {}))
+    if forced != "auto":  # the request decides what is shown; the detection stays on record
+        track = [segment | {"primary": forced} for segment in track]
     return {
-        "emotion": result.label if forced == "auto" else forced,
+        "emotion": result.primary if forced == "auto" else forced,
         "emotion_scores": result.scores,
+        "emotion_detail": result.detail(),
+        "emotion_track": track,
+        "face_expression": rest.as_dict() | rest.scores(),
         "backends": {"emotion_detection": result.source if forced == "auto" else "given by the request"},
     }
 
@@ -122,17 +148,26 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
 @timed
 def avatar_control(state: AvatarState) -> dict[str, Any]:
     from models.backends import ENHANCERS, RENDERERS
+    from models.control.controller import decide
     from models.control.rules import build_controls, motion_seed
 
     files, options = JobFiles(state), state["options"]
-    curves = MouthCurves.load(files.fetch(state["mouth_key"]))
-    controls, controller = build_controls(
-        curves,
-        emotion=state.get("emotion", "neutral"),
+    track = state.get("emotion_track", [])
+    decision = decide(
+        state.get("emotion", "neutral"),
+        state.get("emotion_detail", {}),
+        track,
+        state.get("transcript"),
+        requested=options["emotion"] != "auto",
+    )
+    controls = build_controls(
+        MouthCurves.load(files.fetch(state["mouth_key"])),
+        decision.performance,
         duration=state["duration"],
         fps=options["fps"],
         seed=motion_seed(options.get("seed"), files.fetch(state["image_key"]).read_bytes()),
-        text=state.get("transcript"),
+        phrase_times=[(s["start"], s["end"], s["question"]) for s in track],
+        rest_smile=max(0.0, state.get("face_expression", {}).get("valence", 0.0)),
     )
     controls.save(files.path("controls.npz"))
     # decided here, before video generation, because the choice decides the worker queue of the next nodes
@@ -145,11 +180,12 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
     ]
     return {
         "controls_key": files.store("controls.npz"),
-        "controller": controller,
+        "controller": decision.controller,
+        "performance": decision.performance.model_dump(),
         "emotion": controls.emotion,  # the LLM controller may have changed it: the job records what is shown
         "plan": {"renderer": renderer.as_dict(), "enhancer": enhancer.as_dict()},
-        "backends": {"avatar_control": controller},
-        "warnings": warnings,
+        "backends": {"avatar_control": decision.controller},
+        "warnings": decision.warnings + warnings,
     }
 
 
@@ -211,7 +247,10 @@ def finalize(state: AvatarState) -> dict[str, Any]:
     files = JobFiles(state)
     out = files.path("output.mp4")
     mux(files.fetch(state["enhanced_key"]), files.fetch(state["speech_key"]), out)
-    return {"output_key": files.store("output.mp4"), "output_info": probe(out)}
+    with out.open("rb") as f:  # hashed here, where the file is local: the job's output record needs no download
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    info = probe(out) | {"bytes": out.stat().st_size, "sha256": digest}
+    return {"output_key": files.store("output.mp4"), "output_info": info}
 
 
 # name -> (function, resource class: "cpu", or the plan entry whose backend decides it)

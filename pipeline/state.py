@@ -29,10 +29,14 @@ class AvatarState(TypedDict, total=False):
     # emotion_detection
     emotion: str
     emotion_scores: dict[str, float]
+    emotion_detail: dict[str, Any]  # confidence, valence, arousal, per-modality readings
+    emotion_track: list[dict[str, Any]]  # per phrase: start, end, text, primary, confidence, valence, arousal, question
+    face_expression: dict[str, float]  # the photo's resting expression (models.emotion.face)
 
     # avatar_control
     controls_key: str
     controller: str
+    performance: dict[str, Any]  # models.control.performance.Performance, what the controller decided
     # "renderer" / "enhancer" -> models.backends.Choice as a dict: what runs, its resource (the worker queue), why;
     # planned by avatar_control, updated by video_generation when a failure moved the render down the chain
     plan: Annotated[dict[str, dict[str, Any]], merge]

@@ -7,7 +7,7 @@ in the database is the source of truth and the reconciler re-enqueues anything a
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import setup_logging, worker_init, worker_process_init
 from kombu import Queue
 
 from core.settings import get_settings
@@ -47,6 +47,13 @@ def create_celery() -> Celery:
 
 
 app = create_celery()
+
+
+@worker_init.connect
+def _preload_pipeline(**_: object) -> None:
+    # LangGraph and the models take seconds to import: pay that once, in the worker before it forks its pool,
+    # not in each pool child on its first task (a child that replaces a killed one is ready at once)
+    import pipeline.runner  # noqa: F401
 
 
 @worker_process_init.connect

@@ -285,15 +285,14 @@ def _finish(
 
 
 def _artifact(state: dict[str, Any]) -> Upload:
-    """The output video's record, with its size and SHA-256 read from storage (owner and job set by the caller)."""
-    from core.storage import open_storage
-
-    key = state["output_key"]
-    digest, size = hashlib.sha256(), 0
-    with open(open_storage().fetch(key), "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
+    """The output video's record, with the size and SHA-256 finalize measured (owner and job set by the caller)."""
+    info = state["output_info"]
     return Upload(
-        id=new_id(), owner="", kind="output", key=key, content_type="video/mp4", size=size, sha256=digest.hexdigest()
+        id=new_id(),
+        owner="",
+        kind="output",
+        key=state["output_key"],
+        content_type="video/mp4",
+        size=info["bytes"],
+        sha256=info["sha256"],
     )

@@ -11,11 +11,17 @@ import hashlib
 
 import numpy as np
 
+from models.control.performance import Performance
 from models.types import CONTROL_CHANNELS, ControlTrack, MouthCurves
 
 ANTICIPATION = 0.06  # seconds the lips move before the sound
 SMOOTH_SIGMA = 0.6  # frames, Gaussian smoothing of continuous mouth channels
-BLINK_INTERVAL = (2.0, 5.5)  # seconds between blinks
+BLINK_INTERVAL = (2.0, 5.5)  # seconds between blinks, at the default rate (Performance.blink_rate scales it)
+BLINK_MEAN = 60.0 / Performance.model_fields["blink_rate"].default
+EXPRESSION_BLEND = 0.25  # seconds (Gaussian sigma) over which one phrase's expression turns into the next
+PAUSE_QUIET, PAUSE_MIN = 0.1, 0.25  # loudness below which, for this many seconds, speech pauses
+PAUSE_BLINK_DELAY, PAUSE_BLINK_REACH = 0.1, 1.5  # s: a blink this long after a pause begins; how far one moves
+QUESTION_BROW, QUESTION_LEAD = 0.8, 0.8  # brow lift at the end of a question, and how long it takes to rise
 BLINK_FRAMES_CLOSE, BLINK_FRAMES_OPEN = 0.06, 0.12  # seconds
 
 # emotion -> (smile, brow_raise, extra jaw, head motion scale)
@@ -62,6 +68,14 @@ def speech_cues(energy: np.ndarray, fps: int) -> tuple[np.ndarray, np.ndarray]:
     return emphasis.astype(np.float32), speaking
 
 
+def pause_starts(loudness: np.ndarray, fps: int) -> np.ndarray:
+    """Frames where a pause of at least PAUSE_MIN seconds begins after speech (loudness per frame, 0..1)."""
+    quiet = np.concatenate([loudness < PAUSE_QUIET, [False]])
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], quiet]).astype(int)))
+    starts, ends = edges[0::2], edges[1::2]
+    return starts[(starts > 0) & (ends - starts >= PAUSE_MIN * fps)]
+
+
 def mouth_controls(
     curves: MouthCurves, times: np.ndarray, fps: int, smile: float, jaw_extra: float
 ) -> dict[str, np.ndarray]:
@@ -85,12 +99,29 @@ def mouth_controls(
 
 class Motion:
     """Everything but the lips: expression, blinks, idle sway, breathing, nods and brow lifts on stressed
-    words. Seeded functions of time, so a clip and a live stream evaluate them frame by frame alike."""
+    words. Seeded functions of time, so a clip and a live stream evaluate them frame by frame alike.
 
-    def __init__(self, emotion: str, fps: int, seed: int = 0, intensity: float = 1.0, nod_scale: float = 1.0):
-        smile, brow, jaw_extra, self.scale = EMOTION_POSE.get(emotion, EMOTION_POSE["neutral"])
-        self.smile, self.brow, self.jaw_extra = smile * intensity, brow * intensity, jaw_extra * intensity
-        self.fps, self.nod_scale = fps, nod_scale
+    The expression follows the performance's phrases (`phrase_times`: start, end, is a question) when given, and
+    its overall emotion otherwise; `rest_smile` (0..1, how much the photo already smiles) damps frowns, so a
+    smiling photo is not pulled into a frown."""
+
+    def __init__(
+        self,
+        performance: Performance | str,
+        fps: int,
+        seed: int = 0,
+        phrase_times: list[tuple[float, float, bool]] | None = None,
+        rest_smile: float = 0.0,
+    ):
+        if isinstance(performance, str):
+            performance = Performance(emotion=performance)
+        self.performance, self.fps = performance, fps
+        self.phrase_times = phrase_times or []
+        self.rest_smile = float(np.clip(rest_smile, 0, 1))
+        gain = performance.expression_intensity
+        smile, brow, jaw_extra, self.scale = EMOTION_POSE[performance.emotion]
+        self.smile, self.brow, self.jaw_extra = smile * gain, brow * gain + performance.eyebrow_raise, jaw_extra * gain
+        self.scale *= performance.head_motion
         rng = np.random.default_rng(seed)
         # (amplitude, frequencies, random phases) per swaying channel
         self.sways = {
@@ -106,20 +137,53 @@ class Motion:
         }
         self._blink_rng = np.random.default_rng([seed, 1])
         self._blink_starts = [int(self._blink_rng.uniform(0.5, 2.0) * fps)]
+        gap = 60.0 / performance.blink_rate
+        self._blink_interval = (BLINK_INTERVAL[0] / BLINK_MEAN * gap, BLINK_INTERVAL[1] / BLINK_MEAN * gap)
         close, reopen = max(1, round(BLINK_FRAMES_CLOSE * fps)), max(2, round(BLINK_FRAMES_OPEN * fps))
         self._blink_shape = np.concatenate([np.linspace(0.5, 1.0, close), np.linspace(1.0, 0.0, reopen + 1)[1:]])
 
-    def channels(self, frames: np.ndarray, emphasis: np.ndarray, speaking: np.ndarray) -> dict[str, np.ndarray]:
-        """Channels for frame indices `frames`, given each frame's speech cues."""
+    def pose(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        """smile, brow, jaw_extra per frame: each phrase's emotion at its intensity, held through the pauses
+        after it, blended over EXPRESSION_BLEND seconds; brows rise at the end of a question."""
+        n = len(frames)
+        phrases = self.performance.phrases
+        if not self.phrase_times or len(phrases) != len(self.phrase_times):
+            pose = {"smile": self.smile, "brow": self.brow, "jaw_extra": self.jaw_extra}
+            out = {k: np.full(n, v, np.float32) for k, v in pose.items()}
+        else:
+            times = frames / self.fps
+            starts = np.array([start for start, _, _ in self.phrase_times])
+            index = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(phrases) - 1)
+            gain = self.performance.expression_intensity
+            table = np.array([np.array(EMOTION_POSE[d.emotion][:3]) * d.intensity * gain for d in phrases], np.float32)
+            table[:, 1] += self.performance.eyebrow_raise
+            question = np.zeros(n, np.float32)
+            for _, end, asked in self.phrase_times:
+                if asked:  # rising over the last QUESTION_LEAD s, held into the pause that follows
+                    question = np.maximum(
+                        question, np.clip((times - (end - QUESTION_LEAD)) / QUESTION_LEAD, 0, 1) * (times < end + 0.5)
+                    )
+            curves = {"smile": table[index, 0], "brow": table[index, 1] + QUESTION_BROW * question}
+            curves["jaw_extra"] = table[index, 2]
+            out = {k: _smooth(v, EXPRESSION_BLEND * self.fps) if n > 1 else v for k, v in curves.items()}
+        out["smile"] = np.where(out["smile"] < 0, out["smile"] * (1 - self.rest_smile), out["smile"])
+        return out
+
+    def channels(
+        self, frames: np.ndarray, emphasis: np.ndarray, speaking: np.ndarray, pauses: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Channels for frame indices `frames`, given each frame's speech cues and, when known ahead (a whole
+        clip), the frames where pauses begin."""
         times = frames / self.fps
-        nods = 2.0 * self.nod_scale * emphasis * speaking
+        pose = self.pose(frames)
+        nods = 2.0 * self.performance.nod_strength * emphasis * speaking
         return {
-            "smile": np.full(len(frames), self.smile, np.float32) + self._sway("smile", times),
-            "brow_raise": np.clip(self.brow + 0.35 * emphasis * speaking, -1, 1),
-            "blink": self._blinks(frames),
+            "smile": pose["smile"] + self._sway("smile", times),
+            "brow_raise": np.clip(pose["brow"] + 0.35 * emphasis * speaking, -1, 1),
+            "blink": self._blinks(frames, pauses),
             "head_pitch": self.scale * (self._sway("head_pitch", times) + nods),
             "head_yaw": self.scale * self._sway("head_yaw", times),
-            "head_roll": self.scale * self._sway("head_roll", times),
+            "head_roll": self.scale * self._sway("head_roll", times) + self.performance.head_tilt,
             "head_dx": self.scale * self._sway("head_dx", times),
             "head_dy": self._sway("head_dy", times),
         }
@@ -129,12 +193,21 @@ class Motion:
         wave = np.sin(2 * np.pi * freqs[None, :] * times[:, None] + phases[None, :]).sum(axis=1)
         return (amplitude * wave / len(freqs)).astype(np.float32)
 
-    def _blinks(self, frames: np.ndarray) -> np.ndarray:
+    def _blinks(self, frames: np.ndarray, pauses: np.ndarray | None) -> np.ndarray:
+        """The seeded schedule at the blink rate; with `pauses` (frames where a pause begins), each scheduled
+        blink close to a pause moves to its start, so people blink between phrases at the same rate."""
         last = int(frames.max(initial=0))
         while self._blink_starts[-1] <= last:  # the schedule grows as far as it is asked for
-            gap = self._blink_rng.uniform(*BLINK_INTERVAL)
+            gap = self._blink_rng.uniform(*self._blink_interval)
             self._blink_starts.append(int((self._blink_starts[-1] / self.fps + gap) * self.fps))
         starts = np.array(self._blink_starts)
+        if pauses is not None and len(pauses):
+            free = set((pauses + round(PAUSE_BLINK_DELAY * self.fps)).tolist())
+            for i, start in enumerate(starts):
+                near = [t for t in free if abs(t - start) <= PAUSE_BLINK_REACH * self.fps]
+                if near:  # one blink per pause; the others keep their time
+                    starts[i] = min(near, key=lambda t: abs(t - start))
+                    free.discard(int(starts[i]))
         since = frames[:, None] - starts[None, :]
         inside = (since >= 0) & (since < len(self._blink_shape))
         values = np.where(inside, self._blink_shape[np.clip(since, 0, len(self._blink_shape) - 1)], 0.0)
@@ -149,43 +222,27 @@ def motion_seed(seed: int | None, content: bytes) -> int:
 
 def build_controls(
     curves: MouthCurves,
-    emotion: str,
+    performance: Performance | str,
     duration: float,
     fps: int,
     seed: int = 0,
-    text: str | None = None,
-    intensity: float = 1.0,
-) -> tuple[ControlTrack, str]:
-    """Per-frame controls for `duration` seconds at `fps`; returns the track and the controller's name."""
-    directions, controller = _directions(text, emotion)
-    emotion = directions.get("emotion", emotion)
-    intensity = float(directions.get("intensity", intensity))
-    motion = Motion(emotion, fps, seed, intensity, float(directions.get("nod_rate", 1.0)))
-
+    phrase_times: list[tuple[float, float, bool]] | None = None,
+    rest_smile: float = 0.0,
+) -> ControlTrack:
+    """Per-frame controls for `duration` seconds at `fps` (`performance`: a Performance, or an emotion name)."""
+    motion = Motion(performance, fps, seed, phrase_times, rest_smile)
     n = max(1, int(round(duration * fps)))
     frames = np.arange(n)
     times = frames / fps
-    emphasis, speaking = speech_cues(frame_loudness(curves, times, fps), fps)
-    channels = mouth_controls(curves, times, fps, motion.smile, motion.jaw_extra) | motion.channels(
-        frames, emphasis, speaking
-    )
+    loudness = frame_loudness(curves, times, fps)
+    emphasis, speaking = speech_cues(loudness, fps)
+    pose = motion.pose(frames)
+    lips = mouth_controls(curves, times, fps, pose["smile"], pose["jaw_extra"])
+    lips["jaw_open"] = np.clip(lips["jaw_open"] * motion.performance.mouth_openness, 0, 1)
+    channels = lips | motion.channels(frames, emphasis, speaking, pause_starts(loudness, fps))
     assert set(channels) == set(CONTROL_CHANNELS)
-    track = ControlTrack(
-        fps=fps, channels={k: np.asarray(v, np.float32) for k, v in channels.items()}, emotion=emotion
+    return ControlTrack(
+        fps=fps,
+        channels={k: np.asarray(v, np.float32) for k, v in channels.items()},
+        emotion=motion.performance.emotion,
     )
-    return track, controller
-
-
-def _directions(text: str | None, emotion: str) -> tuple[dict, str]:
-    """High-level performance directions from the configured LLM, or none (rules only)."""
-    from core.settings import get_settings
-
-    if get_settings().controller != "mistral":
-        return {}, "rules"
-    from models.control.mistral import mistral_directions
-
-    notes: list[str] = []
-    directions = mistral_directions(text or "", emotion, notes=notes)
-    if directions is None:
-        return {}, f"rules (mistral unavailable: {'; '.join(notes) or 'no answer'})"
-    return directions, "rules + mistral directions"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.emotion.face import expression_summary
 from models.eval.quality import track_landmarks
 from models.face.analysis import mouth_opening
 from models.face.frame import FaceFrame
@@ -38,6 +39,7 @@ class LipSyncReport:
     offset_ms: float | None  # + = mouth moves after the sound
     n_phones: int
     phone_source: str
+    expression: dict[str, float] | None = None  # what the rest of the face does (models.emotion.face)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -48,11 +50,15 @@ def aperture(points: np.ndarray) -> float:
     return mouth_opening(points) / max(FaceFrame.of(points).mouth_width, 1e-6)
 
 
-def mouth_apertures(frames: Iterable[np.ndarray]) -> np.ndarray:
-    """Aperture per frame (NaN where no face is found)."""
-    return np.array(
-        [np.nan if points is None else aperture(points) for _, points in track_landmarks(frames)], np.float32
-    )
+def face_points(frames: Iterable[np.ndarray]) -> list[np.ndarray | None]:
+    """68 landmarks per frame (None where no face is found)."""
+    return [points for _, points in track_landmarks(frames)]
+
+
+def mouth_apertures(frames: Iterable[np.ndarray], points: list[np.ndarray | None] | None = None) -> np.ndarray:
+    """Aperture per frame (NaN where no face is found); `points`: the frames' landmarks when already fitted."""
+    fitted = face_points(frames) if points is None else points
+    return np.array([aperture(p) if p is not None else np.nan for p in fitted], np.float32)
 
 
 def evaluate_video(video: Path, transcript: str | None = None) -> LipSyncReport:
@@ -72,7 +78,8 @@ def evaluate(
     """Score `video` against its `phones` and its speech `audio` (mono float)."""
     info = probe(video)
     fps = float(info["fps"])
-    apertures = mouth_apertures(read_frames(video))
+    points = face_points(read_frames(video))
+    apertures = mouth_apertures([], points)
     times = np.arange(len(apertures)) / fps
 
     def during(labels: set[str]) -> list[np.ndarray]:
@@ -99,6 +106,7 @@ def evaluate(
         offset_ms=audio_mouth_offset(apertures, fps, audio, sample_rate),
         n_phones=len(phones),
         phone_source=phone_source,
+        expression=expression_summary(points, fps),
     )
 
 

@@ -37,6 +37,7 @@ class QualityReport:
     frames_with_face: int
     identity_distance_max: float | None
     identity_distance_median: float | None
+    identity_distance_max_eyes_open: float | None  # closed eyes move the descriptor most: without blink frames
     mouth_sharpness_ratio: float | None  # median over frames, 1 = as sharp as the photo
     blinks_per_minute: float
     head_roll_std_deg: float | None
@@ -138,8 +139,8 @@ def evaluate_quality(frames: Iterable[np.ndarray], photo: FaceAnalysis, fps: flo
             aspects.append(np.nan)
             rigid.append(np.full((len(RIGID), 2), np.nan))
             continue
-        if photo.embedding is not None:
-            distances.append(float(np.linalg.norm(lm.descriptor_at(frame, points) - photo.embedding)))
+        identity = np.nan if photo.embedding is None else lm.descriptor_at(frame, points) - photo.embedding
+        distances.append(float(np.linalg.norm(identity)))
         sharpness.append(mouth_sharpness(frame, points) / max(photo_sharpness, 1e-6))
         aspects.append(eye_aspect(points))
         roll, shift = _rigid_pose(points, reference)
@@ -148,6 +149,8 @@ def evaluate_quality(frames: Iterable[np.ndarray], photo: FaceAnalysis, fps: flo
         seams.append(seam_energy(frame, points) / max(photo_seam, 1e-6))
         rigid.append(points[RIGID])
     found = n - int(np.sum(np.isnan(aspects)))
+    seen = np.array([a for a in aspects if not np.isnan(a)])
+    eyes_open = [d for d, a in zip(distances, seen, strict=True) if a >= REOPEN_FRACTION * np.median(seen)]
 
     def stat(values: list[float], fn) -> float | None:
         values = [v for v in values if np.isfinite(v)]
@@ -158,6 +161,7 @@ def evaluate_quality(frames: Iterable[np.ndarray], photo: FaceAnalysis, fps: flo
         frames_with_face=found,
         identity_distance_max=stat(distances, np.max),
         identity_distance_median=stat(distances, np.median),
+        identity_distance_max_eyes_open=stat(eyes_open, np.max),
         mouth_sharpness_ratio=stat(sharpness, np.median),
         blinks_per_minute=round(count_blinks(np.array(aspects, np.float32)) * 60 * fps / max(n, 1), 2),
         head_roll_std_deg=stat(rolls, np.std),

@@ -16,6 +16,7 @@ PACKAGE = "face_recognition_models"
 DETECT_SIDE = 1024  # the first HOG pass sees the photo at most this large (its cost grows with the pixels)
 UPSAMPLED_SIDE = 2400  # the HOG retry enlarges the photo up to this longer side (its smallest face is ~80 px)
 CNN_SIDE = 420  # the CNN retry sees the photo at most this large (a few seconds on a CPU; faces from ~50 px)
+UPRIGHT_CHECK = 200  # px: the crop in which a CNN-found face is checked for standing upright
 FIT_MIN = 160  # px: landmarks of a smaller face are fitted on an enlarged copy of its region
 _DLIB = threading.Lock()  # dlib's model objects abort the process when two threads use them at once
 
@@ -71,12 +72,27 @@ def detect_faces(rgb: np.ndarray, notes: list[str] | None = None) -> list[dlib.r
         scale = min(1.0, CNN_SIDE / max(rgb.shape[:2]))
         if not faces:
             faces = _scaled([d.rect for d in _cnn_detector()(_resize(rgb, scale), 0)], 1 / scale)
+            faces = [box for box in faces if _upright(rgb, box)]  # it also finds faces lying on their side
             if faces and notes is not None:
                 notes.append(
                     "the face was found only by the CNN detector (turned away, partly hidden or dim): the warp "
                     "renderer is made for front-facing faces, check the result"
                 )
     return sorted(faces, key=lambda r: r.width() * r.height(), reverse=True)
+
+
+def _upright(rgb: np.ndarray, box: dlib.rectangle) -> bool:
+    """Whether the CNN sees the face in `box` best as it stands, not turned a quarter either way (the CNN also
+    finds faces lying on their side, which the renderer cannot animate)."""
+    margin = box.width() // 2
+    y0, x0 = max(box.top() - margin, 0), max(box.left() - margin, 0)
+    crop = rgb[y0 : box.bottom() + margin, x0 : box.right() + margin]
+    crop = _resize(np.ascontiguousarray(crop), UPRIGHT_CHECK / max(crop.shape[:2]))
+
+    def score(image: np.ndarray) -> float:
+        return max((d.confidence for d in _cnn_detector()(np.ascontiguousarray(image), 0)), default=-np.inf)
+
+    return score(crop) >= max(score(np.rot90(crop, 1)), score(np.rot90(crop, -1)))
 
 
 def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:

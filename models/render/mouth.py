@@ -67,9 +67,9 @@ def build_mouth(
     throat = np.exp(-((along / 0.55) ** 2 + ((above_lower - THROAT) / 0.2) ** 2))
     cavity = lip * np.array([0.30, 0.2, 0.2], np.float32) * (side_shade * (1 - 0.7 * throat))[..., None]
     # The tongue lies low behind the lower teeth, lit from the front: brightest at its tip, red like the lips.
-    tongue = _smoothstep(1 - ((along / 0.58) ** 2 + ((above_lower - 0.03) / 0.15) ** 2), 0, 0.4)
-    tongue_rgb = lip * np.array([0.72, 0.5, 0.5], np.float32) * (
-        side_shade * (0.75 + 0.25 * np.clip(1 - above_lower / 0.18, 0, 1))
+    tongue = _smoothstep(1 - ((along / 0.6) ** 2 + ((above_lower - 0.05) / 0.17) ** 2), 0, 0.4)
+    tongue_rgb = lip * np.array([0.88, 0.56, 0.56], np.float32) * (
+        side_shade * (0.7 + 0.3 * np.clip(1 - above_lower / 0.2, 0, 1))
     )[..., None]
     lower_rgb = cavity + tongue[..., None] * (tongue_rgb - cavity)
     lower_depth = above_lower / LOWER_TEETH

@@ -228,9 +228,12 @@ class Puppet:
     ) -> None:
         """Inside `slit.box`: the lower side where it covers, and what shows through the opening."""
         box = slit.box
-        cover_upper = cv2.remap(self.mesh.side_upper, upper, None, cv2.INTER_LINEAR)[..., None]
-        cover_lower = cv2.remap(self.mesh.side_lower, lower, None, cv2.INTER_LINEAR)[..., None]
-        face = cover_upper * out[box] + cover_lower * cv2.remap(self.src, lower, None, cv2.INTER_LINEAR)
+        # Beyond the photo's edge (a head turned near it) the sides go on as they end: never a black hole.
+        edge = cv2.BORDER_REPLICATE
+        cover_upper = cv2.remap(self.mesh.side_upper, upper, None, cv2.INTER_LINEAR, borderMode=edge)[..., None]
+        cover_lower = cv2.remap(self.mesh.side_lower, lower, None, cv2.INTER_LINEAR, borderMode=edge)[..., None]
+        lower_rgb = cv2.remap(self.src, lower, None, cv2.INTER_LINEAR, borderMode=edge)
+        face = cover_upper * out[box] + cover_lower * lower_rgb
         face /= cover_upper + cover_lower + 1e-6
         # The opening is drawn from the moved lip (lid) outlines, anti-aliased in the output: sampling the
         # photo's side masks would blur the edge wherever the warp stretches a closed slit open.

@@ -67,6 +67,18 @@ def _up(cin: int, cout: int, stride: int, padding: int, output_padding: int, n_r
     )
 
 
+def audio_encoder() -> nn.Sequential:
+    """(B, 1, 80, 16) mel window -> (B, 512, 1, 1); SadTalker's audio2exp and audio2pose reuse it as is."""
+    return nn.Sequential(
+        *_stage(1, 32, 1, 2),
+        *_stage(32, 64, (3, 1), 2),
+        *_stage(64, 128, 3, 2),
+        *_stage(128, 256, (3, 2), 1),
+        Conv2d(256, 512, 3, 1, 0),
+        Conv2d(512, 512, 1, 1, 0),
+    )
+
+
 class Wav2Lip(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -81,14 +93,7 @@ class Wav2Lip(nn.Module):
                 nn.Sequential(Conv2d(512, 512, 3, 1, 0), Conv2d(512, 512, 1, 1, 0)),  # 1x1
             ]
         )
-        self.audio_encoder = nn.Sequential(
-            *_stage(1, 32, 1, 2),
-            *_stage(32, 64, (3, 1), 2),
-            *_stage(64, 128, 3, 2),
-            *_stage(128, 256, (3, 2), 1),
-            Conv2d(256, 512, 3, 1, 0),
-            Conv2d(512, 512, 1, 1, 0),
-        )
+        self.audio_encoder = audio_encoder()
         self.face_decoder_blocks = nn.ModuleList(
             [
                 nn.Sequential(Conv2d(512, 512, 1, 1, 0)),

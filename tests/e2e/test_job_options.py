@@ -3,14 +3,16 @@ record says which renderer ran and why."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from test_cli_generate import avatar
 
-from core.db import Job, migrate, session_scope
+from core.db import Job, Upload, migrate, session_scope
 from core.storage import open_storage
 from models.media.video import probe
 from workers import segment
@@ -57,6 +59,9 @@ def test_job_row_records_the_plans_reason(astronaut_png: Path, data_dir: Path):
         job = session.get(Job, job_id)
         assert job.backend == "warp"
         assert "wav2lip weights missing" in job.backend_reason and job.backend_reason.endswith("-> warp")
+        (output,) = session.scalars(select(Upload).where(Upload.job_id == job_id)).all()
+    stored = open_storage().fetch(job.output_key).read_bytes()
+    assert (output.size, output.sha256) == (len(stored), hashlib.sha256(stored).hexdigest())
 
 
 def test_bad_options_in_a_stored_job_are_refused(data_dir: Path):

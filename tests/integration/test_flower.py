@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from services import Process, free_port, redis_server, service_env, wait_for
+from services import WEBHOOK_SECRET, Process, free_port, redis_server, service_env, wait_for
 
 
 def test_flower_lists_workers_and_their_task_events(tmp_path: Path):
@@ -16,6 +16,7 @@ def test_flower_lists_workers_and_their_task_events(tmp_path: Path):
         env = service_env(
             {
                 "AVATAR_BROKER_URL": redis.url,
+                "AVATAR_WEBHOOK_SECRET": WEBHOOK_SECRET,
                 "AVATAR_DATA_DIR": str(tmp_path / "data"),
                 "FLOWER_UNAUTHENTICATED_API": "true",
             }

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from services import RedisServer, api_server, avatar, redis_server, service_env
+from services import WEBHOOK_SECRET, RedisServer, api_server, avatar, redis_server, service_env
 from sqlalchemy import delete, update
 
 from core.db import Job, session_scope, utcnow
@@ -43,7 +43,13 @@ class Broker:
 def broker(tmp_path_factory: pytest.TempPathFactory, astronaut_png: Path) -> Iterator[Broker]:
     workdir = tmp_path_factory.mktemp("reconciler")
     with redis_server(workdir / "redis") as server:
-        env = service_env({"AVATAR_DATA_DIR": str(workdir / "data"), "AVATAR_BROKER_URL": server.url})
+        env = service_env(
+            {
+                "AVATAR_DATA_DIR": str(workdir / "data"),
+                "AVATAR_BROKER_URL": server.url,
+                "AVATAR_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            }
+        )
         api, base_url = api_server(env, workdir / "api.log")
         try:
             with astronaut_png.open("rb") as f:

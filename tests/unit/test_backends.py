@@ -26,7 +26,8 @@ def fresh_backends():
 def test_auto_without_weights_is_warp_and_names_the_missing_files(data_dir):
     choice = RENDERERS.choose("auto")
     assert (choice.name, choice.resource) == ("warp", "cpu")
-    assert [t.split(":")[0] for t in choice.tried] == ["wav2lip"]  # sadtalker (not implemented) is not in auto
+    assert [t.split(":")[0] for t in choice.tried] == ["sadtalker", "wav2lip"]
+    assert "SadTalker_V0.0.2_256.safetensors" in choice.reason
     assert "wav2lip_gan.pth" in choice.reason and "avatar models download wav2lip" in choice.reason
     assert choice.reason.endswith("-> warp")
 

@@ -20,11 +20,8 @@ def curves(duration: float, **segments: list[tuple[float, float, float]]) -> Mou
 
 def test_short_bilabial_closure_survives_25fps_and_closes_the_jaw():
     # "a-m-a": open vowel, a 60 ms closure, open vowel
-    c = curves(
-        2.0, open=[(0.5, 0.9, 0.9), (0.96, 1.4, 0.9)], closed=[(0.9, 0.96, 1.0)], energy=[(0.5, 1.4, 0.8)]
-    )
-    track, controller = build_controls(c, "neutral", duration=2.0, fps=25)
-    assert controller == "rules"
+    c = curves(2.0, open=[(0.5, 0.9, 0.9), (0.96, 1.4, 0.9)], closed=[(0.9, 0.96, 1.0)], energy=[(0.5, 1.4, 0.8)])
+    track = build_controls(c, "neutral", duration=2.0, fps=25)
     frame = int(round(0.93 * 25))
     assert track.channels["lip_press"][frame] > 0.9
     assert track.channels["jaw_open"][frame] < 0.1
@@ -33,7 +30,7 @@ def test_short_bilabial_closure_survives_25fps_and_closes_the_jaw():
 
 def test_lips_move_before_the_sound_and_are_open_when_it_starts():
     c = curves(2.0, open=[(1.0, 1.6, 1.0)], energy=[(1.0, 1.6, 1.0)])
-    track, _ = build_controls(c, "neutral", duration=2.0, fps=100)
+    track = build_controls(c, "neutral", duration=2.0, fps=100)
     jaw = track.channels["jaw_open"]
     starts_moving = np.argmax(jaw > 0.05) / 100
     assert starts_moving == pytest.approx(1.0 - ANTICIPATION, abs=0.02)
@@ -42,7 +39,7 @@ def test_lips_move_before_the_sound_and_are_open_when_it_starts():
 
 def test_closure_starts_early_and_holds_to_the_end_of_the_consonant():
     c = curves(2.0, open=[(0.5, 0.9, 0.9), (1.0, 1.5, 0.9)], closed=[(0.9, 1.0, 1.0)], energy=[(0.5, 1.5, 0.8)])
-    track, _ = build_controls(c, "neutral", duration=2.0, fps=100)
+    track = build_controls(c, "neutral", duration=2.0, fps=100)
     press = track.channels["lip_press"]
     assert press[int((0.9 - ANTICIPATION) * 100) + 1] == 1.0
     assert press[98] == 1.0  # still closed at the end of the "m"
@@ -50,16 +47,16 @@ def test_closure_starts_early_and_holds_to_the_end_of_the_consonant():
 
 
 def test_silence_keeps_the_mouth_closed_and_channels_complete():
-    track, _ = build_controls(curves(3.0), "neutral", duration=3.0, fps=25)
+    track = build_controls(curves(3.0), "neutral", duration=3.0, fps=25)
     assert set(track.channels) == set(CONTROL_CHANNELS)
     assert track.n_frames == 75
     assert track.channels["jaw_open"].max() == 0.0
 
 
 def test_blinks_are_natural_and_seeded():
-    a, _ = build_controls(curves(30.0), "neutral", duration=30.0, fps=25, seed=1)
-    b, _ = build_controls(curves(30.0), "neutral", duration=30.0, fps=25, seed=1)
-    c, _ = build_controls(curves(30.0), "neutral", duration=30.0, fps=25, seed=2)
+    a = build_controls(curves(30.0), "neutral", duration=30.0, fps=25, seed=1)
+    b = build_controls(curves(30.0), "neutral", duration=30.0, fps=25, seed=1)
+    c = build_controls(curves(30.0), "neutral", duration=30.0, fps=25, seed=2)
     blink = a.channels["blink"]
     onsets = np.flatnonzero((blink[1:] >= 0.99) & (blink[:-1] < 0.99))
     assert 5 <= len(onsets) <= 16  # one every 2-5.5 s
@@ -69,19 +66,99 @@ def test_blinks_are_natural_and_seeded():
 
 
 def test_emotion_sets_smile_and_brows():
-    happy, _ = build_controls(curves(2.0), "happy", duration=2.0, fps=25)
-    sad, _ = build_controls(curves(2.0), "sad", duration=2.0, fps=25)
-    surprised, _ = build_controls(curves(2.0), "surprised", duration=2.0, fps=25)
+    happy = build_controls(curves(2.0), "happy", duration=2.0, fps=25)
+    sad = build_controls(curves(2.0), "sad", duration=2.0, fps=25)
+    surprised = build_controls(curves(2.0), "surprised", duration=2.0, fps=25)
     assert happy.channels["smile"].mean() > 0.3 > sad.channels["smile"].mean()
     assert surprised.channels["brow_raise"].mean() > 0.5
     assert happy.emotion == "happy"
 
 
 def test_track_round_trips_through_npz(tmp_path):
-    track, _ = build_controls(curves(1.0, open=[(0.2, 0.6, 0.7)]), "angry", duration=1.0, fps=25)
+    track = build_controls(curves(1.0, open=[(0.2, 0.6, 0.7)]), "angry", duration=1.0, fps=25)
     track.save(tmp_path / "c.npz")
     from models.types import ControlTrack
 
     back = ControlTrack.load(tmp_path / "c.npz")
     assert back.fps == 25 and back.emotion == "angry"
     assert np.allclose(back.channels["jaw_open"], track.channels["jaw_open"])
+
+
+def _blinks_per_minute(track) -> float:
+    blink = track.channels["blink"] >= 0.99
+    return 60 * np.count_nonzero(blink[1:] & ~blink[:-1]) / (track.n_frames / track.fps)
+
+
+def test_each_performance_field_changes_its_channel():
+    from models.control.performance import Performance
+
+    base = Performance(emotion="neutral")
+    talk = curves(60.0, open=[(i, i + 0.3, 0.6) for i in range(60)], energy=[(i, i + 0.3, 0.8) for i in range(60)])
+
+    def track(**fields):
+        return build_controls(talk, base.model_copy(update=fields), duration=60.0, fps=25, seed=3).channels
+
+    plain = track()
+    assert _blinks_per_minute(build_controls(talk, base.model_copy(update={"blink_rate": 30}), 60.0, 25, 3)) > 1.5 * (
+        _blinks_per_minute(build_controls(talk, base, 60.0, 25, 3))
+    )
+    assert np.ptp(track(head_motion=2.0)["head_yaw"]) > 1.8 * np.ptp(plain["head_yaw"])
+    assert track(head_tilt=5.0)["head_roll"].mean() == pytest.approx(plain["head_roll"].mean() + 5.0, abs=0.01)
+    assert track(eyebrow_raise=0.4)["brow_raise"].mean() > plain["brow_raise"].mean() + 0.3
+    assert track(mouth_openness=1.3)["jaw_open"].max() > 1.2 * plain["jaw_open"].max()
+    happy = base.model_copy(update={"emotion": "happy"})
+    assert (
+        build_controls(talk, happy.model_copy(update={"expression_intensity": 0.3}), 60.0, 25, 3)
+        .channels["smile"]
+        .mean()
+        < 0.5 * build_controls(talk, happy, 60.0, 25, 3).channels["smile"].mean()
+    )
+
+
+def test_the_expression_follows_the_phrases_and_brows_rise_at_the_end_of_a_question():
+    from models.control.performance import Direction, Performance
+
+    performance = Performance(
+        emotion="neutral",
+        phrases=[Direction(emotion="happy", intensity=1.0), Direction(emotion="sad", intensity=1.0)],
+    )
+    times = [(0.0, 2.0, False), (2.0, 4.0, True)]
+    track = build_controls(curves(5.0), performance, duration=5.0, fps=25, phrase_times=times)
+    smile, brow = track.channels["smile"], track.channels["brow_raise"]
+    assert smile[:40].mean() > 0.4 and smile[60:90].mean() < -0.25  # happy, then sad
+    assert brow[90:100].mean() > brow[60:70].mean() + 0.3  # the question's end lifts the brows
+    assert np.abs(np.diff(brow)).max() < 0.12 and np.abs(np.diff(smile)).max() < 0.12  # and nothing jumps
+    statement = build_controls(curves(5.0), performance, 5.0, 25, phrase_times=[(0.0, 2.0, False), (2.0, 4.0, False)])
+    assert brow[90:100].mean() > statement.channels["brow_raise"][90:100].mean() + 0.3
+
+
+def test_a_smiling_photo_is_not_pulled_into_a_frown():
+    plain = build_controls(curves(2.0), "sad", duration=2.0, fps=25).channels["smile"]
+    smiling = build_controls(curves(2.0), "sad", duration=2.0, fps=25, rest_smile=1.0).channels["smile"]
+    half = build_controls(curves(2.0), "sad", duration=2.0, fps=25, rest_smile=0.5).channels["smile"]
+    assert plain.mean() < -0.25
+    assert smiling.min() > -0.06  # only the idle sway is left
+    assert half.mean() == pytest.approx(plain.mean() / 2, abs=0.03)
+
+
+def test_every_emotion_has_a_pose_and_the_track_records_the_one_shown():
+    from models.control.rules import EMOTION_POSE
+    from models.types import EMOTIONS
+
+    assert tuple(EMOTION_POSE) == EMOTIONS
+    for emotion in EMOTIONS:
+        track = build_controls(curves(1.0), emotion, duration=1.0, fps=25)
+        assert track.emotion == emotion
+        assert track.channels["smile"][0] == pytest.approx(EMOTION_POSE[emotion][0], abs=0.2)
+
+
+def test_blinks_fall_at_pauses():
+    # two-second phrases with 0.8 s pauses between them, for a minute
+    spans = [(t, t + 2.0, 0.8) for t in np.arange(0.5, 59.0, 2.8)]
+    track = build_controls(curves(60.0, open=spans, energy=spans), "neutral", duration=60.0, fps=25, seed=4)
+    blink = track.channels["blink"] >= 0.99
+    onsets = np.flatnonzero(blink[1:] & ~blink[:-1]) / 25
+    pause_starts = np.array([end for _, end, _ in spans])
+    at_pause = [np.any((t - pause_starts > 0) & (t - pause_starts < 0.5)) for t in onsets]
+    assert np.mean(at_pause) > 0.8
+    assert 12 <= len(onsets) <= 30  # about the blink rate still

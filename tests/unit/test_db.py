@@ -122,6 +122,7 @@ def test_only_the_lease_holder_finishes_the_job(job_id: str, tmp_path: Path):
     video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
     state = {
         "output_key": open_storage().store("jobs/j1/output.mp4", video),
+        "output_info": {"bytes": video.stat().st_size, "sha256": hashlib.sha256(video.read_bytes()).hexdigest()},
         "timings": {"finalize": 0.1},
         "plan": {"renderer": {"name": "warp", "resource": "cpu", "reason": "warp (auto)", "tried": []}},
     }

@@ -51,3 +51,14 @@ def _matrix(face, photo: np.ndarray) -> np.ndarray:
     points = lm.landmarks(photo, lm.detect_faces(photo)[0])
     matrix, _ = cv2.estimateAffinePartial2D(points, face.landmarks)
     return matrix
+
+
+def test_a_blink_beside_the_frame_edge_leaves_no_black_hole(data_dir: Path) -> None:
+    from models.render.warp import Puppet
+
+    face = analyze_face(astronaut_at_edge())
+    frame = Puppet(face).frame({"blink": 1.0, "head_yaw": 3.0, "head_roll": 2.0})
+    eyes = slice(int(face.landmarks[36:48, 1].min()) - 10, int(face.landmarks[36:48, 1].max()) + 10)
+    edge = frame[eyes, :6].astype(int).sum(-1)
+    photo_edge = face.image[eyes, :6].astype(int).sum(-1)
+    assert edge.min() > 0.5 * photo_edge.min()

@@ -73,7 +73,7 @@ def test_the_live_mouth_follows_the_offline_controller(speech, face, lookahead, 
     live = stream(face, pcm(speech), 640, lookahead=lookahead)
     duration = len(speech) / 16_000
     curves = mouth_curves(phone_track(speech), prosody(speech), duration)
-    offline, _ = build_controls(curves, "neutral", duration, FPS)
+    offline = build_controls(curves, "neutral", duration, FPS)
     assert len(live) == offline.n_frames
     assert np.corrcoef(jaw(live), offline.channels["jaw_open"])[0, 1] > correlation
     assert jaw(live)[: int(0.4 * FPS)].max() < 0.05  # silent lead-in: mouth closed

@@ -10,8 +10,8 @@ import pytest
 
 from core.errors import BackendUnavailable
 from models.audio.transcribe import transcribe, whisper_status
-from models.device import cuda_available
 from models.render.sadtalker import SadTalkerRenderer
+from models.types import ControlTrack
 
 
 @pytest.fixture
@@ -37,10 +37,10 @@ def test_sadtalker_reports_missing_weights_then_its_real_limits(settings_env, tm
     ):
         (folder / name).write_bytes(b"x")
     status = renderer.available()
-    assert not status.ok
-    assert ("not implemented" in status.reason) if cuda_available() else ("CUDA" in status.reason)
-    with pytest.raises(BackendUnavailable, match="not implemented in this build; falling back"):
-        renderer.render(None, None, tmp_path / "a.wav", None)
+    assert status.ok and status.reason.startswith("sadtalker on ")  # present; auto still needs CUDA (registry)
+    controls = ControlTrack(fps=25, channels={"blink": np.zeros(3, np.float32)})
+    with pytest.raises(BackendUnavailable, match="cannot read SadTalker checkpoint .*SadTalker_V0.0.2_256"):
+        renderer.render(None, controls, tmp_path / "a.wav", None)
 
 
 def test_whisper_is_off_until_a_model_folder_is_configured(settings_env, tmp_path: Path):

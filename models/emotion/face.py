@@ -1,0 +1,82 @@
+"""A face's expression from its 68 landmarks: how far the mouth corners are lifted, how high the brows sit, how
+open the eyes are. Measured in a frame that follows the face (the eye line is horizontal, lengths in eye
+distances), so head roll and image size do not change the numbers.
+
+The same measure reads the photo's resting expression (so a smiling photo is not driven into a frown) and reads the
+rendered frames back (`avatar eval`, models/eval/lipsync.py: the output is judged by what the face does, not by the
+controls asked for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+# Typical values of a relaxed face (dlib's 68 points, frontal): differences from them carry the expression
+REST_LIFT = 0.0  # mouth corners level with the lip midline
+REST_BROW = 0.32  # brow above the eye corners
+REST_EYE = 0.28  # eye opening (lid gap over eye width)
+LIFT_SCALE, BROW_SCALE, EYE_SCALE = 0.15, 0.08, 0.10  # the change that counts as a full expression
+BLINK_CLOSED = 0.35  # eye opening below this share of the video's median counts as a blink
+
+
+@dataclass
+class Expression:
+    mouth_corner_lift: float  # + corners above the lip midline (smile), - below (frown); in eye distances
+    brow_height: float  # brow above the eye corners, in eye distances
+    eye_opening: float  # mean lid gap over eye width
+    roll_deg: float = 0.0  # the eye line's angle (head roll), not part of the expression's scores
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 4) for k, v in asdict(self).items()}
+
+    def scores(self) -> dict[str, float]:
+        """Valence (-1 frown .. 1 smile) and arousal (-1 drowsy .. 1 wide-eyed, brows up) of this expression."""
+        smile = (self.mouth_corner_lift - REST_LIFT) / LIFT_SCALE
+        lift = (self.brow_height - REST_BROW) / BROW_SCALE + (self.eye_opening - REST_EYE) / EYE_SCALE
+        return {"valence": float(np.clip(smile, -1, 1)), "arousal": float(np.clip(0.5 * lift, -1, 1))}
+
+
+def expression(points: np.ndarray) -> Expression:
+    """The expression of one face's (68, 2) landmarks."""
+    p = np.asarray(points, np.float64)
+    left_eye, right_eye = p[36:42].mean(0), p[42:48].mean(0)
+    across = right_eye - left_eye
+    scale = float(np.linalg.norm(across)) or 1.0
+    x_axis = across / scale
+    down = np.array([-x_axis[1], x_axis[0]])  # image y grows downwards
+
+    def height(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """How far `a` lies above `b`, in eye distances."""
+        return (np.asarray(b) - np.asarray(a)) @ down / scale
+
+    lip_midline = p[[51, 57, 62, 66]].mean(0)
+    lift = float(np.mean(height(p[[48, 54]], lip_midline)))
+    # brows over the eyes' corners, which stay put when the lids close (a blink is not a frown)
+    brows = np.mean([height(p[17:22].mean(0), p[[36, 39]].mean(0)), height(p[22:27].mean(0), p[[42, 45]].mean(0))])
+    eyes = [
+        (np.linalg.norm(p[a] - p[b]) + np.linalg.norm(p[c] - p[d])) / (2 * np.linalg.norm(p[e] - p[f]))
+        for a, b, c, d, e, f in ((37, 41, 38, 40, 36, 39), (43, 47, 44, 46, 42, 45))
+    ]
+    roll = float(np.degrees(np.arctan2(across[1], across[0])))
+    return Expression(lift, float(brows), float(np.mean(eyes)), roll)
+
+
+def expression_summary(points: list[np.ndarray | None], fps: float) -> dict[str, float] | None:
+    """What a face does over a video, from its landmarks per frame (None where no face was found): blinks per
+    minute, head roll (mean and spread), and the median mouth-corner lift, brow height and eye opening."""
+    found = [expression(p) for p in points if p is not None]
+    if len(found) < 2:
+        return None
+    eyes = np.array([e.eye_opening for e in found])
+    closed = eyes < BLINK_CLOSED * np.median(eyes)
+    roll = np.array([e.roll_deg for e in found])
+    return {
+        "blinks_per_minute": round(float(np.count_nonzero(closed[1:] & ~closed[:-1]) * 60 * fps / len(points)), 1),
+        "head_roll_mean_deg": round(float(roll.mean()), 2),
+        "head_roll_std_deg": round(float(roll.std()), 2),
+        "mouth_corner_lift": round(float(np.median([e.mouth_corner_lift for e in found])), 4),
+        "brow_height": round(float(np.median([e.brow_height for e in found])), 4),
+        "eye_opening": round(float(np.median(eyes)), 4),
+    }

@@ -1,0 +1,198 @@
+"""SadTalker on full-size random-weight checkpoints in the official layouts, saved under the official file
+names: strict loading (and clear refusals), the audio-to-coefficient step, and the whole renderer on a real photo
+and real speech. The face renderer runs at 128 px instead of 256 (full-size networks; two CPU cores here)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from checkpoints import random_mapping_checkpoint, random_sadtalker_checkpoint, random_wav2lip_checkpoint
+from safetensors.torch import save_file
+
+from core.errors import BackendUnavailable
+from models.render.sadtalker import SadTalkerRenderer
+from models.render.sadtalker.animate import Drive, coefficients
+from models.render.sadtalker.audio import frame_mels
+from models.render.sadtalker.crop import face_crop, face_mask
+from models.render.sadtalker.loading import load_mapping, load_nets
+from models.render.sadtalker.renderer import SadTalkerOptions
+from models.types import ControlTrack
+
+SR = 16_000
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("sadtalker")
+    return {
+        "checkpoint": random_sadtalker_checkpoint(folder / "SadTalker_V0.0.2_256.safetensors"),
+        "mapping_229": random_mapping_checkpoint(folder / "mapping_00229-model.pth.tar", 70),
+        "mapping_109": random_mapping_checkpoint(folder / "mapping_00109-model.pth.tar", 73),
+    }
+
+
+@pytest.fixture(scope="module")
+def nets(files):
+    return load_nets(files["checkpoint"])
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from models.audio.tts import synthesize
+
+    return synthesize("Hello, my name is Sam.", tmp_path_factory.mktemp("speech") / "hello.wav")
+
+
+@pytest.fixture(scope="module")
+def speech_mels(speech: Path) -> torch.Tensor:
+    import librosa
+
+    wav, _ = librosa.load(speech, sr=SR)
+    return torch.from_numpy(frame_mels(wav, 25, int(len(wav) / SR * 25)))
+
+
+def test_the_checkpoint_has_the_official_size_and_loads(files, nets):
+    assert files["checkpoint"].stat().st_size == 725_066_984
+    assert sum(p.numel() for p in nets.parameters()) == 181_064_409
+    assert not nets.training
+    assert load_mapping(files["mapping_229"]).coeff_nc == 70
+    assert load_mapping(files["mapping_109"]).coeff_nc == 73
+
+
+def test_a_truncated_checkpoint_is_refused_naming_the_file(files, tmp_path):
+    cut = tmp_path / "SadTalker_V0.0.2_256.safetensors"
+    with files["checkpoint"].open("rb") as src, cut.open("wb") as dst:
+        dst.write(src.read(50_000_000))
+    with pytest.raises(BackendUnavailable, match=f"cannot read SadTalker checkpoint {cut}"):
+        load_nets(cut)
+
+
+def test_a_checkpoint_of_another_layout_names_the_first_bad_key(nets, tmp_path):
+    wrong = tmp_path / "SadTalker_V0.0.2_256.safetensors"
+    state = {f"kp_extractor.{k}": v for k, v in nets.kp_extractor.state_dict().items()}
+    state["kp_extractor.kp.weight"] = torch.zeros(16, 32, 3, 3, 3)  # 16 keypoints: another model
+    save_file(state, wrong)
+    with pytest.raises(BackendUnavailable) as refused:
+        load_nets(wrong)
+    message = str(refused.value)
+    assert str(wrong) in message and "missing keys ['audio2exp.audio_encoder.0.conv_block.0.bias'" in message
+    assert "with other shapes ['kp_extractor.kp.weight']" in message
+
+
+def test_a_wrong_mapping_file_is_refused(files, tmp_path):
+    wav2lip = random_wav2lip_checkpoint(tmp_path / "mapping_00229-model.pth.tar")
+    with pytest.raises(BackendUnavailable, match="is not a SadTalker mapping checkpoint: expected the official layout"):
+        load_mapping(wav2lip)
+    partial = tmp_path / "mapping_00109-model.pth.tar"
+    stored = torch.load(files["mapping_109"], weights_only=True)
+    del stored["mapping"]["fc_exp.bias"]
+    torch.save(stored, partial)
+    with pytest.raises(BackendUnavailable, match=r"1 missing keys \['fc_exp.bias'\]"):
+        load_mapping(partial)
+
+
+def test_coefficients_from_speech(nets, speech_mels):
+    n = len(speech_mels)
+    photo = np.random.default_rng(0).normal(size=73).astype(np.float32)
+    blink = np.zeros(n, np.float32)
+    coeffs = coefficients(nets, speech_mels, photo, Drive(blink, seed=1))
+    assert coeffs.shape == (n, 70) and n > 32  # more than one audio2pose chunk
+    assert np.array_equal(coeffs, coefficients(nets, speech_mels, photo, Drive(blink, seed=1)))
+    assert not np.allclose(coeffs[:, 64:], coefficients(nets, speech_mels, photo, Drive(blink, seed=2))[:, 64:])
+    other_style = coefficients(nets, speech_mels, photo, Drive(blink, pose_style=30, seed=1))
+    assert not np.allclose(coeffs[:, 64:], other_style[:, 64:])
+    assert np.allclose(coeffs[:, :64], other_style[:, :64])  # the style moves the head only
+
+    still = coefficients(nets, speech_mels, photo, Drive(blink, pose="photo"))
+    assert np.array_equal(still[:, 64:], np.repeat(photo[None, 64:70], n, axis=0))
+    assert np.allclose(still[:, :64], coeffs[:, :64])
+    half = coefficients(nets, speech_mels, photo, Drive(blink, pose="photo", expression_scale=0.5))
+    assert np.allclose(half[:, :64], 0.5 * still[:, :64], atol=1e-6)
+
+    blink[10:15] = [0.5, 0.9, 1.0, 0.9, 0.5]  # our blink times drive audio2exp's eye-blink input
+    blinking = coefficients(nets, speech_mels, photo, Drive(blink, pose="photo"))
+    changed = np.abs(blinking[:, :64] - still[:, :64]).max(axis=1) > 1e-6
+    assert changed[10:15].all() and not changed[:10].any() and not changed[15:].any()
+
+
+def controls(n: int) -> ControlTrack:
+    channels = {k: np.zeros(n, np.float32) for k in ("jaw_open", "blink", "head_yaw", "head_pitch", "head_roll")}
+    channels["blink"][1] = 1.0
+    channels["head_yaw"] = np.linspace(0, 8, n, dtype=np.float32)
+    return ControlTrack(fps=25, channels=channels)
+
+
+def test_still_mode_pastes_the_face_back_and_leaves_the_rest_untouched(files, astronaut_face, speech, frame_list):
+    renderer = SadTalkerRenderer(
+        SadTalkerOptions(mode="still"), {"checkpoint": files["checkpoint"], "mapping": files["mapping_109"]}, side=128
+    )
+    assert renderer.available().ok
+    report = renderer.render(astronaut_face, controls(3), speech, frame_list)
+    photo = astronaut_face.image
+    assert report.frames == len(frame_list.frames) == 3
+    crop = face_crop(astronaut_face.landmarks, photo.shape)
+    outside = np.ones(photo.shape[:2], bool)
+    outside[crop.y0 : crop.y1, crop.x0 : crop.x1] = face_mask(astronaut_face.landmarks, crop)[..., 0] == 0
+    for frame in frame_list.frames:
+        assert frame.shape == photo.shape and frame.dtype == np.uint8
+        assert np.array_equal(frame[outside], photo[outside])
+        assert (frame[~outside] != photo[~outside]).any()  # the face is SadTalker's (noise, from random weights)
+    assert "sadtalker still on cpu" in report.notes and "head still (the photo's pose)" in report.notes
+
+
+def test_crop_mode_frames_the_crop_with_head_motion_from_the_control_track(files, astronaut_face, speech, frame_list):
+    renderer = SadTalkerRenderer(
+        SadTalkerOptions(mode="crop", pose="control", batch_size=2),
+        {"checkpoint": files["checkpoint"], "mapping": files["mapping_229"]},
+        side=128,
+    )
+    report = renderer.render(astronaut_face, controls(3), speech, frame_list)
+    assert report.frames == 3
+    assert all(f.shape == astronaut_face.image.shape for f in frame_list.frames)
+    assert "head motion from the control track" in report.notes
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError, match="sadtalker mode 'full': choose one of still, crop"):
+        SadTalkerOptions(mode="full")
+    with pytest.raises(ValueError, match="pose_style 46: 0 to 45"):
+        SadTalkerOptions(pose_style=46)
+
+
+def test_missing_files_are_a_reason_not_a_crash(tmp_path, files):
+    gone = {"checkpoint": files["checkpoint"], "mapping": tmp_path / "mapping_00109-model.pth.tar"}
+    status = SadTalkerRenderer(files=gone).available()
+    assert not status.ok and "mapping_00109-model.pth.tar does not exist" in status.reason
+    copy = tmp_path / "copy.safetensors"
+    shutil.copy(files["mapping_109"], tmp_path / "mapping_00109-model.pth.tar")
+    assert SadTalkerRenderer(files={**gone, "checkpoint": copy}).available().reason.endswith("does not exist")
+
+
+def test_auto_takes_sadtalker_on_a_gpu_only_and_by_name_anywhere(files, data_dir):
+    from core.settings import get_settings
+    from models.backends import RENDERERS, forget_instances
+    from models.device import cuda_available
+
+    folder = get_settings().weights_dir / "sadtalker"
+    folder.mkdir(parents=True)
+    for key, name in (
+        ("checkpoint", "SadTalker_V0.0.2_256.safetensors"),
+        ("mapping_109", "mapping_00109-model.pth.tar"),
+        ("mapping_229", "mapping_00229-model.pth.tar"),
+    ):
+        (folder / name).symlink_to(files[key])
+    forget_instances()
+    try:
+        assert RENDERERS.choose("sadtalker").name == "sadtalker"
+        auto = RENDERERS.choose("auto")
+        if cuda_available():
+            assert (auto.name, auto.resource) == ("sadtalker", "gpu")
+        else:
+            assert auto.name != "sadtalker"
+            assert auto.tried[0] == "sadtalker: no CUDA device (auto takes it on a GPU only; ask for sadtalker)"
+    finally:
+        forget_instances()
