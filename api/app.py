@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api import errors
-from api.limits import RequestGuard
+from api.limits import HTTPMiddleware, RequestGuard
 from api.routes import generate, jobs, status, stream, uploads
 from api.web import mount_web
 from core.db import migrate
@@ -62,17 +62,10 @@ def create_app() -> FastAPI:
     return app
 
 
-class Observe:
-    """Records per-route latency and counts. A plain ASGI middleware: no extra task and response stream
-    per request."""
+class Observe(HTTPMiddleware):
+    """Records per-route latency and counts."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start, status = time.perf_counter(), 500
 
         async def send_observed(message: Message) -> None:

@@ -77,10 +77,9 @@ def headers_too_large() -> str:
     return f"The request line and headers exceed {limit} KB; send shorter headers or cookies."
 
 
-class RequestGuard:
-    """Plain ASGI middleware around every HTTP request: 431 for an oversized request head, 413 for a body
-    over its route's limit (at once when the declared length says so, else as soon as the count passes it),
-    408 for a body that stops arriving for `body_timeout_seconds`."""
+class HTTPMiddleware:
+    """A plain ASGI middleware (no extra task or response stream per request) that sees HTTP requests only;
+    WebSocket and lifespan messages pass through untouched."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -89,6 +88,18 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RequestGuard(HTTPMiddleware):
+    """Around every HTTP request: 431 for an oversized request head, 413 for a body over its route's limit (at
+    once when the declared length says so, else as soon as the count passes it), 408 for a body that stops
+    arriving for `body_timeout_seconds`."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         settings = get_settings()
         head = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
         head += sum(len(name) + len(value) + 4 for name, value in scope["headers"])

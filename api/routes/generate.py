@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
-from api.deps import request_owner
 from api.errors import APIError
 from api.limits import LimitedRoute
-from api.routes.jobs import submit
+from api.routes.jobs import Submitter, submit, submitter
 from api.schemas import GenerateRequest, JobAccepted
 from api.uploads import UPLOAD_PREFIX
 from core.db import Upload, session_scope
@@ -38,21 +37,7 @@ def upload_key(path: str, owner: str, field: str, kinds: tuple[str, ...]) -> str
 
 
 @router.post("/generate", response_model=JobAccepted, status_code=202)
-def generate(
-    body: GenerateRequest,
-    response: Response,
-    owner: str = Depends(request_owner),
-    idempotency_key: str | None = Header(default=None, min_length=1, max_length=200),
-) -> JobAccepted:
-    image_key = upload_key(body.image_path, owner, "image_path", ("image",))
-    audio_key = upload_key(body.audio_path, owner, "audio_path", ("audio", "video")) if body.audio_path else None
-    return submit(
-        response,
-        owner,
-        image_key,
-        audio_key,
-        body.text,
-        body.options.as_dict(),
-        body.webhook_url,
-        idempotency_key,
-    )
+def generate(body: GenerateRequest, by: Submitter = Depends(submitter)) -> JobAccepted:
+    image_key = upload_key(body.image_path, by.owner, "image_path", ("image",))
+    audio_key = upload_key(body.audio_path, by.owner, "audio_path", ("audio", "video")) if body.audio_path else None
+    return submit(by, image_key, audio_key, body.text, body.options.as_dict(), body.webhook_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -17,6 +18,7 @@ from core.db import Job, session_scope
 from core.jobs import JobRequest, get_job
 from core.metrics import JOBS_SUBMITTED
 from core.storage import open_storage
+from pipeline.options import require_speech
 from workers.dispatch import cancel as cancel_job
 from workers.dispatch import submit_job
 
@@ -24,33 +26,47 @@ MAX_OFFSET = 1_000_000  # deeper pages: narrow the list with ?status= instead
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], route_class=LimitedRoute)
 
 
-def submit(
+@dataclass
+class Submitter:
+    """Who submits a job, the key that makes a retried submit return the same job, and the response to mark."""
+
+    owner: str
+    idempotency_key: str | None
+    response: Response
+
+
+def submitter(
     response: Response,
-    owner: str,
+    owner: str = Depends(request_owner),
+    idempotency_key: str | None = Header(default=None, min_length=1, max_length=200),
+) -> Submitter:
+    return Submitter(owner, idempotency_key, response)
+
+
+def submit(
+    by: Submitter,
     image_key: str,
     audio_key: str | None,
     text: str | None,
     options: dict[str, Any],
     webhook_url: Any,
-    idempotency_key: str | None,
 ) -> JobAccepted:
-    if not audio_key and not (text or "").strip():
-        raise APIError(422, "no_speech", "Give the speech: audio_id (an uploaded audio or video) or text.")
+    require_speech(bool(audio_key), text, "audio_id (an uploaded audio or video) or text")
     job, created = submit_job(  # a webhook_url the server will not call is a 422 that says why
         JobRequest(
-            owner=owner,
+            owner=by.owner,
             image_key=image_key,
             audio_key=audio_key,
             text=text,
             options=options,
             webhook_url=str(webhook_url) if webhook_url else None,
-            idempotency_key=idempotency_key,
+            idempotency_key=by.idempotency_key,
         )
     )
     if created:
         JOBS_SUBMITTED.inc()
     else:
-        response.headers["Idempotent-Replayed"] = "true"
+        by.response.headers["Idempotent-Replayed"] = "true"
     return JobAccepted(job_id=job.id, status=job.status, status_url=f"/api/v1/jobs/{job.id}")  # type: ignore[arg-type]
 
 
@@ -62,27 +78,14 @@ def owned_job(job_id: str, owner: str) -> Job:
 
 
 @router.post("", response_model=JobAccepted, status_code=202)
-def create(
-    body: JobCreate,
-    response: Response,
-    owner: str = Depends(request_owner),
-    idempotency_key: str | None = Header(default=None, min_length=1, max_length=200),
-) -> JobAccepted:
+def create(body: JobCreate, by: Submitter = Depends(submitter)) -> JobAccepted:
     """Queue a talking-head job. Repeating a request with the same Idempotency-Key returns the same job."""
     wanted = {"image_id": (body.image_id, ("image",))}
     if body.audio_id:
         wanted["audio_id"] = (body.audio_id, ("audio", "video"))
-    found = owned_uploads(owner, wanted)
-    return submit(
-        response,
-        owner,
-        found["image_id"].key,
-        found["audio_id"].key if body.audio_id else None,
-        body.text,
-        body.options.as_dict(),
-        body.webhook_url,
-        idempotency_key,
-    )
+    found = owned_uploads(by.owner, wanted)
+    audio_key = found["audio_id"].key if body.audio_id else None
+    return submit(by, found["image_id"].key, audio_key, body.text, body.options.as_dict(), body.webhook_url)
 
 
 @router.get("", response_model=JobPage)
