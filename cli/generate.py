@@ -75,7 +75,6 @@ def generate_video(
     try:
         with PipelineProgress(enabled=show_progress) as progress:
             final = run_in_process(state, on_progress=progress)
-        output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(storage.fetch(final["output_key"]), output)
         controls = ControlTrack.load(storage.fetch(final["controls_key"])).summary()
     finally:

@@ -48,5 +48,6 @@ def render_planned(
             return RenderResult(choice, report.frames, report.notes, warnings)
         except Exception as err:  # noqa: BLE001 - any backend failure falls back, and is recorded
             log.warning("renderer %s failed: %s", choice.name, err)
+            failed = choice.name
             choice = RENDERERS.fall_back(choice, err)  # re-raises when the last backend (warp) failed
-            warnings.append(f"renderer {choice.tried[-1]}; fell back to {choice.name}")
+            warnings.append(f"renderer {failed} failed ({err}); fell back to {choice.name}")
