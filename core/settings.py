@@ -64,7 +64,10 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None  # openai-compatible servers that want one (mistral uses MISTRAL_API_KEY)
     llm_timeout_seconds: float = Field(default=20.0, gt=0)
     llm_retries: int = Field(default=2, ge=0, le=10)  # further attempts after a failed or rejected reply
-    llm_json_schema: bool = True  # ask for schema-constrained JSON (servers without it: plain JSON mode)
+    # how the reply is constrained to the schema: json_schema (OpenAI's form: OpenAI, Mistral, vLLM, Ollama, llama.cpp's
+    # llama-server), json_object_schema ({"type": "json_object", "schema": ...}: llama-cpp-python's server), json_object
+    # (plain JSON mode, for servers without schemas)
+    llm_response_format: Literal["json_schema", "json_object_schema", "json_object"] = "json_schema"
 
     # job system
     gpu_queue_fallback_to_cpu: bool = False

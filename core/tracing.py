@@ -5,7 +5,8 @@ non-recording spans. Configured by the standard variables, read once per process
 - OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT): OTLP over HTTP/protobuf to that collector
   (OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME and the other OTEL_* variables apply);
 - LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY (LANGFUSE_HOST, default https://cloud.langfuse.com): the same spans to
-  Langfuse's OpenTelemetry endpoint, where the LLM call's prompt and reply show as its input and output.
+  Langfuse through its SDK (which posts them to the host's OpenTelemetry endpoint), the LLM calls as generations
+  whose input is the prompt and output the reply (`generation`).
 
 Every span of a job belongs to one trace whose id is made from the job id, so the nodes of a job that ran on
 several workers, at different times, land in the same trace; logs carry the same ids (`job_ids`).
@@ -13,7 +14,6 @@ several workers, at different times, land in the same trace; logs carry the same
 
 from __future__ import annotations
 
-import base64
 import contextvars
 import hashlib
 import logging
@@ -28,12 +28,12 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 TRACER = "avatar"
 LANGFUSE_HOST = "https://cloud.langfuse.com"
-LANGFUSE_PATH = "/api/public/otel/v1/traces"
 
 log = logging.getLogger(__name__)
 _job: contextvars.ContextVar[str | None] = contextvars.ContextVar("avatar_job_id", default=None)
 _setup_lock = threading.Lock()
 _exporting: bool | None = None  # None: not decided yet in this process
+_langfuse: Any = None  # the Langfuse client, when its keys are set
 
 
 def setup_tracing() -> bool:
@@ -48,29 +48,34 @@ def setup_tracing() -> bool:
 
 
 def _install() -> bool:
-    exporters = []
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        exporters.append(OTLPSpanExporter())  # endpoint, headers, timeout from the OTEL_* variables
+    global _langfuse
+    otlp = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     public, secret = os.environ.get("LANGFUSE_PUBLIC_KEY"), os.environ.get("LANGFUSE_SECRET_KEY")
-    if public and secret:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        host = os.environ.get("LANGFUSE_HOST", LANGFUSE_HOST).rstrip("/")
-        auth = base64.b64encode(f"{public}:{secret}".encode()).decode()
-        exporters.append(OTLPSpanExporter(endpoint=host + LANGFUSE_PATH, headers={"Authorization": f"Basic {auth}"}))
-    if not exporters:
+    if not otlp and not (public and secret):
         return False
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "avatar")}))
-    for exporter in exporters:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+    if otlp:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        # endpoint, headers, timeout from the OTEL_* variables
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    if public and secret:
+        from langfuse import Langfuse
+
+        # The SDK adds its exporter to our provider; every span goes (by default it keeps only LLM libraries' spans)
+        _langfuse = Langfuse(
+            public_key=public,
+            secret_key=secret,
+            host=os.environ.get("LANGFUSE_HOST", LANGFUSE_HOST),
+            tracer_provider=provider,
+            should_export_span=lambda _: True,
+        )
     trace.set_tracer_provider(provider)
-    log.info("tracing: exporting spans to %d destination(s)", len(exporters))
+    log.info("tracing: spans go to %s", " and ".join(n for n, on in (("OTLP", otlp), ("Langfuse", _langfuse)) if on))
     return True
 
 
@@ -110,6 +115,44 @@ def span(name: str, attributes: dict[str, Any] | None = None) -> Iterator[trace.
     """A span under the current one (a model call inside a node)."""
     with trace.get_tracer(TRACER).start_as_current_span(name, attributes=attributes) as current:
         yield current
+
+
+class Generation:
+    """A model call being traced: its reply or why it failed go on the span (or the Langfuse generation)."""
+
+    def __init__(self, current: Any, langfuse: bool):
+        self.current, self.langfuse = current, langfuse
+
+    def reply(self, text: str) -> None:
+        if self.langfuse:
+            self.current.update(output=text)
+        else:
+            self.current.set_attribute("gen_ai.completion", text)
+
+    def failed(self, reason: str) -> None:
+        if self.langfuse:
+            self.current.update(level="ERROR", status_message=reason)
+        else:
+            self.current.set_attribute("error", reason)
+
+
+@contextmanager
+def generation(name: str, model: str, prompt: str, attributes: dict[str, Any]) -> Iterator[Generation]:
+    """A span for one call to a language model under the current span; with Langfuse, a generation whose input is
+    the prompt (a user message) and whose output is the reply."""
+    setup_tracing()
+    if _langfuse is None:
+        with span(name, {"gen_ai.request.model": model, "gen_ai.prompt": prompt} | attributes) as current:
+            yield Generation(current, langfuse=False)
+        return
+    with _langfuse.start_as_current_observation(
+        name=name,
+        as_type="generation",
+        model=model,
+        input=[{"role": "user", "content": prompt}],
+        metadata=attributes,
+    ) as current:
+        yield Generation(current, langfuse=True)
 
 
 class JobLogFilter(logging.Filter):

@@ -5,10 +5,12 @@ Two providers, chosen by settings.llm_provider:
   speaking the same API);
 - `openai`: any OpenAI-compatible chat completions server by base URL (Ollama, vLLM, llama.cpp's server, ...).
 
-The reply is asked for as JSON constrained to the Performance schema (settings.llm_json_schema; else plain JSON
-mode) and always validated here: ranges, the emotion vocabulary, one direction per phrase. Each request has a
-timeout; a failed or rejected attempt is retried settings.llm_retries times, then LLMError says why (the caller falls
-back to the rules). Accepted replies are cached by a hash of everything that went into the request.
+The reply is asked for as JSON constrained to the Performance schema (settings.llm_response_format: OpenAI's
+`json_schema`, llama-cpp-python's `json_object` with a `schema`, or plain JSON mode) and always validated here:
+ranges, the emotion vocabulary, one direction per phrase. Each request has a timeout; a failed or rejected attempt
+is retried settings.llm_retries times, then LLMError says why (the caller falls back to the rules). Accepted replies
+are cached by a hash of everything that went into the request. Each attempt is a `model.llm` span (a generation with
+the prompt and the reply in Langfuse).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import httpx
 from pydantic import ValidationError
 
 from core.settings import REPO_ROOT, Settings
-from core.tracing import span
+from core.tracing import generation
 from models.control.performance import Performance
 from models.types import EMOTIONS
 
@@ -51,11 +53,13 @@ def prompt(emotion: str, detail: dict, track: list[dict], transcript: str | None
     )
 
 
-def schema() -> dict[str, Any]:
-    """Performance's JSON schema, every property required (strict structured output asks for that; the
-    defaults are for the rules controller)."""
+def schema(n_phrases: int) -> dict[str, Any]:
+    """Performance's JSON schema with every property required (strict structured output asks for that; the
+    defaults are for the rules controller) and exactly `n_phrases` phrase directions. Servers that turn it into a
+    grammar (llama.cpp) enforce the structure, not the numbers' ranges: the reply is validated all the same."""
     out = Performance.model_json_schema()
     out["required"] = list(out["properties"])
+    out["properties"]["phrases"] |= {"minItems": n_phrases, "maxItems": n_phrases}
     return out
 
 
@@ -86,7 +90,7 @@ def llm_performance(
         "model": model,
         "url": base_url,
         "prompt": text,
-        "schema": settings.llm_json_schema,
+        "format": settings.llm_response_format,
     }
     cache = _cache_path(settings.data_dir, request)
     if cache.exists():
@@ -95,21 +99,15 @@ def llm_performance(
     ask = _mistral if provider == "mistral" else _openai_compatible
     failures = []
     for attempt in range(1, settings.llm_retries + 2):
-        attributes = {
-            "gen_ai.system": provider,
-            "gen_ai.request.model": model,
-            "llm.attempt": attempt,
-            "langfuse.observation.type": "generation",
-            "langfuse.observation.input": text,
-        }
-        with span("model.llm", attributes) as current:
+        attributes = {"gen_ai.system": provider, "llm.attempt": attempt, "llm.prompt_version": PROMPT_VERSION}
+        with generation("model.llm", model, text, attributes) as call:
             try:
-                reply = ask(text, base_url, settings)
-                current.set_attribute("langfuse.observation.output", reply)
+                reply = ask(text, base_url, len(track), settings)
+                call.reply(reply)
                 performance = parse(reply, len(track))
             except (LLMError, httpx.HTTPError, OSError) as err:
                 failures.append(f"attempt {attempt}: {err}")
-                current.set_attribute("error", str(err))
+                call.failed(str(err))
                 log.warning("llm controller, attempt %d: %s", attempt, err)
                 continue
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -123,14 +121,15 @@ def _cache_path(data_dir: Path, request: dict) -> Path:
     return data_dir / "cache" / "llm" / f"{digest[:40]}.json"
 
 
-def _openai_compatible(text: str, base_url: str, settings: Settings) -> str:
-    if settings.llm_json_schema:
-        response_format = {
+def _openai_compatible(text: str, base_url: str, n_phrases: int, settings: Settings) -> str:
+    response_format: dict[str, Any] = {
+        "json_schema": {
             "type": "json_schema",
-            "json_schema": {"name": "performance", "schema": schema(), "strict": True},
-        }
-    else:
-        response_format = {"type": "json_object"}
+            "json_schema": {"name": "performance", "schema": schema(n_phrases), "strict": True},
+        },
+        "json_object_schema": {"type": "json_object", "schema": schema(n_phrases)},
+        "json_object": {"type": "json_object"},
+    }[settings.llm_response_format]
     headers = {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}
     response = httpx.post(
         f"{base_url.rstrip('/')}/chat/completions",
@@ -153,18 +152,19 @@ def _openai_compatible(text: str, base_url: str, settings: Settings) -> str:
     return content
 
 
-def _mistral(text: str, base_url: str, settings: Settings) -> str:
+def _mistral(text: str, base_url: str, n_phrases: int, settings: Settings) -> str:
     if not settings.mistral_api_key:
         raise LLMError("no MISTRAL_API_KEY set")
     from mistralai.client import Mistral
     from mistralai.client.models import JSONSchema, ResponseFormat
 
-    if settings.llm_json_schema:
-        response_format = ResponseFormat(
-            type="json_schema", json_schema=JSONSchema(name="performance", schema_definition=schema(), strict=True)
-        )
-    else:
+    if settings.llm_response_format == "json_object":
         response_format = ResponseFormat(type="json_object")
+    else:  # Mistral's API takes OpenAI's form
+        response_format = ResponseFormat(
+            type="json_schema",
+            json_schema=JSONSchema(name="performance", schema_definition=schema(n_phrases), strict=True),
+        )
     client = Mistral(
         api_key=settings.mistral_api_key, server_url=base_url, timeout_ms=int(settings.llm_timeout_seconds * 1000)
     )

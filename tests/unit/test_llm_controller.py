@@ -5,17 +5,15 @@ official `mistralai` client."""
 from __future__ import annotations
 
 import json
-import re
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from core.settings import get_settings
 from models.control.controller import decide
 from models.control.llm import LLMError, llm_performance
+from tests.http_servers import ChatServer, director
 
 TRACK = [
     {
@@ -45,73 +43,12 @@ DETAIL = {"confidence": 0.7, "valence": 0.0, "arousal": 0.1, "modalities": {}}
 TEXT = "The train leaves at nine. Are you coming with us?"
 
 
-def director(prompt: str) -> str:
-    """What a well-behaved model replies: every field of the schema, one direction per phrase asked for."""
-    n = int(re.search(r"exactly (\d+) entries", prompt).group(1))
-    return json.dumps(
-        {
-            "emotion": "surprised",
-            "expression_intensity": 1.2,
-            "blink_rate": 30,
-            "head_motion": 1.5,
-            "head_tilt": 4.0,
-            "nod_strength": 1.5,
-            "eyebrow_raise": 0.2,
-            "mouth_openness": 1.1,
-            "phrases": [{"emotion": "surprised", "intensity": 0.9}] * n,
-        }
-    )
-
-
-class Server:
-    """A chat-completions server on a free port (OpenAI's and Mistral's replies have the same shape): `answer(prompt)`
-    makes the reply text. Records every request (path, headers, body)."""
-
-    def __init__(self, answer: Callable[[str], str], delay: float = 0.0):
-        self.requests: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                time.sleep(delay)
-                content = answer(body["messages"][-1]["content"])
-                reply = {
-                    "id": "cmpl-1",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body["model"],
-                    "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-                    ],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-                }
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
-    servers: list[Server] = []
+def serve() -> Iterator[Callable[..., ChatServer]]:
+    servers: list[ChatServer] = []
 
-    def start(answer: Callable[[str], str], **kwargs) -> Server:
-        servers.append(Server(answer, **kwargs))
+    def start(answer: Callable[[str], str], **kwargs) -> ChatServer:
+        servers.append(ChatServer(answer, **kwargs))
         return servers[-1]
 
     yield start
@@ -140,11 +77,14 @@ def test_an_openai_compatible_server_directs_the_performance(serve, llm_settings
     assert decision.performance.emotion == "surprised" and decision.performance.head_tilt == 4.0
     assert [d.emotion for d in decision.performance.phrases] == ["surprised", "surprised"]
     (request,) = server.requests
-    assert request["path"] == "/v1/chat/completions"
-    fmt = request["body"]["response_format"]
+    assert request.path == "/v1/chat/completions"
+    (body,) = server.bodies()
+    fmt = body["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
     assert set(fmt["json_schema"]["schema"]["required"]) >= {"emotion", "phrases", "blink_rate", "head_tilt"}
-    assert "Are you coming with us?" in request["body"]["messages"][0]["content"]
+    phrases = fmt["json_schema"]["schema"]["properties"]["phrases"]
+    assert phrases["minItems"] == phrases["maxItems"] == 2  # one direction per phrase
+    assert "Are you coming with us?" in body["messages"][0]["content"]
     # the same input again: the cached reply, no request
     again = decide("neutral", DETAIL, TRACK, TEXT)
     assert again.performance == decision.performance and again.controller.endswith("cached")
@@ -153,6 +93,21 @@ def test_an_openai_compatible_server_directs_the_performance(serve, llm_settings
     asked = decide("neutral", DETAIL, TRACK, TEXT, requested=True).performance
     assert asked.emotion == "neutral" and {d.emotion for d in asked.phrases} == {"neutral"}
     assert asked.head_tilt == 4.0
+
+
+@pytest.mark.parametrize(
+    ("mode", "keys"),
+    [("json_object_schema", {"type", "schema"}), ("json_object", {"type"})],  # llama-cpp-python's server; plain JSON
+)
+def test_the_response_format_the_server_understands(serve, llm_settings, mode, keys):
+    server = serve(director)
+    llm_settings(llm_provider="openai", llm_base_url=f"{server.url}/v1", llm_response_format=mode)
+    assert decide("neutral", DETAIL, TRACK, TEXT).controller.startswith("llm (openai")
+    (body,) = server.bodies()
+    fmt = body["response_format"]
+    assert fmt["type"] == "json_object" and set(fmt) == keys
+    if "schema" in fmt:
+        assert fmt["schema"]["properties"]["phrases"]["maxItems"] == 2
 
 
 @pytest.mark.parametrize(
@@ -200,10 +155,11 @@ def test_the_mistral_client_path(serve, llm_settings):
     assert performance.emotion == "surprised" and len(performance.phrases) == 2
     assert how.startswith("llm (mistral mistral-small-latest")
     (request,) = server.requests
-    assert request["path"] == "/v1/chat/completions"
-    assert request["headers"]["Authorization"] == "Bearer test-key-123456"
-    assert request["body"]["response_format"]["type"] == "json_schema"
-    assert request["body"]["response_format"]["json_schema"]["name"] == "performance"
+    assert request.path == "/v1/chat/completions"
+    assert request.headers["authorization"] == "Bearer test-key-123456"
+    (body,) = server.bodies()
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["name"] == "performance"
 
 
 def test_mistral_without_a_key_falls_back_without_a_request(serve, llm_settings, monkeypatch):
