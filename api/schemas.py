@@ -54,6 +54,19 @@ class ErrorOut(BaseModel):
     message: str
 
 
+class PhraseEmotion(BaseModel):
+    """The emotion detected in one phrase of the speech."""
+
+    start: float = Field(description="seconds")
+    end: float = Field(description="seconds")
+    text: str = Field(description="the phrase's words (empty without a transcript)")
+    primary: str = Field(description="the emotion it shows")
+    confidence: float
+    valence: float = Field(description="-1 unpleasant .. 1 pleasant")
+    arousal: float = Field(description="-1 calm .. 1 excited")
+    question: bool = Field(description="the brows rise on its last words")
+
+
 def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value else None
 
@@ -68,6 +81,10 @@ class JobOut(BaseModel):
     backend: str | None
     backend_reason: str | None
     emotion: str | None
+    emotion_track: list[PhraseEmotion] = Field(description="the emotion phrase by phrase (set when the job is done)")
+    controller: str | None = Field(
+        description='what decided the performance: "rules", "llm (...)", "rules (llm failed: ...)"'
+    )
     duration: float | None = Field(description="seconds of video")
     warnings: list[str]
     error: ErrorOut | None
@@ -88,6 +105,8 @@ class JobOut(BaseModel):
             backend=job.backend,
             backend_reason=job.backend_reason,
             emotion=job.emotion,
+            emotion_track=job.emotion_track or [],
+            controller=job.controller,
             duration=job.duration,
             warnings=job.warnings or [],
             error=ErrorOut(code=job.error_code, message=job.error_message or "") if job.error_code else None,

@@ -105,6 +105,10 @@ class Job(Base):
     backend: Mapped[str | None] = mapped_column(String(32))
     backend_reason: Mapped[str | None] = mapped_column(Text)
     emotion: Mapped[str | None] = mapped_column(String(32))
+    # the emotion per phrase ({start, end, text, primary, confidence, valence, arousal, question}) and the controller
+    # that decided the performance ("rules", "llm (...)", "rules (llm failed: ...)")
+    emotion_track: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    controller: Mapped[str | None] = mapped_column(Text)
     timings: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
     error_code: Mapped[str | None] = mapped_column(String(64))

@@ -260,6 +260,8 @@ def _finish(
         "warnings": state.get("warnings") or [],
         "webhook_state": WEBHOOK_PENDING_IF_URL,
         "emotion": state.get("emotion"),
+        "emotion_track": state.get("emotion_track") or [],
+        "controller": state.get("controller"),
         "duration": state.get("duration"),
     }
     # the renderer that made the video and why, e.g. "wav2lip: wav2lip weights missing: ... -> warp"

@@ -40,6 +40,11 @@ def test_a_job_runs_in_process_and_streams_its_result(embedded, astronaut_png: P
     job_id = client.submit(body)
     info = client.wait(job_id, timeout=180, poll=0.5)
     assert info["status"] == "succeeded", info
+    # the emotion phrase by phrase, in order over the speech, and what decided the performance
+    track = info["emotion_track"]
+    assert track and all(a["end"] <= b["start"] + 1e-6 for a, b in zip(track, track[1:], strict=False))
+    assert {p["primary"] for p in track} <= {"neutral", "happy", "sad", "angry", "surprised"}
+    assert info["controller"] == "rules"
     assert httpx.get(f"{base_url}/api/v1/status").json()["mode"] == "embedded"
     r = httpx.get(f"{base_url}/api/v1/jobs/{job_id}/result")
     assert r.status_code == 200 and r.headers["content-type"] == "video/mp4" and r.content[4:8] == b"ftyp"
