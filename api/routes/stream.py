@@ -43,9 +43,8 @@ class StartMessage(JobOptions):
     api_key: str | None = Field(default=None, max_length=200, repr=False)  # for clients that cannot set headers
 
     def live(self, settings: Settings) -> StartMessage:
-        """Unset options resolved; a live face is drawn small (LIVE_SIZE) and "auto" emotion is neutral."""
-        resolved = self.model_copy(update={"size": self.size or LIVE_SIZE}).resolve(settings)
-        return resolved.model_copy(update={"emotion": "neutral"}) if resolved.emotion == "auto" else resolved
+        """Unset options resolved; a live face is drawn small (LIVE_SIZE); "auto" emotion follows the voice."""
+        return self.model_copy(update={"size": self.size or LIVE_SIZE}).resolve(settings)
 
 
 class StreamError(Exception):

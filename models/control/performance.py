@@ -39,6 +39,11 @@ class Performance(BaseModel):
     phrases: list[Direction] = Field(default_factory=list, description="one per phrase, in order")
 
 
+def direction(primary: str, confidence: float) -> Direction:
+    """The `rules` direction of a phrase whose detected emotion is `primary`: shown more the surer the detection."""
+    return Direction(emotion=primary, intensity=min(1.0, 0.4 + 0.6 * confidence))
+
+
 def rules_performance(emotion: str, arousal: float = 0.0, phrases: list[dict] | None = None) -> Performance:
     """The `rules` controller: the detected emotion shown per phrase with its confidence; livelier speech
     (arousal > 0) blinks, sways and nods more, calmer speech less."""
@@ -49,7 +54,5 @@ def rules_performance(emotion: str, arousal: float = 0.0, phrases: list[dict] | 
         head_motion=1.0 + 0.4 * arousal,
         nod_strength=1.0 + 0.5 * arousal,
         mouth_openness=1.0 + 0.15 * arousal,
-        phrases=[
-            Direction(emotion=p["primary"], intensity=min(1.0, 0.4 + 0.6 * p["confidence"])) for p in phrases or []
-        ],
+        phrases=[direction(p["primary"], p["confidence"]) for p in phrases or []],
     )

@@ -11,7 +11,7 @@ import hashlib
 
 import numpy as np
 
-from models.control.performance import Performance
+from models.control.performance import Direction, Performance
 from models.types import CONTROL_CHANNELS, ControlTrack, MouthCurves
 
 ANTICIPATION = 0.06  # seconds the lips move before the sound
@@ -143,6 +143,21 @@ class Motion:
         close, reopen = max(1, round(BLINK_FRAMES_CLOSE * fps)), max(2, round(BLINK_FRAMES_OPEN * fps))
         self._blink_shape = np.concatenate([np.linspace(0.5, 1.0, close), np.linspace(1.0, 0.0, reopen + 1)[1:]])
 
+    def add_phrase(self, start: float, shown: Direction) -> None:
+        """From `start` (s) on, show `shown` (a live stream learns each phrase's emotion as it goes)."""
+        if not self.phrase_times:  # until now: the performance's own emotion
+            self.phrase_times = [(0.0, 0.0, False)]
+            self.performance = self.performance.model_copy(
+                update={"phrases": [Direction(emotion=self.performance.emotion, intensity=1.0)]}
+            )
+        self.phrase_times.append((start, start, False))
+        self.performance = self.performance.model_copy(update={"phrases": [*self.performance.phrases, shown]})
+
+    def pose_at(self, frame: int) -> dict[str, np.ndarray]:
+        """The pose of one frame, blended as in `pose` over a window around it (for a live stream's frames)."""
+        reach = int(3 * EXPRESSION_BLEND * self.fps)
+        return {k: v[reach : reach + 1] for k, v in self.pose(np.arange(frame - reach, frame + reach + 1)).items()}
+
     def pose(self, frames: np.ndarray) -> dict[str, np.ndarray]:
         """smile, brow, jaw_extra per frame: each phrase's emotion at its intensity, held through the pauses
         after it, blended over EXPRESSION_BLEND seconds; brows rise at the end of a question."""
@@ -170,12 +185,17 @@ class Motion:
         return out
 
     def channels(
-        self, frames: np.ndarray, emphasis: np.ndarray, speaking: np.ndarray, pauses: np.ndarray | None = None
+        self,
+        frames: np.ndarray,
+        emphasis: np.ndarray,
+        speaking: np.ndarray,
+        pauses: np.ndarray | None = None,
+        pose: dict[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
         """Channels for frame indices `frames`, given each frame's speech cues and, when known ahead (a whole
-        clip), the frames where pauses begin."""
+        clip), the frames where pauses begin; `pose`: the frames' pose when already worked out."""
         times = frames / self.fps
-        pose = self.pose(frames)
+        pose = self.pose(frames) if pose is None else pose
         nods = 2.0 * self.performance.nod_strength * emphasis * speaking
         return {
             "smile": pose["smile"] + self._sway("smile", times),
@@ -239,7 +259,7 @@ def build_controls(
     pose = motion.pose(frames)
     lips = mouth_controls(curves, times, fps, pose["smile"], pose["jaw_extra"])
     lips["jaw_open"] = np.clip(lips["jaw_open"] * motion.performance.mouth_openness, 0, 1)
-    channels = lips | motion.channels(frames, emphasis, speaking, pause_starts(loudness, fps))
+    channels = lips | motion.channels(frames, emphasis, speaking, pause_starts(loudness, fps), pose)
     assert set(channels) == set(CONTROL_CHANNELS)
     return ControlTrack(
         fps=fps,

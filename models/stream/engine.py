@@ -5,6 +5,11 @@ Frame k shows time k / fps of the audio. It is drawn once the audio reaches `loo
 picture is the lookahead plus the work on one frame, and the frame count follows the audio clock: it never
 drifts. The mouth, smoothing, blinks and head motion come from the rule controller's own functions, evaluated
 on a sliding window around each frame.
+
+With emotion "auto" the face follows the voice: when a phrase ends (a pause of PAUSE_MIN after speech), its last
+VOICE_WINDOW seconds are read as the offline detection reads a phrase's voice (pitch range, loudness, rate ->
+arousal), and the expression blends into that emotion over the pause. The photo's resting expression is not
+fused in (without words it would outweigh the voice); a smiling photo's frowns are damped, as offline.
 """
 
 from __future__ import annotations
@@ -17,8 +22,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.settings import get_settings
+from models.audio.prosody import prosody
 from models.audio.viseme_classifier import FRAME_RATE, SAMPLE_RATE
-from models.control.rules import Motion, frame_loudness, mouth_controls, speech_cues
+from models.control.performance import direction
+from models.control.rules import (
+    EXPRESSION_BLEND,
+    PAUSE_MIN,
+    PAUSE_QUIET,
+    Motion,
+    frame_loudness,
+    mouth_controls,
+    speech_cues,
+)
+from models.emotion.detect import face_reading, fuse, voice_reading
+from models.emotion.face import expression
 from models.face.analysis import FaceAnalysis
 from models.render.warp import puppet_for
 from models.stream.audio import LiveAudio
@@ -26,6 +43,7 @@ from models.stream.threads import single_threaded_blas
 
 DECODE_BACK = 0.5  # s of audio before a frame that the sliding Viterbi window re-decodes
 CUE_MEMORY = 3.0  # s of past loudness behind the emphasis/speaking cues
+VOICE_WINDOW = 3.0  # s: the end of a phrase whose voice sets the next expression (reading it costs ~20 ms per s)
 
 
 @dataclass
@@ -46,7 +64,7 @@ class StreamEngine:
         face: FaceAnalysis,
         fps: int,
         sample_rate: int = SAMPLE_RATE,
-        emotion: str = "neutral",
+        emotion: str = "neutral",  # "auto": follow the voice, phrase by phrase
         lookahead: float | None = None,
         seed: int = 0,
     ):
@@ -54,7 +72,12 @@ class StreamEngine:
         self.lookahead = get_settings().stream_lookahead_ms / 1000 if lookahead is None else lookahead
         self.audio = LiveAudio(sample_rate)
         self.puppet = puppet_for(face)
-        self.motion = Motion(emotion, fps, seed)
+        self.follow_voice = emotion == "auto"
+        # a photo that smiles is not pulled into a frown (as offline)
+        rest_smile = max(0.0, face_reading(expression(face.landmarks)).valence)
+        self.motion = Motion("neutral" if self.follow_voice else emotion, fps, seed, rest_smile=rest_smile)
+        self._phrase_start: float | None = None  # s: when the phrase being spoken began
+        self._quiet = 0  # frames of quiet since the last loud one
         self.next_index = 0
         self._loudness: list[float] = []  # per drawn frame, for the emphasis/speaking cues
         self._arrivals: list[tuple[int, float]] = []  # (samples received in total, when)
@@ -94,8 +117,9 @@ class StreamEngine:
         curves = self.audio.mouth_curves(first, last)
         start = first / FRAME_RATE
         step = 1 / self.fps
+        pose = self.motion.pose_at(k)
         lips = mouth_controls(
-            curves, t - start + np.array([-step, 0, step]), self.fps, self.motion.smile, self.motion.jaw_extra
+            curves, t - start + np.array([-step, 0, step]), self.fps, pose["smile"], pose["jaw_extra"]
         )
         # loudness of this frame and of the frames ahead that the heard audio covers
         ahead = np.arange(max(1, math.floor((last / FRAME_RATE - t) * self.fps)))
@@ -104,10 +128,34 @@ class StreamEngine:
         now = len(loudness) - len(ahead)
         emphasis, speaking = speech_cues(loudness, self.fps)
         self._loudness.append(float(loudness[now]))
-        rest = self.motion.channels(np.array([k]), emphasis[now : now + 1], speaking[now : now + 1])
+        if self.follow_voice:
+            self._follow(t, float(loudness[now]))
+        rest = self.motion.channels(np.array([k]), emphasis[now : now + 1], speaking[now : now + 1], pose=pose)
         controls = {name: float(v[1]) for name, v in lips.items()} | {name: float(v[0]) for name, v in rest.items()}
         self.next_index += 1
         return LiveFrame(k, t, self.puppet.frame(controls), controls, self._heard_at(t))
+
+    def _follow(self, t: float, loudness: float) -> None:
+        """At the end of each phrase, the expression to blend into, from how the phrase was spoken."""
+        if loudness >= PAUSE_QUIET:
+            self._phrase_start = t if self._phrase_start is None else self._phrase_start
+            self._quiet = 0
+            return
+        self._quiet += 1
+        if self._phrase_start is None or self._quiet < round(PAUSE_MIN * self.fps):
+            return
+        end = t - PAUSE_MIN
+        a, b = int(max(self._phrase_start, end - VOICE_WINDOW) * SAMPLE_RATE), int(end * SAMPLE_RATE)
+        self._phrase_start = None
+        if b - a < SAMPLE_RATE // 4:
+            return
+        voice = voice_reading(prosody(self.audio.samples[a:b], SAMPLE_RATE).summary())
+        if voice is None:
+            return
+        _, scores = fuse({"voice": voice})
+        shown = max(scores, key=scores.__getitem__)
+        # starting two blend widths ahead: the change begins now, without a jump
+        self.motion.add_phrase(t + 2 * EXPRESSION_BLEND, direction(shown, scores[shown]))
 
     def _horizon(self, index: int) -> int:
         """Analysis frames needed before frame `index` is drawn."""

@@ -104,3 +104,34 @@ def test_an_empty_stream_still_shows_one_still_frame(face):
         frame = engine.next_frame()
         assert frame.rgb.shape == (128, 128, 3) and frame.controls["jaw_open"] == 0.0
         assert not engine.ready()
+
+
+def test_with_emotion_auto_the_live_face_follows_the_voice(face, tmp_path):
+    """Cheerful speech (fast, high, loud) then sad speech (slow, low, soft), a pause between: after each phrase the
+    expression blends into what its voice sounded like; a stream with a set emotion keeps it."""
+    from tests.unit.test_emotion import espeak
+
+    parts = [
+        decode_audio(espeak(text, tmp_path / f"{i}.wav", voice, rate, pitch, volume), 16_000)
+        for i, (text, voice, rate, pitch, volume) in enumerate(
+            [
+                ("What a wonderful day! This is great news!", "en-us+f3", "x-fast", "x-high", "loud"),
+                ("I miss her so much. Nothing is the same.", "en-us", "x-slow", "x-low", "soft"),
+            ]
+        )
+    ]
+    silence = np.zeros(16_000, np.float32)
+    audio = np.concatenate([parts[0], silence, parts[1], silence])
+    with StreamEngine(face, FPS, emotion="auto") as engine:
+        data = pcm(audio)
+        for offset in range(0, len(data), 640):
+            engine.feed(data[offset : offset + 640])
+            while engine.ready():
+                engine.next_frame()
+        shown = [d.emotion for d in engine.motion.performance.phrases]
+    assert shown[0] == "neutral" and shown[1] in ("happy", "surprised") and shown[-1] == "sad", shown
+    with StreamEngine(face, FPS, emotion="happy") as engine:
+        engine.feed(pcm(audio))
+        while engine.ready():
+            engine.next_frame()
+        assert engine.motion.performance.phrases == [] and engine.motion.performance.emotion == "happy"
