@@ -4,6 +4,7 @@ and real speech. The face renderer runs at 128 px instead of 256 (full-size netw
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -63,36 +64,51 @@ def test_the_checkpoint_has_the_official_size_and_loads(files, nets):
     assert load_mapping(files["mapping_109"]).coeff_nc == 73
 
 
-def test_a_truncated_checkpoint_is_refused_naming_the_file(files, tmp_path):
-    cut = tmp_path / "SadTalker_V0.0.2_256.safetensors"
+@pytest.mark.parametrize("name", ["SadTalker_V0.0.2_256.safetensors", "SadTalker_V0.0.2_512.safetensors"])
+def test_a_truncated_or_foreign_checkpoint_is_refused_naming_the_file_and_first_bad_keys(files, nets, tmp_path, name):
+    cut = tmp_path / name
     with files["checkpoint"].open("rb") as src, cut.open("wb") as dst:
         dst.write(src.read(50_000_000))
-    with pytest.raises(BackendUnavailable, match=f"cannot read SadTalker checkpoint {cut}"):
+    with pytest.raises(BackendUnavailable, match=re.escape(f"cannot read SadTalker checkpoint {cut} ")):
         load_nets(cut)
 
-
-def test_a_checkpoint_of_another_layout_names_the_first_bad_key(nets, tmp_path):
-    wrong = tmp_path / "SadTalker_V0.0.2_256.safetensors"
+    wrong = tmp_path / "wrong" / name
+    wrong.parent.mkdir()
     state = {f"kp_extractor.{k}": v for k, v in nets.kp_extractor.state_dict().items()}
     state["kp_extractor.kp.weight"] = torch.zeros(16, 32, 3, 3, 3)  # 16 keypoints: another model
     save_file(state, wrong)
     with pytest.raises(BackendUnavailable) as refused:
         load_nets(wrong)
     message = str(refused.value)
-    assert str(wrong) in message and "missing keys ['audio2exp.audio_encoder.0.conv_block.0.bias'" in message
+    assert message.startswith(f"{wrong} does not match SadTalker")
+    assert "missing keys ['audio2exp.audio_encoder.0.conv_block.0.bias'" in message
     assert "with other shapes ['kp_extractor.kp.weight']" in message
 
 
-def test_a_wrong_mapping_file_is_refused(files, tmp_path):
-    wav2lip = random_wav2lip_checkpoint(tmp_path / "mapping_00229-model.pth.tar")
+@pytest.mark.parametrize("name, key", [("mapping_00229-model.pth.tar", "mapping_229"),
+                                       ("mapping_00109-model.pth.tar", "mapping_109")])  # fmt: skip
+def test_a_truncated_or_foreign_mapping_file_is_refused_naming_the_file_and_first_bad_key(files, tmp_path, name, key):
+    cut = tmp_path / "cut" / name
+    cut.parent.mkdir()
+    cut.write_bytes(files[key].read_bytes()[:1_000_000])
+    with pytest.raises(BackendUnavailable, match=re.escape(f"cannot read SadTalker mapping checkpoint {cut}: ")):
+        load_mapping(cut)
+
+    (tmp_path / "wav2lip").mkdir()
+    wav2lip = random_wav2lip_checkpoint(tmp_path / "wav2lip" / name)
     with pytest.raises(BackendUnavailable, match="is not a SadTalker mapping checkpoint: expected the official layout"):
         load_mapping(wav2lip)
-    partial = tmp_path / "mapping_00109-model.pth.tar"
-    stored = torch.load(files["mapping_109"], weights_only=True)
+
+    partial = tmp_path / "partial" / name
+    partial.parent.mkdir()
+    stored = torch.load(files[key], weights_only=True)
     del stored["mapping"]["fc_exp.bias"]
     torch.save(stored, partial)
-    with pytest.raises(BackendUnavailable, match=r"1 missing keys \['fc_exp.bias'\]"):
+    with pytest.raises(BackendUnavailable) as refused:
         load_mapping(partial)
+    assert str(refused.value).startswith(
+        f"{partial} does not match the SadTalker mapping network: 1 missing keys ['fc_exp.bias']"
+    )
 
 
 def test_coefficients_from_speech(nets, speech_mels):

@@ -43,6 +43,7 @@ class SadTalkerOptions:
     expression_scale: float = 1.0
     batch_size: int = 0  # 0: 16 on CUDA, 2 on CPU
     seed: int = 0
+    resolution: int = 256  # the face renderer's checkpoint: SadTalker_V0.0.2_256 or _512.safetensors
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -51,6 +52,8 @@ class SadTalkerOptions:
             raise ValueError(f"sadtalker pose {self.pose!r}: choose one of {', '.join(POSES)}")
         if not 0 <= self.pose_style < 46:
             raise ValueError(f"sadtalker pose_style {self.pose_style}: 0 to 45")
+        if self.resolution not in (256, 512):
+            raise ValueError(f"sadtalker resolution {self.resolution}: 256 or 512 (the released checkpoints)")
 
     @classmethod
     def configured(cls) -> SadTalkerOptions:
@@ -86,11 +89,16 @@ class SadTalkerRenderer(FrameRenderer):
         if self._files is not None:
             return self._files
         mapping = "sadtalker_mapping_109" if self.options.mode == "still" else "sadtalker_mapping_229"
-        return {"checkpoint": weights.weights_path("sadtalker_256"), "mapping": weights.weights_path(mapping)}
+        checkpoint = f"sadtalker_{self.options.resolution}"
+        return {"checkpoint": weights.weights_path(checkpoint), "mapping": weights.weights_path(mapping)}
 
     def available(self) -> Availability:
         if self._files is None:
-            return neural_availability(self.name)
+            status = neural_availability(self.name)
+            if status.ok and self.options.resolution == 512:  # not among the files the backend always needs
+                present = weights.status("sadtalker_512")
+                return status if present.ok else present
+            return status
         missing = [p for p in self._files.values() if not p.is_file()]
         return neural_availability(self.name, missing[0] if missing else self._files["checkpoint"])
 
@@ -137,7 +145,8 @@ class SadTalkerRenderer(FrameRenderer):
         n = controls.n_frames
         photo_image = face.image
         crop = face_crop(face.landmarks, photo_image.shape)
-        side = self._side or (512 if "_512" in self.files()["checkpoint"].name else 256)
+        named_512 = "_512" in self.files()["checkpoint"].name
+        side = self._side or (o.resolution if self._files is None else 512 if named_512 else 256)
         source = crop.cut(photo_image, side)
         photo = photo_coefficients(nets.face_3drecon, source, crop.landmarks_in(face.landmarks, side), device)
 
