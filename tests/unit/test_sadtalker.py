@@ -157,19 +157,61 @@ def test_still_mode_pastes_the_face_back_and_leaves_the_rest_untouched(files, as
         assert frame.shape == photo.shape and frame.dtype == np.uint8
         assert np.array_equal(frame[outside], photo[outside])
         assert (frame[~outside] != photo[~outside]).any()  # the face is SadTalker's (noise, from random weights)
-    assert "sadtalker still on cpu" in report.notes and "head still (the photo's pose)" in report.notes
+    assert "sadtalker still on cpu fp32" in report.notes and "head still (the photo's pose)" in report.notes
 
 
-def test_crop_mode_frames_the_crop_with_head_motion_from_the_control_track(files, astronaut_face, speech, frame_list):
+def test_a_job_records_where_expression_blinks_and_head_motion_came_from(files, astronaut_png, data_dir, monkeypatch):
+    """A whole job in crop mode, head motion from our control track, the generator under bfloat16 autocast on
+    this CPU (the code path CUDA runs in float16): the job's record names each source and the precision."""
+    import uuid
+
+    from core.storage import open_storage
+    from models import backends
+    from models.media.video import probe
+    from pipeline.runner import new_job_state, run_in_process
+
     renderer = SadTalkerRenderer(
-        SadTalkerOptions(mode="crop", pose="control", batch_size=2),
+        SadTalkerOptions(mode="crop", pose="control", batch_size=2, precision="bf16"),
         {"checkpoint": files["checkpoint"], "mapping": files["mapping_229"]},
-        side=128,
+        side=128,  # the registered renderer would run at 256 px: minutes here
     )
-    report = renderer.render(astronaut_face, controls(3), speech, frame_list)
-    assert report.frames == 3
-    assert all(f.shape == astronaut_face.image.shape for f in frame_list.frames)
-    assert "head motion from the control track" in report.notes
+    registered = backends._instance
+    monkeypatch.setattr(backends, "_instance", lambda t: renderer if "sadtalker" in t else registered(t))
+    job_id = uuid.uuid4().hex
+    image_key = open_storage().store(f"jobs/{job_id}/input/image.png", astronaut_png)
+    options = {"backend": "sadtalker", "enhancer": "none", "size": 128, "fps": 5}
+    final = run_in_process(new_job_state(job_id, image_key, None, "Hi there.", options))
+
+    assert final["plan"]["renderer"]["name"] == "sadtalker"
+    assert final["backends"]["video_generation"] == "sadtalker (sadtalker on cpu (no CUDA device; slower))"
+    for note in (
+        "sadtalker crop on cpu bf16",
+        "expression from audio2exp, blinks from the control track",
+        "head motion from the control track",
+    ):
+        assert note in final["warnings"], final["warnings"]
+    info = probe(open_storage().fetch(final["output_key"]))
+    assert (info["width"], info["height"]) == (128, 128) and info["frames"] == round(final["duration"] * 5)
+
+
+def test_the_generator_runs_in_the_precision_asked_for(nets, files, astronaut):
+    from models.render.sadtalker.animate import Animator
+
+    mapping = load_mapping(files["mapping_229"])
+    source = torch.from_numpy(astronaut[:256:2, 128:384:2].copy()).permute(2, 0, 1)[None].float().div(255)
+    photo = np.random.default_rng(0).normal(size=73).astype(np.float32)
+    coeffs = np.random.default_rng(1).normal(size=(1, 70)).astype(np.float32)
+    animator = Animator(nets, mapping, source, photo)
+    seen: list[torch.dtype] = []
+    hook = nets.generator.decoder.conv_img.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+    try:
+        full = torch.cat(list(animator.render(coeffs, 1)))
+        bf16 = torch.cat(list(animator.render(coeffs, 1, dtype=torch.bfloat16)))
+    finally:
+        hook.remove()
+    assert seen == [torch.float32, torch.bfloat16]  # the last convolution ran in the autocast precision
+    assert full.dtype == bf16.dtype == torch.float32 and bf16.shape == full.shape == (1, 3, 128, 128)
+    assert torch.isfinite(bf16).all() and 0 < float((bf16 - full).abs().mean()) < 0.05
 
 
 def test_options_are_checked():
@@ -177,6 +219,8 @@ def test_options_are_checked():
         SadTalkerOptions(mode="full")
     with pytest.raises(ValueError, match="pose_style 46: 0 to 45"):
         SadTalkerOptions(pose_style=46)
+    with pytest.raises(ValueError, match="precision 'int8': choose one of auto, fp32, fp16, bf16"):
+        SadTalkerOptions(precision="int8")
 
 
 def test_missing_files_are_a_reason_not_a_crash(tmp_path, files):
