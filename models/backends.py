@@ -10,6 +10,7 @@ queue router, the render step, the job row, `--json`) reads one record instead o
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -72,11 +73,13 @@ class Registry:
                 False, f"{name} needs the neural extra (pip install 'avatar-orchestrator[neural]'): {err}"
             )
 
-    def choose(self, requested: str, tried: list[str] | None = None, gpu: Availability | None = None) -> Choice:
+    def choose(
+        self, requested: str, tried: list[str] | None = None, gpu: Callable[[], Availability] | None = None
+    ) -> Choice:
         """The first available backend from `requested` down the chain (`auto`: the chain's auto entries).
 
-        `gpu`: whether the workers that will run gpu work have CUDA, and which or why not (default: this
-        process's device); `auto` takes a GPU-only entry when they have."""
+        `gpu()`: whether the workers that will run gpu work have CUDA, and which or why not (default: this
+        process's device), asked only when a GPU-only entry could be taken; `auto` takes it when they have."""
         from models.device import cuda_status
 
         tried = list(tried or [])
@@ -88,11 +91,11 @@ class Registry:
             status = self.availability(entry.name)
             needs_cuda = requested == "auto" and entry.auto_needs_cuda
             if status.ok and needs_cuda:
-                gpu = gpu or cuda_status()
+                site = (gpu or cuda_status)()
                 status = (
-                    Availability(True, f"auto, on a GPU: {gpu.reason}")
-                    if gpu.ok
-                    else Availability(False, f"{gpu.reason} (auto takes it on a GPU only; ask for {entry.name})")
+                    Availability(True, f"auto, on a GPU: {site.reason}")
+                    if site.ok
+                    else Availability(False, f"{site.reason} (auto takes it on a GPU only; ask for {entry.name})")
                 )
             if status.ok:
                 if tried:

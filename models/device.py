@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 
 from core.errors import BackendUnavailable
 from core.settings import get_settings
 from models.types import Availability
+
+log = logging.getLogger(__name__)
 
 NO_TORCH = "torch is not installed: pip install 'avatar-orchestrator[neural]'"
 
@@ -62,6 +65,29 @@ def torch_device() -> str:
             "AVATAR_DEVICE=cuda but no CUDA device is visible (set AVATAR_DEVICE=auto or cpu)"
         )
     return "cpu"
+
+
+def gpu_for_planning() -> Availability:
+    """Whether gpu work will run with CUDA, in words: this machine's device when it runs here (no broker, or
+    AVATAR_GPU_QUEUE_FALLBACK_TO_CPU); else what the live gpu workers reported (core.gpu_workers)."""
+    from core import gpu_workers
+
+    settings = get_settings()
+    if not settings.broker_url or settings.gpu_queue_fallback_to_cpu:
+        return cuda_status()
+    try:
+        workers = gpu_workers.live()
+    except Exception as exc:  # noqa: BLE001 - Redis away: plan without a GPU, and say why
+        log.warning("could not read the gpu workers' device reports: %s", exc)
+        return Availability(False, f"no CUDA device known: the gpu workers' reports could not be read ({exc})")
+    if workers is None:
+        return cuda_status()  # a broker that keeps no list: this machine's device is the best guess
+    with_cuda = [w for w in workers if w.cuda]
+    if with_cuda:
+        return Availability(True, f"gpu worker {with_cuda[0].name}: {with_cuda[0].device}")
+    if not workers:
+        return Availability(False, "no CUDA device: no gpu worker is running (avatar worker --queues gpu)")
+    return Availability(False, f"no CUDA device on the gpu workers ({workers[0].name}: {workers[0].device})")
 
 
 def require_planned_cuda(backend: str, needs_cuda: bool) -> None:

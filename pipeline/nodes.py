@@ -17,7 +17,7 @@ from langgraph.config import get_stream_writer
 from core.settings import get_settings
 from core.storage import open_storage
 from core.tracing import job_span, span
-from models.types import Availability, ControlTrack, MouthCurves
+from models.types import ControlTrack, MouthCurves
 from pipeline.state import AvatarState
 
 PROGRESS_INTERVAL_S = 0.25
@@ -145,37 +145,12 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
     }
 
 
-def gpu_for_planning() -> Availability:
-    """Whether gpu work will run with CUDA, in words: this machine's device when it runs here (no broker, or
-    AVATAR_GPU_QUEUE_FALLBACK_TO_CPU); else what the live gpu workers reported (core.gpu_workers)."""
-    import logging
-
-    from core import gpu_workers
-    from models.device import cuda_status
-
-    settings = get_settings()
-    if not settings.broker_url or settings.gpu_queue_fallback_to_cpu:
-        return cuda_status()
-    try:
-        workers = gpu_workers.live()
-    except Exception as exc:  # noqa: BLE001 - Redis away: plan without a GPU, and say why
-        logging.getLogger(__name__).warning("could not read the gpu workers' device reports: %s", exc)
-        return Availability(False, f"no CUDA device known: the gpu workers' reports could not be read ({exc})")
-    if workers is None:
-        return cuda_status()  # a broker that keeps no list: this machine's device is the best guess
-    with_cuda = [w for w in workers if w.cuda]
-    if with_cuda:
-        return Availability(True, f"gpu worker {with_cuda[0].name}: {with_cuda[0].device}")
-    if not workers:
-        return Availability(False, "no CUDA device: no gpu worker is running (avatar worker --queues gpu)")
-    return Availability(False, f"no CUDA device on the gpu workers ({workers[0].name}: {workers[0].device})")
-
-
 @timed
 def avatar_control(state: AvatarState) -> dict[str, Any]:
     from models.backends import ENHANCERS, RENDERERS
     from models.control.controller import decide
     from models.control.rules import build_controls, motion_seed
+    from models.device import gpu_for_planning
 
     files, options = JobFiles(state), state["options"]
     track = state.get("emotion_track", [])
@@ -197,7 +172,7 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
     )
     controls.save(files.path("controls.npz"))
     # decided here, before video generation, because the choice decides the worker queue of the next nodes
-    gpu = gpu_for_planning()
+    gpu = functools.cache(gpu_for_planning)  # asked only if a GPU-only backend could be taken (torch, Redis)
     renderer = RENDERERS.choose(options["backend"], gpu=gpu)
     enhancer = ENHANCERS.choose(options["enhancer"], gpu=gpu)
     asked = {"renderer": (options["backend"], renderer), "enhancer": (options["enhancer"], enhancer)}
