@@ -34,18 +34,18 @@ def _device() -> str:
 def list_weights(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per weight file, one per line."),
 ) -> None:
-    """Each backend's weight file: path, present, official sha256 verified, device it would run on."""
+    """Each backend's weight file: path, present, checked against the official size and sha256, device."""
     device = _device()
     rows = []
     for spec in weights.WEIGHTS.values():
-        checksum = {True: "ok", False: "MISMATCH", None: "-"}[weights.sha256_ok(spec.name)]
         rows.append(
             {
                 "name": spec.name,
                 "backend": spec.backend,
                 "path": str(weights.weights_path(spec.name)),
                 "present": weights.status(spec.name).ok,
-                "sha256": checksum if spec.sha256 else "not published",
+                "check": weights.check(spec.name),
+                "sha256": spec.sha256,
                 "size": spec.size,
                 "licence": spec.licence,
                 "source": spec.url,
@@ -55,7 +55,7 @@ def list_weights(
     whisper = whisper_status()
     path = str(get_settings().whisper_model_dir or "-")
     rows.append(
-        {"name": "whisper", "backend": "faster-whisper", "path": path, "present": whisper.ok, "sha256": "-"}
+        {"name": "whisper", "backend": "faster-whisper", "path": path, "present": whisper.ok, "check": "-"}
         | {"device": device}
     )
     if as_json:
@@ -64,13 +64,15 @@ def list_weights(
         return
     console, base = Console(), get_settings().weights_dir
     table = Table(title=escape(f"weights in {base} (--json for every field)"), expand=False)
-    for column in ("name", "present", "sha256"):
+    for column in ("name", "present"):
         table.add_column(column, no_wrap=True)
+    table.add_column("check", overflow="fold")
     table.add_column("file", overflow="fold")
     for row in rows:
         path = Path(row["path"])
         shown = path.relative_to(base) if path.is_relative_to(base) else path
-        table.add_row(row["name"], "yes" if row["present"] else "no", row["sha256"], escape(str(shown)))
+        check = "-" if row["check"] == "missing" else row["check"]
+        table.add_row(row["name"], "yes" if row["present"] else "no", escape(check), escape(str(shown)))
     console.print(table)
     console.print(f"device: {escape(device)}")
     if not whisper.ok:
@@ -95,7 +97,7 @@ def download(
     console = Console(stderr=True)
     failed = []
     for spec in specs:
-        if weights.status(spec.name).ok and weights.sha256_ok(spec.name) is not False:
+        if weights.status(spec.name).ok and not weights.check(spec.name).startswith("MISMATCH"):
             console.print(f"{spec.name}: already at {escape(str(weights.weights_path(spec.name)))}")
             continue
         error = None

@@ -10,6 +10,7 @@ queue router, the render step, the job row, `--json`) reads one record instead o
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -31,6 +32,7 @@ class Choice:
     resource: Resource
     reason: str  # "wav2lip weights missing: ... -> warp", or why this one runs
     tried: list[str] = field(default_factory=list)  # "name: why not", in the order tried
+    needs_cuda: bool = False  # taken by `auto` because a GPU was there: it refuses to run where there is none
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,9 +73,14 @@ class Registry:
                 False, f"{name} needs the neural extra (pip install 'avatar-orchestrator[neural]'): {err}"
             )
 
-    def choose(self, requested: str, tried: list[str] | None = None) -> Choice:
-        """The first available backend from `requested` down the chain (`auto`: the chain's auto entries)."""
-        from models.device import cuda_available
+    def choose(
+        self, requested: str, tried: list[str] | None = None, gpu: Callable[[], Availability] | None = None
+    ) -> Choice:
+        """The first available backend from `requested` down the chain (`auto`: the chain's auto entries).
+
+        `gpu()`: whether the workers that will run gpu work have CUDA, and which or why not (default: this
+        process's device), asked only when a GPU-only entry could be taken; `auto` takes it when they have."""
+        from models.device import cuda_status
 
         tried = list(tried or [])
         if requested == "auto":
@@ -82,14 +89,20 @@ class Registry:
             candidates = list(self.entries.values())[self.order.index(self.entry(requested).name) :]
         for entry in candidates:
             status = self.availability(entry.name)
-            if status.ok and requested == "auto" and entry.auto_needs_cuda and not cuda_available():
-                status = Availability(False, f"no CUDA device (auto takes it on a GPU only; ask for {entry.name})")
+            needs_cuda = requested == "auto" and entry.auto_needs_cuda
+            if status.ok and needs_cuda:
+                site = (gpu or cuda_status)()
+                status = (
+                    Availability(True, f"auto, on a GPU: {site.reason}")
+                    if site.ok
+                    else Availability(False, f"{site.reason} (auto takes it on a GPU only; ask for {entry.name})")
+                )
             if status.ok:
                 if tried:
                     why = f"{'; '.join(tried)} -> {entry.name}"
                 else:
                     why = f"{entry.name} ({status.reason or ('asked for' if requested == entry.name else 'auto')})"
-                return Choice(entry.name, self.get(entry.name).resource, why, tried)
+                return Choice(entry.name, self.get(entry.name).resource, why, tried, needs_cuda)
             tried.append(f"{entry.name}: {status.reason}")
         raise RuntimeError(f"no {self.kind} available: {'; '.join(tried)}")  # the last entry is always available
 

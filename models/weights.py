@@ -20,7 +20,10 @@ from models.types import Availability
 
 _GFPGAN_RELEASES = "https://github.com/TencentARC/GFPGAN/releases/download"
 _SADTALKER_RELEASES = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2-rc"
-_SADTALKER_LICENCE = "Apache-2.0 (OpenTalker/SadTalker LICENSE)"
+_SADTALKER_LICENCE = "Apache-2.0 (OpenTalker/SadTalker LICENSE; MIT until 2023-09)"
+# The SadTalker checksums and sizes are those of the release files as git-LFS stores them (the author's
+# Hugging Face repository vinthony/SadTalker-V002rc and GitHub mirrors of the v0.0.2-rc files, which agree);
+# the GitHub release page itself lists none. docs/sadtalker.md says how they were cross-checked.
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class WeightSpec:
     sha256: str | None  # None where the official repository publishes no checksum we could confirm
     size: int | None = None  # bytes, where known
     licence: str = ""
+    optional: bool = False  # not needed by its backend: fetched and checked only when named
 
 
 WEIGHTS: dict[str, WeightSpec] = {
@@ -58,18 +62,28 @@ WEIGHTS: dict[str, WeightSpec] = {
             "sadtalker",
             "sadtalker/SadTalker_V0.0.2_256.safetensors",
             f"{_SADTALKER_RELEASES}/SadTalker_V0.0.2_256.safetensors",
-            None,
-            # the official layout's 1305 float32 tensors as safetensors writes them (tests/checkpoints.py)
+            "c211f5d6de003516bf1bbda9f47049a4c9c99133b1ab565c6961e5af16477bff",
+            # also what safetensors writes for the official layout's 1305 float32 tensors (tests/checkpoints.py)
             725_066_984,
             _SADTALKER_LICENCE,
+        ),
+        WeightSpec(
+            "sadtalker_512",
+            "sadtalker",
+            "sadtalker/SadTalker_V0.0.2_512.safetensors",
+            f"{_SADTALKER_RELEASES}/SadTalker_V0.0.2_512.safetensors",
+            "0e063f7ff5258240bdb0f7690783a7b1374e6a4a81ce8fa33456f4cd49694340",
+            725_066_984,  # the same networks and layout as the 256 px file, trained at 512 px
+            _SADTALKER_LICENCE,
+            optional=True,  # used with `sadtalker: resolution: 512` in model_config.yaml
         ),
         WeightSpec(
             "sadtalker_mapping_109",
             "sadtalker",
             "sadtalker/mapping_00109-model.pth.tar",
             f"{_SADTALKER_RELEASES}/mapping_00109-model.pth.tar",
-            None,
-            None,  # not stated by the release (the net plus its training state)
+            "84a8642468a3fcfdd9ab6be955267043116c2bec2284686a5262f1eaf017f64c",
+            155_779_231,  # the net plus its optimizer state
             _SADTALKER_LICENCE,
         ),
         WeightSpec(
@@ -77,8 +91,8 @@ WEIGHTS: dict[str, WeightSpec] = {
             "sadtalker",
             "sadtalker/mapping_00229-model.pth.tar",
             f"{_SADTALKER_RELEASES}/mapping_00229-model.pth.tar",
-            None,
-            None,  # not stated by the release (the net plus its training state)
+            "62a1e06006cc963220f6477438518ed86e9788226c62ae382ddc42fbcefb83f1",
+            155_521_183,
             _SADTALKER_LICENCE,
         ),
     )
@@ -96,8 +110,9 @@ def spec(name: str) -> WeightSpec:
 
 
 def specs_for(name: str) -> list[WeightSpec]:
-    """The files named by a weight name or a backend name ("sadtalker" -> its three files)."""
-    found = [s for s in WEIGHTS.values() if name in (s.name, s.backend)]
+    """The files named by a weight name, or those a backend needs ("sadtalker" -> its three, not the 512 px)."""
+    needed = [s for s in WEIGHTS.values() if s.backend == name and not s.optional]
+    found = [WEIGHTS[name]] if name in WEIGHTS else needed
     if not found:
         backends = sorted({s.backend for s in WEIGHTS.values()})
         raise KeyError(f"unknown weights {name!r}; known: {', '.join(sorted(set(WEIGHTS) | set(backends)))}")
@@ -128,7 +143,7 @@ def status(name: str) -> Availability:
     return Availability(
         False,
         f"{s.backend} weights missing: put {Path(s.filename).name} in {path.parent} "
-        f"(avatar models download {s.backend})",
+        f"(avatar models download {s.name if s.optional else s.backend})",
     )
 
 
@@ -149,6 +164,23 @@ def sha256_ok(name: str) -> bool | None:
         return None
     st = path.stat()
     return _file_sha256(path, st.st_size, st.st_mtime_ns) == expected
+
+
+def check(name: str) -> str:
+    """The file against its official size and checksum, in words: `ok`, `missing`, `MISMATCH: ...`, or
+    `unverified: ...` where no official checksum is known (hashes the file: seconds for a large one)."""
+    s = spec(name)
+    path = weights_path(name)
+    if not path.is_file():
+        return "missing"
+    size = path.stat().st_size
+    if s.size is not None and size != s.size:
+        return f"MISMATCH: {size:,} bytes, the official file has {s.size:,} (truncated or another file?)"
+    if s.sha256 is None:
+        return "unverified: no official sha256 is known for this file"
+    if not sha256_ok(name):
+        return f"MISMATCH: sha256 differs from the official {s.sha256[:12]}... (another file?)"
+    return "ok"
 
 
 @lru_cache(maxsize=32)

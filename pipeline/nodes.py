@@ -150,6 +150,7 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
     from models.backends import ENHANCERS, RENDERERS
     from models.control.controller import decide
     from models.control.rules import build_controls, motion_seed
+    from models.device import gpu_for_planning
 
     files, options = JobFiles(state), state["options"]
     track = state.get("emotion_track", [])
@@ -171,7 +172,9 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
     )
     controls.save(files.path("controls.npz"))
     # decided here, before video generation, because the choice decides the worker queue of the next nodes
-    renderer, enhancer = RENDERERS.choose(options["backend"]), ENHANCERS.choose(options["enhancer"])
+    gpu = functools.cache(gpu_for_planning)  # asked only if a GPU-only backend could be taken (torch, Redis)
+    renderer = RENDERERS.choose(options["backend"], gpu=gpu)
+    enhancer = ENHANCERS.choose(options["enhancer"], gpu=gpu)
     asked = {"renderer": (options["backend"], renderer), "enhancer": (options["enhancer"], enhancer)}
     warnings = [
         f"requested {kind} {name} unavailable: {'; '.join(choice.tried)}"

@@ -7,10 +7,11 @@ in the database is the source of truth and the reconciler re-enqueues anything a
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import setup_logging, worker_init, worker_process_init
+from celery.signals import celeryd_after_setup, setup_logging, worker_init, worker_process_init, worker_shutdown
 from kombu import Queue
 
 from core.settings import get_settings
+from workers import device_report
 from workers.routing import RECONCILE_TASK
 
 QUEUES = ("cpu", "gpu")
@@ -54,6 +55,17 @@ def _preload_pipeline(**_: object) -> None:
     # LangGraph and the models take seconds to import: pay that once, in the worker before it forks its pool,
     # not in each pool child on its first task (a child that replaces a killed one is ready at once)
     import pipeline.runner  # noqa: F401
+
+
+@celeryd_after_setup.connect
+def _report_device(sender: str, instance: object, **_: object) -> None:
+    # after -Q is applied: a worker on the gpu queue says whether it has a CUDA device (workers.device_report)
+    device_report.start(sender, sorted(instance.app.amqp.queues.consume_from))  # type: ignore[attr-defined]
+
+
+@worker_shutdown.connect
+def _withdraw_device(**_: object) -> None:
+    device_report.stop()
 
 
 @worker_process_init.connect

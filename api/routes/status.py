@@ -94,8 +94,22 @@ def status() -> dict[str, Any]:
         "database": get_engine().dialect.name,
         "storage": settings.resolved_storage_url.split("://", 1)[0],
         "queues": ["cpu", "gpu"] if distributed() else ["in-process"],
+        "gpu_workers": _gpu_workers() if distributed() else None,
         "require_api_key": settings.require_api_key,
     }
+
+
+def _gpu_workers() -> list[dict[str, Any]] | None:
+    """The live gpu workers and their devices (core.gpu_workers); None when the broker keeps no list or is away."""
+    from dataclasses import asdict
+
+    from core import gpu_workers
+
+    try:
+        workers = gpu_workers.live()
+    except Exception:
+        return None
+    return None if workers is None else [asdict(w) for w in workers]
 
 
 @router.get("/api/v1/stats/dashboard")

@@ -31,6 +31,7 @@ def enhance_video(
 ) -> EnhanceReport:
     """`landmarks` (68x2, in the video's frame) align the face crop; without them the frame is taken as aligned."""
     from core.settings import get_settings
+    from models.device import require_planned_cuda
     from models.media.video import VideoWriter, probe, read_frames
 
     if planned.name == "none":
@@ -39,6 +40,7 @@ def enhance_video(
     info, settings = probe(src), get_settings()
     total = int(info["frames"])
     try:
+        require_planned_cuda(enhancer.name, planned.needs_cuda)
         with VideoWriter(
             dst, fps=info["fps"], size=info["width"], crf=settings.video_crf, preset=settings.video_preset
         ) as sink:

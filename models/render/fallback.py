@@ -31,12 +31,14 @@ def render_planned(
 ) -> RenderResult:
     """Render `out` (a silent H.264 MP4) with the planned backend, falling back on any backend failure."""
     from core.settings import get_settings
+    from models.device import require_planned_cuda
     from models.media.video import VideoWriter
 
     settings = get_settings()
     choice, warnings = planned, []
     while True:
         try:
+            require_planned_cuda(choice.name, choice.needs_cuda)
             with VideoWriter(
                 out,
                 fps=controls.fps,

@@ -4,6 +4,7 @@ and real speech. The face renderer runs at 128 px instead of 256 (full-size netw
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -63,36 +64,51 @@ def test_the_checkpoint_has_the_official_size_and_loads(files, nets):
     assert load_mapping(files["mapping_109"]).coeff_nc == 73
 
 
-def test_a_truncated_checkpoint_is_refused_naming_the_file(files, tmp_path):
-    cut = tmp_path / "SadTalker_V0.0.2_256.safetensors"
+@pytest.mark.parametrize("name", ["SadTalker_V0.0.2_256.safetensors", "SadTalker_V0.0.2_512.safetensors"])
+def test_a_truncated_or_foreign_checkpoint_is_refused_naming_the_file_and_first_bad_keys(files, nets, tmp_path, name):
+    cut = tmp_path / name
     with files["checkpoint"].open("rb") as src, cut.open("wb") as dst:
         dst.write(src.read(50_000_000))
-    with pytest.raises(BackendUnavailable, match=f"cannot read SadTalker checkpoint {cut}"):
+    with pytest.raises(BackendUnavailable, match=re.escape(f"cannot read SadTalker checkpoint {cut} ")):
         load_nets(cut)
 
-
-def test_a_checkpoint_of_another_layout_names_the_first_bad_key(nets, tmp_path):
-    wrong = tmp_path / "SadTalker_V0.0.2_256.safetensors"
+    wrong = tmp_path / "wrong" / name
+    wrong.parent.mkdir()
     state = {f"kp_extractor.{k}": v for k, v in nets.kp_extractor.state_dict().items()}
     state["kp_extractor.kp.weight"] = torch.zeros(16, 32, 3, 3, 3)  # 16 keypoints: another model
     save_file(state, wrong)
     with pytest.raises(BackendUnavailable) as refused:
         load_nets(wrong)
     message = str(refused.value)
-    assert str(wrong) in message and "missing keys ['audio2exp.audio_encoder.0.conv_block.0.bias'" in message
+    assert message.startswith(f"{wrong} does not match SadTalker")
+    assert "missing keys ['audio2exp.audio_encoder.0.conv_block.0.bias'" in message
     assert "with other shapes ['kp_extractor.kp.weight']" in message
 
 
-def test_a_wrong_mapping_file_is_refused(files, tmp_path):
-    wav2lip = random_wav2lip_checkpoint(tmp_path / "mapping_00229-model.pth.tar")
+@pytest.mark.parametrize("name, key", [("mapping_00229-model.pth.tar", "mapping_229"),
+                                       ("mapping_00109-model.pth.tar", "mapping_109")])  # fmt: skip
+def test_a_truncated_or_foreign_mapping_file_is_refused_naming_the_file_and_first_bad_key(files, tmp_path, name, key):
+    cut = tmp_path / "cut" / name
+    cut.parent.mkdir()
+    cut.write_bytes(files[key].read_bytes()[:1_000_000])
+    with pytest.raises(BackendUnavailable, match=re.escape(f"cannot read SadTalker mapping checkpoint {cut}: ")):
+        load_mapping(cut)
+
+    (tmp_path / "wav2lip").mkdir()
+    wav2lip = random_wav2lip_checkpoint(tmp_path / "wav2lip" / name)
     with pytest.raises(BackendUnavailable, match="is not a SadTalker mapping checkpoint: expected the official layout"):
         load_mapping(wav2lip)
-    partial = tmp_path / "mapping_00109-model.pth.tar"
-    stored = torch.load(files["mapping_109"], weights_only=True)
+
+    partial = tmp_path / "partial" / name
+    partial.parent.mkdir()
+    stored = torch.load(files[key], weights_only=True)
     del stored["mapping"]["fc_exp.bias"]
     torch.save(stored, partial)
-    with pytest.raises(BackendUnavailable, match=r"1 missing keys \['fc_exp.bias'\]"):
+    with pytest.raises(BackendUnavailable) as refused:
         load_mapping(partial)
+    assert str(refused.value).startswith(
+        f"{partial} does not match the SadTalker mapping network: 1 missing keys ['fc_exp.bias']"
+    )
 
 
 def test_coefficients_from_speech(nets, speech_mels):
@@ -141,19 +157,61 @@ def test_still_mode_pastes_the_face_back_and_leaves_the_rest_untouched(files, as
         assert frame.shape == photo.shape and frame.dtype == np.uint8
         assert np.array_equal(frame[outside], photo[outside])
         assert (frame[~outside] != photo[~outside]).any()  # the face is SadTalker's (noise, from random weights)
-    assert "sadtalker still on cpu" in report.notes and "head still (the photo's pose)" in report.notes
+    assert "sadtalker still on cpu fp32" in report.notes and "head still (the photo's pose)" in report.notes
 
 
-def test_crop_mode_frames_the_crop_with_head_motion_from_the_control_track(files, astronaut_face, speech, frame_list):
+def test_a_job_records_where_expression_blinks_and_head_motion_came_from(files, astronaut_png, data_dir, monkeypatch):
+    """A whole job in crop mode, head motion from our control track, the generator under bfloat16 autocast on
+    this CPU (the code path CUDA runs in float16): the job's record names each source and the precision."""
+    import uuid
+
+    from core.storage import open_storage
+    from models import backends
+    from models.media.video import probe
+    from pipeline.runner import new_job_state, run_in_process
+
     renderer = SadTalkerRenderer(
-        SadTalkerOptions(mode="crop", pose="control", batch_size=2),
+        SadTalkerOptions(mode="crop", pose="control", batch_size=2, precision="bf16"),
         {"checkpoint": files["checkpoint"], "mapping": files["mapping_229"]},
-        side=128,
+        side=128,  # the registered renderer would run at 256 px: minutes here
     )
-    report = renderer.render(astronaut_face, controls(3), speech, frame_list)
-    assert report.frames == 3
-    assert all(f.shape == astronaut_face.image.shape for f in frame_list.frames)
-    assert "head motion from the control track" in report.notes
+    registered = backends._instance
+    monkeypatch.setattr(backends, "_instance", lambda t: renderer if "sadtalker" in t else registered(t))
+    job_id = uuid.uuid4().hex
+    image_key = open_storage().store(f"jobs/{job_id}/input/image.png", astronaut_png)
+    options = {"backend": "sadtalker", "enhancer": "none", "size": 128, "fps": 5}
+    final = run_in_process(new_job_state(job_id, image_key, None, "Hi there.", options))
+
+    assert final["plan"]["renderer"]["name"] == "sadtalker"
+    assert final["backends"]["video_generation"] == "sadtalker (sadtalker on cpu (no CUDA device; slower))"
+    for note in (
+        "sadtalker crop on cpu bf16",
+        "expression from audio2exp, blinks from the control track",
+        "head motion from the control track",
+    ):
+        assert note in final["warnings"], final["warnings"]
+    info = probe(open_storage().fetch(final["output_key"]))
+    assert (info["width"], info["height"]) == (128, 128) and info["frames"] == round(final["duration"] * 5)
+
+
+def test_the_generator_runs_in_the_precision_asked_for(nets, files, astronaut):
+    from models.render.sadtalker.animate import Animator
+
+    mapping = load_mapping(files["mapping_229"])
+    source = torch.from_numpy(astronaut[:256:2, 128:384:2].copy()).permute(2, 0, 1)[None].float().div(255)
+    photo = np.random.default_rng(0).normal(size=73).astype(np.float32)
+    coeffs = np.random.default_rng(1).normal(size=(1, 70)).astype(np.float32)
+    animator = Animator(nets, mapping, source, photo)
+    seen: list[torch.dtype] = []
+    hook = nets.generator.decoder.conv_img.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+    try:
+        full = torch.cat(list(animator.render(coeffs, 1)))
+        bf16 = torch.cat(list(animator.render(coeffs, 1, dtype=torch.bfloat16)))
+    finally:
+        hook.remove()
+    assert seen == [torch.float32, torch.bfloat16]  # the last convolution ran in the autocast precision
+    assert full.dtype == bf16.dtype == torch.float32 and bf16.shape == full.shape == (1, 3, 128, 128)
+    assert torch.isfinite(bf16).all() and 0 < float((bf16 - full).abs().mean()) < 0.05
 
 
 def test_options_are_checked():
@@ -161,6 +219,8 @@ def test_options_are_checked():
         SadTalkerOptions(mode="full")
     with pytest.raises(ValueError, match="pose_style 46: 0 to 45"):
         SadTalkerOptions(pose_style=46)
+    with pytest.raises(ValueError, match="precision 'int8': choose one of auto, fp32, fp16, bf16"):
+        SadTalkerOptions(precision="int8")
 
 
 def test_missing_files_are_a_reason_not_a_crash(tmp_path, files):
@@ -193,6 +253,7 @@ def test_auto_takes_sadtalker_on_a_gpu_only_and_by_name_anywhere(files, data_dir
             assert (auto.name, auto.resource) == ("sadtalker", "gpu")
         else:
             assert auto.name != "sadtalker"
-            assert auto.tried[0] == "sadtalker: no CUDA device (auto takes it on a GPU only; ask for sadtalker)"
+            assert auto.tried[0].startswith("sadtalker: no CUDA device: ")
+            assert auto.tried[0].endswith("(auto takes it on a GPU only; ask for sadtalker)")
     finally:
         forget_instances()

@@ -27,17 +27,17 @@ def test_fp16_frames_match_fp32_and_their_speed(astronaut):
     animator = Animator(nets, mapping, source, photo)
 
     full = torch.cat(list(animator.render(coeffs[:16], batch_size=16)))
-    half = torch.cat(list(animator.render(coeffs[:16], batch_size=16, half=True)))
+    half = torch.cat(list(animator.render(coeffs[:16], batch_size=16, dtype=torch.float16)))
     assert half.shape == full.shape == (16, 3, 256, 256) and torch.isfinite(half).all()
     assert float((half - full).abs().mean()) * 255 < 2.0
 
     for batch in (8, 16, 32):
-        list(animator.render(coeffs[:batch], batch_size=batch, half=True))  # warm-up
+        list(animator.render(coeffs[:batch], batch_size=batch, dtype=torch.float16))  # warm-up
         runs = []
         for _ in range(3):
             torch.cuda.synchronize()
             started = time.perf_counter()
-            list(animator.render(coeffs, batch_size=batch, half=True))
+            list(animator.render(coeffs, batch_size=batch, dtype=torch.float16))
             torch.cuda.synchronize()
             runs.append(len(coeffs) / (time.perf_counter() - started))
         print(f"sadtalker 256 px fp16, batch {batch}: {np.median(runs):.1f} frames/s (median of 3)")

@@ -51,8 +51,53 @@ def test_every_backend_has_official_urls_and_files():
         "sadtalker_mapping_109",
         "sadtalker_mapping_229",
     ]
+    assert [s.name for s in weights.specs_for("sadtalker_512")] == ["sadtalker_512"]  # by name only
     with pytest.raises(KeyError, match="known: gfpgan"):
         weights.specs_for("codeformer")
+
+
+def test_the_sadtalker_files_have_their_release_checksums_sizes_and_licence():
+    release = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2-rc/"
+    expected = {  # file: (bytes, sha256 prefix), as git-LFS stores the release files
+        "SadTalker_V0.0.2_256.safetensors": (725_066_984, "c211f5d6de00"),
+        "SadTalker_V0.0.2_512.safetensors": (725_066_984, "0e063f7ff525"),
+        "mapping_00109-model.pth.tar": (155_779_231, "84a8642468a3"),
+        "mapping_00229-model.pth.tar": (155_521_183, "62a1e06006cc"),
+    }
+    found = {Path(s.filename).name: s for s in weights.WEIGHTS.values() if s.backend == "sadtalker"}
+    assert set(found) == set(expected)
+    for name, (size, sha) in expected.items():
+        spec = found[name]
+        assert spec.url == release + name and (spec.size, spec.sha256[:12]) == (size, sha)
+        assert len(spec.sha256) == 64 and spec.licence.startswith("Apache-2.0")
+    # the two mapping files differ by exactly the extra parameters of the 73-coefficient net, float32, stored
+    # with the two Adam moments of their training state: the sizes belong to these networks
+    pytest.importorskip("torch")
+    from models.render.sadtalker.mapping import MappingNet
+
+    extra = sum(p.numel() for p in MappingNet(73).parameters()) - sum(p.numel() for p in MappingNet(70).parameters())
+    assert found["mapping_00109-model.pth.tar"].size - found["mapping_00229-model.pth.tar"].size == extra * 4 * 3
+
+
+def test_check_compares_size_then_sha256_and_says_when_nothing_is_known(
+    weights_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    assert weights.check("sadtalker_256") == "missing"
+    (weights_dir / "sadtalker").mkdir(parents=True)
+    (weights_dir / "sadtalker" / "SadTalker_V0.0.2_256.safetensors").write_bytes(b"\0" * 1000)
+    assert weights.check("sadtalker_256") == (
+        "MISMATCH: 1,000 bytes, the official file has 725,066,984 (truncated or another file?)"
+    )
+    (weights_dir / "wav2lip_gan.pth").write_bytes(b"x")
+    assert weights.check("wav2lip") == "unverified: no official sha256 is known for this file"
+    payload = b"pretend weights"
+    good = weights.WeightSpec("gfpgan", "gfpgan", "GFPGANv1.4.pth", "https://example.invalid/x",
+                              hashlib.sha256(payload).hexdigest(), len(payload))  # fmt: skip
+    monkeypatch.setitem(weights.WEIGHTS, "gfpgan", good)
+    (weights_dir / "GFPGANv1.4.pth").write_bytes(payload)
+    assert weights.check("gfpgan") == "ok"
+    (weights_dir / "GFPGANv1.4.pth").write_bytes(payload.upper())
+    assert weights.check("gfpgan").startswith("MISMATCH: sha256 differs from the official ")
 
 
 def test_missing_file_names_it_and_the_command(weights_dir: Path):

@@ -53,3 +53,21 @@ def test_whisper_is_off_until_a_model_folder_is_configured(settings_env, tmp_pat
     get_settings.cache_clear()
     assert transcribe(audio, 16_000) is None
     assert "whisper-small has no model.bin" in whisper_status().reason
+
+
+def test_the_512_px_checkpoint_is_needed_only_when_configured(settings_env, tmp_path: Path):
+    from models.render.sadtalker.renderer import SadTalkerOptions
+
+    folder = tmp_path / "weights" / "sadtalker"
+    folder.mkdir(parents=True)
+    for name in ("SadTalker_V0.0.2_256.safetensors", "mapping_00109-model.pth.tar", "mapping_00229-model.pth.tar"):
+        (folder / name).write_bytes(b"x")
+    assert SadTalkerRenderer(SadTalkerOptions(resolution=256)).available().ok
+    wanted = SadTalkerRenderer(SadTalkerOptions(resolution=512))
+    status = wanted.available()
+    assert not status.ok and "put SadTalker_V0.0.2_512.safetensors in" in status.reason
+    assert "(avatar models download sadtalker_512)" in status.reason
+    (folder / "SadTalker_V0.0.2_512.safetensors").write_bytes(b"x")
+    assert wanted.available().ok and wanted.files()["checkpoint"].name == "SadTalker_V0.0.2_512.safetensors"
+    with pytest.raises(ValueError, match="resolution 384: 256 or 512"):
+        SadTalkerOptions(resolution=384)

@@ -83,12 +83,17 @@ class Animator:
 
     @torch.inference_mode()
     def render(
-        self, coeffs: np.ndarray, batch_size: int, head_offsets: np.ndarray | None = None, half: bool = False
+        self,
+        coeffs: np.ndarray,
+        batch_size: int,
+        head_offsets: np.ndarray | None = None,
+        dtype: torch.dtype | None = None,
     ) -> Iterator[torch.Tensor]:
-        """Frames (B, 3, S, S) in [0, 1], `batch_size` at a time, for (T, 70) coefficients.
+        """Frames (B, 3, S, S) float32 in [0, 1], `batch_size` at a time, for (T, 70) coefficients.
 
         head_offsets (T, 3: yaw, pitch, roll in degrees) turn the head from the photo's own pose instead of
-        the pose in the coefficients. `half`: the generator in float16 (CUDA autocast)."""
+        the pose in the coefficients. `dtype`: the generator under autocast in that precision (float16 on
+        CUDA, bfloat16 on a CPU); None: float32."""
         driving = self.driving(coeffs)
         device = self.canonical.device
         for start in range(0, len(driving), batch_size):
@@ -99,7 +104,7 @@ class Animator:
             if head_offsets is not None:
                 angles = self.source_angles + self._tensor(head_offsets[start:stop], self.canonical)
             kp_driving = transform_keypoints(self.canonical.expand(b, -1, -1), motion, angles)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=half):
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 frames = self.nets.generator(
                     self.volume.expand(b, -1, -1, -1, -1), kp_driving, self.kp_source.expand(b, -1, -1)
                 )

@@ -47,9 +47,10 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
 def load_nets(path: Path, device: str = "cpu") -> SadTalkerNets:
     """The five networks from the official safetensors file, in eval mode."""
+    state = read_safetensors(path)  # before building the networks: a bad file is refused at once
     nets = load_strict(
         SadTalkerNets(),
-        read_safetensors(path),
+        state,
         path,
         "SadTalker (SadTalker_V0.0.2_*.safetensors)",
         "expects SadTalker_V0.0.2_256.safetensors or _512 from the v0.0.2-rc release",

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 MODES = ("still", "crop")
 POSES = ("audio", "control")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # auto: fp16 on CUDA, fp32 on a CPU
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class SadTalkerOptions:
     expression_scale: float = 1.0
     batch_size: int = 0  # 0: 16 on CUDA, 2 on CPU
     seed: int = 0
+    resolution: int = 256  # the face renderer's checkpoint: SadTalker_V0.0.2_256 or _512.safetensors
+    precision: str = "auto"  # the generator's autocast precision: auto | fp32 | fp16 | bf16
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -51,6 +54,10 @@ class SadTalkerOptions:
             raise ValueError(f"sadtalker pose {self.pose!r}: choose one of {', '.join(POSES)}")
         if not 0 <= self.pose_style < 46:
             raise ValueError(f"sadtalker pose_style {self.pose_style}: 0 to 45")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"sadtalker precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if self.resolution not in (256, 512):
+            raise ValueError(f"sadtalker resolution {self.resolution}: 256 or 512 (the released checkpoints)")
 
     @classmethod
     def configured(cls) -> SadTalkerOptions:
@@ -77,6 +84,7 @@ class SadTalkerRenderer(FrameRenderer):
         self._loaded: tuple[Any, ...] | None = None
         self._nets: tuple[SadTalkerNets, MappingNet] | None = None
         self._device = "cpu"
+        self._precision = "fp32"
 
     @property
     def options(self) -> SadTalkerOptions:
@@ -86,11 +94,16 @@ class SadTalkerRenderer(FrameRenderer):
         if self._files is not None:
             return self._files
         mapping = "sadtalker_mapping_109" if self.options.mode == "still" else "sadtalker_mapping_229"
-        return {"checkpoint": weights.weights_path("sadtalker_256"), "mapping": weights.weights_path(mapping)}
+        checkpoint = f"sadtalker_{self.options.resolution}"
+        return {"checkpoint": weights.weights_path(checkpoint), "mapping": weights.weights_path(mapping)}
 
     def available(self) -> Availability:
         if self._files is None:
-            return neural_availability(self.name)
+            status = neural_availability(self.name)
+            if status.ok and self.options.resolution == 512:  # not among the files the backend always needs
+                present = weights.status("sadtalker_512")
+                return status if present.ok else present
+            return status
         missing = [p for p in self._files.values() if not p.is_file()]
         return neural_availability(self.name, missing[0] if missing else self._files["checkpoint"])
 
@@ -109,14 +122,13 @@ class SadTalkerRenderer(FrameRenderer):
 
     def notes(self) -> list[str]:
         o = self.options
-        half = " fp16" if self._device == "cuda" else ""
         head = {
             "still": "head still (the photo's pose)",
             "audio": f"head motion from audio2pose (style {o.pose_style})",
             "control": "head motion from the control track",
         }["still" if o.mode == "still" else o.pose]
         return [
-            f"sadtalker {o.mode} on {self._device}{half}",
+            f"sadtalker {o.mode} on {self._device} {self._precision}",
             "expression from audio2exp, blinks from the control track",
             head,
         ]
@@ -133,11 +145,14 @@ class SadTalkerRenderer(FrameRenderer):
 
         o = self.options
         self._device = device = torch_device()
+        self._precision = o.precision if o.precision != "auto" else "fp16" if device == "cuda" else "fp32"
+        dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[self._precision]
         nets, mapping = self._networks(device)
         n = controls.n_frames
         photo_image = face.image
         crop = face_crop(face.landmarks, photo_image.shape)
-        side = self._side or (512 if "_512" in self.files()["checkpoint"].name else 256)
+        named_512 = "_512" in self.files()["checkpoint"].name
+        side = self._side or (o.resolution if self._files is None else 512 if named_512 else 256)
         source = crop.cut(photo_image, side)
         photo = photo_coefficients(nets.face_3drecon, source, crop.landmarks_in(face.landmarks, side), device)
 
@@ -156,7 +171,7 @@ class SadTalkerRenderer(FrameRenderer):
         batch = o.batch_size or (16 if device == "cuda" else 2)
         mask = face_mask(face.landmarks, crop)
         size = photo_image.shape[1], photo_image.shape[0]
-        for frames in animator.render(coeffs, batch, offsets, half=device == "cuda"):
+        for frames in animator.render(coeffs, batch, offsets, dtype):
             for rgb in (frames.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy():
                 if o.mode == "still":
                     yield paste(photo_image, rgb, crop, mask)
