@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None  # None -> run jobs in-process
     storage_url: str = ""  # "" -> file://<data_dir>/storage
     checkpoint_url: str | None = None  # None -> follows database_url (SQLite file or PostgreSQL)
+    # longest a database statement may run or wait for a lock: PostgreSQL's statement_timeout, SQLite's busy timeout
+    database_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # media
     fps: int = Field(default=25, ge=FPS_RANGE[0], le=FPS_RANGE[1])
