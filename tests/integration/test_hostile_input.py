@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from services import Process, api_server, service_env
+
+from models.audio.io import encode_wav
 
 BODY_TIMEOUT_S = 2
 HEADER_TIMEOUT_S = 2
@@ -275,18 +276,6 @@ def test_api_keys_never_reach_the_log(server: Server):
 # --- the fuzz ---
 
 
-def _wav(seconds: float, tone: bool = True) -> bytes:
-    t = np.arange(int(16_000 * seconds)) / 16_000
-    pcm = (0.3 * np.sin(2 * np.pi * 200 * t) * 32767 * tone).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16_000)
-        w.writeframes(pcm.tobytes())
-    return buf.getvalue()
-
-
 def _image(fmt: str) -> bytes:
     from skimage import data
 
@@ -295,7 +284,8 @@ def _image(fmt: str) -> bytes:
     return buf.getvalue()
 
 
-SEEDS = {"jpeg": _image("JPEG"), "png": _image("PNG"), "webp": _image("WEBP"), "wav": _wav(0.6)}
+TONE = 0.3 * np.sin(2 * np.pi * 200 * np.arange(9600) / 16_000)  # 0.6 s at 200 Hz
+SEEDS = {"jpeg": _image("JPEG"), "png": _image("PNG"), "webp": _image("WEBP"), "wav": encode_wav(TONE)}
 
 PRINTABLE = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
 json_values = st.recursive(

@@ -4,16 +4,15 @@ itself when the service returns. Submits while only the broker is down are accep
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 import time
-import wave
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from services import (
     PrivatePostgres,
@@ -23,20 +22,16 @@ from services import (
     private_postgres,
     redis_server,
     service_env,
-    wait_for,
+    wait_until,
 )
+
+from models.audio.io import encode_wav
 
 DB_TIMEOUT_S = 2
 
 
 def _wav() -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16_000)
-        w.writeframes(b"\x00\x10\x00\xf0" * 8000)
-    return buf.getvalue()
+    return encode_wav(np.tile([0.125, -0.125], 8000))  # 1 s of an 8 kHz square wave: a decodable upload
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +92,7 @@ def test_a_database_outage_is_503_everywhere_and_the_api_recovers(outage_stack, 
     assert client.get("/healthz").status_code == 200  # the process itself is fine
 
     pg.start()
-    wait_for(lambda: client.get("/api/v1/jobs").status_code == 200, 15, "the API after the database returned")
+    wait_until(lambda: client.get("/api/v1/jobs").status_code == 200, 15, "the API after the database returned")
     assert client.get("/readyz").status_code == 200
     assert client.get(f"/api/v1/jobs/{job}").json()["status"] == "queued"
     assert "Traceback" not in api.tail(100_000)  # outages are logged as one line each, not as crashes
@@ -122,7 +117,7 @@ def test_submits_while_the_broker_is_down_are_accepted(outage_stack, astronaut_p
         assert ready.json()["error"]["checks"] == {"database": True, "storage": True, "broker": False}
     finally:
         redis.start()
-    wait_for(lambda: client.get("/readyz").status_code == 200, 15, "readyz after the broker returned")
+    wait_until(lambda: client.get("/readyz").status_code == 200, 15, "readyz after the broker returned")
 
 
 def test_a_statement_blocked_by_a_lock_fails_after_the_timeout_and_the_job_is_kept(
