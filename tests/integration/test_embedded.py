@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from services import api_server, service_env
 
 from cli.client import AvatarClient
+from models.audio.io import write_wav
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +51,15 @@ def test_batch_is_resumable_and_backfill_requeues_failures(
     embedded, tmp_path: Path, astronaut_png: Path, cat_png: Path, speech_wav: Path
 ):
     base_url, env = embedded
+    silence = tmp_path / "silence.wav"
+    write_wav(silence, np.zeros(16_000))
     manifest = tmp_path / "manifest.csv"
     manifest.write_text(
-        "id,image,audio,text,size,face_index\n"
-        f"hello,{astronaut_png},{speech_wav},,256,\n"
-        f"typed,{astronaut_png},,Hi there.,256,\n"
-        f"cat,{cat_png},,Meow.,256,\n"
-        f"third,{astronaut_png},,Hi there.,256,3\n"
+        "id,image,audio,text,size\n"
+        f"hello,{astronaut_png},{speech_wav},,256\n"
+        f"typed,{astronaut_png},,Hi there.,256\n"
+        f"cat,{cat_png},,Meow.,256\n"
+        f"silent,{astronaut_png},{silence},,256\n"
     )
     results = tmp_path / "results.csv"
     cmd = [
@@ -72,15 +76,15 @@ def test_batch_is_resumable_and_backfill_requeues_failures(
         "2",
     ]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
-    assert first.returncode == 1, first.stdout + first.stderr  # the cat has no face, the astronaut no third face
+    assert first.returncode == 1, first.stdout + first.stderr  # the cat has no face; no one speaks in silence.wav
     assert "rows=4 skipped=0 succeeded=2 failed=2" in first.stdout
     rows = {row["id"]: row for row in csv.DictReader(results.open())}
     assert rows["hello"]["status"] == rows["typed"]["status"] == "succeeded"
     assert Path(rows["hello"]["output"]).read_bytes()[4:8] == b"ftyp"
-    # a photo without a face is refused at its upload: no job; a face index past those found fails the job
+    # a photo without a face is refused at its upload (no job); a silent recording fails its job at the audio step
     assert rows["cat"]["status"] == "failed" and not rows["cat"]["job_id"]
     assert rows["cat"]["error"].startswith("HTTP 422 from /api/v1/upload/image: no_face: No face found")
-    assert rows["third"]["status"] == "failed" and rows["third"]["error"].startswith("face_index_out_of_range")
+    assert rows["silent"]["status"] == "failed" and rows["silent"]["error"].startswith("silent_audio")
 
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
     assert "rows=4 skipped=2 succeeded=0 failed=2" in again.stdout
@@ -95,10 +99,10 @@ def test_batch_is_resumable_and_backfill_requeues_failures(
         timeout=60,
         cwd=Path(__file__).parents[2],
     )
-    assert rows["third"]["job_id"] in dry.stdout and "1 job(s) would be re-enqueued" in dry.stdout, dry.stderr
+    assert rows["silent"]["job_id"] in dry.stdout and "1 job(s) would be re-enqueued" in dry.stdout, dry.stderr
 
     # without a broker, backfill runs the re-enqueued jobs in its own process before it exits
     real = subprocess.run(backfill, env=env, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
     assert "re-enqueued 1 job(s)" in real.stdout, real.stderr
-    job = AvatarClient(base_url).job(rows["third"]["job_id"])
-    assert job["status"] == "failed" and job["attempts"] == 2 and job["error"]["code"] == "face_index_out_of_range"
+    job = AvatarClient(base_url).job(rows["silent"]["job_id"])
+    assert job["status"] == "failed" and job["attempts"] == 2 and job["error"]["code"] == "silent_audio"

@@ -313,6 +313,15 @@ def test_a_photo_that_cannot_be_animated_is_refused_at_upload(client: TestClient
     assert r.status_code == 415 and error_code(r) == "unsupported_image", r.text
 
 
+def test_a_face_index_past_the_faces_found_is_refused_at_submit(client: TestClient, inputs: dict[str, str]):
+    r = client.post("/api/v1/jobs", json={**inputs, "options": {"face_index": 2}})
+    assert r.status_code == 422 and error_code(r) == "face_index_out_of_range", r.text
+    assert r.json()["error"]["message"] == (
+        "Face index 2 is out of range: 1 face(s) found in the photo (use 0..0, largest first)."
+    )
+    assert client.post("/api/v1/jobs", json={**inputs, "options": {"face_index": 0}}).status_code == 202
+
+
 def test_audio_length_is_measured_by_decoding_not_by_the_header(client: TestClient, monkeypatch: pytest.MonkeyPatch):
     import av
 
