@@ -183,9 +183,9 @@ PG_CONNECT_TIMEOUT_S = 5
 def postgres_connect_args(url: str) -> dict[str, Any]:
     """How every PostgreSQL connection of ours is opened (the job tables' pool and the checkpointer), unless the
     URL says otherwise: connect_timeout, so that a database that hangs rather than refusing is an outage in
-    seconds (503) and not after the kernel's TCP timeout; statement_timeout, so that a statement on an open
-    connection that stops answering (a lock never released, a stuck server) fails after database_timeout_seconds
-    with "canceling statement due to statement timeout" (503 in the API, retried by workers), never hangs."""
+    seconds (503) and not after the kernel's TCP timeout; statement_timeout, so that a statement the server
+    cannot finish (a lock never released, a runaway query) fails after database_timeout_seconds with "canceling
+    statement due to statement timeout" (503 in the API, retried by workers) instead of hanging."""
     args: dict[str, Any] = {} if "connect_timeout=" in url else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
     if "options=" not in url:
         args["options"] = f"-c statement_timeout={round(get_settings().database_timeout_seconds * 1000)}"
