@@ -9,7 +9,8 @@ get the same answer from api.limits.RequestGuard (which works under any server).
 uvicorn bounds only the idle time between requests (timeout_keep_alive, reset by every byte received): a client
 that connects and sends nothing, or sends its head a byte at a time, held a connection for ever. Here the head
 must be complete within AVATAR_HEADER_TIMEOUT_SECONDS of the connection's start (or of the next request's first
-byte), else 408 and the connection is closed. The body's pace is RequestGuard's (AVATAR_BODY_TIMEOUT_SECONDS)."""
+byte), else the connection is closed (after a 408 when part of the head had come). The body's pace is
+RequestGuard's (AVATAR_BODY_TIMEOUT_SECONDS)."""
 
 from __future__ import annotations
 
@@ -94,7 +95,10 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self._head_deadline = None
         if self.transport.is_closing() or self._discarded is not None:
             return
-        if self.cycle is None or self.cycle.response_complete:  # not in the middle of another response
+        # a connection that sent nothing is closed without an answer, as an idle kept-alive one is: a client that
+        # opened it ahead of use (browsers do) would take a 408 there for the answer to its next request
+        started = self._head_bytes > 0
+        if started and (self.cycle is None or self.cycle.response_complete):  # not inside another response
             self.transport.write(error_head(b"408 Request Timeout", "header_timeout", head_timeout_message()))
         self.transport.close()
 
