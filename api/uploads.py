@@ -71,14 +71,14 @@ def _refused(exc: InputError) -> APIError:
 
 
 def sniff_image(path: Path) -> Sniffed:
-    """Decode the whole image (as the pipeline will, with the pixel cap and the size checks), so a truncated
-    or malformed file is refused here rather than failing the job later."""
+    """Refuse, before it gets an id, a photo the pipeline could not animate (models.face.load.check_photo: decoded
+    to its end within the pixel cap, its shape, a face in it), and image formats we do not take."""
     from PIL import Image
 
-    from models.face.image import load_image
+    from models.face.load import check_photo
 
     try:
-        load_image(path, max_pixels=get_settings().max_image_pixels)
+        check_photo(path)
         with Image.open(path) as img:
             kind = img.format or ""
     except InputError as exc:

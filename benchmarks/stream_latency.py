@@ -31,7 +31,7 @@ import httpx
 import numpy as np
 from websockets.sync.client import connect
 
-from cli.bench import server
+from cli.local_servers import server
 from models.audio.io import decode_audio, resample, write_wav
 
 CHUNK_S = 0.02

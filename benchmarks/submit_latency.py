@@ -26,13 +26,11 @@ import asyncio
 import io
 import json
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
 import time
 import uuid
-import wave
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
@@ -40,7 +38,7 @@ from pathlib import Path
 
 import httpx
 
-from cli.bench import AVATAR, free_port, process, server, wait_until
+from cli.local_servers import AVATAR, free_port, port_open, process, server, wait_until
 
 
 @contextmanager
@@ -51,16 +49,8 @@ def redis_server(workdir: Path) -> Iterator[str]:
     port = free_port()
     cmd = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
     with process(cmd, {}, workdir / "redis.log"):
-        wait_until(lambda: _port_open(port), 20, "redis-server")
+        wait_until(lambda: port_open("127.0.0.1", port), 20, "redis-server")
         yield f"redis://127.0.0.1:{port}"
-
-
-def _port_open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
 
 
 @contextmanager
@@ -96,13 +86,11 @@ def face_png() -> bytes:
 
 
 def silence_wav() -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(b"\0\0" * 16000)
-    return buf.getvalue()
+    import numpy as np
+
+    from models.audio.io import encode_wav
+
+    return encode_wav(np.zeros(16_000))
 
 
 def upload_inputs(base: str, audio: bytes) -> dict[str, str]:

@@ -13,22 +13,21 @@ of the server process for the API job): on a machine shared with other work it m
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
+
+from cli.local_servers import AVATAR, REPO, server
 
 BENCH_SENTENCES = (
     "Good morning everyone.",
@@ -39,8 +38,6 @@ BENCH_SENTENCES = (
     "Thank you all for coming, and enjoy the rest of the morning.",
 )
 PATHS = ("cold", "warm", "api")
-AVATAR = [sys.executable, "-m", "cli.main"]
-REPO = Path(__file__).resolve().parent.parent
 POLL_S = 0.1  # a faster poll loads the server it measures (each poll is a request and a query)
 
 
@@ -240,58 +237,6 @@ def _upload(client: Any, kind: str, path: Path) -> str:
         response = client.post(f"/api/v1/upload/{kind}", files={"file": (path.name, f)})
     response.raise_for_status()
     return response.json()["id"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not come up within {seconds:.0f} s")
-
-
-def answers(url: str) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-@contextlib.contextmanager
-def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """`cmd` running with this environment minus AVATAR_* plus `env`, its output in `log`."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AVATAR_")} | env
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=full_env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextlib.contextmanager
-def server(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A real `avatar serve` on a free loopback port; yields its base URL and its process."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    cmd = [*AVATAR, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    with process(cmd, env, workdir / f"serve-{port}.log") as proc:
-        wait_until(lambda: answers(f"{base}/healthz"), 90, f"the API server (log: {workdir})")
-        yield base, proc
 
 
 def cpu_seconds(pid: int | None = None) -> float:

@@ -55,6 +55,7 @@ def generate_video(
     """Run the pipeline in-process and copy the result to `output`; returns the summary printed by --json."""
     from cli.progress import PipelineProgress
     from core.storage import open_storage
+    from models.face.load import check_photo
     from pipeline.runner import new_job_state, run_in_process
 
     for path, what in ((image, "image"), (audio, "audio")):
@@ -64,6 +65,7 @@ def generate_video(
             raise InputError(f"{what}_not_found", f"The {what} file {path} does not exist.")
     require_speech(audio is not None, text, 'give --audio FILE, or --text "what to say"')
     check_output(output)
+    check_photo(image, options.face_index)  # a photo that cannot be animated fails now, not after the audio step
 
     job_id = uuid.uuid4().hex
     storage = open_storage()

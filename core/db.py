@@ -144,7 +144,6 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-SQLITE_BUSY_SECONDS = 30
 _SQLITE_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 
 
@@ -158,8 +157,9 @@ class SQLiteWriteGate:
     second server) still meet SQLite's own busy timeout.
     """
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, busy_seconds: float):
         self._lock = threading.Lock()
+        self._busy_seconds = busy_seconds
         self._holder: Any = None
         event.listen(engine, "before_cursor_execute", self._before_execute)
         event.listen(engine.pool, "checkin", self._release)
@@ -171,7 +171,7 @@ class SQLiteWriteGate:
         if (
             self._holder is not dbapi_connection
             and _SQLITE_WRITE.match(statement)
-            and self._lock.acquire(timeout=SQLITE_BUSY_SECONDS)
+            and self._lock.acquire(timeout=self._busy_seconds)
         ):
             self._holder = dbapi_connection
 
@@ -184,12 +184,26 @@ class SQLiteWriteGate:
 PG_CONNECT_TIMEOUT_S = 5
 
 
+def postgres_connect_args(url: str) -> dict[str, Any]:
+    """How every PostgreSQL connection of ours is opened (the job tables' pool and the checkpointer), unless the
+    URL says otherwise: connect_timeout, so that a database that hangs rather than refusing is an outage in
+    seconds (503) and not after the kernel's TCP timeout; statement_timeout, so that a statement the server
+    cannot finish (a lock never released, a runaway query) fails after database_timeout_seconds with "canceling
+    statement due to statement timeout" (503 in the API, retried by workers) instead of hanging."""
+    args: dict[str, Any] = {} if "connect_timeout=" in url else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    if "options=" not in url:
+        args["options"] = f"-c statement_timeout={round(get_settings().database_timeout_seconds * 1000)}"
+    return args
+
+
 def _create_engine(url: str) -> Engine:
+    busy_seconds = get_settings().database_timeout_seconds
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS})
+        # SQLite's busy timeout: how long a statement waits for another connection's lock before it fails
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_seconds})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn: Any, _record: Any) -> None:
@@ -198,19 +212,17 @@ def _create_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
-        SQLiteWriteGate(engine)
+        SQLiteWriteGate(engine, busy_seconds)
         return engine
     # pre-ping costs a loopback round trip per checkout, and saves the requests that would otherwise fail
     # once on a dropped connection after a database restart
-    # connect_timeout: a database that hangs (rather than refusing) is an outage in seconds (503), not after
-    # the kernel's TCP timeout
     return create_engine(
         url,
         pool_size=20,
         max_overflow=20,
         pool_recycle=1800,
         pool_pre_ping=True,
-        connect_args={} if "connect_timeout=" in url else {"connect_timeout": PG_CONNECT_TIMEOUT_S},
+        connect_args=postgres_connect_args(url),
     )
 
 
@@ -268,4 +280,6 @@ def migrate(url: str | None = None, revision: str = "head") -> None:
     from alembic import command
 
     with get_engine(url).begin() as connection:
+        if connection.dialect.name == "postgresql":  # a migration may rewrite a large table: no statement limit
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         command.upgrade(alembic_config(connection), revision)

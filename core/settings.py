@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None  # None -> run jobs in-process
     storage_url: str = ""  # "" -> file://<data_dir>/storage
     checkpoint_url: str | None = None  # None -> follows database_url (SQLite file or PostgreSQL)
+    # longest a database statement may run or wait for a lock: PostgreSQL's statement_timeout, SQLite's busy timeout
+    database_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # media
     fps: int = Field(default=25, ge=FPS_RANGE[0], le=FPS_RANGE[1])
@@ -91,6 +93,7 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(default=256 * 1024, ge=1024)  # any request body but uploads
     max_json_keys: int = Field(default=1000, ge=10)  # keys in all objects of one JSON body, counted before validation
     max_header_bytes: int = Field(default=32 * 1024, ge=1024)  # request line and headers together
+    header_timeout_seconds: float = Field(default=10.0, gt=0)  # for the whole request head (api/server.py)
     body_timeout_seconds: float = Field(default=30.0, gt=0)  # longest wait for the next piece of a request body
     metrics_token: str | None = None  # set: GET /metrics needs "Authorization: Bearer <token>"
     log_format: Literal["text", "json"] = "text"

@@ -32,7 +32,7 @@ def open_checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver]:
 
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=get_settings().database_timeout_seconds)
         conn.execute("PRAGMA journal_mode=WAL")
         try:
             yield SqliteSaver(conn)
@@ -43,10 +43,13 @@ def open_checkpointer(url: str | None = None) -> Iterator[BaseCheckpointSaver]:
     from psycopg import Connection
     from psycopg.rows import dict_row
 
+    from core.db import postgres_connect_args
+
     conninfo = url.replace("postgresql+psycopg2://", "postgresql://").replace(
         "postgresql+psycopg://", "postgresql://"
     )
-    with Connection.connect(conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
+    args = postgres_connect_args(conninfo)
+    with Connection.connect(conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row, **args) as conn:
         saver = PostgresSaver(conn)
         if conninfo not in _postgres_ready:
             saver.setup()

@@ -18,6 +18,7 @@ from core.db import Job, session_scope
 from core.jobs import JobRequest, get_job
 from core.metrics import JOBS_SUBMITTED
 from core.storage import open_storage
+from models.face.load import check_photo
 from pipeline.options import require_speech
 from workers.dispatch import cancel as cancel_job
 from workers.dispatch import submit_job
@@ -52,6 +53,8 @@ def submit(
     webhook_url: Any,
 ) -> JobAccepted:
     require_speech(bool(audio_key), text, "audio_id (an uploaded audio or video) or text")
+    if options.get("face_index"):  # the upload found a face (number 0); a later one is checked here, not at render
+        check_photo(open_storage().fetch(image_key), options["face_index"])
     job, created = submit_job(  # a webhook_url the server will not call is a 422 that says why
         JobRequest(
             owner=by.owner,

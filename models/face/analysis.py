@@ -99,22 +99,28 @@ def analyze_face(image: np.ndarray, size: int = 512, face_index: int | None = No
     return face
 
 
-def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) -> FaceAnalysis:
-    detection_notes: list[str] = []
-    faces = lm.detect_faces(image, detection_notes)
-    if not faces:
+def choose_face(found: int, face_index: int | None) -> int:
+    """The index of the face to animate among `found` detections (largest first); InputError when there is none."""
+    if not found:
         raise InputError(
             "no_face",
             "No face found in the photo: use a front-facing photo where the face is clearly visible "
             "and at least ~50 px wide",
         )
     index = 0 if face_index is None else face_index
-    if not 0 <= index < len(faces):
+    if not 0 <= index < found:
         raise InputError(
             "face_index_out_of_range",
-            f"Face index {index} is out of range: {len(faces)} face(s) found in the photo "
-            f"(use 0..{len(faces) - 1}, largest first).",
+            f"Face index {index} is out of range: {found} face(s) found in the photo "
+            f"(use 0..{found - 1}, largest first).",
         )
+    return index
+
+
+def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) -> FaceAnalysis:
+    detection_notes: list[str] = []
+    faces = lm.detect_faces(image, detection_notes)
+    index = choose_face(len(faces), face_index)
     rect = faces[index]
     points = lm.landmarks(image, rect)
     embedding = lm.descriptor_at(image, points)

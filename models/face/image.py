@@ -11,13 +11,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import InputError
 
-MAX_SIDE = 2048  # longer photos are downscaled: detection and a 512 px output gain nothing from more
+# larger photos are downscaled to this many pixels: detection and a 512 px output gain nothing from more. By area,
+# not by the longer side: a 512 x 5000 photo shrunk to 2048 px long left its face too small to be found
+MAX_KEPT_PIXELS = 2048 * 2048
 MIN_SIDE = 32  # below this no face can be found, let alone animated
 MAX_ASPECT = 10  # longer side over shorter: beyond this it is a strip, not a portrait
 
 
 def load_image(path: Path, max_pixels: int = 80_000_000) -> np.ndarray:
-    """`path` as an RGB uint8 HxWx3 array, longest side at most MAX_SIDE.
+    """`path` as an RGB uint8 HxWx3 array of at most MAX_KEPT_PIXELS pixels.
 
     Raises InputError("image_too_large") for decompression bombs, InputError("unreadable_image") otherwise."""
     name = Path(path).name
@@ -76,7 +78,7 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
 
 def _cap_size(rgb: np.ndarray) -> np.ndarray:
     h, w = rgb.shape[:2]
-    scale = MAX_SIDE / max(h, w)
+    scale = (MAX_KEPT_PIXELS / (h * w)) ** 0.5
     if scale >= 1:
         return np.ascontiguousarray(rgb)
     return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)

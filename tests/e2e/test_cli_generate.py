@@ -15,6 +15,7 @@ from PIL import Image
 from models.audio.io import write_wav
 from models.audio.tts import synthesize
 from models.media.video import probe
+from pipeline.graph import ORDER
 
 AVATAR = [sys.executable, "-m", "cli.main"]
 
@@ -54,14 +55,7 @@ def test_text_to_video_golden_run(astronaut_png, shared_data, tmp_path):
     assert summary["backend"] == "warp"
     assert "wav2lip weights missing" in summary["backend_reason"]  # why the neural backend was skipped
     assert summary["plan"]["renderer"]["reason"] == summary["backend_reason"]
-    assert set(summary["timings"]) == {
-        "audio_processing",
-        "emotion_detection",
-        "avatar_control",
-        "video_generation",
-        "quality_enhancement",
-        "finalize",
-    }
+    assert set(summary["timings"]) == set(ORDER)  # every node ran (the order is pinned in test_pipeline_graph)
     assert summary["transcript_source"] == "given"
     assert abs(summary["controls"]["frames"] - info["frames"]) <= 1
     assert summary["controls"]["lips_closed_frames"] > 0  # "Bob", "my", "maps"
@@ -129,6 +123,25 @@ def test_bad_inputs_exit_2_with_a_message(make_input, message, astronaut_png, ca
     assert run.returncode == 2, run.stderr
     assert message.lower() in run.stderr.lower()
     assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    ("photo", "message"),
+    [("cat", "No face found in the photo"), ("strip", "strip.png is 1x5000 pixels; send a photo at least 32")],
+)
+def test_an_unusable_photo_is_refused_before_the_audio_is_read(photo, message, cat_png, shared_data, tmp_path):
+    # the audio is unreadable too: the photo's message shows that the photo was checked first, before the
+    # audio step (which used to run, and say only what was wrong with the audio)
+    image = cat_png
+    if photo == "strip":
+        image = tmp_path / "strip.png"
+        Image.open(cat_png).resize((1, 5000)).save(image)
+    audio = tmp_path / "bad.mp3"
+    audio.write_bytes(os.urandom(4096))
+    run = avatar("generate", "-i", str(image), "-a", str(audio), "-o", str(tmp_path / "x.mp4"), data_dir=shared_data)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr
+    assert "bad.mp3" not in run.stderr
 
 
 def test_audio_over_the_limit_is_refused(astronaut_png, shared_data, tmp_path):

@@ -142,11 +142,12 @@ def test_bad_start_messages_are_refused_with_their_codes(server, image_id, first
     assert (error["code"], closed) == (code, close_code), error
 
 
-def test_a_photo_without_a_face_is_refused(server, cat_png):
+def test_a_face_the_photo_does_not_have_is_refused(server, image_id):
+    # a photo without any face is refused at its upload (422 no_face); a face index past those found, here
     with _ws(server) as ws:
-        ws.send(_start(_upload(server, cat_png)))
+        ws.send(_start(image_id, face_index=3))
         error, closed = _refused(ws)
-    assert (error["code"], closed) == ("no_face", 4422)
+    assert (error["code"], closed) == ("face_index_out_of_range", 4422)
 
 
 @pytest.mark.parametrize("where", ["start message", "header", "query"])

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from cli.local_servers import AVATAR, REPO, free_port, port_open, wait_until
+
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REDIS_DB = 13  # dedicated to these tests
@@ -33,33 +33,6 @@ def missing(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{reason} (CI=true: the integration services must be installed)", pytrace=False)
     pytest.skip(reason)
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def free_port(grpc_too: bool = False) -> int:
-    """A free TCP port (and, for SeaweedFS, port + 10000 free as well: its gRPC convention)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if not grpc_too or (port + 10000 < 65535 and not port_open("127.0.0.1", port + 10000)):
-            return port
-
-
-def wait_for(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{what} did not come up within {timeout:.0f}s")
 
 
 def _pg_user() -> str:
@@ -81,7 +54,7 @@ def ensure_postgres() -> str:
         if not versions or not shutil.which("pg_ctlcluster"):
             missing("PostgreSQL is not running and no local cluster can be started (pg_ctlcluster missing)")
         subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False)
-        wait_for(lambda: port_open(PG_HOST, PG_PORT), 30, "PostgreSQL")
+        wait_until(lambda: port_open(PG_HOST, PG_PORT), 30, "PostgreSQL")
     return _pg_user()
 
 
@@ -133,7 +106,7 @@ class PrivatePostgres:
 
     def start(self) -> None:
         self._ctl("-o", f"-p {self.port} -k {self.datadir.parent} -c listen_addresses=127.0.0.1", "start")
-        wait_for(lambda: port_open("127.0.0.1", self.port), 30, "private PostgreSQL")
+        wait_until(lambda: port_open("127.0.0.1", self.port), 30, "private PostgreSQL")
 
     def stop(self) -> None:
         """Stop at once (open connections are cut, as in a crash of the network or the server)."""
@@ -210,13 +183,13 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        wait_for(lambda: port_open("127.0.0.1", self.port), 20, "Redis")
+        wait_until(lambda: port_open("127.0.0.1", self.port), 20, "Redis")
 
     def stop(self) -> None:
         """Stop Redis; it keeps nothing on disk, so every queued message is gone."""
         if self.proc:
             stop(self.proc)
-        wait_for(lambda: not port_open("127.0.0.1", self.port), 20, "Redis shutdown")
+        wait_until(lambda: not port_open("127.0.0.1", self.port), 20, "Redis shutdown")
 
     def restart(self) -> None:
         self.stop()
@@ -261,7 +234,7 @@ def shared_redis_url() -> str:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        wait_for(lambda: port_open(REDIS_HOST, REDIS_PORT), 20, "Redis")
+        wait_until(lambda: port_open(REDIS_HOST, REDIS_PORT), 20, "Redis")
     redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB).flushdb()
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 
@@ -310,7 +283,7 @@ def seaweedfs(workdir: Path) -> Iterator[S3Server]:
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     endpoint = f"http://127.0.0.1:{ports['s3']}"
     try:
-        wait_for(lambda: port_open("127.0.0.1", ports["s3"]) or proc.poll() is not None, 60, "SeaweedFS S3")
+        wait_until(lambda: port_open("127.0.0.1", ports["s3"]) or proc.poll() is not None, 60, "SeaweedFS S3")
         if proc.poll() is not None:
             missing(f"SeaweedFS exited: {(workdir / 'weed.log').read_text()[-500:]}")
         yield S3Server(
@@ -392,13 +365,13 @@ def api_server(env: dict[str, str], log: Path) -> tuple[Process, str]:
         except httpx.HTTPError:
             return False
 
-    wait_for(healthy, 60, "API server")
+    wait_until(healthy, 60, "API server")
     return proc, base
 
 
 def avatar(*args: str) -> list[str]:
     """The `avatar` command line, run by this interpreter."""
-    return [sys.executable, "-m", "cli.main", *args]
+    return [*AVATAR, *args]
 
 
 def celery_worker(env: dict[str, str], queues: str, log: Path) -> Process:

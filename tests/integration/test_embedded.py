@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from services import api_server, service_env
 
 from cli.client import AvatarClient
+from models.audio.io import write_wav
 
 pytestmark = pytest.mark.integration
 
@@ -54,12 +56,15 @@ def test_batch_is_resumable_and_backfill_requeues_failures(
     embedded, tmp_path: Path, astronaut_png: Path, cat_png: Path, speech_wav: Path
 ):
     base_url, env = embedded
+    silence = tmp_path / "silence.wav"
+    write_wav(silence, np.zeros(16_000))
     manifest = tmp_path / "manifest.csv"
     manifest.write_text(
         "id,image,audio,text,size\n"
         f"hello,{astronaut_png},{speech_wav},,256\n"
         f"typed,{astronaut_png},,Hi there.,256\n"
         f"cat,{cat_png},,Meow.,256\n"
+        f"silent,{astronaut_png},{silence},,256\n"
     )
     results = tmp_path / "results.csv"
     cmd = [
@@ -76,15 +81,18 @@ def test_batch_is_resumable_and_backfill_requeues_failures(
         "2",
     ]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
-    assert first.returncode == 1, first.stdout + first.stderr  # the cat has no face
-    assert "rows=3 skipped=0 succeeded=2 failed=1" in first.stdout
+    assert first.returncode == 1, first.stdout + first.stderr  # the cat has no face; no one speaks in silence.wav
+    assert "rows=4 skipped=0 succeeded=2 failed=2" in first.stdout
     rows = {row["id"]: row for row in csv.DictReader(results.open())}
     assert rows["hello"]["status"] == rows["typed"]["status"] == "succeeded"
     assert Path(rows["hello"]["output"]).read_bytes()[4:8] == b"ftyp"
-    assert rows["cat"]["status"] == "failed" and rows["cat"]["error"].startswith("no_face")
+    # a photo without a face is refused at its upload (no job); a silent recording fails its job at the audio step
+    assert rows["cat"]["status"] == "failed" and not rows["cat"]["job_id"]
+    assert rows["cat"]["error"].startswith("HTTP 422 from /api/v1/upload/image: no_face: No face found")
+    assert rows["silent"]["status"] == "failed" and rows["silent"]["error"].startswith("silent_audio")
 
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
-    assert "rows=3 skipped=2 succeeded=0 failed=1" in again.stdout
+    assert "rows=4 skipped=2 succeeded=0 failed=2" in again.stdout
     assert {row["job_id"] for row in csv.DictReader(results.open())} == {r["job_id"] for r in rows.values()}
 
     backfill = [sys.executable, "scripts/batch_backfill.py", "--status", "failed", "--since", "2000-01-01"]
@@ -96,10 +104,10 @@ def test_batch_is_resumable_and_backfill_requeues_failures(
         timeout=60,
         cwd=Path(__file__).parents[2],
     )
-    assert rows["cat"]["job_id"] in dry.stdout and "1 job(s) would be re-enqueued" in dry.stdout, dry.stderr
+    assert rows["silent"]["job_id"] in dry.stdout and "1 job(s) would be re-enqueued" in dry.stdout, dry.stderr
 
     # without a broker, backfill runs the re-enqueued jobs in its own process before it exits
     real = subprocess.run(backfill, env=env, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
     assert "re-enqueued 1 job(s)" in real.stdout, real.stderr
-    cat_job = AvatarClient(base_url).job(rows["cat"]["job_id"])
-    assert cat_job["status"] == "failed" and cat_job["attempts"] == 2 and cat_job["error"]["code"] == "no_face"
+    job = AvatarClient(base_url).job(rows["silent"]["job_id"])
+    assert job["status"] == "failed" and job["attempts"] == 2 and job["error"]["code"] == "silent_audio"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from services import WEBHOOK_SECRET, Process, free_port, redis_server, service_env, wait_for
+from services import WEBHOOK_SECRET, Process, free_port, redis_server, service_env, wait_until
 
 
 def test_flower_lists_workers_and_their_task_events(tmp_path: Path):
@@ -50,7 +50,7 @@ def test_flower_lists_workers_and_their_task_events(tmp_path: Path):
                 ]
                 return len(listed) == 2
 
-            wait_for(workers_listed, 90, f"Flower to list both workers\n{flower.tail()}\n{worker.tail()}")
+            wait_until(workers_listed, 90, f"Flower to list both workers\n{flower.tail()}\n{worker.tail()}")
             assert all(name.startswith("avatar-cpu-") for name in listed), listed
             subprocess.run(
                 [
@@ -74,7 +74,7 @@ def test_flower_lists_workers_and_their_task_events(tmp_path: Path):
                 tasks = httpx.get(f"{base}/api/tasks", timeout=10).json()
                 return any(t.get("name") == "avatar.reconcile" and t.get("state") == "SUCCESS" for t in tasks.values())
 
-            wait_for(reconcile_seen, 60, f"Flower to record the task's events\n{worker.tail()}")
+            wait_until(reconcile_seen, 60, f"Flower to record the task's events\n{worker.tail()}")
         finally:
             flower.stop()
             for process in workers:

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,10 @@ from hypothesis import strategies as st
 from PIL import Image
 from services import Process, api_server, service_env
 
+from models.audio.io import encode_wav
+
 BODY_TIMEOUT_S = 2
+HEADER_TIMEOUT_S = 2
 KEY = "av_" + "hostile" * 6
 FUZZ_REQUESTS = 1_000
 REQUEST_TIMEOUT_S = 20  # a request unanswered this long counts as a hang
@@ -56,6 +58,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "AVATAR_BROKER_URL": "memory://",  # jobs are queued, never run: this is about the API
             "AVATAR_WEBHOOK_SECRET": "whsec-hostile-test",
             "AVATAR_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_S),
+            "AVATAR_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_S),
             "TMPDIR": str(root / "tmp"),  # where request bodies are spooled
         }
     )
@@ -193,6 +196,47 @@ def test_a_body_that_stops_arriving_is_refused_and_a_huge_header_too(server: Ser
         assert r.status_code == 431 and r.json()["error"]["code"] == "headers_too_large"
 
 
+def _trickle(sock: socket.socket, data: bytes, seconds_per_byte: float) -> int:
+    """Send `data` a byte at a time until the server answers or closes; returns the bytes sent."""
+    for sent in range(len(data)):
+        if select.select([sock], [], [], seconds_per_byte)[0]:
+            return sent
+        try:
+            sock.sendall(data[sent : sent + 1])
+        except OSError:
+            return sent
+    return len(data)
+
+
+def test_a_head_sent_a_byte_at_a_time_or_never_is_dropped(server: Server):
+    # slowloris: each byte would reset uvicorn's keep-alive timer; at 4 bytes a second this head takes 15 s
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: " + b"s" * 20 + b"\r\n\r\n"
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sent = _trickle(sock, head, 0.25)
+    status, body = _response(sock)
+    assert sent < len(head) // 2, f"{sent} of {len(head)} bytes sent before the answer"
+    assert status == 408 and body["error"]["code"] == "header_timeout"
+    assert body["error"]["message"] == (
+        f"The request line and headers did not all arrive within {HEADER_TIMEOUT_S} s; send the request again."
+    )
+    assert sock.recv(1) == b""  # and the connection is closed
+    sock.close()
+
+    # the next request on a kept-alive connection has its own deadline
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(head)
+    assert _response(sock)[0] == 200
+    sent = _trickle(sock, head, 0.25)
+    assert sent < len(head) // 2 and _response(sock)[0] == 408
+    sock.close()
+
+    silent = socket.create_connection(("127.0.0.1", server.port))  # connects, sends nothing: closed, no answer
+    silent.settimeout(HEADER_TIMEOUT_S + 10)
+    assert silent.recv(1) == b""
+    silent.close()
+    assert httpx.get(f"{server.base}/healthz", timeout=REQUEST_TIMEOUT_S).status_code == 200
+
+
 def test_an_endless_header_is_cut_off_without_growing_the_server(server: Server):
     assert server.proc.proc is not None
     status = Path(f"/proc/{server.proc.proc.pid}/status")
@@ -233,18 +277,6 @@ def test_api_keys_never_reach_the_log(server: Server):
 # --- the fuzz ---
 
 
-def _wav(seconds: float, tone: bool = True) -> bytes:
-    t = np.arange(int(16_000 * seconds)) / 16_000
-    pcm = (0.3 * np.sin(2 * np.pi * 200 * t) * 32767 * tone).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16_000)
-        w.writeframes(pcm.tobytes())
-    return buf.getvalue()
-
-
 def _image(fmt: str) -> bytes:
     from skimage import data
 
@@ -253,7 +285,8 @@ def _image(fmt: str) -> bytes:
     return buf.getvalue()
 
 
-SEEDS = {"jpeg": _image("JPEG"), "png": _image("PNG"), "webp": _image("WEBP"), "wav": _wav(0.6)}
+TONE = 0.3 * np.sin(2 * np.pi * 200 * np.arange(9600) / 16_000)  # 0.6 s at 200 Hz
+SEEDS = {"jpeg": _image("JPEG"), "png": _image("PNG"), "webp": _image("WEBP"), "wav": encode_wav(TONE)}
 
 PRINTABLE = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
 json_values = st.recursive(

@@ -4,15 +4,15 @@ itself when the service returns. Submits while only the broker is down are accep
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 import time
-import wave
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from services import (
     PrivatePostgres,
@@ -22,18 +22,16 @@ from services import (
     private_postgres,
     redis_server,
     service_env,
-    wait_for,
+    wait_until,
 )
+
+from models.audio.io import encode_wav
+
+DB_TIMEOUT_S = 2
 
 
 def _wav() -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16_000)
-        w.writeframes(b"\x00\x10\x00\xf0" * 8000)
-    return buf.getvalue()
+    return encode_wav(np.tile([0.125, -0.125], 8000))  # 1 s of an 8 kHz square wave: a decodable upload
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +46,7 @@ def outage_stack(
                 "AVATAR_DATABASE_URL": pg.url(),
                 "AVATAR_BROKER_URL": redis.url,
                 "AVATAR_WEBHOOK_SECRET": "whsec-outage-test",
+                "AVATAR_DATABASE_TIMEOUT_SECONDS": str(DB_TIMEOUT_S),
             }
         )
         subprocess.run([sys.executable, "-c", "from core.db import migrate; migrate()"], env=env, check=True)
@@ -93,7 +92,7 @@ def test_a_database_outage_is_503_everywhere_and_the_api_recovers(outage_stack, 
     assert client.get("/healthz").status_code == 200  # the process itself is fine
 
     pg.start()
-    wait_for(lambda: client.get("/api/v1/jobs").status_code == 200, 15, "the API after the database returned")
+    wait_until(lambda: client.get("/api/v1/jobs").status_code == 200, 15, "the API after the database returned")
     assert client.get("/readyz").status_code == 200
     assert client.get(f"/api/v1/jobs/{job}").json()["status"] == "queued"
     assert "Traceback" not in api.tail(100_000)  # outages are logged as one line each, not as crashes
@@ -118,4 +117,41 @@ def test_submits_while_the_broker_is_down_are_accepted(outage_stack, astronaut_p
         assert ready.json()["error"]["checks"] == {"database": True, "storage": True, "broker": False}
     finally:
         redis.start()
-    wait_for(lambda: client.get("/readyz").status_code == 200, 15, "readyz after the broker returned")
+    wait_until(lambda: client.get("/readyz").status_code == 200, 15, "readyz after the broker returned")
+
+
+def test_a_statement_blocked_by_a_lock_fails_after_the_timeout_and_the_job_is_kept(
+    outage_stack, astronaut_png: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from core.jobs import get_job
+    from core.settings import get_settings
+    from workers.retry import verdict
+
+    base, pg, _, _ = outage_stack
+    client = httpx.Client(base_url=base, timeout=30)  # a hang shows as a ReadTimeout
+    image = client.post("/api/v1/upload/image", files={"file": ("face.png", astronaut_png.read_bytes())}).json()
+    job = client.post("/api/v1/jobs", json={"image_id": image["id"], "text": "Hello."}).json()["job_id"]
+    monkeypatch.setenv("AVATAR_DATABASE_URL", pg.url())
+    monkeypatch.setenv("AVATAR_DATABASE_TIMEOUT_SECONDS", str(DB_TIMEOUT_S))
+    get_settings.cache_clear()
+    submit = {"json": {"image_id": image["id"], "text": "Hi."}, "headers": {"Idempotency-Key": "locked-out"}}
+    # another session holds the jobs table: every statement on it waits for the lock, which never comes
+    with psycopg.connect(pg.url()) as holder, ThreadPoolExecutor(1) as pool:
+        holder.execute("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
+        try:
+            _unavailable(client.get(f"/api/v1/jobs/{job}"), "database")
+            _unavailable(client.post("/api/v1/jobs", **submit), "database")
+            # a worker's read: a clear error, classed as an outage (the segment is retried, the job not failed)
+            with pytest.raises(OperationalError, match="canceling statement due to statement timeout") as err:
+                pool.submit(get_job, job).result(timeout=30)
+            assert verdict(err.value, retries=0).retry
+        finally:
+            holder.rollback()
+            get_settings.cache_clear()
+
+    assert client.get(f"/api/v1/jobs/{job}").json()["status"] == "queued"  # the job is where it was
+    again = client.post("/api/v1/jobs", **submit)  # the refused submit, retried with its key: one job
+    assert again.status_code == 202 and client.post("/api/v1/jobs", **submit).json() == again.json()

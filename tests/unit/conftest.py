@@ -1,4 +1,5 @@
-"""Fixtures for the face, warp, media and eval tests: the astronaut analysed once per session."""
+"""Fixtures for the face, warp, media and eval tests (the astronaut analysed once per session), and a fresh
+weights folder for the weights and neural backend tests."""
 
 from __future__ import annotations
 
@@ -27,6 +28,17 @@ def astronaut_face(astronaut: np.ndarray, tmp_path_factory: pytest.TempPathFacto
         face = analyze_face(astronaut)
     get_settings.cache_clear()
     yield face
+
+
+@pytest.fixture
+def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point AVATAR_WEIGHTS_DIR at a fresh (not yet created) folder for one test."""
+    from core.settings import get_settings
+
+    monkeypatch.setenv("AVATAR_WEIGHTS_DIR", str(tmp_path / "weights"))
+    get_settings.cache_clear()
+    yield tmp_path / "weights"
+    get_settings.cache_clear()
 
 
 class FrameList:

@@ -4,13 +4,16 @@ Jobs go to an in-memory Celery broker here (nothing consumes them), so these tes
 
 from __future__ import annotations
 
+import functools
 import io
-import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+
+from models.audio.io import encode_wav
 
 
 @pytest.fixture
@@ -28,18 +31,22 @@ def client(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def wav_bytes(seconds: float = 0.5, rate: int = 16000) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\x00\x01" * int(seconds * rate))
-    return buf.getvalue()
+    return encode_wav(np.full(int(seconds * rate), 256 / 32767), rate)  # a faint hum: uploads only decode it
 
 
 def png_bytes(size: int = 64) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (size, size), (200, 150, 120)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@functools.cache
+def face_png() -> bytes:
+    """A photo an upload accepts: one with a face in it (scikit-image's astronaut)."""
+    from skimage import data
+
+    buf = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buf, "PNG")
     return buf.getvalue()
 
 
@@ -49,7 +56,7 @@ def upload(client: TestClient, kind: str, data: bytes, name: str = "f", headers:
 
 @pytest.fixture
 def inputs(client: TestClient) -> dict[str, str]:
-    image = upload(client, "image", png_bytes(), "face.png")
+    image = upload(client, "image", face_png(), "face.png")
     audio = upload(client, "audio", wav_bytes(), "voice.wav")
     assert image.status_code == 201 and audio.status_code == 201, (image.text, audio.text)
     return {"image_id": image.json()["id"], "audio_id": audio.json()["id"]}
@@ -60,7 +67,7 @@ def error_code(response) -> str:
 
 
 def test_uploads_are_sniffed_and_stored_under_generated_names(client: TestClient):
-    r = upload(client, "image", png_bytes(), "../../etc/passwd.png")
+    r = upload(client, "image", face_png(), "../../etc/passwd.png")
     assert r.status_code == 201
     body = r.json()
     assert body["content_type"] == "image/png" and body["path"] == f"{body['id']}.png"
@@ -146,7 +153,7 @@ def test_webhooks_to_public_addresses_are_accepted_and_private_ones_when_allowed
     private = {**inputs, "webhook_url": hook}
     r = client.post("/api/v1/jobs", json=private)
     assert r.status_code == 422 and error_code(r) == "webhook_url_not_allowed"
-    image_path = upload(client, "image", png_bytes()).json()["path"]
+    image_path = upload(client, "image", face_png()).json()["path"]
     r = client.post("/api/v1/generate", json={"image_path": image_path, "text": "Hi.", "webhook_url": hook})
     assert r.status_code == 422 and error_code(r) == "webhook_url_not_allowed"  # the seed's route too
     monkeypatch.setenv("AVATAR_WEBHOOK_ALLOW_PRIVATE", "true")
@@ -168,7 +175,7 @@ def test_unknown_ids_are_404(client: TestClient):
 
 
 def test_generate_resolves_paths_only_inside_the_upload_area(client: TestClient):
-    image_path = upload(client, "image", png_bytes()).json()["path"]
+    image_path = upload(client, "image", face_png()).json()["path"]
     for bad in ("../../etc/passwd", "/etc/passwd", "a/../../secret.png", "..\\..\\boot.ini"):
         r = client.post("/api/v1/generate", json={"image_path": bad, "text": "hi"})
         assert r.status_code == 400 and error_code(r) == "path_outside_uploads", (bad, r.text)
@@ -185,7 +192,7 @@ def test_api_keys_isolate_owners(client: TestClient, monkeypatch: pytest.MonkeyP
     alice_row, alice = create_key("alice")
     _, bob = create_key("bob")
     a, b = {"Authorization": f"Bearer {alice}"}, {"X-API-Key": bob}
-    image = upload(client, "image", png_bytes(), headers=a).json()["id"]
+    image = upload(client, "image", face_png(), headers=a).json()["id"]
     job_id = client.post("/api/v1/jobs", json={"image_id": image, "text": "Hi."}, headers=a).json()["job_id"]
 
     assert client.get(f"/api/v1/jobs/{job_id}", headers=a).status_code == 200
@@ -285,6 +292,34 @@ def test_uploads_that_could_not_be_processed_are_refused_before_201(client: Test
     assert r.status_code == 422 and error_code(r) == "unreadable_audio", r.text
     r = upload(client, "audio", speech[:44] + b"", "header-only.wav")  # a WAV header and no samples
     assert r.status_code == 422 and error_code(r) == "empty_audio", r.text
+
+
+def test_a_photo_that_cannot_be_animated_is_refused_at_upload(client: TestClient):
+    """A photo without a face, or a strip too thin to hold one, is refused with what to fix before it gets an id,
+    not accepted and failed at the render, after the audio step of every job that names it."""
+    from skimage import data
+
+    r = upload(client, "image", jpeg_bytes(data.chelsea()), "cat.jpg")
+    assert r.status_code == 422 and error_code(r) == "no_face", r.text
+    assert r.json()["error"]["message"].startswith("No face found in the photo: use a front-facing photo")
+    strip = io.BytesIO()
+    Image.fromarray(data.astronaut()).resize((1, 5000)).save(strip, "PNG")
+    r = upload(client, "image", strip.getvalue(), "strip.png")
+    assert r.status_code == 422 and error_code(r) == "image_too_small", r.text
+    assert r.json()["error"]["message"] == "Your image is 1x5000 pixels; send a photo at least 32 pixels on each side."
+    gif = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(gif, "GIF")
+    r = upload(client, "image", gif.getvalue(), "face.gif")
+    assert r.status_code == 415 and error_code(r) == "unsupported_image", r.text
+
+
+def test_a_face_index_past_the_faces_found_is_refused_at_submit(client: TestClient, inputs: dict[str, str]):
+    r = client.post("/api/v1/jobs", json={**inputs, "options": {"face_index": 2}})
+    assert r.status_code == 422 and error_code(r) == "face_index_out_of_range", r.text
+    assert r.json()["error"]["message"] == (
+        "Face index 2 is out of range: 1 face(s) found in the photo (use 0..0, largest first)."
+    )
+    assert client.post("/api/v1/jobs", json={**inputs, "options": {"face_index": 0}}).status_code == 202
 
 
 def test_audio_length_is_measured_by_decoding_not_by_the_header(client: TestClient, monkeypatch: pytest.MonkeyPatch):

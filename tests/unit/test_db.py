@@ -208,6 +208,33 @@ def test_a_failed_sqlite_write_hands_the_turn_on(tmp_path: Path):
         assert sorted(session.scalars(select(ApiKey.id))) == ["a", "b", "x"]
 
 
+def test_a_sqlite_write_waits_for_another_process_s_lock_at_most_the_database_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from core.settings import get_settings
+
+    monkeypatch.setenv("AVATAR_DATABASE_TIMEOUT_SECONDS", "0.5")
+    get_settings.cache_clear()
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    migrate(url)
+    with get_engine(url).connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 500  # SQLite's own wait for a lock
+    other = sqlite3.connect(tmp_path / "busy.db")  # another process's writer (not in this process's write gate)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with ThreadPoolExecutor(1) as pool, pytest.raises(OperationalError, match="database is locked"):
+            pool.submit(add_key, url, "late", "hash-late").result(timeout=20)
+    finally:
+        other.rollback()
+        other.close()
+    add_key(url, "late", "hash-late")  # once the lock is gone
+    get_settings.cache_clear()
+
+
 def test_concurrent_submits_with_one_idempotency_key_make_one_job(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
     from core.settings import get_settings
 

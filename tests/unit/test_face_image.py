@@ -1,4 +1,4 @@
-"""load_image: formats, EXIF orientation, alpha, size caps and the messages for bad uploads."""
+"""load_image and check_photo: formats, EXIF orientation, alpha, size caps, faces and the messages for bad photos."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 from core.errors import InputError
-from models.face.image import MAX_SIDE, load_image
+from models.face.image import MAX_KEPT_PIXELS, load_image
 from models.face.landmarks import detect_faces
+from models.face.load import check_photo
 
 
 def test_exif_orientation_is_applied(tmp_path: Path, astronaut: np.ndarray) -> None:
@@ -52,8 +53,37 @@ def test_huge_image_is_downscaled(tmp_path: Path, astronaut: np.ndarray) -> None
     path = tmp_path / "big.jpg"
     Image.fromarray(astronaut).resize((3000, 2400)).save(path)
     rgb = load_image(path)
-    assert max(rgb.shape[:2]) == MAX_SIDE
-    assert rgb.shape[:2] == (round(2400 * MAX_SIDE / 3000), MAX_SIDE)
+    scale = (MAX_KEPT_PIXELS / (3000 * 2400)) ** 0.5
+    assert rgb.shape[:2] == (round(2400 * scale), round(3000 * scale))
+
+
+@pytest.mark.parametrize("shape", ["tall", "wide"])
+def test_a_tall_or_wide_photo_keeps_its_face_findable(tmp_path: Path, astronaut: np.ndarray, shape: str) -> None:
+    # a 512 x 5000 photo (under the 10:1 limit) with the 512 px astronaut in it: shrunk by its longer side to
+    # 210 x 2048 px, the face was too small to be found and the job failed at the render
+    canvas = np.full((5000, 512, 3) if shape == "tall" else (512, 5000, 3), 200, np.uint8)
+    if shape == "tall":
+        canvas[1000:1512] = astronaut
+    else:
+        canvas[:, 1000:1512] = astronaut
+    path = tmp_path / f"{shape}.png"
+    Image.fromarray(canvas).save(path)
+    rgb = load_image(path)
+    assert rgb.shape == canvas.shape
+    assert check_photo(path) >= 1
+    largest = detect_faces(rgb)[0].center()
+    offset = (0, 1000) if shape == "tall" else (1000, 0)
+    assert abs(largest.x - 222 - offset[0]) < 10 and abs(largest.y - 126 - offset[1]) < 10
+
+
+def test_check_photo_refuses_what_the_render_would(tmp_path: Path, cat_png: Path, astronaut_png: Path) -> None:
+    with pytest.raises(InputError) as err:
+        check_photo(cat_png)
+    assert err.value.code == "no_face"
+    with pytest.raises(InputError) as err:
+        check_photo(astronaut_png, face_index=3)
+    assert err.value.code == "face_index_out_of_range"
+    assert "1 face(s) found" in err.value.message
 
 
 def test_decompression_bomb_is_refused(astronaut_png: Path) -> None:

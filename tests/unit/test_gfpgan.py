@@ -43,16 +43,6 @@ def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_checkpoint(tmp_path_factory.mktemp("gfpgan") / "GFPGANv1.4.pth", SMALL)
 
 
-@pytest.fixture
-def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from core.settings import get_settings
-
-    monkeypatch.setenv("AVATAR_WEIGHTS_DIR", str(tmp_path / "weights"))
-    get_settings.cache_clear()
-    yield tmp_path / "weights"
-    get_settings.cache_clear()
-
-
 def test_full_size_network_matches_the_released_v14_file():
     state = GFPGANv1Clean().state_dict()
     numel = sum(v.numel() for v in state.values())

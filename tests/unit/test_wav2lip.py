@@ -124,16 +124,6 @@ def test_wrong_checkpoint_layouts_are_refused_clearly(tmp_path: Path, checkpoint
         load_wav2lip(garbage, "cpu")
 
 
-@pytest.fixture
-def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from core.settings import get_settings
-
-    monkeypatch.setenv("AVATAR_WEIGHTS_DIR", str(tmp_path / "weights"))
-    get_settings.cache_clear()
-    yield tmp_path / "weights"
-    get_settings.cache_clear()
-
-
 def test_missing_weights_name_the_file_and_the_download_command(weights_dir: Path):
     status = Wav2LipRenderer().available()
     assert not status.ok

@@ -14,16 +14,6 @@ from models import weights
 
 
 @pytest.fixture
-def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    from core.settings import get_settings
-
-    monkeypatch.setenv("AVATAR_WEIGHTS_DIR", str(tmp_path / "weights"))
-    get_settings.cache_clear()
-    yield tmp_path / "weights"
-    get_settings.cache_clear()
-
-
-@pytest.fixture
 def file_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A local HTTP server over a folder: the download code's real path, without the internet."""
     root = tmp_path / "served"
@@ -125,19 +115,15 @@ def test_model_config_can_point_a_backend_elsewhere(
     assert weights.status("wav2lip").ok
 
 
+def publish_gfpgan(monkeypatch: pytest.MonkeyPatch, url: str, payload: bytes) -> None:
+    """The registry's GFPGAN entry, as if `payload` at `url` were the official file."""
+    spec = weights.WeightSpec("gfpgan", "gfpgan", "GFPGANv1.4.pth", url, hashlib.sha256(payload).hexdigest())
+    monkeypatch.setitem(weights.WEIGHTS, "gfpgan", spec)
+
+
 def test_sha256_is_checked_against_the_official_value(weights_dir: Path, monkeypatch: pytest.MonkeyPatch):
     payload = b"pretend weights"
-    monkeypatch.setitem(
-        weights.WEIGHTS,
-        "gfpgan",
-        weights.WeightSpec(
-            "gfpgan",
-            "gfpgan",
-            "GFPGANv1.4.pth",
-            "https://example.invalid/x",
-            hashlib.sha256(payload).hexdigest(),
-        ),
-    )
+    publish_gfpgan(monkeypatch, "https://example.invalid/x", payload)
     assert weights.sha256_ok("gfpgan") is None  # absent
     weights_dir.mkdir()
     (weights_dir / "GFPGANv1.4.pth").write_bytes(payload)
@@ -153,17 +139,7 @@ def test_download_fetches_verifies_and_reports_progress(
     base, root = file_server
     payload = bytes(range(256)) * 9000
     (root / "GFPGANv1.4.pth").write_bytes(payload)
-    monkeypatch.setitem(
-        weights.WEIGHTS,
-        "gfpgan",
-        weights.WeightSpec(
-            "gfpgan",
-            "gfpgan",
-            "GFPGANv1.4.pth",
-            f"{base}/GFPGANv1.4.pth",
-            hashlib.sha256(payload).hexdigest(),
-        ),
-    )
+    publish_gfpgan(monkeypatch, f"{base}/GFPGANv1.4.pth", payload)
     seen: list[tuple[int, int | None]] = []
     path = weights.download("gfpgan", lambda done, total: seen.append((done, total)))
     assert path.read_bytes() == payload and seen[-1] == (len(payload), len(payload))
