@@ -17,8 +17,9 @@ from scipy.ndimage import gaussian_filter1d
 
 from models.face import landmarks as lm
 
-THUMB = (64, 36)  # px: frames are compared for cuts at this size
-CUT_DISTANCE = 0.4  # Bhattacharyya distance of hue-saturation-value histograms beyond which a frame starts a shot
+THUMB = (96, 54)  # px: frames are compared for cuts at this size
+GRID = 3  # ...in GRID x GRID regions
+CUT_DISTANCE = 0.3  # mean Bhattacharyya distance of the regions' HSV histograms beyond which a frame starts a shot
 SAME_BOX = 0.3  # overlap (IoU) of a key frame's detection with the followed face that keeps following it
 SAME_PERSON = 0.6  # dlib embedding distance under which two faces are one person (dlib's own threshold)
 LOST_SCALE = 1.5  # a re-fitted face that grows or shrinks by more than this between two frames is lost
@@ -42,15 +43,25 @@ class FaceTrack:
 
 
 def shot_histogram(rgb: np.ndarray) -> np.ndarray:
+    """(REGIONS, bins) colour histograms of the frame's regions: a cut between two shots of the same scene (same
+    colours, another framing) changes what lies where, which one histogram of the whole frame would not see."""
     hsv = cv2.cvtColor(cv2.resize(rgb, THUMB, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2HSV)
-    hist = cv2.calcHist([hsv], [0, 1, 2], None, [12, 4, 4], [0, 180, 0, 256, 0, 256])
-    return cv2.normalize(hist, hist).flatten()
+    h, w = hsv.shape[0] // GRID, hsv.shape[1] // GRID
+    regions = []
+    for y in range(GRID):
+        for x in range(GRID):
+            part = np.ascontiguousarray(hsv[y * h : (y + 1) * h, x * w : (x + 1) * w])
+            hist = cv2.calcHist([part], [0, 1, 2], None, [12, 4, 4], [0, 180, 0, 256, 0, 256])
+            regions.append(cv2.normalize(hist, hist).flatten())
+    return np.stack(regions)
 
 
 def is_cut(previous: np.ndarray | None, current: np.ndarray) -> bool:
+    """The mean Bhattacharyya distance of the regions' histograms jumps past CUT_DISTANCE."""
     if previous is None:
         return False
-    return cv2.compareHist(previous, current, cv2.HISTCMP_BHATTACHARYYA) > CUT_DISTANCE
+    distances = [cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA) for a, b in zip(previous, current, strict=True)]
+    return float(np.mean(distances)) > CUT_DISTANCE
 
 
 def _box(points: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from core.settings import get_settings
 from models.face.analysis import FaceAnalysis, lip_colour, mouth_opening, skin_colour
-from models.face.frame import FaceFrame
+from models.face.frame import INNER_CORNERS, INNER_GAPS, INNER_LIP, MOUTH_CORNERS, OUTER_LIP, FaceFrame
 from models.face.video import VideoFace
 from models.render.base import FrameRenderer
 from models.render.warp import Puppet
@@ -31,6 +31,42 @@ CHIN_TRAVEL = 0.5  # mouth widths: how far below the jaw line the mask reaches (
 FEATHER = 0.06  # face widths: the mask's soft edge
 COLOUR_MEMORY = 0.85  # lip and skin colours are averaged over frames: the synthetic inner mouth does not flicker
 GRID = 8  # crop sides are multiples of this
+NOT_LIP = 25.0  # Lab distance (chroma weighted 1.5x) from the lip colour beyond which a pixel is teeth or mouth cavity
+LIP_KEPT = 0.6  # the inner lip line moves at most this share of the way to the outer one
+INSIDE_MIN = 0.03  # share of the lip area that must look like teeth or cavity before the inner lip line is moved
+
+
+def open_mouth_outline(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`points` with the inner lip line moved out to the edge of what the frame shows inside the mouth (teeth,
+    dark cavity). dlib puts the inner lip points of a toothy smile on the teeth, a few pixels inside the lips: closing
+    the mouth along them would leave a band of teeth showing through the new speech's closed lips."""
+    outer = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(outer, [np.round(points[OUTER_LIP]).astype(np.int32)], 1)
+    inner = np.zeros_like(outer)
+    cv2.fillPoly(inner, [np.round(points[INNER_LIP]).astype(np.int32)], 1)
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lips = (outer > 0) & (inner == 0)
+    if lips.sum() < 10:
+        return points
+    distance = np.linalg.norm((lab - np.median(lab[lips], 0)) * (1.0, 1.5, 1.5), axis=-1)
+    inside = (distance > NOT_LIP) & (outer > 0)
+    if inside.sum() < INSIDE_MIN * outer.sum():
+        return points
+    out = points.copy()
+    # each column of the inner lips: up to the top and down to the bottom of what shows inside, keeping some lip
+    for (upper, lower), (above, below) in zip(INNER_GAPS, ((50, 58), (51, 57), (52, 56)), strict=True):
+        x = int(round((points[upper, 0] + points[lower, 0]) / 2))
+        rows = np.flatnonzero(inside[:, x]) if 0 <= x < inside.shape[1] else np.zeros(0, int)
+        if len(rows):
+            top = points[upper, 1] - LIP_KEPT * (points[upper, 1] - points[above, 1])
+            bottom = points[lower, 1] + LIP_KEPT * (points[below, 1] - points[lower, 1])
+            out[upper, 1] = min(points[upper, 1], max(rows.min() - 0.5, top))
+            out[lower, 1] = max(points[lower, 1], min(rows.max() + 0.5, bottom))
+    ys, xs = np.nonzero(inside)
+    left, right = INNER_CORNERS
+    out[left, 0] = max(min(points[left, 0], xs.min() - 0.5), points[MOUTH_CORNERS[0], 0] + 0.5)
+    out[right, 0] = min(max(points[right, 0], xs.max() + 0.5), points[MOUTH_CORNERS[1], 0] - 0.5)
+    return out
 
 
 def lower_face_mask(points: np.ndarray, side: int) -> np.ndarray:
@@ -65,7 +101,7 @@ class MouthDriver:
     def frame(self, rgb: np.ndarray, points: np.ndarray, controls: dict[str, float]) -> np.ndarray:
         matrix, side = self.crop(points)
         crop = cv2.warpAffine(rgb, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        local = (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+        local = open_mouth_outline(crop, (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32))
         colours = np.stack([lip_colour(crop, local), skin_colour(crop, local)]).astype(np.float32)
         if self.colours is None:
             self.colours = colours
