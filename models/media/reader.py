@@ -22,6 +22,7 @@ from core.errors import InputError
 
 VFR_SPREAD = 0.1  # frame intervals differing by more than this share of the typical one: variable frame rate
 BACK_CHUNK = 16  # frames decoded at once when a video is played backwards (memory: 16 frames)
+EPSILON = 1e-6  # s: a frame starting exactly half-way between two output frames goes to the later one
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def cfr_frames(
     """RGB frames `start` .. `stop` (default: to the end) of the video resampled to the constant `rate`.
 
     Frame k shows what is on screen at k / rate (from the first frame's time): the latest source frame that
-    starts no later than half an output frame after it (FFmpeg's fps filter, round to nearest)."""
+    starts less than half an output frame after it (FFmpeg's fps filter, rounding to the nearest slot)."""
     stop = info.cfr_frames(rate) if stop is None else stop
     half = 0.5 / float(rate)
     with av.open(str(path)) as container:
@@ -100,7 +101,7 @@ def cfr_frames(
             if frame.pts is None:
                 continue
             at = float(frame.pts * stream.time_base) - info.start
-            while shown is not None and k < stop and at > k / rate + half:
+            while shown is not None and k < stop and at > float(k / rate) + half - EPSILON:
                 yield shown  # the frame on screen until this one starts
                 k += 1
             if k >= stop:

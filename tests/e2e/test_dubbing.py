@@ -225,3 +225,56 @@ def test_cli_refuses_two_face_sources_and_a_video_without_a_face(source: Path, a
         text=True,
     )
     assert faceless.returncode == 2 and "No face found in any key frame of dark.mp4" in faceless.stderr
+
+
+def test_wav2lip_dubs_each_frame_from_its_own_face_crop(source: Path, tmp_path: Path, data_dir) -> None:
+    """The real Wav2Lip code on a random-weight checkpoint in the official layout: one frame out per frame in,
+    faceless frames untouched, and nothing changed outside the mouth mask of each frame's own face box."""
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from checkpoints import random_wav2lip_checkpoint
+
+    from models.audio.io import write_wav
+    from models.face.video import load_video_face
+    from models.media.reader import cfr_frames, probe_video
+    from models.render.dub_wav2lip import DubWav2LipRenderer
+    from models.render.wav2lip import face_box, mouth_mask
+    from models.types import ControlTrack
+
+    count = 30
+    weights = random_wav2lip_checkpoint(tmp_path / "wav2lip_gan.pth")
+    wav = tmp_path / "speech.wav"
+    write_wav(wav, (0.3 * np.sin(np.arange(int(16_000 * count / FPS)) * 0.05)).astype(np.float32))
+    face = load_video_face(source, Fraction(FPS), count, "pingpong", None, key_interval=10)
+    controls = ControlTrack(FPS, {"jaw_open": np.zeros(count, np.float32)})
+    frames = list(DubWav2LipRenderer(weights).frames(face, controls, wav))
+    original = list(cfr_frames(source, probe_video(source), Fraction(FPS), 0, count))
+    assert len(frames) == count
+    for i in range(count):
+        if not face.track.present(i):
+            assert np.array_equal(frames[i], original[i])
+            continue
+        points = face.track.points[i]
+        x1, y1, x2, y2 = box = face_box(points, frames[i].shape)
+        changeable = np.zeros(frames[i].shape[:2], bool)
+        changeable[y1:y2, x1:x2] = mouth_mask(points, box)[..., 0] > 0
+        assert np.array_equal(frames[i][~changeable], original[i][~changeable])
+        assert np.abs(frames[i][changeable].astype(int) - original[i][changeable]).max() > 20  # it drew
+
+
+def test_keep_audio_mixes_the_video_sound_under_the_speech(source: Path, tmp_path: Path, data_dir) -> None:
+    """A short sentence over a longer video with sound: after the speech ends the output is silent, unless
+    --keep-audio keeps the video's own sound under it."""
+    from models.audio.io import decode_audio
+    from models.audio.tts import synthesize
+    from models.media.video import mux
+
+    with_sound = tmp_path / "with_sound.mp4"
+    mux(source, synthesize(FIRST, tmp_path / "first.wav"), with_sound)
+    tail = {}
+    for keep in (False, True):
+        out = tmp_path / f"keep_{keep}.mp4"
+        generate_video(None, None, "Hi.", out, {"keep_audio": keep}, show_progress=False, video=with_sound)
+        audio = decode_audio(out, 16_000)  # not load_audio: its speech check refuses a mostly silent track
+        tail[keep] = float(np.sqrt(np.mean(audio[int(0.8 * 16_000) : int(2.0 * 16_000)] ** 2)))
+    assert tail[False] < 1e-3 < 0.01 < tail[True]
