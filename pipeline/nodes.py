@@ -235,6 +235,8 @@ def _plan(options: dict[str, Any], video_source: bool) -> tuple[Any, Any, list[s
             backend = "auto"
         if enhancer not in ("auto", "none"):
             warnings.append(f"enhancer {enhancer} is not applied to a video source")
+        if options.get("size"):
+            warnings.append("size does not apply to a video source: the output keeps the video's frame size")
         enhancer = "none"
     renderers = DUBBERS if video_source else RENDERERS
     chosen = {"renderer": (backend, renderers.choose(backend)), "enhancer": (enhancer, ENHANCERS.choose(enhancer))}

@@ -122,26 +122,31 @@ class MouthDriver:
             notes=[],
         )
         driven = Puppet(face).frame({name: controls.get(name, 0.0) for name in MOUTH_CHANNELS})
-        change = (driven.astype(np.float32) - crop.astype(np.float32)) * lower_face_mask(local, side)[..., None]
-        return paste_change(rgb, change, matrix)
+        mask = lower_face_mask(local, side)
+        x, y, w, h = cv2.boundingRect((mask > 0).astype(np.uint8))
+        if w == 0:
+            return rgb
+        box = (slice(y, y + h), slice(x, x + w))
+        change = (driven[box].astype(np.float32) - crop[box].astype(np.float32)) * mask[box][..., None]
+        return paste_change(rgb, change, matrix, (x, y))
 
 
-def paste_change(rgb: np.ndarray, change: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """`rgb` plus `change` (made in the crop that `matrix` maps to), mapped back: pixels where the change is 0
-    keep their exact values."""
+def paste_change(rgb: np.ndarray, change: np.ndarray, matrix: np.ndarray, at: tuple[int, int]) -> np.ndarray:
+    """`rgb` plus `change` (made at `at` in the crop that `matrix` maps frame pixels to), mapped back in place.
+    Pixels where the change is 0 keep their exact values (x + 0 + 0.5 rounds back to x)."""
     inverse = cv2.invertAffineTransform(matrix)
-    side = change.shape[0]
-    corners = cv2.transform(np.array([[[0, 0], [side, 0], [0, side], [side, side]]], np.float32), inverse)[0]
-    h, w = rgb.shape[:2]
-    x0, y0 = np.clip(np.floor(corners.min(0)).astype(int), 0, [w, h])
-    x1, y1 = np.clip(np.ceil(corners.max(0)).astype(int), 0, [w, h])
+    inverse[:, 2] += inverse[:, :2] @ np.array(at, np.float32)  # from the change's own pixels
+    h, w = change.shape[:2]
+    corners = cv2.transform(np.array([[[0, 0], [w, 0], [0, h], [w, h]]], np.float32), inverse)[0]
+    height, width = rgb.shape[:2]
+    x0, y0 = np.clip(np.floor(corners.min(0)).astype(int), 0, [width, height])
+    x1, y1 = np.clip(np.ceil(corners.max(0)).astype(int) + 1, 0, [width, height])
     if x1 <= x0 or y1 <= y0:
         return rgb
     inverse[:, 2] -= (x0, y0)
     back = cv2.warpAffine(change, inverse, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR)
     region = rgb[y0:y1, x0:x1]
-    moved = np.abs(back).max(-1) > 0.01
-    region[moved] = np.clip(region[moved] + back[moved] + 0.5, 0, 255).astype(np.uint8)
+    region[:] = np.clip(region + back + 0.5, 0, 255).astype(np.uint8)
     return rgb
 
 
