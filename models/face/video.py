@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 
 from core.errors import InputError
@@ -55,8 +56,11 @@ def load_video_face(
     InputError when no key frame shows a face (or not the one asked for)."""
     info = probe_video(path)
     frames = info.cfr_frames(rate)
-    track = track_faces(cfr_frames(path, info, rate), frames, face_index, key_interval)
     name = Path(path).name
+    try:
+        track = track_faces(cfr_frames(path, info, rate), frames, face_index, key_interval)
+    except av.FFmpegError as err:
+        raise InputError("unreadable_video", f"{name} could not be decoded to its end ({err}).") from None
     if not track.found:
         if face_index and track.faces_seen:
             raise InputError(

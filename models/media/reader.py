@@ -67,7 +67,9 @@ def probe_video(path: Path) -> VideoInfo:
             )
             info = (container.format.name, codec, stream.codec_context.width, stream.codec_context.height)
             average, has_audio = stream.average_rate, bool(container.streams.audio)
-    except av.FFmpegError as err:
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - an untrusted file: FFmpeg, PyAV and the time stamps may fail any way
         raise InputError(
             "unreadable_video", f"{name} could not be read as a video ({err}); send MP4, MOV, WebM, MKV or AVI."
         ) from None
