@@ -165,6 +165,10 @@ def test_trim_and_loop_policies(source: Path, tmp_path: Path, data_dir) -> None:
     trimmed = tmp_path / "trimmed.mp4"
     summary = generate_video(None, None, "Hi.", trimmed, {"trim": True}, show_progress=False, video=source)
     assert probe(trimmed)["frames"] == summary["controls"]["frames"] < probe(source)["frames"]
+    resampled = tmp_path / "resampled.mp4"  # --fps resamples; the length follows the same policy
+    summary = generate_video(None, None, "Hi.", resampled, {"trim": True, "fps": 10}, show_progress=False, video=source)
+    info = probe(resampled)
+    assert info["fps"] == 10 and info["frames"] == summary["controls"]["frames"] == round(summary["duration"] * 10)
     assert source_index(7, 4, "pingpong").tolist() == [0, 1, 2, 3, 2, 1, 0]
     assert source_index(7, 4, "repeat").tolist() == [0, 1, 2, 3, 0, 1, 2]
     assert source_index(7, 4, "freeze").tolist() == [0, 1, 2, 3, 3, 3, 3]
