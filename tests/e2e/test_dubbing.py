@@ -100,7 +100,7 @@ def test_the_lips_follow_the_new_speech_not_the_old(source: Path, dubbed) -> Non
     assert dub.offset_ms is not None and abs(dub.offset_ms) <= 80
 
 
-def _render(source: Path, count: int, loop: str = "pingpong"):
+def _render(source: Path, count: int, loop: str = "pingpong", face_index: int | None = None):
     """The warp dubbing renderer's frames in memory (before encoding), with the face source it used."""
     from models.audio.analysis import analyze_speech
     from models.control.rules import build_controls
@@ -109,7 +109,7 @@ def _render(source: Path, count: int, loop: str = "pingpong"):
 
     speech = analyze_speech(None, SECOND)
     controls = build_controls(speech.curves, "neutral", duration=count / FPS, fps=FPS)
-    face = load_video_face(source, Fraction(FPS), count, loop, None, key_interval=10)
+    face = load_video_face(source, Fraction(FPS), count, loop, face_index, key_interval=10)
     return face, list(DubWarpRenderer().frames(face, controls, Path()))
 
 
@@ -282,3 +282,29 @@ def test_keep_audio_mixes_the_video_sound_under_the_speech(source: Path, tmp_pat
         audio = decode_audio(out, 16_000)  # not load_audio: its speech check refuses a mostly silent track
         tail[keep] = float(np.sqrt(np.mean(audio[int(0.8 * 16_000) : int(2.0 * 16_000)] ** 2)))
     assert tail[False] < 1e-3 < 0.01 < tail[True]
+
+
+def test_face_index_picks_the_person_and_leaves_the_other_untouched(
+    source: Path, grace_hopper_jpg: Path, tmp_path: Path, data_dir
+) -> None:
+    """Two people side by side (the talking astronaut, and Grace Hopper smaller): --face-index 1 re-voices Grace
+    Hopper only; the astronaut's half of every frame stays as it was."""
+    from PIL import Image
+
+    from models.media.reader import cfr_frames, probe_video
+
+    grace = np.asarray(Image.open(grace_hopper_jpg).convert("RGB"))
+    grace = cv2.resize(grace[40:440, 60:460], (150, 150), interpolation=cv2.INTER_AREA)
+    right = np.full((SIZE, SIZE, 3), 200, np.uint8)
+    right[20:170, 20:170] = grace
+    pair = tmp_path / "pair.mp4"
+    with VideoWriter(pair, fps=FPS, size=(2 * SIZE, SIZE), crf=16) as writer:
+        for frame in list(read_frames(source))[BLACK : BLACK + 30]:
+            writer.write(np.hstack([frame, right]))
+    face, frames = _render(pair, 30, face_index=1)
+    assert face.track.faces_seen == 2
+    assert (face.track.points[:, 30, 0] > SIZE).all()  # the nose of the followed face is in the right half
+    original = list(cfr_frames(pair, probe_video(pair), Fraction(FPS), 0, 30))
+    for frame, before in zip(frames, original, strict=True):
+        assert np.array_equal(frame[:, :SIZE], before[:, :SIZE])
+    assert max(np.abs(f[:, SIZE:].astype(int) - b[:, SIZE:]).max() for f, b in zip(frames, original, strict=True)) > 20
