@@ -16,7 +16,10 @@ JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    image_id: str = Field(max_length=64, description="id from POST /api/v1/upload/image")
+    image_id: str | None = Field(default=None, max_length=64, description="id from POST /api/v1/upload/image")
+    video_id: str | None = Field(
+        default=None, max_length=64, description="instead of image_id: a video to re-voice, from /upload/video"
+    )
     audio_id: str | None = Field(default=None, max_length=64, description="id from /upload/audio or /upload/video")
     text: str | None = Field(default=None, max_length=5000, description="spoken with espeak-ng when no audio_id")
     options: JobOptions = Field(default_factory=JobOptions)

@@ -110,11 +110,24 @@ def sniff_media(path: Path, kind: str) -> Sniffed:
             raise APIError(415, "unreadable_video", f"The video could not be opened; send {wanted}.") from exc
         if not has_video:
             raise APIError(422, "no_video_stream", "The file holds no video stream.")
+        _check_video(path)
+        return match  # its sound, when a job uses it as the speech, is checked by that job (its length cap)
     try:
         decode_audio(path, max_seconds=get_settings().max_audio_seconds)
     except InputError as exc:
         raise _refused(exc) from exc
     return match
+
+
+def _check_video(path: Path) -> None:
+    """A face video: every frame demuxed, within the length and frame size caps."""
+    from models.media.reader import check_video, probe_video
+
+    settings = get_settings()
+    try:
+        check_video(probe_video(path), "your video", settings.max_video_seconds, settings.max_video_pixels)
+    except InputError as exc:
+        raise _refused(exc) from exc
 
 
 def save_upload(source: BinaryIO, kind: str, owner: str) -> Upload:

@@ -1,7 +1,8 @@
 """`avatar batch submit MANIFEST.csv`: many jobs through the HTTP API, resumable and concurrency-limited.
 
-Manifest columns: image (required), audio or text, and optional id and job options (pipeline.options.JobOptions:
-fps, size, backend, emotion, seed, face_index, voice, enhancer). Relative paths are relative to the manifest.
+Manifest columns: image (a face photo) or video (a face video to re-voice), audio or text, and optional id and job
+options (pipeline.options.JobOptions: fps, size, backend, emotion, seed, face_index, voice, enhancer; for a video
+loop, trim, keep_audio). Relative paths are relative to the manifest.
 The results CSV is rewritten after every row; rows it lists as succeeded are skipped on the next run, and each
 row's Idempotency-Key (a hash of its content) makes a resubmitted row return the job it already has.
 """
@@ -20,15 +21,15 @@ from pydantic import ValidationError
 from cli.client import APIClientError, AvatarClient
 from pipeline.options import JobOptions, option_errors
 
-RESULT_COLUMNS = ["id", "image", "audio", "text", "job_id", "status", "output", "seconds", "error"]
+RESULT_COLUMNS = ["id", "image", "video", "audio", "text", "job_id", "status", "output", "seconds", "error"]
 
 
 def read_manifest(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(f)]
     for number, row in enumerate(rows, start=1):
-        if not row.get("image") or not (row.get("audio") or row.get("text")):
-            raise ValueError(f"{path}: row {number} needs an image and an audio or a text")
+        if bool(row.get("image")) == bool(row.get("video")) or not (row.get("audio") or row.get("text")):
+            raise ValueError(f"{path}: row {number} needs an image or a video (one of them) and an audio or a text")
         try:
             _options(row)
         except ValidationError as err:
@@ -44,7 +45,7 @@ def _options(row: dict[str, str]) -> dict[str, Any]:
 
 def _idempotency_key(row: dict[str, str], base: Path) -> str:
     digest = hashlib.sha256()
-    for column in ("image", "audio"):
+    for column in ("image", "video", "audio"):
         if row.get(column):
             digest.update((base / row[column]).read_bytes())
     digest.update(repr((row.get("text"), sorted(_options(row).items()))).encode())
@@ -84,10 +85,11 @@ def run_batch(
     base = manifest.parent
 
     def run(row: dict[str, str]) -> str:
-        record = {k: row.get(k, "") for k in ("id", "image", "audio", "text")}
+        record = {k: row.get(k, "") for k in ("id", "image", "video", "audio", "text")}
+        face = "image" if row.get("image") else "video"
         try:
             body: dict[str, Any] = {
-                "image_id": client.upload("image", base / row["image"]),
+                f"{face}_id": client.upload(face, base / row[face]),
                 "text": row.get("text") or None,
                 "options": _options(row),
             }

@@ -19,7 +19,7 @@ from cli.errors import err_console, fail, warn
 from core.errors import InputError
 from models.backends import ENHANCERS, RENDERERS
 from models.types import EMOTIONS, ControlTrack
-from pipeline.options import JobOptions, option_errors, require_speech
+from pipeline.options import JobOptions, option_errors, require_face, require_speech
 
 
 def _safe_name(path: Path) -> str:
@@ -43,36 +43,52 @@ def check_output(output: Path) -> None:
         output.unlink()
 
 
+def check_video_file(video: Path) -> None:
+    """Before any work: the face video opens, holds video FFmpeg decodes, and is within the length and size caps."""
+    from core.settings import get_settings
+    from models.media.reader import check_video, probe_video
+
+    settings = get_settings()
+    check_video(probe_video(video), video.name, settings.max_video_seconds, settings.max_video_pixels)
+
+
 def generate_video(
-    image: Path,
+    image: Path | None,
     audio: Path | None,
     text: str | None,
     output: Path,
     options: JobOptions,
     show_progress: bool = True,
     keep_artifacts: bool = False,
+    video: Path | None = None,
 ) -> dict[str, Any]:
-    """Run the pipeline in-process and copy the result to `output`; returns the summary printed by --json."""
+    """Run the pipeline in-process and copy the result to `output`; returns the summary printed by --json. The face
+    is the photo `image`, or the video `video` to re-voice."""
     from cli.progress import PipelineProgress
     from core.storage import open_storage
     from models.face.load import check_photo
     from pipeline.runner import new_job_state, run_in_process
 
-    for path, what in ((image, "image"), (audio, "audio")):
+    require_face(image is not None, video is not None, "--image PHOTO, or --video VIDEO to re-voice")
+    for path, what in ((image, "image"), (video, "video"), (audio, "audio")):
         if path is not None and path.is_dir():
             raise InputError(f"{what}_not_found", f"The {what} {path} is a directory; give a file.")
         if path is not None and not path.is_file():
             raise InputError(f"{what}_not_found", f"The {what} file {path} does not exist.")
     require_speech(audio is not None, text, 'give --audio FILE, or --text "what to say"')
     check_output(output)
-    check_photo(image, options.face_index)  # a photo that cannot be animated fails now, not after the audio step
+    if image is not None:
+        check_photo(image, options.face_index)  # a photo that cannot be animated fails now, not after the audio step
+    if video is not None:
+        check_video_file(video)
 
     job_id = uuid.uuid4().hex
     storage = open_storage()
     # inputs keep their file names, so that error messages name the user's files
-    image_key = storage.store(f"jobs/{job_id}/input/image/{_safe_name(image)}", image)
+    image_key = storage.store(f"jobs/{job_id}/input/image/{_safe_name(image)}", image) if image else None
+    video_key = storage.store(f"jobs/{job_id}/input/video/{_safe_name(video)}", video) if video else None
     audio_key = storage.store(f"jobs/{job_id}/input/audio/{_safe_name(audio)}", audio) if audio else None
-    state = new_job_state(job_id, image_key, audio_key, text, options)
+    state = new_job_state(job_id, image_key, audio_key, text, options, video_key=video_key)
     start = time.perf_counter()
     try:
         with PipelineProgress(enabled=show_progress) as progress:
@@ -103,6 +119,7 @@ def generate_video(
         "controller": final.get("controller"),
         "performance": final.get("performance", {}),
         "options": final["options"],
+        "source_video": final.get("source_video"),
         "controls": controls,
         "timings": final["timings"],
         "wall_seconds": round(time.perf_counter() - start, 3),
@@ -111,7 +128,10 @@ def generate_video(
 
 
 def generate(
-    image: Path = typer.Option(..., "--image", "-i", help="Face photo (JPEG, PNG, WebP, BMP)."),
+    image: Path | None = typer.Option(None, "--image", "-i", help="Face photo (JPEG, PNG, WebP, BMP)."),
+    video: Path | None = typer.Option(
+        None, "--video", help="A video of a face to re-voice (dubbing) instead of a photo (MP4, MOV, WebM, MKV)."
+    ),
     audio: Path | None = typer.Option(None, "--audio", "-a", help="Speech (WAV, MP3, M4A, OGG, FLAC)."),
     output: Path = typer.Option(Path("out.mp4"), "--output", "-o", help="Where to write the MP4."),
     text: str | None = typer.Option(
@@ -133,12 +153,21 @@ def generate(
     voice: str | None = typer.Option(
         None, help="espeak-ng voice for --text (see `espeak-ng --voices`) [default: AVATAR_TTS_VOICE, en-us]."
     ),
+    loop: str | None = typer.Option(
+        None, help="--video shorter than the speech: pingpong, repeat or freeze (the last frame) [default: pingpong]."
+    ),
+    trim: bool = typer.Option(False, "--trim", help="--video: cut the output to the shorter of video and speech."),
+    keep_audio: bool = typer.Option(
+        False, "--keep-audio", help="--video: mix the video's own sound under the new speech (default: speech only)."
+    ),
     keep_artifacts: bool = typer.Option(False, help="Keep the job's artifacts (visemes, controls, video) in storage."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with what was done."),
 ) -> None:
-    """Make a talking-head video from a face photo and speech (an audio file, or --text to speak)."""
+    """Make a talking-head video from a face photo and speech (an audio file, or --text to speak), or re-voice a
+    video of a face (--video) with new speech."""
     given = {"fps": fps, "size": size, "backend": backend, "emotion": emotion, "enhancer": enhancer}
     given |= {"seed": seed, "face_index": face_index, "voice": voice}
+    given |= {"loop": loop, "trim": trim or None, "keep_audio": keep_audio or None}
     try:
         options = JobOptions(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as err:
@@ -152,6 +181,7 @@ def generate(
             options,
             show_progress=sys.stderr.isatty() or not as_json,
             keep_artifacts=keep_artifacts,
+            video=video,
         )
     except InputError as err:
         fail(err.message)

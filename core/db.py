@@ -83,7 +83,8 @@ class Job(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
 
-    image_key: Mapped[str] = mapped_column(String(300))
+    image_key: Mapped[str | None] = mapped_column(String(300))  # the face: a photo, or
+    video_key: Mapped[str | None] = mapped_column(String(300))  # a video to re-voice
     audio_key: Mapped[str | None] = mapped_column(String(300))
     text: Mapped[str | None] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -23,15 +23,18 @@ WEBHOOK_PENDING_IF_URL = case((Job.webhook_url.is_not(None), "pending"), else_=N
 @dataclass
 class JobRequest:
     owner: str
-    image_key: str
+    image_key: str | None
     audio_key: str | None
     text: str | None
     options: dict[str, Any]
     webhook_url: str | None = None
     idempotency_key: str | None = None
+    video_key: str | None = None  # a video face source instead of image_key
 
     def fingerprint(self) -> str:
         body = [self.image_key, self.audio_key, self.text, self.options, self.webhook_url]
+        if self.video_key:  # appended only when set: fingerprints of photo jobs stay what they were
+            body.append(self.video_key)
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -50,6 +53,7 @@ def create_job(request: JobRequest) -> tuple[Job, bool]:
         idempotency_key=request.idempotency_key,
         request_hash=fingerprint,
         image_key=request.image_key,
+        video_key=request.video_key,
         audio_key=request.audio_key,
         text=request.text,
         options=request.options,

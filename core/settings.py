@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     max_audio_seconds: float = Field(default=300.0, gt=0)
     max_image_pixels: int = Field(default=80_000_000, gt=0)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    # a video as the face source (re-voicing, docs/dubbing.md)
+    max_video_seconds: float = Field(default=1200.0, gt=0)
+    max_video_pixels: int = Field(default=3840 * 2160, gt=0)  # width x height of one frame
+    dub_key_interval: int = Field(default=10, ge=1)  # frames between face detections (and on every cut)
+    dub_work_size: int = Field(default=256, ge=64, le=2048)  # px: largest side of the face crop the mouth is drawn in
+    dub_source_audio_gain: float = Field(default=0.35, ge=0, le=1)  # --keep-audio: the video's sound under the speech
     video_crf: int = Field(default=20, ge=0, le=51)
     video_preset: str = "veryfast"
     # live stream (/ws): audio heard past a frame's time before it is drawn; the lips lead the sound by 60 ms and

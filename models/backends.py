@@ -155,6 +155,14 @@ RENDERERS = Registry(
         Entry("warp", "models.render.warp:WarpRenderer"),
     ),
 )
+# a video as the face source (dubbing): the same backends, re-drawing the mouth of each frame of the video
+DUBBERS = Registry(
+    "dubbing renderer",
+    (
+        Entry("wav2lip", "models.render.dub_wav2lip:DubWav2LipRenderer"),
+        Entry("warp", "models.render.dub:DubWarpRenderer"),
+    ),
+)
 ENHANCERS = Registry(
     "enhancer",
     (

@@ -61,6 +61,14 @@ class ControlTrack:
     def save(self, path: Path) -> None:
         np.savez_compressed(path, fps=self.fps, emotion=self.emotion, **self.channels)
 
+    def at_times(self, times: np.ndarray) -> ControlTrack:
+        """The controls at `times` (seconds), linearly interpolated: one frame per time (a video source's
+        frames, whose rate need not be a whole number). `fps` becomes the nearest whole rate of those times."""
+        own = np.arange(self.n_frames) / self.fps
+        rate = round((len(times) - 1) / (times[-1] - times[0])) if len(times) > 1 else self.fps
+        channels = {k: np.interp(times, own, v).astype(np.float32) for k, v in self.channels.items()}
+        return ControlTrack(fps=rate, channels=channels, emotion=self.emotion)
+
     def summary(self) -> dict[str, float | int | str]:
         """What the face does over the clip, in a few numbers (for --json and job records)."""
         c = self.channels

@@ -9,9 +9,11 @@ import functools
 import hashlib
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langgraph.config import get_stream_writer
 
 from core.settings import get_settings
@@ -65,11 +67,39 @@ def _progress(node: str) -> Callable[[int, int], None]:
 
 
 def _face(state: AvatarState, files: JobFiles) -> Any:
-    """The analysed face of the job's photo, framed at the output size (cached by content hash)."""
+    """The analysed face of the job's photo, framed at the output size (cached by content hash); or, for a video
+    source, the face followed through the video, laid out on the output's frames."""
+    options = state["options"]
+    if state.get("source_video_key"):
+        from models.face.video import load_video_face
+
+        plan = state["source_video"]
+        return load_video_face(
+            files.fetch(state["source_video_key"]),
+            Fraction(plan["out_rate"]),
+            plan["out_frames"],
+            options["loop"],
+            options.get("face_index"),
+            get_settings().dub_key_interval,
+        )
     from models.face.load import load_face
 
-    options = state["options"]
     return load_face(files.fetch(state["image_key"]), options["size"], options.get("face_index"))
+
+
+def _source_video(state: AvatarState, files: JobFiles) -> dict[str, Any]:
+    """A video source's probe and the output it makes: rate (the video's, or the fps asked for) and frame count
+    (the length policy: longer of video and speech, or the shorter with trim)."""
+    from models.media.reader import check_video, probe_video
+    from models.media.timeline import output_frames
+
+    settings, options = get_settings(), state["options"]
+    path = files.fetch(state["source_video_key"])
+    info = probe_video(path)
+    check_video(info, path.name, settings.max_video_seconds, settings.max_video_pixels)
+    rate = Fraction(options["fps"]) if options.get("fps") else info.rate
+    count = output_frames(info.cfr_frames(rate), max(1, round(state["duration"] * rate)), options["trim"])
+    return info.as_dict() | {"out_rate": f"{rate.numerator}/{rate.denominator}", "out_frames": count}
 
 
 def timed(fn: Callable[[AvatarState], dict[str, Any]]) -> Callable[[AvatarState], dict[str, Any]]:
@@ -120,8 +150,10 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
     from models.emotion.face import photo_expression
 
     files = JobFiles(state)
-    with span("model.face_expression"):
-        rest = photo_expression(files.fetch(state["image_key"]), state["options"].get("face_index"))
+    rest = None  # a video source keeps its own expression: no resting expression to read
+    if state.get("image_key"):
+        with span("model.face_expression"):
+            rest = photo_expression(files.fetch(state["image_key"]), state["options"].get("face_index"))
     with span("model.emotion") as current:
         result = detect_emotion(
             state.get("transcript"),
@@ -147,7 +179,6 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
 
 @timed
 def avatar_control(state: AvatarState) -> dict[str, Any]:
-    from models.backends import ENHANCERS, RENDERERS
     from models.control.controller import decide
     from models.control.rules import build_controls, motion_seed
     from models.device import gpu_for_planning
@@ -161,26 +192,25 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
         state.get("transcript"),
         requested=options.get("emotion", "auto") != "auto",
     )
+    video = _source_video(state, files) if state.get("source_video_key") else None
+    rate = Fraction(video["out_rate"]) if video else Fraction(options["fps"])
+    frames = video["out_frames"] if video else None
+    face_key = state.get("image_key") or state["source_video_key"]
     controls = build_controls(
         MouthCurves.load(files.fetch(state["mouth_key"])),
         decision.performance,
-        duration=state["duration"],
-        fps=options["fps"],
-        seed=motion_seed(options.get("seed"), files.fetch(state["image_key"]).read_bytes()),
+        duration=frames / rate if frames else state["duration"],
+        fps=round(rate),
+        # a video's own motion is kept: its seed only needs to be stable, not drawn from megabytes of content
+        seed=motion_seed(options.get("seed"), face_key.encode() if video else files.fetch(face_key).read_bytes()),
         phrase_times=[(s["start"], s["end"], s["question"]) for s in track],
         rest_smile=max(0.0, state.get("face_expression", {}).get("valence", 0.0)),
     )
+    if frames:  # one control frame per video frame, at the video's exact rate (29.97 fps is not 30)
+        controls = controls.at_times(np.arange(frames) / float(rate))
     controls.save(files.path("controls.npz"))
     # decided here, before video generation, because the choice decides the worker queue of the next nodes
-    gpu = functools.cache(gpu_for_planning)  # asked only if a GPU-only backend could be taken (torch, Redis)
-    renderer = RENDERERS.choose(options["backend"], gpu=gpu)
-    enhancer = ENHANCERS.choose(options["enhancer"], gpu=gpu)
-    asked = {"renderer": (options["backend"], renderer), "enhancer": (options["enhancer"], enhancer)}
-    warnings = [
-        f"requested {kind} {name} unavailable: {'; '.join(choice.tried)}"
-        for kind, (name, choice) in asked.items()
-        if name not in ("auto", choice.name)
-    ]
+    renderer, enhancer, warnings = _plan(options, video is not None, gpu=functools.cache(gpu_for_planning))
     return {
         "controls_key": files.store("controls.npz"),
         "controller": decision.controller,
@@ -189,17 +219,51 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
         "plan": {"renderer": renderer.as_dict(), "enhancer": enhancer.as_dict()},
         "backends": {"avatar_control": decision.controller},
         "warnings": decision.warnings + warnings,
+    } | ({"source_video": video} if video else {})
+
+
+def _plan(
+    options: dict[str, Any], video_source: bool, gpu: Callable[[], Any] | None = None
+) -> tuple[Any, Any, list[str]]:
+    """The renderer and enhancer that will run, and warnings for requests that could not be met. A video source
+    is re-voiced by the dubbing renderers (models.backends.DUBBERS) and not enhanced (the enhancer works on one
+    fixed face framing). `gpu()` says whether the gpu workers have CUDA; it is asked only if a GPU-only backend
+    could be taken (it may import torch or read Redis)."""
+    from models.backends import DUBBERS, ENHANCERS, RENDERERS
+
+    warnings = []
+    backend, enhancer = options["backend"], options["enhancer"]
+    if video_source:
+        if backend not in DUBBERS.names:
+            warnings.append(f"{backend} animates a photo; a video source is re-voiced by {' or '.join(DUBBERS.order)}")
+            backend = "auto"
+        if enhancer not in ("auto", "none"):
+            warnings.append(f"enhancer {enhancer} is not applied to a video source")
+        if options.get("size"):
+            warnings.append("size does not apply to a video source: the output keeps the video's frame size")
+        enhancer = "none"
+    renderers = DUBBERS if video_source else RENDERERS
+    chosen = {
+        "renderer": (backend, renderers.choose(backend, gpu=gpu)),
+        "enhancer": (enhancer, ENHANCERS.choose(enhancer, gpu=gpu)),
     }
+    warnings += [
+        f"requested {kind} {name} unavailable: {'; '.join(choice.tried)}"
+        for kind, (name, choice) in chosen.items()
+        if name not in ("auto", choice.name)
+    ]
+    return chosen["renderer"][1], chosen["enhancer"][1], warnings
 
 
 @timed
 def video_generation(state: AvatarState) -> dict[str, Any]:
-    from models.backends import Choice
+    from models.backends import DUBBERS, RENDERERS, Choice
     from models.render.fallback import render_planned
 
     files = JobFiles(state)
     face = _face(state, files)
     controls = ControlTrack.load(files.fetch(state["controls_key"]))
+    video = bool(state.get("source_video_key"))
     result = render_planned(
         Choice.of(state["plan"]["renderer"]),
         face,
@@ -207,8 +271,10 @@ def video_generation(state: AvatarState) -> dict[str, Any]:
         files.fetch(state["speech_key"]),
         files.path("video.mp4"),
         progress=_progress("video_generation"),
+        registry=DUBBERS if video else RENDERERS,
     )
-    faces = [f"{face.n_faces} faces found; used face {face.face_index}"] if face.n_faces > 1 else []
+    n_faces, index = (face.track.faces_seen, face.track.index) if video else (face.n_faces, face.face_index)
+    faces = [f"{n_faces} faces found; used face {index}"] if n_faces > 1 else []
     return {
         "video_key": files.store("video.mp4"),
         "plan": {"renderer": result.choice.as_dict()},  # what ran, when a failure moved it down the chain
@@ -249,11 +315,28 @@ def finalize(state: AvatarState) -> dict[str, Any]:
 
     files = JobFiles(state)
     out = files.path("output.mp4")
-    mux(files.fetch(state["enhanced_key"]), files.fetch(state["speech_key"]), out)
+    sound = files.fetch(state["speech_key"])
+    if state.get("source_video_key") and state["options"].get("keep_audio"):
+        sound = _with_source_audio(state, files, sound)
+    mux(files.fetch(state["enhanced_key"]), sound, out)
     with out.open("rb") as f:  # hashed here, where the file is local: the job's output record needs no download
         digest = hashlib.file_digest(f, "sha256").hexdigest()
     info = probe(out) | {"bytes": out.stat().st_size, "sha256": digest}
     return {"output_key": files.store("output.mp4"), "output_info": info}
+
+
+def _with_source_audio(state: AvatarState, files: JobFiles, speech_wav: Path) -> Path:
+    """The speech with the source video's own sound mixed under it (--keep-audio); the speech alone when the
+    video has no sound."""
+    from models.audio.analysis import OUTPUT_RATE
+    from models.audio.io import decode_audio
+    from models.media.soundtrack import mix_source_audio
+
+    mixed = files.path("soundtrack.wav")
+    speech = decode_audio(speech_wav, sample_rate=OUTPUT_RATE)
+    video = files.fetch(state["source_video_key"])
+    gain = get_settings().dub_source_audio_gain
+    return mixed if mix_source_audio(speech, OUTPUT_RATE, video, gain, mixed) else speech_wav
 
 
 # name -> (function, resource class: "cpu", or the plan entry whose backend decides it)

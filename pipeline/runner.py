@@ -16,7 +16,7 @@ from core.settings import get_settings
 from pipeline.checkpoints import open_checkpointer
 from pipeline.graph import ORDER, build_graph, node_resource
 from pipeline.nodes import scratch_dir
-from pipeline.options import JobOptions, require_speech
+from pipeline.options import JobOptions, require_face, require_speech
 from pipeline.state import AvatarState
 
 ProgressFn = Callable[[str, float], None]  # (node, fraction of that node done)
@@ -33,19 +33,24 @@ class SegmentResult:
 
 def new_job_state(
     job_id: str,
-    image_key: str,
+    image_key: str | None,
     audio_key: str | None,
     text: str | None,
     options: JobOptions | dict[str, Any] | None = None,
+    video_key: str | None = None,
 ) -> AvatarState:
-    """The job's first state, its options resolved against the settings (ValidationError on bad options)."""
+    """The job's first state, its options resolved against the settings (ValidationError on bad options). The
+    face is a photo (`image_key`) or a video to re-voice (`video_key`), never both."""
+    require_face(image_key is not None, video_key is not None)
     require_speech(bool(audio_key), text)
+    resolved = JobOptions.model_validate(options or {}).resolve(get_settings(), video_source=video_key is not None)
     return {
         "job_id": job_id,
         "image_key": image_key,
+        "source_video_key": video_key,
         "audio_key": audio_key,
         "text": text,
-        "options": JobOptions.model_validate(options or {}).resolve(get_settings()).as_dict(),
+        "options": resolved.as_dict(),
         "backends": {},
         "timings": {},
         "warnings": [],

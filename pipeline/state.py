@@ -12,7 +12,8 @@ def merge(left: dict | None, right: dict | None) -> dict:
 
 class AvatarState(TypedDict, total=False):
     job_id: str
-    image_key: str
+    image_key: str | None  # the face: a photo, or
+    source_video_key: str | None  # a video to re-voice (dubbing)
     audio_key: str | None
     text: str | None
     options: dict[str, Any]  # pipeline.options.JobOptions, resolved against the settings when the job was made
@@ -34,6 +35,7 @@ class AvatarState(TypedDict, total=False):
     face_expression: dict[str, float]  # the photo's resting expression (models.emotion.face)
 
     # avatar_control
+    source_video: dict[str, Any]  # a video source: its probe (models.media.reader.VideoInfo), output rate and frames
     controls_key: str
     controller: str
     performance: dict[str, Any]  # models.control.performance.Performance, what the controller decided

@@ -172,12 +172,18 @@ function readForm() {
   const useAudio = $("src-audio").checked;
   const audio = $("audio").files[0];
   const text = $("text").value.trim();
-  if (!photo) return { error: "Choose a face photo first." };
+  if (!photo) return { error: "Choose a face photo (or a video of a face) first." };
   if (useAudio && !audio) return { error: "Choose a speech recording, or switch to “Type text”." };
   if (!useAudio && !text) return { error: "Type what the avatar should say, or switch to “Upload audio”." };
   const fps = Number($("fps").value);
   if (!Number.isInteger(fps) || fps < 5 || fps > 60) return { error: "Frames per second must be a whole number from 5 to 60." };
   const options = { emotion: $("emotion").value, size: Number($("size").value), backend: $("backend").value, fps };
+  if (isVideo(photo)) {
+    // a video keeps its own frame size and rate; the mouth is re-drawn by wav2lip or warp
+    delete options.size;
+    delete options.fps;
+    if (options.backend === "sadtalker") options.backend = "auto";
+  }
   if (!useAudio) options.voice = $("voice").value;
   return { photo, audio: useAudio ? audio : null, text: useAudio ? null : text, options };
 }
@@ -212,14 +218,15 @@ async function generate(event) {
   resetResult();
   $("result-title").scrollIntoView({ behavior: "smooth", block: "nearest" }); // below the form on phones
   try {
-    showProgress("Uploading the photo…", 0);
-    const image = await upload("image", input.photo);
+    const face = isVideo(input.photo) ? "video" : "image";
+    showProgress(face === "video" ? "Uploading the video…" : "Uploading the photo…", 0);
+    const image = await upload(face, input.photo);
     let audioId = null;
     if (input.audio) {
       showProgress("Uploading the speech…", 0);
       audioId = (await upload("audio", input.audio)).id;
     }
-    const body = { image_id: image.id, options: input.options, ...(audioId ? { audio_id: audioId } : { text: input.text }) };
+    const body = { [`${face}_id`]: image.id, options: input.options, ...(audioId ? { audio_id: audioId } : { text: input.text }) };
     const accepted = await api("/jobs", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -250,12 +257,16 @@ function replacePreview(slot, blob) {
   return previews[slot];
 }
 
+function isVideo(file) {
+  return file.type.startsWith("video/");
+}
+
 function onPhoto() {
   const file = $("photo").files[0];
-  $("photo-name").textContent = file ? file.name : "";
-  $("photo-preview").hidden = !file;
+  $("photo-name").textContent = file ? (isVideo(file) ? `${file.name} (video: its mouth is re-voiced)` : file.name) : "";
+  $("photo-preview").hidden = !file || isVideo(file);
   $("photo-hint").hidden = Boolean(file);
-  if (file) {
+  if (file && !isVideo(file)) {
     $("photo-preview").src = replacePreview("photo", file);
     $("photo-preview").alt = `Preview of ${file.name}`;
   }

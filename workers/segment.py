@@ -227,7 +227,7 @@ def _run(job_id: str, resource: str, lease: str, previous: str | None) -> Outcom
         log.info("job %s: nothing to run on %s (duplicate message, cancelled or finished)", job_id, resource)
         return Outcome(ran=False)
     log.info("job %s: running %s segment (attempt %d)", job_id, resource, job.attempts)
-    initial = new_job_state(job.id, job.image_key, job.audio_key, job.text, job.options)
+    initial = new_job_state(job.id, job.image_key, job.audio_key, job.text, job.options, video_key=job.video_key)
     with Heartbeat(job_id, lease):
         result = run_segment(job_id, resource, initial=initial, on_progress=_progress_reporter(job_id, lease))
     state = result.state

@@ -19,7 +19,7 @@ from core.jobs import JobRequest, get_job
 from core.metrics import JOBS_SUBMITTED
 from core.storage import open_storage
 from models.face.load import check_photo
-from pipeline.options import require_speech
+from pipeline.options import require_face, require_speech
 from workers.dispatch import cancel as cancel_job
 from workers.dispatch import submit_job
 
@@ -46,11 +46,12 @@ def submitter(
 
 def submit(
     by: Submitter,
-    image_key: str,
+    image_key: str | None,
     audio_key: str | None,
     text: str | None,
     options: dict[str, Any],
     webhook_url: Any,
+    video_key: str | None = None,
 ) -> JobAccepted:
     require_speech(bool(audio_key), text, "audio_id (an uploaded audio or video) or text")
     if options.get("face_index"):  # the upload found a face (number 0); a later one is checked here, not at render
@@ -59,6 +60,7 @@ def submit(
         JobRequest(
             owner=by.owner,
             image_key=image_key,
+            video_key=video_key,
             audio_key=audio_key,
             text=text,
             options=options,
@@ -83,12 +85,14 @@ def owned_job(job_id: str, owner: str) -> Job:
 @router.post("", response_model=JobAccepted, status_code=202)
 def create(body: JobCreate, by: Submitter = Depends(submitter)) -> JobAccepted:
     """Queue a talking-head job. Repeating a request with the same Idempotency-Key returns the same job."""
-    wanted = {"image_id": (body.image_id, ("image",))}
+    require_face(body.image_id is not None, body.video_id is not None, "image_id, or video_id (a video to re-voice)")
+    wanted = {"image_id": (body.image_id, ("image",))} if body.image_id else {"video_id": (body.video_id, ("video",))}
     if body.audio_id:
         wanted["audio_id"] = (body.audio_id, ("audio", "video"))
     found = owned_uploads(by.owner, wanted)
     audio_key = found["audio_id"].key if body.audio_id else None
-    return submit(by, found["image_id"].key, audio_key, body.text, body.options.as_dict(), body.webhook_url)
+    image_key, video_key = (found[name].key if name in found else None for name in ("image_id", "video_id"))
+    return submit(by, image_key, audio_key, body.text, body.options.as_dict(), body.webhook_url, video_key)
 
 
 @router.get("", response_model=JobPage)

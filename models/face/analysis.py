@@ -136,9 +136,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         box=corners.reshape(-1),
         pose=head_pose(points, size),
         skin_rgb=skin_colour(framed, points),
-        lip_rgb=_median_in(
-            framed, _polygon_mask(framed, points[OUTER_LIP]) & ~_polygon_mask(framed, points[INNER_LIP])
-        ),
+        lip_rgb=lip_colour(framed, points),
         teeth_visible=teeth_visible(framed, points, open_px),
         mouth_open_px=open_px,
         embedding=embedding,
@@ -208,6 +206,11 @@ def _median_in(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if len(pixels) == 0:
         return np.zeros(3, np.uint8)
     return np.median(pixels, axis=0).astype(np.uint8)
+
+
+def lip_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Median colour of the lips (between the outer and the inner lip line)."""
+    return _median_in(image, _polygon_mask(image, points[OUTER_LIP]) & ~_polygon_mask(image, points[INNER_LIP]))
 
 
 def skin_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -54,14 +54,17 @@ def _encoder() -> dlib.face_recognition_model_v1:
     return dlib.face_recognition_model_v1(str(model_path("dlib_face_recognition_resnet_model_v1.dat")))
 
 
-def detect_faces(rgb: np.ndarray, notes: list[str] | None = None) -> list[dlib.rectangle]:
+def detect_faces(rgb: np.ndarray, notes: list[str] | None = None, retry: bool = True) -> list[dlib.rectangle]:
     """Frontal faces in `rgb`, largest first: first on a copy at most DETECT_SIDE px (a 4000 px photo at full size
     took 1.4 s), on the full photo when that finds none. When the HOG detector still finds none, it looks again
     on the photo enlarged (small faces), then dlib's CNN detector tries (turned, partly hidden or badly lit faces); a
-    retry that finds a face says so in `notes`."""
+    retry that finds a face says so in `notes`. Without `retry` (video frames, many of them faceless) only the
+    first pass runs."""
     with _DLIB:
         scale = min(1.0, DETECT_SIDE / max(rgb.shape[:2]))
         faces = _scaled(_detector()(_resize(rgb, scale), 0), 1 / scale)
+        if not retry:
+            return sorted(faces, key=lambda r: r.width() * r.height(), reverse=True)
         if not faces and scale < 1.0:  # only smaller faces than a reduced copy shows: the full photo
             faces = list(_detector()(rgb, 0))
         scale = UPSAMPLED_SIDE / max(rgb.shape[:2])

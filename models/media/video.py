@@ -26,13 +26,15 @@ class VideoWriter:
     releases the GIL while libx264 works), so rendering and encoding share the cores: the wall time of a render
     approaches the larger of the two, not their sum. At most QUEUED_FRAMES frames wait in between."""
 
-    def __init__(self, path: Path, fps: int, size: int, crf: int = 20, preset: str = "veryfast"):
+    def __init__(
+        self, path: Path, fps: int | Fraction, size: int | tuple[int, int], crf: int = 20, preset: str = "veryfast"
+    ):
         self.path = Path(path)
-        self.size = size
+        self.width, self.height = (size, size) if isinstance(size, int) else size  # a square, or (width, height)
         self.frames = 0
         self._container = av.open(str(self.path), "w")
         self._stream = self._container.add_stream("libx264", rate=fps)
-        self._stream.width = self._stream.height = size
+        self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
         self._stream.thread_type = "AUTO"
         self._stream.options = {"crf": str(crf), "preset": preset}
@@ -42,8 +44,8 @@ class VideoWriter:
         self._encoder.start()
 
     def write(self, frame_rgb: np.ndarray) -> None:
-        if frame_rgb.shape != (self.size, self.size, 3):
-            raise ValueError(f"frame of shape {frame_rgb.shape}, expected ({self.size}, {self.size}, 3)")
+        if frame_rgb.shape != (self.height, self.width, 3):
+            raise ValueError(f"frame of shape {frame_rgb.shape}, expected ({self.height}, {self.width}, 3)")
         if self._error is not None:
             raise RuntimeError(f"encoding {self.path.name} failed: {self._error}") from self._error
         # OpenCV's BT.601 limited-range conversion is several times faster than swscale's here; it also makes

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.backends import RENDERERS, Choice
+from models.backends import RENDERERS, Choice, Registry
 
 log = logging.getLogger(__name__)
 
@@ -28,28 +28,26 @@ def render_planned(
     audio_wav: Path,
     out: Path,
     progress: Callable[[int, int], None] | None = None,
+    registry: Registry = RENDERERS,
 ) -> RenderResult:
-    """Render `out` (a silent H.264 MP4) with the planned backend, falling back on any backend failure."""
+    """Render `out` (a silent H.264 MP4) with the planned backend of `registry` (RENDERERS for a photo, DUBBERS for
+    a video source), falling back on any backend failure."""
     from core.settings import get_settings
     from models.device import require_planned_cuda
     from models.media.video import VideoWriter
 
     settings = get_settings()
     choice, warnings = planned, []
+    # a video source keeps its own rate and frame size; a photo is rendered square at the controls' rate
+    rate, size = (face.rate, (face.width, face.height)) if hasattr(face, "rate") else (controls.fps, face.size)
     while True:
         try:
             require_planned_cuda(choice.name, choice.needs_cuda)
-            with VideoWriter(
-                out,
-                fps=controls.fps,
-                size=face.image.shape[0],
-                crf=settings.video_crf,
-                preset=settings.video_preset,
-            ) as sink:
-                report = RENDERERS.get(choice.name).render(face, controls, audio_wav, sink, progress=progress)
+            with VideoWriter(out, fps=rate, size=size, crf=settings.video_crf, preset=settings.video_preset) as sink:
+                report = registry.get(choice.name).render(face, controls, audio_wav, sink, progress=progress)
             return RenderResult(choice, report.frames, report.notes, warnings)
         except Exception as err:  # noqa: BLE001 - any backend failure falls back, and is recorded
             log.warning("renderer %s failed: %s", choice.name, err)
             failed = choice.name
-            choice = RENDERERS.fall_back(choice, err)  # re-raises when the last backend (warp) failed
+            choice = registry.fall_back(choice, err)  # re-raises when the last backend (warp) failed
             warnings.append(f"renderer {failed} failed ({err}); fell back to {choice.name}")

@@ -66,3 +66,28 @@ def test_every_worker_answers_under_its_own_name(stack: Stack):
     names = [name for reply in replies for name in reply]
     assert len(names) == len(set(names)) >= 2, names  # the cpu and the gpu worker of one host
     assert all(re.fullmatch(r"avatar-(cpu|gpu)-\d+@.+", name) for name in names), names
+
+
+def test_a_video_job_is_re_voiced_by_the_gpu_worker_from_storage(stack: Stack, inputs: dict[str, str], tmp_path):
+    """video_id on the Celery set-up: the talking video one job made (fetched from S3) is uploaded and re-voiced
+    with Wav2Lip, whose segment runs on the gpu worker reading the video from storage."""
+    from services import upload
+
+    from models.media.video import probe
+
+    first = submit(stack, inputs)
+    assert wait_terminal(stack, [first])[first]["status"] == "succeeded"
+    talking = tmp_path / "talking.mp4"
+    result = httpx.get(f"{stack.base_url}/api/v1/jobs/{first}/result", headers=stack.headers, follow_redirects=True)
+    talking.write_bytes(result.content)
+
+    body = {"video_id": upload(stack, "video", talking), "text": "Bob and Pam bought a big blue map."}
+    job_id = submit(stack, body, options={"backend": "wav2lip"})
+    info = wait_terminal(stack, [job_id])[job_id]
+    assert info["status"] == "succeeded" and info["backend"] == "wav2lip", info
+    assert f"job {job_id}: running gpu segment" in stack.gpu_worker.tail(100_000)
+    dubbed = tmp_path / "dubbed.mp4"
+    result = httpx.get(f"{stack.base_url}/api/v1/jobs/{job_id}/result", headers=stack.headers, follow_redirects=True)
+    dubbed.write_bytes(result.content)
+    source, out = probe(talking), probe(dubbed)
+    assert (out["width"], out["height"], out["fps"]) == (source["width"], source["height"], source["fps"])

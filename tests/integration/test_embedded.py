@@ -111,3 +111,43 @@ def test_batch_is_resumable_and_backfill_requeues_failures(
     assert "re-enqueued 1 job(s)" in real.stdout, real.stderr
     job = AvatarClient(base_url).job(rows["silent"]["job_id"])
     assert job["status"] == "failed" and job["attempts"] == 2 and job["error"]["code"] == "silent_audio"
+
+
+def test_a_video_job_re_voices_an_uploaded_video(embedded, astronaut_png: Path, tmp_path: Path):
+    """video_id instead of image_id: the talking video one job made is re-voiced by a second job, which keeps its
+    frame size and rate; a batch manifest row names the video the same way."""
+    from models.media.video import probe
+
+    base_url, env = embedded
+    client = AvatarClient(base_url)
+    photo = client.upload("image", astronaut_png)
+    first = client.submit({"image_id": photo, "text": "Hello.", "options": {"size": 192}})
+    assert client.wait(first, timeout=180, poll=0.5)["status"] == "succeeded"
+    talking = client.download(first, tmp_path / "talking.mp4")
+
+    both = httpx.post(
+        f"{base_url}/api/v1/jobs",
+        json={"image_id": photo, "video_id": client.upload("video", talking), "text": "Hi."},
+    )
+    assert both.status_code == 422 and "not both" in both.json()["error"]["message"]
+
+    job = client.submit({"video_id": client.upload("video", talking), "text": "Bob and Pam bought a big blue map."})
+    info = client.wait(job, timeout=180, poll=0.5)
+    assert info["status"] == "succeeded", info
+    assert info["backend"] == "warp"
+    out = probe(client.download(job, tmp_path / "dubbed.mp4"))
+    source = probe(talking)
+    assert (out["width"], out["height"], out["fps"]) == (source["width"], source["height"], source["fps"])
+    assert out["frames"] > source["frames"]  # the longer sentence: the video ping-pongs on to its end
+
+    manifest = tmp_path / "videos.csv"
+    manifest.write_text(f"id,video,text,trim\ndub,{talking},Bob and Pam bought a big blue map.,true\n")
+    results = tmp_path / "results.csv"
+    batch = subprocess.run(
+        [sys.executable, "scripts/batch_submit.py", str(manifest), "--results", str(results),
+         "--out-dir", str(tmp_path / "batch"), "--api", base_url],
+        env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert batch.returncode == 0, batch.stdout + batch.stderr
+    row = next(csv.DictReader(results.open()))
+    assert row["status"] == "succeeded" and probe(Path(row["output"]))["frames"] == source["frames"]  # trimmed

@@ -1,0 +1,83 @@
+"""Re-voicing a video with Wav2Lip, as it was trained: every frame's own face crop (brows to chin, lower half
+masked, the frame itself as the reference) and the 0.2 s of new speech at that frame go through the network; the
+generated mouth and jaw are pasted back through the feathered mask of models/render/wav2lip.py, so the rest of
+each frame stays the video's own. Frames without the face pass through untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import librosa
+import numpy as np
+
+from models.device import torch_device
+from models.face.video import VideoFace
+from models.render.wav2lip import FACE_SIZE, Wav2LipRenderer, face_box, mouth_mask
+from models.render.wav2lip_audio import SAMPLE_RATE, mel_windows, melspectrogram
+from models.types import ControlTrack
+
+BATCH_FRAMES = 16  # video frames waiting for one batch (a 1080p frame is 6 MB)
+
+
+class DubWav2LipRenderer(Wav2LipRenderer):
+    """Wav2Lip for a video face source (the `wav2lip` entry of models.backends.DUBBERS)."""
+
+    def notes(self) -> list[str]:
+        return [f"wav2lip on {torch_device()}; head, eyes and expression are the video's own"]
+
+    def frames(self, face: VideoFace, controls: ControlTrack, audio_wav: Path) -> Iterator[np.ndarray]:
+        import torch
+
+        device = torch_device()
+        model = self._network(device)
+        wav, _ = librosa.load(audio_wav, sr=SAMPLE_RATE, mono=True)
+        windows = mel_windows(melspectrogram(wav), float(face.rate), face.n_frames)
+        pending: list[tuple[np.ndarray, tuple[int, int, int, int] | None, np.ndarray | None]] = []
+        crops: list[np.ndarray] = []
+        mels: list[np.ndarray] = []
+
+        def flush() -> Iterator[np.ndarray]:
+            generated = iter(())
+            if crops:
+                faces = torch.from_numpy(np.stack(crops).transpose(0, 3, 1, 2) / 255.0).float()
+                audio = torch.from_numpy(np.stack(mels)).unsqueeze(1)
+                with torch.inference_mode():
+                    out = model(audio.to(device), faces.to(device))
+                generated = iter((out.clamp(0, 1) * 255.0).permute(0, 2, 3, 1).cpu().numpy())
+            for frame, box, mask in pending:
+                yield frame if box is None else _paste(frame, box, mask, next(generated))
+            pending.clear()
+            crops.clear()
+            mels.clear()
+
+        for i, (rgb, points) in enumerate(face.frames()):
+            if points is None:
+                pending.append((rgb, None, None))
+            else:
+                box = face_box(points, rgb.shape)
+                x1, y1, x2, y2 = box
+                # the network was trained on OpenCV (BGR) frames
+                crop = cv2.resize(
+                    cv2.cvtColor(rgb[y1:y2, x1:x2], cv2.COLOR_RGB2BGR),
+                    (FACE_SIZE, FACE_SIZE),
+                    interpolation=cv2.INTER_AREA,
+                )
+                masked = crop.copy()
+                masked[FACE_SIZE // 2 :] = 0
+                crops.append(np.concatenate([masked, crop], axis=2))
+                mels.append(windows[i])
+                pending.append((rgb, box, mouth_mask(points, box)))
+            if len(crops) >= self.batch_size or len(pending) >= BATCH_FRAMES:
+                yield from flush()
+        yield from flush()
+
+
+def _paste(frame: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray, bgr: np.ndarray) -> np.ndarray:
+    x1, y1, x2, y2 = box
+    mouth = cv2.cvtColor(cv2.resize(bgr, (x2 - x1, y2 - y1), interpolation=cv2.INTER_CUBIC), cv2.COLOR_BGR2RGB)
+    region = frame[y1:y2, x1:x2].astype(np.float32)
+    frame[y1:y2, x1:x2] = np.clip(region + mask * (mouth - region) + 0.5, 0, 255).astype(np.uint8)
+    return frame
