@@ -57,7 +57,7 @@ def generate_video(
     audio: Path | None,
     text: str | None,
     output: Path,
-    options: JobOptions,
+    options: JobOptions | dict[str, Any],
     show_progress: bool = True,
     keep_artifacts: bool = False,
     video: Path | None = None,
@@ -69,6 +69,7 @@ def generate_video(
     from models.face.load import check_photo
     from pipeline.runner import new_job_state, run_in_process
 
+    options = options if isinstance(options, JobOptions) else JobOptions(**options)
     require_face(image is not None, video is not None, "--image PHOTO, or --video VIDEO to re-voice")
     for path, what in ((image, "image"), (video, "video"), (audio, "audio")):
         if path is not None and path.is_dir():
