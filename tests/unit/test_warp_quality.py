@@ -91,3 +91,16 @@ def test_collar_below_the_chin_stays_put_when_the_jaw_drops(astronaut_face: Face
     assert np.abs(wide - rest)[y + int(0.03 * height) : y + int(0.1 * height), columns].mean() > 20
     # ...and the neck and collar further down stay where they are (the old warp dragged them: 22 levels).
     assert np.abs(wide - rest)[y + int(0.3 * height) : y + int(0.42 * height), columns].mean() < 1
+
+
+def test_a_dropping_chin_drags_no_light_background_over_the_collar(data_dir) -> None:
+    """Grace Hopper cut out onto white along her jaw, a dark collar under the chin: the face's moving outline
+    stops inside her edge, so no band of the white behind the jaw slides down over the collar (before: 209 px
+    at 512, a bright halo along the jaw)."""
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import grace_on_white
+
+    face = analyze_face(grace_on_white(), size=512)
+    wide = puppet_for(face).frame({"jaw_open": 1.0}).astype(int)
+    halo = (wide.min(-1) > 200) & (face.image.astype(int).max(-1) < 90)  # white now where the collar was
+    assert halo.sum() < 30
