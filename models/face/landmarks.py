@@ -19,6 +19,11 @@ CNN_SIDE = 420  # the CNN retry sees the photo at most this large (a few seconds
 UPRIGHT_CHECK = 200  # px: the crop in which a CNN-found face is checked for standing upright
 FIT_MIN = 160  # px: landmarks of a smaller face are fitted on an enlarged copy of its region
 TRACK_BOX_SIDE, TRACK_BOX_RISE = 1.047, 0.022  # a HOG box around 68 landmarks: jaw widths; its side above their mean
+CNN_ONLY_NOTE = (
+    "the face was found only by the CNN detector (turned away, partly hidden or dim): its landmarks are rough, so "
+    "the warp renderer moves the mouth and the head but draws no blinks (the lids would land askew); check the "
+    "result, a front-facing photo works best"
+)
 _DLIB = threading.Lock()  # dlib's model objects abort the process when two threads use them at once
 
 
@@ -75,10 +80,7 @@ def detect_faces(rgb: np.ndarray, notes: list[str] | None = None) -> list[dlib.r
             faces = _scaled([d.rect for d in _cnn_detector()(_resize(rgb, scale), 0)], 1 / scale)
             faces = [box for box in faces if _upright(rgb, box)]  # it also finds faces lying on their side
             if faces and notes is not None:
-                notes.append(
-                    "the face was found only by the CNN detector (turned away, partly hidden or dim): the warp "
-                    "renderer is made for front-facing faces, check the result"
-                )
+                notes.append(CNN_ONLY_NOTE)
     return sorted(faces, key=lambda r: r.width() * r.height(), reverse=True)
 
 

@@ -73,6 +73,7 @@ class Puppet:
     def __init__(self, face: FaceAnalysis):
         self.size = size = face.size
         frame = face.frame
+        self.frontal = face.frontal
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
         self.mesh: FaceMesh = build_mesh(face.landmarks, frame, size)
         self.rig: Rig = build_rig(face.landmarks, frame, len(self.mesh.vertices), size)
@@ -102,6 +103,8 @@ class Puppet:
         self.pixels = np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
 
     def frame(self, controls: dict[str, float]) -> np.ndarray:
+        if not self.frontal:  # no blinks on a turned face (FaceAnalysis.frontal): its lids would land askew
+            controls = {**controls, "blink": 0.0}
         coefficients = self.rig.coefficients(controls)
         offsets = np.tensordot(coefficients, self.rig.bases, axes=1)
         head = self.rig.head_affine(controls)

@@ -23,3 +23,14 @@ def test_a_turned_face_is_found_by_the_cnn_detector(data_dir: Path) -> None:
     assert any("CNN" in note for note in face.notes)
     eyes, mouth = face.landmarks[36:48, 1].mean(), face.landmarks[48:68, 1].mean()
     assert eyes < mouth
+
+
+def test_a_turned_face_is_animated_without_blinks_and_says_so(data_dir: Path, astronaut_face: FaceAnalysis) -> None:
+    """The cameraman's landmarks are too rough for lids (they were drawn on his temple): no blinks, a warning."""
+    from models.render.warp import Puppet
+
+    face = analyze_face(np.dstack([cameraman()] * 3))
+    assert not face.frontal and any("no blinks" in note for note in face.notes)
+    puppet = Puppet(face)
+    assert np.array_equal(puppet.frame({"blink": 1.0, "jaw_open": 0.5}), puppet.frame({"jaw_open": 0.5}))
+    assert astronaut_face.frontal
