@@ -34,6 +34,7 @@ PUPPET_CACHE = 4
 BLINK_VISIBLE = 0.02
 JAW_POINT = 66  # the lower teeth move with the middle of the lower inner lip
 SHADOW_REACH = (0.06, 0.25)  # blur of the opening that shades what lies behind it, in slit widths (mouth, eyes)
+LID_SHADOW_FULL = 0.6  # blink at which a closing lid shades the eyeball fully
 SHADE_FLOOR = 0.4  # light left in the narrowest corner of an opening
 EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
 LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
@@ -249,6 +250,8 @@ class Puppet:
         reach = SHADOW_REACH[min(slit.index, 1)] * self.slit_widths[slit.index]
         shade = cv2.GaussianBlur(behind, (0, 0), reach)[..., None]
         light = np.clip(SHADE_FLOOR + (1.05 - SHADE_FLOOR) * shade, 0, 1)
+        if slit.index > 0:  # the photo's eye has its own shading: only a closing lid adds its shadow
+            light = 1 - min(slit.blink / LID_SHADOW_FULL, 1.0) * (1 - light)
         behind = cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS)[..., None]
         scale = 1 / (cover_upper + cover_lower + 1e-6)
         if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
