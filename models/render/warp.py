@@ -77,7 +77,7 @@ class Puppet:
         self.frontal = face.frontal
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
         self.mesh: FaceMesh = build_mesh(face.landmarks, frame, size)
-        self.rig: Rig = build_rig(face.landmarks, frame, len(self.mesh.vertices), size)
+        self.rig: Rig = build_rig(face.landmarks, frame, len(self.mesh.vertices), size, jaw_moves=face.frontal)
         self.mouth: MouthLayers = build_mouth(
             face.image, face.landmarks, frame, face.lip_rgb, face.skin_rgb, face.teeth_visible
         )
