@@ -16,8 +16,7 @@ import numpy as np
 from models.face.frame import BROWS, CHIN, EYE_GAPS, INNER_GAPS, LOWER_LIP, MOUTH, UPPER_LIP, FaceFrame
 
 OPEN_GAP = 0.45  # inner-lip gap at jaw_open = 1, in mouth widths
-OPEN_CURVE = 2.0  # jaw_open j opens as 1 - (1 - j)^OPEN_CURVE: more at mid values (speech rarely drives the jaw
-# past 0.5), as much at 0 and 1
+MID_BOOST = 1.0  # extra opening at mid jaw values (speech rarely drives the jaw past 0.5); none at 0 and 1
 LOWER_LID_RISE = 0.15  # of the eye's opening, at blink = 1
 CORNERS = [48, 54, 60, 64]
 BESIDE_CORNERS = [49, 53, 55, 59, 61, 63, 65, 67]
@@ -25,8 +24,6 @@ BESIDE_CORNERS = [49, 53, 55, 59, 61, 63, 65, 67]
 # Closing the photo's own opening (in units of its mean inner gap): the outer lips and the chin follow.
 CLOSE_FOLLOW = {55: -0.45, 56: -0.45, 57: -0.45, 58: -0.45, 59: -0.45, 50: 0.3, 51: 0.3, 52: 0.3}
 CLOSE_FOLLOW |= {7: -0.4, 8: -0.45, 9: -0.4, 6: -0.25, 10: -0.25}
-# Pressed together (p/b/m) the lips flatten against each other: less of their red shows.
-PRESS = {50: 0.03, 51: 0.03, 52: 0.03, 49: 0.015, 53: 0.015, 56: -0.03, 57: -0.03, 58: -0.03, 55: -0.015, 59: -0.015}
 # Opening by one pixel of inner-lip gap: the jaw rotates down, the lower lip rides on it, the corners follow a
 # little, the upper lip lifts a hair.
 JAW_DROP = {66: 1.0, 65: 0.82, 67: 0.82, 57: 1.0, 56: 0.92, 58: 0.92, 55: 0.7, 59: 0.7, 60: 0.15, 64: 0.15}
@@ -55,7 +52,6 @@ DEPTH = np.array(
 )
 BASES = (
     "close",
-    "press",
     "open",
     "width",
     "round",
@@ -84,7 +80,7 @@ class Rig:
         press = _clip(c.get("lip_press", 0.0), 0, 1)
         teeth = _clip(c.get("lip_teeth", 0.0), 0, 1)
         jaw = _clip(c.get("jaw_open", 0.0), 0, 1.2)
-        jaw = 1 - (1 - min(jaw, 1.0)) ** OPEN_CURVE + max(jaw - 1, 0.0)
+        jaw += MID_BOOST * jaw**2 * max(1 - jaw, 0.0)
         gap = jaw * (1 - press) * (1 - 0.8 * teeth) * self.open_px
         # The photo's own opening closes as the wanted gap shrinks below it, and opens further beyond it.
         closing = max(0.0, 1 - gap / self.photo_gap) if self.photo_gap > 0 else 1.0
@@ -93,7 +89,6 @@ class Rig:
         return np.array(
             [
                 closing,
-                press,
                 max(0.0, gap - self.photo_gap),
                 _clip(c.get("lip_width", 0.0), -1, 1),
                 _clip(c.get("lip_round", 0.0), 0, 1),
@@ -154,7 +149,6 @@ def build_rig(points: np.ndarray, frame: FaceFrame, n_vertices: int, size: int, 
     mean_gap = float(np.mean([(points[b] - points[a]) @ down for a, b in INNER_GAPS]))
     close += scaled(CLOSE_FOLLOW, 0.0, mean_gap)
 
-    press = scaled(PRESS, 0.0, width)
     drop = JAW_DROP if jaw_moves else {i: w for i, w in JAW_DROP.items() if i >= 17}
     opening = scaled(drop, 0.0, 1.0)  # one pixel of inner-lip gap
     for i in CORNERS:  # an open mouth narrows a little
@@ -180,7 +174,6 @@ def build_rig(points: np.ndarray, frame: FaceFrame, n_vertices: int, size: int, 
     pitch = np.outer(depth * frame.width, down).astype(np.float32)
     shapes = {
         "close": close,
-        "press": press,
         "open": opening,
         "width": width_shape,
         "round": round_shape,
