@@ -65,7 +65,7 @@ def build_mouth(
     upper_alpha = _band(below_upper, along, UPPER_EDGES, 1.0)
     # in the upper lip's shadow where they leave it, brighter towards the biting edge, which catches the light
     upper_rgb = _teeth(
-        teeth_rgb, along, UPPER_EDGES, below_upper, side_shade * (0.76 + 0.24 * _smoothstep(below_upper, 0, 0.45))
+        teeth_rgb, along, UPPER_EDGES, below_upper, side_shade * (0.82 + 0.18 * _smoothstep(below_upper, 0, 0.4))
     )
 
     above_lower = (y_lower - ys) / width  # 0 at the lower inner lip, growing upwards
