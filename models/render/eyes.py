@@ -1,13 +1,14 @@
 """Closing lids: the skin and lashes a blinking eye shows that an open-eyed photo does not.
 
-The photo's upper lid stays where it is; a lid slides down from its crease over the eyeball. Its skin is
-grown, once per face, from the skin around the eye (above, below, beside) over the eye and its lashes, with
-the fine texture of the skin below the eye, so it is lit like the face there and meets the photo without a
-seam; per frame it is shaded as a lid rolling over the eyeball (a faint fold below the crease, lit in its
-middle, darker towards the corners and the edge). Its edge carries a thin dark lash line, thicker towards the
-outer corner. A closed lid ends in a smooth arc just past the (slightly raised) lower lid, so no eye white is
-left, the corners included. All geometry is per output pixel in the face's own (photo) frame, so a turned or
-tilted head needs nothing extra.
+The photo's upper lid stays where it is; a lid slides down from its crease over the eyeball, blending into
+the photo across the crease. Its skin is grown, once per face, from the skin around the eye (above, below,
+beside) over the eye and its lashes, smoothed, toned like the photo's own lid and given the fine grain of the
+skin below the eye, so it is lit like the face there and meets the photo without a seam; per frame it is shaded
+as a lid rolling over the eyeball (lit in its middle, darker towards the corners and the lash line). Its edge
+carries a dark lash line, thicker towards the outer corner, soft below the edge where the lashes hang. A closed
+lid ends in a smooth arc just past the (slightly raised) lower lid, so no eye white is left, the corners
+included. All geometry is per output pixel in the face's own (photo) frame, so a turned or tilted head needs
+nothing extra.
 """
 
 from __future__ import annotations
@@ -39,9 +40,7 @@ DARK = 0.9  # pixels around the eye darker than this (against their median) are 
 GRAIN_SIGMA = 2.0  # px: texture finer than this is the skin's grain
 GRAIN_CLIP = 10.0  # stronger details (lashes, hairs) are not grain
 LOWER_LASHES = 0.12  # how far below the lower-lid landmarks the lower lashes reach
-FOLD = 0.0  # darkening of the fold just below the crease
 ROUND = (0.04, 0.12)  # the lid is curved over the eyeball: lit in its middle, darker towards corners and edge
-LID_LIGHT = 1.0  # the closed lid's light against the skin it is grown from
 LASH_CLUMPS = 0.3  # the lashes below the edge gather in clumps: their darkness varies this much along the lid
 
 
@@ -171,16 +170,15 @@ def close_lid(
         * fade
     )
     around = np.clip((2 * outward - 1) ** 2, 0, 1)
-    # Shaded as a lid over a round eyeball, lit from the front: a soft fold under the crease, the bulge lit in
-    # its middle, turning away (darker) towards the lash line and the corners.
+    # Shaded as a lid over a round eyeball, lit from the front: the bulge lit in its middle, turning away (darker)
+    # towards the lash line and the corners.
     shade = (
-        (1 - FOLD * np.exp(-(((depth - 0.12) / 0.2) ** 2)) * (1 - around))
-        * (1 + ROUND[0] * np.sin(np.pi * np.clip(depth * 1.15, 0, 1)) * (1 - around))
+        (1 + ROUND[0] * np.sin(np.pi * np.clip(depth * 1.15, 0, 1)) * (1 - around))
         * (1 - ROUND[1] * np.clip(around + np.clip((depth - 0.55) / 0.45, 0, 1) ** 2, 0, 1))
     )
     colour = cv2.remap(layers.skin, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     colour += cv2.remap(layers.grain, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    colour *= LID_LIGHT * shade[..., None]
+    colour *= shade[..., None]
     out = pixels[part]
     out += (colour - out) * lid[..., None]
     out += (layers.lash_rgb[eye] - out) * lash[..., None]

@@ -4,6 +4,8 @@ The upper layer (RGBA) hangs below the upper inner lip and moves with it: the up
 (RGB) sits above the lower inner lip and moves with the jaw: lower teeth, tongue and the dark cavity behind.
 Colours come from the face (lip colour for the cavity and tongue, skin brightness for the teeth) so the inside
 is lit like the face. When the photo already shows teeth, its own teeth are used instead of synthetic ones.
+The warp samples the photo with its own opening grown over from the lips (`lips_over_opening`), so lips closed
+from an open photo meet lip to lip.
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ Per frame: vertex offsets from the controls; for each side of the slits (upper, 
 the piecewise-affine warp, rasterised on a coarse grid and composed with the head's affine; one remap of the
 whole frame; then, inside small boxes around the mouth and eyes, the lower side and what shows through the
 slits (teeth, tongue, eyeballs, closing lids) are blended in. Below the jaw the neck, collar and background
-stay where the head puts them: a dropping chin slides over them instead of dragging them down.
+stay where the head puts them: a dropping chin slides over them instead of dragging them down. The face's
+moving outline stops inside the photo's own edge where the colour leaves the skin, so a light background behind
+the jaw is not carried over the collar (a halo). A face only the CNN detector finds (turned) neither blinks nor
+moves its jaw line: its landmarks are too rough for that.
 """
 
 from __future__ import annotations
