@@ -42,7 +42,11 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=80_000_000, gt=0)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     video_crf: int = Field(default=20, ge=0, le=51)
-    video_preset: str = "veryfast"
+    # libx264: superfast with the macroblock tree kept (x264-params) costs 0.7x veryfast's CPU for files 1.3x
+    # the size at the same PSNR; superfast alone, without the tree, makes files 3x the size (docs/benchmarks.md)
+    video_preset: str = "superfast"
+    video_x264_params: str = "mbtree=1:rc-lookahead=10"  # "key=value:..." as x264 takes them; "" for none
+    render_threads: int | None = Field(default=None, ge=1)  # threads making video frames; None: one per CPU
     # live stream (/ws): audio heard past a frame's time before it is drawn; the lips lead the sound by 60 ms and
     # the controller reads one frame (40 ms) past that (benchmarks/stream_latency.py measures the trade-off)
     stream_lookahead_ms: int = 100

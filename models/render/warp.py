@@ -10,7 +10,7 @@ stay where the head puts them: a dropping chin slides over them instead of dragg
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +68,9 @@ class Puppet:
     def __init__(self, face: FaceAnalysis):
         self.size = size = face.size
         self.src = np.ascontiguousarray(face.image)
+        # OpenCV's remap is vectorised for 4 channels, not 3: the whole-frame warp samples an RGBA copy, twice
+        # as fast for the same RGB values
+        self.src_rgba = cv2.cvtColor(self.src, cv2.COLOR_RGB2RGBA)
         frame = face.frame
         self.mesh: FaceMesh = build_mesh(face.landmarks, frame, size)
         self.rig: Rig = build_rig(face.landmarks, frame, len(self.mesh.vertices), size)
@@ -111,7 +114,8 @@ class Puppet:
         outlines = self._face_outlines(moved, head)
         field, seam = (upper.grid, None) if outlines is None else self._pin_neck(upper.grid, outlines, inverse_head)
         upper_full = cv2.resize(field, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-        out = cv2.remap(self.src, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(self.src_rgba, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
         if outlines is not None:
             self._mend_seam(out, upper, outlines, seam, inverse_head)
         blink = float(np.clip(controls.get("blink", 0.0), 0, 1))
@@ -153,18 +157,20 @@ class Puppet:
         drawn = order[draw[order]]
         for triangle, t in zip(on_grid[drawn], drawn.tolist(), strict=True):
             cv2.fillConvexPoly(ids, triangle, t, shift=4)
-        # One affine per grid point, the identity (last) where no moved triangle lies: the photo stays put.
-        affine = np.concatenate([affines, _IDENTITY]).reshape(-1, 6)[ids.ravel()]
-        points = self.grid.reshape(-1, 2)
-        source = np.empty_like(points)  # columns, not (n, 2) slices: much faster
-        source[:, 0] = points[:, 0] * affine[:, 0] + points[:, 1] * affine[:, 2] + affine[:, 4]
-        source[:, 1] = points[:, 0] * affine[:, 1] + points[:, 1] * affine[:, 3] + affine[:, 5]
-        source = source.reshape(self.grid.shape)
+        # One affine per grid point, the identity (last) where no moved triangle lies: the photo stays put
+        # there, so only the box around the drawn triangles is computed.
+        moves = np.zeros_like(self.grid)
+        part = _box_of(ids >= 0)
+        if part is not None:
+            affine = np.concatenate([affines, _IDENTITY]).reshape(-1, 6)[ids[part].ravel()]
+            points = self.grid[part].reshape(-1, 2)
+            source = np.empty_like(points)  # columns, not (n, 2) slices: much faster
+            source[:, 0] = points[:, 0] * affine[:, 0] + points[:, 1] * affine[:, 2] + affine[:, 4]
+            source[:, 1] = points[:, 0] * affine[:, 1] + points[:, 1] * affine[:, 3] + affine[:, 5]
+            moves[part] = (source - points).reshape(moves[part].shape)
         head_grid = cv2.transform(self.grid, inverse_head)
         at = (head_grid - (GRID_STEP - 1) / 2) / GRID_STEP
-        local = cv2.remap(
-            source - self.grid, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-        )
+        local = cv2.remap(moves, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         return _Maps(head_grid + local)
 
     def _face_outlines(self, moved: np.ndarray, head: np.ndarray) -> list[np.ndarray] | None:
@@ -267,6 +273,12 @@ class Puppet:
         out[box] = np.clip(face, 0, 255).astype(np.uint8)
 
 
+def _box_of(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The smallest box holding every true element of the 2-D `mask`; None when there is none."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    return (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if len(rows) else None
+
+
 def _jaw_margins(points: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, np.ndarray]:
     """Outward offsets of the jaw curve's points that take in the soft tissue outside the jaw line (dlib
     fits it a little inside the face's edge; most under the chin), and the lift that closes the outline
@@ -298,7 +310,6 @@ class WarpRenderer(FrameRenderer):
     def available(self) -> Availability:
         return Availability(True)
 
-    def frames(self, face: FaceAnalysis, controls: ControlTrack, audio_wav: Path) -> Iterator[np.ndarray]:
+    def frame_maker(self, face: FaceAnalysis, controls: ControlTrack, audio_wav: Path) -> Callable[[int], np.ndarray]:
         puppet = puppet_for(face)
-        for i in range(controls.n_frames):
-            yield puppet.frame(controls.frame(i))
+        return lambda i: puppet.frame(controls.frame(i))
