@@ -62,15 +62,18 @@ class _Slit:
     blink: float
 
 
+def _box_of(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The smallest box holding every true element of the 2-D `mask`; None when there is none."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    return (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if len(rows) else None
+
+
 class Puppet:
     """One analysed face, ready to render frames from control values."""
 
     def __init__(self, face: FaceAnalysis):
         self.size = size = face.size
         self.src = np.ascontiguousarray(face.image)
-        # OpenCV's remap is vectorised for 4 channels, not 3: the whole-frame warp samples an RGBA copy, twice
-        # as fast for the same RGB values
-        self.src_rgba = cv2.cvtColor(self.src, cv2.COLOR_RGB2RGBA)
         frame = face.frame
         self.mesh: FaceMesh = build_mesh(face.landmarks, frame, size)
         self.rig: Rig = build_rig(face.landmarks, frame, len(self.mesh.vertices), size)
@@ -91,6 +94,9 @@ class Puppet:
         self.splines = [
             (spline_matrix(points[list(upper)]), spline_matrix(points[list(lower)])[::-1]) for upper, lower in SLITS
         ]
+        # OpenCV's remap is vectorised for 4 channels, not 3: the whole-frame warp samples an RGBA copy, twice
+        # as fast for the same RGB values
+        self.src_rgba = cv2.cvtColor(self.src, cv2.COLOR_RGB2RGBA)
         self.slit_widths = [float(np.linalg.norm(points[u[0]] - points[u[-1]])) for u, _ in SLITS]
         n = self.mesh.grid_shape[0]
         centres = (np.arange(n) * GRID_STEP + (GRID_STEP - 1) / 2).astype(np.float32)
@@ -159,18 +165,20 @@ class Puppet:
             cv2.fillConvexPoly(ids, triangle, t, shift=4)
         # One affine per grid point, the identity (last) where no moved triangle lies: the photo stays put
         # there, so only the box around the drawn triangles is computed.
-        moves = np.zeros_like(self.grid)
+        source = self.grid.copy()
         part = _box_of(ids >= 0)
         if part is not None:
             affine = np.concatenate([affines, _IDENTITY]).reshape(-1, 6)[ids[part].ravel()]
             points = self.grid[part].reshape(-1, 2)
-            source = np.empty_like(points)  # columns, not (n, 2) slices: much faster
-            source[:, 0] = points[:, 0] * affine[:, 0] + points[:, 1] * affine[:, 2] + affine[:, 4]
-            source[:, 1] = points[:, 0] * affine[:, 1] + points[:, 1] * affine[:, 3] + affine[:, 5]
-            moves[part] = (source - points).reshape(moves[part].shape)
+            inside = np.empty_like(points)  # columns, not (n, 2) slices: much faster
+            inside[:, 0] = points[:, 0] * affine[:, 0] + points[:, 1] * affine[:, 2] + affine[:, 4]
+            inside[:, 1] = points[:, 0] * affine[:, 1] + points[:, 1] * affine[:, 3] + affine[:, 5]
+            source[part] = inside.reshape(source[part].shape)
         head_grid = cv2.transform(self.grid, inverse_head)
         at = (head_grid - (GRID_STEP - 1) / 2) / GRID_STEP
-        local = cv2.remap(moves, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        local = cv2.remap(
+            source - self.grid, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
         return _Maps(head_grid + local)
 
     def _face_outlines(self, moved: np.ndarray, head: np.ndarray) -> list[np.ndarray] | None:
@@ -271,12 +279,6 @@ class Puppet:
             half = len(slit.outline) // 2
             close_lid(face, rigid, self.eyes, slit.index - 1, slit.outline[:half], slit.outline[half:], slit.blink)
         out[box] = np.clip(face, 0, 255).astype(np.uint8)
-
-
-def _box_of(mask: np.ndarray) -> tuple[slice, slice] | None:
-    """The smallest box holding every true element of the 2-D `mask`; None when there is none."""
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    return (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if len(rows) else None
 
 
 def _jaw_margins(points: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, np.ndarray]:
