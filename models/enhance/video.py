@@ -30,15 +30,18 @@ def enhance_video(
     progress: Callable[[int, int], None] | None = None,
 ) -> EnhanceReport:
     """`landmarks` (68x2, in the video's frame) align the face crop; without them the frame is taken as aligned."""
+    from core.settings import get_settings
     from models.media.video import VideoWriter, probe, read_frames
 
     if planned.name == "none":
         return EnhanceReport("none", None, planned.reason)
     enhancer = ENHANCERS.get(planned.name)
-    info = probe(src)
+    info, settings = probe(src), get_settings()
     total = int(info["frames"])
     try:
-        with VideoWriter(dst, fps=info["fps"], size=info["width"]) as sink:
+        with VideoWriter(
+            dst, fps=info["fps"], size=info["width"], crf=settings.video_crf, preset=settings.video_preset
+        ) as sink:
             for i, frame in enumerate(read_frames(src)):
                 sink.write(enhancer.enhance(frame, landmarks))
                 if progress:

@@ -30,12 +30,20 @@ def render_planned(
     progress: Callable[[int, int], None] | None = None,
 ) -> RenderResult:
     """Render `out` (a silent H.264 MP4) with the planned backend, falling back on any backend failure."""
+    from core.settings import get_settings
     from models.media.video import VideoWriter
 
+    settings = get_settings()
     choice, warnings = planned, []
     while True:
         try:
-            with VideoWriter(out, fps=controls.fps, size=face.image.shape[0]) as sink:
+            with VideoWriter(
+                out,
+                fps=controls.fps,
+                size=face.image.shape[0],
+                crf=settings.video_crf,
+                preset=settings.video_preset,
+            ) as sink:
                 report = RENDERERS.get(choice.name).render(face, controls, audio_wav, sink, progress=progress)
             return RenderResult(choice, report.frames, report.notes, warnings)
         except Exception as err:  # noqa: BLE001 - any backend failure falls back, and is recorded
