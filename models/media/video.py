@@ -26,20 +26,7 @@ class VideoWriter:
     releases the GIL while libx264 works), so rendering and encoding share the cores: the wall time of a render
     approaches the larger of the two, not their sum. At most QUEUED_FRAMES frames wait in between."""
 
-    def __init__(
-        self,
-        path: Path,
-        fps: int,
-        size: int,
-        crf: int | None = None,
-        preset: str | None = None,
-        x264_params: str | None = None,
-    ):
-        """`crf`, `preset`, `x264_params`: libx264's; None takes the setting (video_crf, video_preset,
-        video_x264_params)."""
-        from core.settings import get_settings
-
-        settings = get_settings()
+    def __init__(self, path: Path, fps: int, size: int, crf: int = 20, preset: str = "veryfast"):
         self.path = Path(path)
         self.size = size
         self.frames = 0
@@ -48,12 +35,7 @@ class VideoWriter:
         self._stream.width = self._stream.height = size
         self._stream.pix_fmt = "yuv420p"
         self._stream.thread_type = "AUTO"
-        options = {
-            "crf": str(settings.video_crf if crf is None else crf),
-            "preset": preset or settings.video_preset,
-            "x264-params": settings.video_x264_params if x264_params is None else x264_params,
-        }
-        self._stream.options = {k: v for k, v in options.items() if v}
+        self._stream.options = {"crf": str(crf), "preset": preset} | _x264_params()
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(QUEUED_FRAMES)
         self._error: BaseException | None = None
         self._encoder = threading.Thread(target=self._encode, name=f"encode {self.path.name}", daemon=True)
@@ -103,6 +85,14 @@ class VideoWriter:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _x264_params() -> dict[str, str]:
+    """libx264's options beyond its preset: the setting video_x264_params (superfast keeps its macroblock tree)."""
+    from core.settings import get_settings
+
+    params = get_settings().video_x264_params
+    return {"x264-params": params} if params else {}
 
 
 def mux(video_path: Path, audio_wav: Path, out_path: Path) -> None:
