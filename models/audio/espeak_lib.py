@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +84,18 @@ class _Speaker:
         self.process.wait(timeout=10)
 
 
-@cache
-def _speaker(pid: int) -> _Speaker:
-    """The helper of process `pid`: a process forked after starting one (a prefork worker) starts its own."""
-    return _Speaker()
+def _speaker() -> _Speaker:
+    """This process's helper, started on first use, and again if it ended; a process forked after starting one
+    (a prefork worker) starts its own."""
+    with _SPEAKERS_LOCK:
+        speaker = _SPEAKERS.get(os.getpid())
+        if speaker is None or speaker.process.poll() is not None:
+            speaker = _SPEAKERS[os.getpid()] = _Speaker()
+        return speaker
+
+
+_SPEAKERS: dict[int, _Speaker] = {}
+_SPEAKERS_LOCK = threading.Lock()
 
 
 def speak_with_phonemes(
@@ -96,7 +103,7 @@ def speak_with_phonemes(
 ) -> TimedSpeech:
     """Synthesize `text` and return the audio with espeak-ng's own phoneme start times; the same arguments
     give the same result every time."""
-    return _speaker(os.getpid()).speak(text, voice, rate, pitch, pitch_range)
+    return _speaker().speak(text, voice, rate, pitch, pitch_range)
 
 
 # espeak-ng English phoneme mnemonics (phsource/ph_english*) -> ARPAbet. Stress marks and length marks are

@@ -59,3 +59,14 @@ def test_the_same_text_gives_the_same_speech_every_time():
         assert np.array_equal(again.audio, first.audio)
         assert again.phonemes == first.phonemes
     assert len(first.audio) > first.sample_rate  # real speech, over a second of it
+
+
+def test_a_helper_that_died_is_replaced():
+    from models.audio import espeak_lib
+
+    before = espeak_lib.speak_with_phonemes("One more time.")
+    helper = espeak_lib._speaker().process
+    helper.kill()
+    helper.wait()
+    again = espeak_lib.speak_with_phonemes("One more time.")
+    assert np.array_equal(again.audio, before.audio)
