@@ -70,7 +70,11 @@ def render_threads() -> int:
     """Threads that make frames: the setting, or one per CPU this process may run on."""
     from core.settings import get_settings
 
-    return get_settings().render_threads or len(os.sched_getaffinity(0))
+    if threads := get_settings().render_threads:
+        return threads
+    if hasattr(os, "sched_getaffinity"):  # Linux: the CPUs this process may use (a container, taskset)
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def in_order(make: Callable[[int], np.ndarray], total: int, threads: int) -> Iterator[np.ndarray]:
