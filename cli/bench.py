@@ -320,11 +320,13 @@ def _encode_only(out: Path, image: Path, size: int, seconds: float) -> float:
     import numpy as np
     from PIL import Image
 
+    from core.settings import get_settings
     from models.media.video import VideoWriter
 
+    settings = get_settings()
     frame = np.asarray(Image.open(image).convert("RGB").resize((size, size)))
     start = time.perf_counter()
-    with VideoWriter(out, fps=25, size=size) as sink:
+    with VideoWriter(out, fps=25, size=size, crf=settings.video_crf, preset=settings.video_preset) as sink:
         for _ in range(int(round(seconds * 25))):
             sink.write(frame)
     return time.perf_counter() - start

@@ -50,7 +50,11 @@ class Settings(BaseSettings):
     dub_work_size: int = Field(default=256, ge=64, le=2048)  # px: largest side of the face crop the mouth is drawn in
     dub_source_audio_gain: float = Field(default=0.35, ge=0, le=1)  # --keep-audio: the video's sound under the speech
     video_crf: int = Field(default=20, ge=0, le=51)
-    video_preset: str = "veryfast"
+    # libx264: superfast with the macroblock tree kept (x264-params) costs 0.7x veryfast's CPU for files 1.3x
+    # the size at the same PSNR; superfast alone, without the tree, makes files 3x the size (docs/benchmarks.md)
+    video_preset: str = "superfast"
+    video_x264_params: str = "mbtree=1:rc-lookahead=10"  # "key=value:..." as x264 takes them; "" for none
+    render_threads: int | None = Field(default=None, ge=1)  # threads making video frames; None: one per CPU
     # live stream (/ws): audio heard past a frame's time before it is drawn; the lips lead the sound by 60 ms and
     # the controller reads one frame (40 ms) past that (benchmarks/stream_latency.py measures the trade-off)
     stream_lookahead_ms: int = 100

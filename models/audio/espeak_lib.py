@@ -1,58 +1,36 @@
-"""espeak-ng's shared library through ctypes: speech plus the exact time of every phoneme it spoke.
+"""espeak-ng's shared library: speech plus the exact time of every phoneme it spoke.
 
-The CLI (models.audio.tts) is enough to make speech; this binding exists because only the library reports
-*when* each phoneme starts (espeakEVENT_PHONEME), which is ground truth for training and testing lip timing.
-Also maps espeak-ng phoneme mnemonics to ARPAbet, for those labels and the aligner's letter-to-sound fallback.
+The CLI (models.audio.tts) is enough to make speech; the library is used because only it reports *when* each
+phoneme starts (espeakEVENT_PHONEME), which is ground truth for training and testing lip timing. It runs in a
+helper process that forks a fresh copy of itself per synthesis (models.audio.espeak_fork says why): the same
+text, voice and settings give the same audio every time. Also maps espeak-ng phoneme mnemonics to ARPAbet,
+for those labels and the aligner's letter-to-sound fallback.
 """
 
 from __future__ import annotations
 
-import ctypes
+import atexit
+import json
+import os
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
-from functools import cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from core.errors import BackendUnavailable
 
-LIBRARY = "libespeak-ng.so.1"
-AUDIO_OUTPUT_SYNCHRONOUS = 2
-INITIALIZE_PHONEME_EVENTS = 0x0001
-CHARS_UTF8 = 1
-EVENT_LIST_TERMINATED, EVENT_PHONEME, EVENT_MSG_TERMINATED = 0, 7, 6
-PARAM_RATE, PARAM_PITCH, PARAM_RANGE = 1, 3, 4
-
-
-class _EventId(ctypes.Union):
-    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
-
-
-class _Event(ctypes.Structure):  # espeak_EVENT in speak_lib.h
-    _fields_ = [
-        ("type", ctypes.c_int),
-        ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int),
-        ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int),  # ms from the start of the output
-        ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p),
-        ("id", _EventId),
-    ]
-
-
-_CALLBACK = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
-)
+HELPER = Path(__file__).with_name("espeak_fork.py")
 
 
 @dataclass
 class TimedSpeech:
     audio: np.ndarray  # int16 mono at sample_rate
     sample_rate: int
-    phonemes: list[
-        tuple[str, float]
-    ]  # (espeak mnemonic, start seconds); the phoneme lasts until the next one
+    phonemes: list[tuple[str, float]]  # (espeak mnemonic, start seconds); the phoneme lasts until the next one
 
     def arpabet_segments(self) -> list[tuple[str, float, float]]:
         """(ARPAbet, start, end) for every phoneme; pauses and unmapped symbols become SIL."""
@@ -61,75 +39,71 @@ class TimedSpeech:
         return [(espeak_to_arpabet(p), s, e) for (p, s), e in zip(self.phonemes, ends, strict=True) if e > s]
 
 
-class _Engine:
-    """The library keeps global state, so one engine per process, one synthesis at a time."""
+class _Speaker:
+    """The helper process (started once per process, on first use); one synthesis at a time."""
 
     def __init__(self) -> None:
-        try:
-            self.lib = ctypes.CDLL(LIBRARY)
-        except OSError as exc:
-            raise BackendUnavailable(
-                f"{LIBRARY} not found ({exc}); install it with `apt-get install espeak-ng`"
-            ) from exc
-        self.sample_rate = self.lib.espeak_Initialize(
-            AUDIO_OUTPUT_SYNCHRONOUS, 0, None, INITIALIZE_PHONEME_EVENTS
+        # -I -S: the standard library only, no site packages to scan; it starts in a few tens of milliseconds
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(HELPER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
-        if self.sample_rate <= 0:
-            raise BackendUnavailable("espeak-ng failed to initialise (is espeak-ng-data installed?)")
+        atexit.register(self.close)
         self.lock = threading.Lock()
-        self._chunks: list[np.ndarray] = []
-        self._events: list[tuple[str, float]] = []
-        self._callback = _CALLBACK(self._on_synth)  # keep a reference: the library holds the pointer
-        self.lib.espeak_SetSynthCallback(self._callback)
-        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        self.lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p,
-            ctypes.c_size_t,
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.c_uint,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-        ]
+        header, _ = self._read()
+        if "error" in header or header["sample_rate"] <= 0:
+            self.close()
+            raise BackendUnavailable(
+                f"espeak-ng's library could not start ({header.get('error', 'no sample rate')}); install it with "
+                "`apt-get install espeak-ng` (and espeak-ng-data)"
+            )
+        self.sample_rate: int = header["sample_rate"]
 
-    def _on_synth(self, wav, n, events) -> int:
-        if wav and n > 0:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
-        i = 0
-        while events[i].type != EVENT_LIST_TERMINATED:
-            ev = events[i]
-            if ev.type == EVENT_PHONEME:
-                name = bytes(ev.id.string).split(b"\0", 1)[0].decode("utf-8", "replace")
-                self._events.append((name, ev.audio_position / 1000.0))
-            i += 1
-        return 0
+    def _read(self) -> tuple[dict[str, Any], bytes]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the espeak-ng helper process ended (status {self.process.poll()})")
+        header = json.loads(line)
+        return header, self.process.stdout.read(header["bytes"])
 
     def speak(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int) -> TimedSpeech:
+        request = {"text": text, "voice": voice, "rate": rate, "pitch": pitch, "pitch_range": pitch_range}
+        assert self.process.stdin is not None
         with self.lock:
-            self._chunks, self._events = [], []
-            if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise ValueError(f"espeak-ng has no voice {voice!r}")
-            for param, value in ((PARAM_RATE, rate), (PARAM_PITCH, pitch), (PARAM_RANGE, pitch_range)):
-                self.lib.espeak_SetParameter(param, int(value), 0)
-            data = text.encode() + b"\0"
-            if self.lib.espeak_Synth(data, len(data), 0, 1, 0, CHARS_UTF8, None, None) != 0:
-                raise RuntimeError("espeak_Synth failed")
-            self.lib.espeak_Synchronize()
-            audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
-            return TimedSpeech(audio, self.sample_rate, self._events)
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+            header, pcm = self._read()
+        if "error" in header:
+            raise (ValueError if "no voice" in header["error"] else RuntimeError)(header["error"])
+        phonemes = [(name, float(start)) for name, start in header["phonemes"]]
+        return TimedSpeech(np.frombuffer(pcm, np.int16).copy(), self.sample_rate, phonemes)
+
+    def close(self) -> None:
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()  # the helper reads its end of input and exits
+        self.process.wait(timeout=10)
 
 
-@cache
-def _engine() -> _Engine:
-    return _Engine()
+def _speaker() -> _Speaker:
+    """This process's helper, started on first use, and again if it ended; a process forked after starting one
+    (a prefork worker) starts its own."""
+    with _SPEAKERS_LOCK:
+        speaker = _SPEAKERS.get(os.getpid())
+        if speaker is None or speaker.process.poll() is not None:
+            speaker = _SPEAKERS[os.getpid()] = _Speaker()
+        return speaker
+
+
+_SPEAKERS: dict[int, _Speaker] = {}
+_SPEAKERS_LOCK = threading.Lock()
 
 
 def speak_with_phonemes(
     text: str, voice: str = "en-us", rate: int = 165, pitch: int = 50, pitch_range: int = 50
 ) -> TimedSpeech:
-    """Synthesize `text` and return the audio with espeak-ng's own phoneme start times."""
-    return _engine().speak(text, voice, rate, pitch, pitch_range)
+    """Synthesize `text` and return the audio with espeak-ng's own phoneme start times; the same arguments
+    give the same result every time."""
+    return _speaker().speak(text, voice, rate, pitch, pitch_range)
 
 
 # espeak-ng English phoneme mnemonics (phsource/ph_english*) -> ARPAbet. Stress marks and length marks are

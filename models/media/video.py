@@ -37,7 +37,7 @@ class VideoWriter:
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
         self._stream.thread_type = "AUTO"
-        self._stream.options = {"crf": str(crf), "preset": preset}
+        self._stream.options = {"crf": str(crf), "preset": preset} | _x264_params()
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(QUEUED_FRAMES)
         self._error: BaseException | None = None
         self._encoder = threading.Thread(target=self._encode, name=f"encode {self.path.name}", daemon=True)
@@ -87,6 +87,14 @@ class VideoWriter:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _x264_params() -> dict[str, str]:
+    """libx264's options beyond its preset: the setting video_x264_params (superfast keeps its macroblock tree)."""
+    from core.settings import get_settings
+
+    params = get_settings().video_x264_params
+    return {"x264-params": params} if params else {}
 
 
 def mux(video_path: Path, audio_wav: Path, out_path: Path) -> None:

@@ -13,7 +13,7 @@ moves its jaw line: its landmarks are too rough for that.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +71,12 @@ class _Slit:
     blink: float
 
 
+def _box_of(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The smallest box holding every true element of the 2-D `mask`; None when there is none."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    return (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if len(rows) else None
+
+
 class Puppet:
     """One analysed face, ready to render frames from control values."""
 
@@ -98,6 +104,9 @@ class Puppet:
         self.splines = [
             (spline_matrix(points[list(upper)]), spline_matrix(points[list(lower)])[::-1]) for upper, lower in SLITS
         ]
+        # OpenCV's remap is vectorised for 4 channels, not 3: the whole-frame warp samples an RGBA copy, twice
+        # as fast for the same RGB values
+        self.src_rgba = cv2.cvtColor(self.src, cv2.COLOR_RGB2RGBA)
         self.slit_widths = [float(np.linalg.norm(points[u[0]] - points[u[-1]])) for u, _ in SLITS]
         n = self.mesh.grid_shape[0]
         centres = (np.arange(n) * GRID_STEP + (GRID_STEP - 1) / 2).astype(np.float32)
@@ -121,7 +130,8 @@ class Puppet:
         outlines = self._face_outlines(moved, head)
         field, seam = (upper.grid, None) if outlines is None else self._pin_neck(upper.grid, outlines, inverse_head)
         upper_full = cv2.resize(field, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-        out = cv2.remap(self.src, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(self.src_rgba, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
         if outlines is not None:
             self._mend_seam(out, upper, outlines, seam, inverse_head)
         blink = float(np.clip(controls.get("blink", 0.0), 0, 1))
@@ -163,13 +173,17 @@ class Puppet:
         drawn = order[draw[order]]
         for triangle, t in zip(on_grid[drawn], drawn.tolist(), strict=True):
             cv2.fillConvexPoly(ids, triangle, t, shift=4)
-        # One affine per grid point, the identity (last) where no moved triangle lies: the photo stays put.
-        affine = np.concatenate([affines, _IDENTITY]).reshape(-1, 6)[ids.ravel()]
-        points = self.grid.reshape(-1, 2)
-        source = np.empty_like(points)  # columns, not (n, 2) slices: much faster
-        source[:, 0] = points[:, 0] * affine[:, 0] + points[:, 1] * affine[:, 2] + affine[:, 4]
-        source[:, 1] = points[:, 0] * affine[:, 1] + points[:, 1] * affine[:, 3] + affine[:, 5]
-        source = source.reshape(self.grid.shape)
+        # One affine per grid point, the identity (last) where no moved triangle lies: the photo stays put
+        # there, so only the box around the drawn triangles is computed.
+        source = self.grid.copy()
+        part = _box_of(ids >= 0)
+        if part is not None:
+            affine = np.concatenate([affines, _IDENTITY]).reshape(-1, 6)[ids[part].ravel()]
+            points = self.grid[part].reshape(-1, 2)
+            inside = np.empty_like(points)  # columns, not (n, 2) slices: much faster
+            inside[:, 0] = points[:, 0] * affine[:, 0] + points[:, 1] * affine[:, 2] + affine[:, 4]
+            inside[:, 1] = points[:, 0] * affine[:, 1] + points[:, 1] * affine[:, 3] + affine[:, 5]
+            source[part] = inside.reshape(source[part].shape)
         head_grid = cv2.transform(self.grid, inverse_head)
         at = (head_grid - (GRID_STEP - 1) / 2) / GRID_STEP
         local = cv2.remap(source - self.grid, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
@@ -322,7 +336,6 @@ class WarpRenderer(FrameRenderer):
     def available(self) -> Availability:
         return Availability(True)
 
-    def frames(self, face: FaceAnalysis, controls: ControlTrack, audio_wav: Path) -> Iterator[np.ndarray]:
+    def frame_maker(self, face: FaceAnalysis, controls: ControlTrack, audio_wav: Path) -> Callable[[int], np.ndarray]:
         puppet = puppet_for(face)
-        for i in range(controls.n_frames):
-            yield puppet.frame(controls.frame(i))
+        return lambda i: puppet.frame(controls.frame(i))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from core.errors import InputError
@@ -43,3 +44,29 @@ def test_bad_requests(tmp_path, text, voice, code):
     with pytest.raises(InputError) as err:
         synthesize(text, tmp_path / "x.wav", voice=voice)
     assert err.value.code == code
+
+
+def test_the_same_text_gives_the_same_speech_every_time():
+    """espeak-ng's library carries state from one utterance to the next (the glottal phase, pitch flutter, a
+    clause pause); each synthesis starts from the same state, whatever was spoken before it in the process."""
+    from models.audio.espeak_lib import speak_with_phonemes
+
+    text = "Hello world, this is a test."
+    first = speak_with_phonemes(text)
+    speak_with_phonemes("Thank you, and good night.", "en-us+f3", rate=200)
+    later = [speak_with_phonemes(text) for _ in range(3)]
+    for again in later:
+        assert np.array_equal(again.audio, first.audio)
+        assert again.phonemes == first.phonemes
+    assert len(first.audio) > first.sample_rate  # real speech, over a second of it
+
+
+def test_a_helper_that_died_is_replaced():
+    from models.audio import espeak_lib
+
+    before = espeak_lib.speak_with_phonemes("One more time.")
+    helper = espeak_lib._speaker().process
+    helper.kill()
+    helper.wait()
+    again = espeak_lib.speak_with_phonemes("One more time.")
+    assert np.array_equal(again.audio, before.audio)
