@@ -143,9 +143,7 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
 
 @timed
 def emotion_detection(state: AvatarState) -> dict[str, Any]:
-    from models.audio.io import decode_audio
     from models.audio.phones import PhoneTrack
-    from models.audio.prosody import prosody
     from models.emotion.detect import detect_emotion
     from models.emotion.face import photo_expression
 
@@ -157,7 +155,7 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
     with span("model.emotion") as current:
         result = detect_emotion(
             state.get("transcript"),
-            prosody(decode_audio(files.fetch(state["speech_key"]))),
+            _prosody(state, files),
             PhoneTrack.load(files.fetch(state["phones_key"])).phones,
             rest,
             state["duration"],
@@ -175,6 +173,17 @@ def emotion_detection(state: AvatarState) -> dict[str, Any]:
         "face_expression": rest.as_dict() | rest.scores() if rest else {},
         "backends": {"emotion_detection": result.source if forced == "auto" else "given by the request"},
     }
+
+
+def _prosody(state: AvatarState, files: JobFiles) -> Any:
+    """The speech's loudness and pitch as audio_processing measured them (a job checkpointed before that
+    artifact existed measures them again)."""
+    from models.audio.io import decode_audio
+    from models.audio.prosody import Prosody, prosody
+
+    if state.get("prosody_key"):
+        return Prosody.load(files.fetch(state["prosody_key"]))
+    return prosody(decode_audio(files.fetch(state["speech_key"])))
 
 
 @timed

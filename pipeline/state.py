@@ -22,6 +22,7 @@ class AvatarState(TypedDict, total=False):
     speech_key: str  # the speech track muxed into the output
     phones_key: str
     mouth_key: str
+    prosody_key: str  # loudness and pitch per 10 ms, read by emotion detection
     duration: float
     transcript: str | None
     transcript_source: str

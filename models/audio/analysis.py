@@ -25,7 +25,7 @@ from models.types import MouthCurves, Phone
 OUTPUT_RATE = 48_000  # the speech track muxed into the output
 RATE = 16_000  # analysis
 FEW_SPEECH = 0.2  # warn when less than this share of the audio is speech
-ARTIFACTS = {"speech": "speech.wav", "mouth": "mouth.npz", "phones": "phones.json"}
+ARTIFACTS = {"speech": "speech.wav", "mouth": "mouth.npz", "phones": "phones.json", "prosody": "prosody.npz"}
 
 
 @dataclass
@@ -48,11 +48,12 @@ class SpeechAnalysis:
         return self.activity.summary() | self.prosody.summary() | {"phone_source": self.phones.source}
 
     def save(self, directory: Path) -> dict[str, Path]:
-        """The artifacts later steps read: speech.wav (the output's sound), mouth.npz, phones.json."""
+        """The artifacts later steps read: speech.wav (the output's sound), mouth.npz, phones.json, prosody.npz."""
         paths = {name: Path(directory) / file for name, file in ARTIFACTS.items()}
         write_wav(paths["speech"], self.track, OUTPUT_RATE)
         self.curves.save(paths["mouth"])
         self.phones.save(paths["phones"])
+        self.prosody.save(paths["prosody"])
         return paths
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +21,14 @@ class Prosody:
     loudness_db: np.ndarray  # dBFS per frame
     loudness: np.ndarray  # 0..1, relative to the clip's loud speech
     pitch_hz: np.ndarray  # 0 where unvoiced
+
+    def save(self, path: Path) -> None:
+        np.savez(path, rate=self.rate, loudness_db=self.loudness_db, loudness=self.loudness, pitch_hz=self.pitch_hz)
+
+    @classmethod
+    def load(cls, path: Path) -> Prosody:
+        with np.load(path) as data:
+            return cls(int(data["rate"]), data["loudness_db"], data["loudness"], data["pitch_hz"])
 
     def summary(self) -> dict:
         voiced = self.pitch_hz[self.pitch_hz > 0]

@@ -9,6 +9,7 @@ from core.errors import InputError
 from models.audio.analysis import OUTPUT_RATE, RATE, analyze_speech
 from models.audio.io import resample
 from models.audio.phones import align
+from models.audio.prosody import Prosody
 from models.audio.tts import synthesize
 
 TEXT = "Bob bought a big map for my mum."
@@ -46,7 +47,10 @@ def test_audio_without_words_uses_the_classifier(tmp_path):
     assert speech.phones.source == "classifier" and speech.transcript is None
     assert speech.features()["speech_s"] > 1.0
     files = speech.save(tmp_path)
-    assert sorted(files) == ["mouth", "phones", "speech"] and all(p.stat().st_size > 0 for p in files.values())
+    assert sorted(files) == ["mouth", "phones", "prosody", "speech"]
+    assert all(p.stat().st_size > 0 for p in files.values())
+    saved = Prosody.load(files["prosody"])  # emotion detection reads it instead of measuring the speech again
+    assert saved.summary() == speech.prosody.summary() and np.array_equal(saved.pitch_hz, speech.prosody.pitch_hz)
 
 
 def test_text_longer_than_the_limit_is_refused():
