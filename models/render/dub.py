@@ -17,11 +17,12 @@ import cv2
 import numpy as np
 
 from core.settings import get_settings
-from models.face.analysis import FaceAnalysis, lip_colour, mouth_opening, skin_colour
-from models.face.frame import INNER_CORNERS, INNER_GAPS, INNER_LIP, MOUTH_CORNERS, OUTER_LIP, FaceFrame
+from models.face.analysis import FaceAnalysis, lip_colour, mouth_opening, skin_colour, teeth_visible
+from models.face.frame import INNER_CORNERS, INNER_GAPS, INNER_LIP, JAW, MOUTH_CORNERS, MOUTH_SLIT, OUTER_LIP, FaceFrame
 from models.face.video import VideoFace
 from models.render.base import FrameRenderer
 from models.render.warp import Puppet
+from models.render.warp_rig import BASES
 from models.types import Availability, ControlTrack, Resource
 
 # the control channels that shape the mouth; the rest (head, eyes, brows, smile) come from the video
@@ -34,6 +35,11 @@ GRID = 8  # crop sides are multiples of this
 NOT_LIP = 25.0  # Lab distance (chroma weighted 1.5x) from the lip colour beyond which a pixel is teeth or mouth cavity
 LIP_KEPT = 0.6  # the inner lip line moves at most this share of the way to the outer one
 INSIDE_MIN = 0.03  # share of the lip area that must look like teeth or cavity before the inner lip line is moved
+LIP_FOREIGN = (12.0, 30.0)  # Lab distance (chroma 1.5x) from the lip-to-skin colours: starts, fully is, not lip
+LIP_LINE = 0.72  # closed lips meet in a line this share of the lip colour's brightness
+LINE_WIDTH = 0.012  # mouth widths
+OWN_TEETH_REACH = 0.04  # mouth widths
+CLOSED_GAP = 0.04  # mouth widths: an inner-lip gap below this is closed lips (drawn with a lip line)
 
 
 def open_mouth_outline(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -67,6 +73,58 @@ def open_mouth_outline(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
     out[left, 0] = max(min(points[left, 0], xs.min() - 0.5), points[MOUTH_CORNERS[0], 0] + 0.5)
     out[right, 0] = min(max(points[right, 0], xs.max() + 0.5), points[MOUTH_CORNERS[1], 0] - 0.5)
     return out
+
+
+def keep_jaw_when_closing(puppet: Puppet) -> None:
+    """Closing the frame's own mouth moves the lips only: lifting the chin as well (the photo rig's choice, right
+    for a photo) would drag the collar below the jaw up over the chin, a dark smear in a video frame."""
+    close = BASES.index("close")
+    puppet.rig.bases[close, JAW] = 0
+    puppet.upper_bases[close] = puppet.mesh.upper_extend @ puppet.rig.bases[close]
+    puppet.lower_bases[close] = puppet.mesh.lower_extend @ puppet.rig.bases[close]
+
+
+def reach_under_lips(puppet: Puppet, points: np.ndarray) -> None:
+    """The frame's own teeth layer reaches a little under its lips: a mouth opened wider than the frame's shows
+    the frame's own mouth edge there, not a dark rim of the synthetic cavity behind the teeth."""
+    reach = 2 * max(1, round(OWN_TEETH_REACH * FaceFrame.of(points).mouth_width)) + 1
+    alpha = puppet.mouth.upper[..., 3]
+    alpha[:] = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+
+
+def clean_lips(crop: np.ndarray, points: np.ndarray, lip_rgb: np.ndarray, skin_rgb: np.ndarray) -> None:
+    """Paint the lips (outer lip line to the opening, at the moved `points`) lip-coloured wherever the frame's own
+    teeth or mouth cavity were carried into them, and draw the line where closed lips meet. In place."""
+    frame = FaceFrame.of(points)
+    width = frame.mouth_width
+    x0, y0 = np.floor(points[OUTER_LIP].min(0) - 2).astype(int).clip(0)
+    x1, y1 = np.ceil(points[OUTER_LIP].max(0) + 3).astype(int)
+    box = crop[y0:y1, x0:x1]
+    if box.size == 0:
+        return
+    local = (points - (x0, y0)) * 16
+    lips = np.zeros(box.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(local[OUTER_LIP]).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    cv2.fillPoly(lips, [np.round(local[INNER_LIP]).astype(np.int32)], 0, cv2.LINE_AA, 4)
+    lab = cv2.cvtColor(box, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lip, skin = (cv2.cvtColor(c.reshape(1, 1, 3).astype(np.uint8), cv2.COLOR_RGB2LAB)[0, 0].astype(np.float32)
+                 for c in (lip_rgb, skin_rgb))  # fmt: skip
+    along = np.clip((lab - lip) @ (skin - lip) / max(float((skin - lip) @ (skin - lip)), 1e-6), 0, 1)
+    distance = np.linalg.norm((lab - lip - along[..., None] * (skin - lip)) * (1.0, 1.5, 1.5), axis=-1)
+    foreign = np.clip((distance - LIP_FOREIGN[0]) / (LIP_FOREIGN[1] - LIP_FOREIGN[0]), 0, 1)
+    weight = cv2.GaussianBlur(foreign * (lips.astype(np.float32) / 255), (0, 0), 0.7)[..., None]
+    target = np.broadcast_to(lip_rgb.astype(np.float32), box.shape).copy()
+    upper, lower = (points[list(chain)] for chain in MOUTH_SLIT)
+    gap = float(np.mean(np.linalg.norm(upper[1:-1] - lower[1:-1], axis=1)))
+    if gap < CLOSED_GAP * width:
+        line = np.zeros(box.shape[:2], np.uint8)
+        middle = np.round(((upper + lower) / 2 - (x0, y0)) * 16).astype(np.int32)
+        cv2.polylines(line, [middle], False, 255, max(1, round(LINE_WIDTH * width)), cv2.LINE_AA, 4)
+        dark = cv2.GaussianBlur(line.astype(np.float32) / 255, (0, 0), 0.5)[..., None]
+        shaded = box.astype(np.float32) + weight * (target - box)
+        box[:] = np.clip(shaded * (1 - (1 - LIP_LINE) * dark), 0, 255).astype(np.uint8)
+        return
+    box[:] = np.clip(box + weight * (target - box), 0, 255).astype(np.uint8)
 
 
 def lower_face_mask(points: np.ndarray, side: int) -> np.ndarray:
@@ -113,7 +171,7 @@ class MouthDriver:
             pose=np.zeros(3, np.float32),
             skin_rgb=self.colours[1].astype(np.uint8),
             lip_rgb=self.colours[0].astype(np.uint8),
-            teeth_visible=False,  # always the synthetic inside: the frame's own teeth would come and go
+            teeth_visible=teeth_visible(crop, local, mouth_opening(local)),
             mouth_open_px=mouth_opening(local),
             embedding=None,
             n_faces=1,
@@ -121,7 +179,14 @@ class MouthDriver:
             source_hash="",
             notes=[],
         )
-        driven = Puppet(face).frame({name: controls.get(name, 0.0) for name in MOUTH_CHANNELS})
+        puppet = Puppet(face)
+        keep_jaw_when_closing(puppet)
+        if face.teeth_visible:
+            reach_under_lips(puppet, local)
+        mouth = {name: controls.get(name, 0.0) for name in MOUTH_CHANNELS}
+        driven = puppet.frame(mouth)
+        moved = local + np.tensordot(puppet.rig.coefficients(mouth), puppet.rig.bases[:, : len(local)], axes=1)
+        clean_lips(driven, moved, self.colours[0], self.colours[1])
         mask = lower_face_mask(local, side)
         x, y, w, h = cv2.boundingRect((mask > 0).astype(np.uint8))
         if w == 0:

@@ -100,15 +100,19 @@ def test_the_lips_follow_the_new_speech_not_the_old(source: Path, dubbed) -> Non
     assert dub.offset_ms is not None and abs(dub.offset_ms) <= 80
 
 
-def _render(source: Path, count: int, loop: str = "pingpong", face_index: int | None = None):
-    """The warp dubbing renderer's frames in memory (before encoding), with the face source it used."""
+def _controls(count: int):
     from models.audio.analysis import analyze_speech
     from models.control.rules import build_controls
+
+    return build_controls(analyze_speech(None, SECOND).curves, "neutral", duration=count / FPS, fps=FPS)
+
+
+def _render(source: Path, count: int, loop: str = "pingpong", face_index: int | None = None):
+    """The warp dubbing renderer's frames in memory (before encoding), with the face source it used."""
     from models.face.video import load_video_face
     from models.render.dub import DubWarpRenderer
 
-    speech = analyze_speech(None, SECOND)
-    controls = build_controls(speech.curves, "neutral", duration=count / FPS, fps=FPS)
+    controls = _controls(count)
     face = load_video_face(source, Fraction(FPS), count, loop, face_index, key_interval=10)
     return face, list(DubWarpRenderer().frames(face, controls, Path()))
 
@@ -141,6 +145,28 @@ def test_only_the_mouth_region_changes_and_faceless_frames_pass_through(source: 
         assert np.array_equal(frames[i][outside], original[i][outside]), f"frame {i} changed outside the mouth"
         changed_mouths += int(np.abs(frames[i].astype(int) - original[i]).max() > 20)
     assert changed_mouths > (count - BLACK) // 2
+
+
+def test_closing_the_mouth_leaves_the_collar_and_an_open_mouth_shows_the_frames_own_teeth(source: Path, data_dir):
+    """Where the new speech closes a mouth the source has open, the chin stays over the collar (no dark band of
+    collar dragged up over it); where it opens the mouth, the teeth are as bright as the source's own."""
+    from models.media.reader import cfr_frames, probe_video
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from dub_quality import jaw_smear, teeth_brightness
+
+    count = 60
+    face, frames = _render(source, count)
+    original = list(cfr_frames(source, probe_video(source), Fraction(FPS), 0, count))
+    controls = _controls(count)
+    talking = [i for i in range(BLACK, count) if face.track.present(i)]
+    smear = [jaw_smear(original[i], frames[i], face.track.points[i]) for i in talking]
+    assert max(smear) < 0.1  # the photo rig's chin lift: up to 0.55 of the band
+    opened = [i for i in talking if controls.channels["jaw_open"][i] > 0.5 and controls.channels["lip_press"][i] < 0.2]
+    assert len(opened) >= 3
+    ratio = [teeth_brightness(frames[i], face.track.points[i]) / teeth_brightness(original[i], face.track.points[i])
+             for i in opened]  # fmt: skip
+    assert min(ratio) > 0.92  # synthetic teeth in the frame's light: about 0.82
 
 
 def test_a_cut_is_detected_and_the_face_found_again_in_the_new_shot(source: Path, data_dir) -> None:
