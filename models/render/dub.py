@@ -35,10 +35,14 @@ GRID = 8  # crop sides are multiples of this
 NOT_LIP = 25.0  # Lab distance (chroma weighted 1.5x) from the lip colour beyond which a pixel is teeth or mouth cavity
 LIP_KEPT = 0.6  # the inner lip line moves at most this share of the way to the outer one
 INSIDE_MIN = 0.03  # share of the lip area that must look like teeth or cavity before the inner lip line is moved
-LIP_FOREIGN = (12.0, 30.0)  # Lab distance (chroma 1.5x) from the lip-to-skin colours: starts, fully is, not lip
-LIP_LINE = 0.72  # closed lips meet in a line this share of the lip colour's brightness
+# what in the lips is not lip, against the lip colour (8-bit Lab): (starts, fully)
+GREYER = (6.0, 14.0)  # chroma below the lips': teeth, shadowed teeth
+BRIGHTER = (35.0, 55.0)  # lightness above: lit teeth
+DARKER = (35.0, 60.0)  # lightness below: the cavity
+LIP_LINE = 0.8  # closed lips meet in a line this share of the lip colour's brightness
 LINE_WIDTH = 0.012  # mouth widths
 OWN_TEETH_REACH = 0.04  # mouth widths
+LIP_REACH = 0.04  # mouth widths beyond the outer lip line that are cleaned too
 CLOSED_GAP = 0.04  # mouth widths: an inner-lip gap below this is closed lips (drawn with a lip line)
 
 
@@ -92,7 +96,19 @@ def reach_under_lips(puppet: Puppet, points: np.ndarray) -> None:
     alpha[:] = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
 
 
-def clean_lips(crop: np.ndarray, points: np.ndarray, lip_rgb: np.ndarray, skin_rgb: np.ndarray) -> None:
+def not_lip(lab: np.ndarray, lip: np.ndarray) -> np.ndarray:
+    """0..1 per pixel (8-bit Lab): how much it looks like teeth (greyer or much brighter than the lips) or the
+    mouth's cavity (much darker) rather than lips or the skin around them."""
+    lightness = lab[..., 0] - float(lip[0])
+    greyer = float(np.hypot(lip[1] - 128.0, lip[2] - 128.0)) - np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    return np.maximum.reduce([_ramp(greyer, GREYER), _ramp(lightness, BRIGHTER), _ramp(-lightness, DARKER)])
+
+
+def _ramp(x: np.ndarray, edges: tuple[float, float]) -> np.ndarray:
+    return np.clip((x - edges[0]) / (edges[1] - edges[0]), 0, 1)
+
+
+def clean_lips(crop: np.ndarray, points: np.ndarray, lip_rgb: np.ndarray) -> None:
     """Paint the lips (outer lip line to the opening, at the moved `points`) lip-coloured wherever the frame's own
     teeth or mouth cavity were carried into them, and draw the line where closed lips meet. In place."""
     frame = FaceFrame.of(points)
@@ -103,28 +119,24 @@ def clean_lips(crop: np.ndarray, points: np.ndarray, lip_rgb: np.ndarray, skin_r
     if box.size == 0:
         return
     local = (points - (x0, y0)) * 16
-    lips = np.zeros(box.shape[:2], np.uint8)
+    lips, opening = np.zeros(box.shape[:2], np.uint8), np.zeros(box.shape[:2], np.uint8)
     cv2.fillPoly(lips, [np.round(local[OUTER_LIP]).astype(np.int32)], 255, cv2.LINE_AA, 4)
-    cv2.fillPoly(lips, [np.round(local[INNER_LIP]).astype(np.int32)], 0, cv2.LINE_AA, 4)
+    cv2.fillPoly(opening, [np.round(local[INNER_LIP]).astype(np.int32)], 255, cv2.LINE_8, 4)
+    reach = 2 * max(1, round(LIP_REACH * width)) + 1  # dlib's lip line runs inside a smile's dark corners
+    lips = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+    lips[opening > 0] = 0
     lab = cv2.cvtColor(box, cv2.COLOR_RGB2LAB).astype(np.float32)
-    lip, skin = (cv2.cvtColor(c.reshape(1, 1, 3).astype(np.uint8), cv2.COLOR_RGB2LAB)[0, 0].astype(np.float32)
-                 for c in (lip_rgb, skin_rgb))  # fmt: skip
-    along = np.clip((lab - lip) @ (skin - lip) / max(float((skin - lip) @ (skin - lip)), 1e-6), 0, 1)
-    distance = np.linalg.norm((lab - lip - along[..., None] * (skin - lip)) * (1.0, 1.5, 1.5), axis=-1)
-    foreign = np.clip((distance - LIP_FOREIGN[0]) / (LIP_FOREIGN[1] - LIP_FOREIGN[0]), 0, 1)
+    foreign = not_lip(lab, cv2.cvtColor(lip_rgb.reshape(1, 1, 3).astype(np.uint8), cv2.COLOR_RGB2LAB)[0, 0])
     weight = cv2.GaussianBlur(foreign * (lips.astype(np.float32) / 255), (0, 0), 0.7)[..., None]
-    target = np.broadcast_to(lip_rgb.astype(np.float32), box.shape).copy()
+    # one flat lip colour: growing the lips' own shading in (inpainting) took the source's dark rims along
+    out = box + weight * (lip_rgb.astype(np.float32) - box)
     upper, lower = (points[list(chain)] for chain in MOUTH_SLIT)
-    gap = float(np.mean(np.linalg.norm(upper[1:-1] - lower[1:-1], axis=1)))
-    if gap < CLOSED_GAP * width:
+    if np.mean(np.linalg.norm(upper[1:-1] - lower[1:-1], axis=1)) < CLOSED_GAP * width:
         line = np.zeros(box.shape[:2], np.uint8)
         middle = np.round(((upper + lower) / 2 - (x0, y0)) * 16).astype(np.int32)
         cv2.polylines(line, [middle], False, 255, max(1, round(LINE_WIDTH * width)), cv2.LINE_AA, 4)
-        dark = cv2.GaussianBlur(line.astype(np.float32) / 255, (0, 0), 0.5)[..., None]
-        shaded = box.astype(np.float32) + weight * (target - box)
-        box[:] = np.clip(shaded * (1 - (1 - LIP_LINE) * dark), 0, 255).astype(np.uint8)
-        return
-    box[:] = np.clip(box + weight * (target - box), 0, 255).astype(np.uint8)
+        out *= 1 - (1 - LIP_LINE) * cv2.GaussianBlur(line.astype(np.float32) / 255, (0, 0), 0.5)[..., None]
+    box[:] = np.clip(out, 0, 255).astype(np.uint8)
 
 
 def lower_face_mask(points: np.ndarray, side: int) -> np.ndarray:
@@ -186,7 +198,7 @@ class MouthDriver:
         mouth = {name: controls.get(name, 0.0) for name in MOUTH_CHANNELS}
         driven = puppet.frame(mouth)
         moved = local + np.tensordot(puppet.rig.coefficients(mouth), puppet.rig.bases[:, : len(local)], axes=1)
-        clean_lips(driven, moved, self.colours[0], self.colours[1])
+        clean_lips(driven, moved, self.colours[0])
         mask = lower_face_mask(local, side)
         x, y, w, h = cv2.boundingRect((mask > 0).astype(np.uint8))
         if w == 0:

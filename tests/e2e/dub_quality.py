@@ -5,10 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from models.face.analysis import lip_colour
 from models.face.frame import FaceFrame
 
 JAW_BAND = (0.15, 0.08)  # mouth widths above and below the jaw line (landmarks 5..11)
-DARKER = 40  # grey levels: a band pixel this much darker than in the source is smear
+DARKER = 40  # grey (8-bit Lab lightness) levels: this much darker than in the source is smear, or not lips
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -38,3 +39,13 @@ def teeth_brightness(rgb: np.ndarray, points: np.ndarray) -> float:
     mask = np.zeros(rgb.shape[:2], np.uint8)
     cv2.fillPoly(mask, [np.round(points[48:60]).astype(np.int32)], 1)
     return float(np.percentile(_luma(rgb)[mask > 0], 95))
+
+
+def dark_lip_share(source: np.ndarray, dubbed: np.ndarray, points: np.ndarray) -> float:
+    """Share of the source's lip area (outer lip line) that is much darker than the source's lips in `dubbed`:
+    where the new speech closes the mouth, that is mouth cavity or shadowed teeth left between the lips."""
+    mask = np.zeros(source.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points[48:60]).astype(np.int32)], 1)
+    lip = cv2.cvtColor(lip_colour(source, points).reshape(1, 1, 3), cv2.COLOR_RGB2LAB)[0, 0, 0].astype(np.float32)
+    lightness = cv2.cvtColor(dubbed, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    return float((lightness[mask > 0] < lip - DARKER).mean())

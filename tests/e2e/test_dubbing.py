@@ -149,11 +149,12 @@ def test_only_the_mouth_region_changes_and_faceless_frames_pass_through(source: 
 
 def test_closing_the_mouth_leaves_the_collar_and_an_open_mouth_shows_the_frames_own_teeth(source: Path, data_dir):
     """Where the new speech closes a mouth the source has open, the chin stays over the collar (no dark band of
-    collar dragged up over it); where it opens the mouth, the teeth are as bright as the source's own."""
+    collar dragged up over it) and the lips meet without the source's dark mouth between them; where it opens the
+    mouth, the teeth are as bright as the source's own."""
     from models.media.reader import cfr_frames, probe_video
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from dub_quality import jaw_smear, teeth_brightness
+    from dub_quality import dark_lip_share, jaw_smear, teeth_brightness
 
     count = 60
     face, frames = _render(source, count)
@@ -162,6 +163,10 @@ def test_closing_the_mouth_leaves_the_collar_and_an_open_mouth_shows_the_frames_
     talking = [i for i in range(BLACK, count) if face.track.present(i)]
     smear = [jaw_smear(original[i], frames[i], face.track.points[i]) for i in talking]
     assert max(smear) < 0.1  # the photo rig's chin lift: up to 0.55 of the band
+    closed = [i for i in talking if controls.channels["lip_press"][i] > 0.5]
+    assert len(closed) >= 5
+    dark = np.mean([dark_lip_share(original[i], frames[i], face.track.points[i]) for i in closed])
+    assert dark < 0.07  # the source's teeth and cavity left between the closed lips: about 0.09
     opened = [i for i in talking if controls.channels["jaw_open"][i] > 0.5 and controls.channels["lip_press"][i] < 0.2]
     assert len(opened) >= 3
     ratio = [teeth_brightness(frames[i], face.track.points[i]) / teeth_brightness(original[i], face.track.points[i])
