@@ -2,10 +2,12 @@
 
 Per frame with a followed face: a square crop around the face at (up to) its own resolution becomes a one-frame
 puppet (models/render/warp.py). The rig first closes the frame's own mouth (its "close" shape, measured on this
-frame) and then opens it to the new speech's shape, so the source's mouth motion is replaced, not added to. Head,
-eyes, brows and expression controls stay at rest: those come from the video. What the puppet changed is pasted
-back through a feathered mask over the lower face, as a difference, so every pixel outside the mask is the source's
-own and the skin inside keeps its full-resolution detail. Frames without the face pass through untouched.
+frame, with the lips only: the jaw stays) and then opens it to the new speech's shape, so the source's mouth motion
+is replaced, not added to. The frame's own teeth show where it has them; what of its open mouth is carried into the
+new lips is painted lip-coloured. Head, eyes, brows and expression controls stay at rest: those come from the
+video. What the puppet changed is pasted back through a feathered mask over the lower face, as a difference, so
+every pixel outside the mask is the source's own and the skin inside keeps its full-resolution detail. Frames
+without the face pass through untouched.
 """
 
 from __future__ import annotations
