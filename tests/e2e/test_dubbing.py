@@ -129,12 +129,25 @@ def _lower_face(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return cv2.dilate(mask, np.ones((5, 5), np.uint8)).astype(bool)
 
 
-def test_only_the_mouth_region_changes_and_faceless_frames_pass_through(source: Path, data_dir) -> None:
+@pytest.fixture(scope="module")
+def warp_dub(source: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The first 60 frames of the source re-drawn by the warp dubbing renderer (in memory), with the face source
+    it used and the source's own frames."""
+    from core.settings import get_settings
     from models.media.reader import cfr_frames, probe_video
 
     count = 60
-    face, frames = _render(source, count)
-    original = list(cfr_frames(source, probe_video(source), Fraction(FPS), 0, count))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AVATAR_DATA_DIR", str(tmp_path_factory.mktemp("warp-dub") / "data"))
+        get_settings.cache_clear()
+        face, frames = _render(source, count)
+    get_settings.cache_clear()
+    return face, frames, list(cfr_frames(source, probe_video(source), Fraction(FPS), 0, count))
+
+
+def test_only_the_mouth_region_changes_and_faceless_frames_pass_through(warp_dub) -> None:
+    face, frames, original = warp_dub
+    count = len(frames)
     assert len(frames) == count and frames[0].shape == (SIZE, SIZE, 3)
     for i in range(BLACK):  # no face: untouched
         assert not face.track.present(i) and np.array_equal(frames[i], original[i])
@@ -147,18 +160,15 @@ def test_only_the_mouth_region_changes_and_faceless_frames_pass_through(source: 
     assert changed_mouths > (count - BLACK) // 2
 
 
-def test_closing_the_mouth_leaves_the_collar_and_an_open_mouth_shows_the_frames_own_teeth(source: Path, data_dir):
+def test_closing_the_mouth_leaves_the_collar_and_an_open_mouth_shows_the_frames_own_teeth(warp_dub) -> None:
     """Where the new speech closes a mouth the source has open, the chin stays over the collar (no dark band of
     collar dragged up over it) and the lips meet without the source's dark mouth between them; where it opens the
     mouth, the teeth are as bright as the source's own."""
-    from models.media.reader import cfr_frames, probe_video
-
     sys.path.insert(0, str(Path(__file__).parent))
     from dub_quality import dark_lip_share, jaw_smear, teeth_brightness
 
-    count = 60
-    face, frames = _render(source, count)
-    original = list(cfr_frames(source, probe_video(source), Fraction(FPS), 0, count))
+    face, frames, original = warp_dub
+    count = len(frames)
     controls = _controls(count)
     talking = [i for i in range(BLACK, count) if face.track.present(i)]
     smear = [jaw_smear(original[i], frames[i], face.track.points[i]) for i in talking]
