@@ -83,6 +83,35 @@ def astronaut_tilted() -> np.ndarray:
     return cv2.warpAffine(image, matrix, image.shape[1::-1], flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
+def grace_on_white() -> np.ndarray:
+    """Grace Hopper cut out along her jaw line onto white, a narrow neck and a dark collar right under the chin:
+    white lies directly behind the jaw, where a dropping chin must not drag a light band over the collar."""
+    from models.face import landmarks as lm
+
+    rgb = grace_hopper()
+    points = lm.landmarks(rgb, lm.detect_faces(rgb)[0])
+    height = float(np.linalg.norm(points[8] - points[27]))
+    head = np.concatenate([points[:17], points[26:16:-1] - [0, 0.7 * height]]).astype(np.int32)
+    alpha = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillPoly(alpha, [head], 255)
+    alpha = cv2.dilate(alpha, np.ones((5, 5), np.uint8))
+    chin = points[8]
+    neck = np.array([points[6], points[10], [points[10, 0], rgb.shape[0]], [points[6, 0], rgb.shape[0]]], np.int32)
+    cv2.fillPoly(alpha, [neck], 255)
+    out = np.full_like(rgb, 255)
+    keep = cv2.GaussianBlur(alpha, (0, 0), 1.0)[..., None].astype(np.float32) / 255
+    out = (out + keep * (rgb.astype(np.float32) - out)).astype(np.uint8)
+    # the collar: dark cloth just under the chin, rising beside the neck to under the jaw
+    side = chin[1] - 0.08 * height
+    collar = np.array(
+        [[points[4, 0], side], [points[7, 0], chin[1] + 0.06 * height], [points[9, 0], chin[1] + 0.06 * height],
+         [points[12, 0], side], [points[12, 0], rgb.shape[0]], [points[4, 0], rgb.shape[0]]],
+        np.int32,
+    )
+    cv2.fillPoly(out, [collar], (28, 32, 58), cv2.LINE_AA)
+    return out
+
+
 PHOTOS: dict[str, Callable[[], np.ndarray]] = {
     "astronaut": astronaut,
     "grace_hopper": grace_hopper,
@@ -94,6 +123,7 @@ PHOTOS: dict[str, Callable[[], np.ndarray]] = {
     "astronaut_small": astronaut_small,
     "two_people": two_people,
     "astronaut_tilted": astronaut_tilted,
+    "grace_on_white": grace_on_white,
 }
 
 

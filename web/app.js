@@ -14,7 +14,7 @@ const STEPS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const previews = { photo: null, audio: null, video: null }; // object URLs to revoke when replaced
+const previews = { photo: null, face: null, audio: null, video: null }; // object URLs to revoke when replaced
 
 class ApiError extends Error {
   constructor(message, code) {
@@ -138,8 +138,15 @@ async function showResult(job, size) {
     ...fact("Renderer", backend),
     ...fact("Emotion", job.emotion || "—"),
     ...fact("Length", job.duration != null ? `${job.duration.toFixed(1)} s` : "—"),
-    ...fact("Size", `${size} × ${size}`),
+    ...fact("Size", size ? `${size} × ${size}` : "…"),
   );
+  if (!size) {
+    // a re-voiced video keeps the source's frame size: read it off the result
+    const shown = $("facts").lastElementChild;
+    $("video").addEventListener("loadedmetadata", () => {
+      shown.textContent = `${$("video").videoWidth} × ${$("video").videoHeight}`;
+    }, { once: true });
+  }
 
   const rows = Object.entries(job.timings).map(([node, seconds]) => {
     const tr = document.createElement("tr");
@@ -264,12 +271,16 @@ function isVideo(file) {
 function onPhoto() {
   const file = $("photo").files[0];
   $("photo-name").textContent = file ? (isVideo(file) ? `${file.name} (video: its mouth is re-voiced)` : file.name) : "";
-  $("photo-preview").hidden = !file || isVideo(file);
+  const video = Boolean(file) && isVideo(file);
+  $("photo-preview").hidden = !file || video;
+  $("face-video-preview").hidden = !video;
   $("photo-hint").hidden = Boolean(file);
-  if (file && !isVideo(file)) {
+  $("size").disabled = video; // a video keeps its own frame size
+  if (file && !video) {
     $("photo-preview").src = replacePreview("photo", file);
     $("photo-preview").alt = `Preview of ${file.name}`;
   }
+  if (video) $("face-video-preview").src = replacePreview("face", file);
 }
 
 function onAudio() {

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 FACE_FILL = 0.5  # landmark extent as a fraction of the output width
 MAX_FILL = 0.7  # at most this much when the photo is tighter than that
 EXTEND_BLUR = 0.03  # of the output size: blur of what is extended beyond the photo's edge
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass
@@ -44,6 +44,7 @@ class FaceAnalysis:
     face_index: int
     source_hash: str
     notes: list[str]  # what the framing had to do (a tight photo, a face at its edge), for the job's warnings
+    frontal: bool = True  # found by the frontal (HOG) detector: its landmarks, lids included, can be trusted
 
     @property
     def size(self) -> int:
@@ -73,6 +74,7 @@ class FaceAnalysis:
             ("n_faces", int),
             ("face_index", int),
             ("source_hash", str),
+            ("frontal", bool),
         ):
             data[name] = kind(data[name])
         return cls(**data)
@@ -144,6 +146,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         face_index=index,
         source_hash=digest,
         notes=detection_notes + notes,
+        frontal=lm.CNN_ONLY_NOTE not in detection_notes,
     )
 
 

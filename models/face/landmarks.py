@@ -18,6 +18,12 @@ UPSAMPLED_SIDE = 2400  # the HOG retry enlarges the photo up to this longer side
 CNN_SIDE = 420  # the CNN retry sees the photo at most this large (a few seconds on a CPU; faces from ~50 px)
 UPRIGHT_CHECK = 200  # px: the crop in which a CNN-found face is checked for standing upright
 FIT_MIN = 160  # px: landmarks of a smaller face are fitted on an enlarged copy of its region
+TRACK_BOX_SIDE, TRACK_BOX_RISE = 1.047, 0.022  # a HOG box around 68 landmarks: jaw widths; its side above their mean
+CNN_ONLY_NOTE = (
+    "the face was found only by the CNN detector (turned away, partly hidden or dim): its landmarks are rough, so "
+    "the warp renderer moves the mouth and the head but draws no blinks (the lids would land askew); check the "
+    "result, a front-facing photo works best"
+)
 _DLIB = threading.Lock()  # dlib's model objects abort the process when two threads use them at once
 
 
@@ -77,10 +83,7 @@ def detect_faces(rgb: np.ndarray, notes: list[str] | None = None, retry: bool = 
             faces = _scaled([d.rect for d in _cnn_detector()(_resize(rgb, scale), 0)], 1 / scale)
             faces = [box for box in faces if _upright(rgb, box)]  # it also finds faces lying on their side
             if faces and notes is not None:
-                notes.append(
-                    "the face was found only by the CNN detector (turned away, partly hidden or dim): the warp "
-                    "renderer is made for front-facing faces, check the result"
-                )
+                notes.append(CNN_ONLY_NOTE)
     return sorted(faces, key=lambda r: r.width() * r.height(), reverse=True)
 
 
@@ -147,9 +150,14 @@ def descriptor_at(rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def box_from_points(points: np.ndarray) -> dlib.rectangle:
-    """A detector-like box around 68 landmarks, for re-fitting landmarks on later frames of a video."""
-    x0, y0 = points.min(0)
-    x1, y1 = points.max(0)
-    # The HOG detector's box sits a little above the landmarks' extent (it stops short of the chin).
-    h = y1 - y0
-    return dlib.rectangle(int(x0), int(y0 - 0.04 * h), int(x1), int(y1 - 0.09 * h))
+    """A detector-like box around 68 landmarks, for re-fitting landmarks on later frames of a video.
+
+    The shape predictor was trained on the HOG detector's boxes: square, TRACK_BOX_SIDE times the jaw's width,
+    centred on the landmarks' mean a little above it (fitted on the sample photos and frames rendered from
+    them). A box of another shape biases the fit: a closed mouth read as open by 0.02-0.03 mouth widths."""
+    x0, x1 = float(points[:, 0].min()), float(points[:, 0].max())
+    side = TRACK_BOX_SIDE * (x1 - x0)
+    cx, cy = points.mean(0) - [0.0, TRACK_BOX_RISE * side]
+    return dlib.rectangle(
+        round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2)
+    )

@@ -1,13 +1,14 @@
 """Closing lids: the skin and lashes a blinking eye shows that an open-eyed photo does not.
 
-The photo's upper lid stays where it is; a lid slides down from its crease over the eyeball. Its skin is
-grown, once per face, from the skin around the eye (above, below, beside) over the eye and its lashes, with
-the fine texture of the skin below the eye, so it is lit like the face there and meets the photo without a
-seam; per frame it is shaded as a lid rolling over the eyeball (a faint fold below the crease, lit in its
-middle, darker towards the corners and the edge). Its edge carries a thin dark lash line, thicker towards the
-outer corner. A closed lid ends in a smooth arc just past the (slightly raised) lower lid, so no eye white is
-left, the corners included. All geometry is per output pixel in the face's own (photo) frame, so a turned or
-tilted head needs nothing extra.
+The photo's upper lid stays where it is; a lid slides down from its crease over the eyeball, blending into
+the photo across the crease. Its skin is grown, once per face, from the skin around the eye (above, below,
+beside) over the eye and its lashes, smoothed, toned like the photo's own lid and given the fine grain of the
+skin below the eye, so it is lit like the face there and meets the photo without a seam; per frame it is shaded
+as a lid rolling over the eyeball (lit in its middle, darker towards the corners and the lash line). Its edge
+carries a dark lash line, thicker towards the outer corner, soft below the edge where the lashes hang. A closed
+lid ends in a smooth arc just past the (slightly raised) lower lid, so no eye white is left, the corners
+included. All geometry is per output pixel in the face's own (photo) frame, so a turned or tilted head needs
+nothing extra.
 """
 
 from __future__ import annotations
@@ -27,23 +28,26 @@ CREASE_AT = 0.45  # the crease lies this far from the lid line towards the brow
 CREASE_LIMITS = (0.25, 0.6)
 OVERSHOOT = 0.06  # a closed lid's edge reaches this far past the raised lower lid: no eye white is left
 CORNER_REACH = (0.12, 0.22)  # the lid reaches past the inner and outer corner (eye white and lashes hide there)
-LASH_WIDTH = (0.018, 0.045)  # half thickness of the lash line at the inner and the outer corner
+LASH_WIDTH = (0.02, 0.045)  # half thickness of the lash line at the inner and the outer corner
 LASH_ALPHA = 0.8
 FADE_IN = 0.15  # blink amount over which the slid lid replaces the photo's own lashes
-TOP_FADE = 0.6  # of the lash band to crease distance: the grown lid skin fades in over it, above the lashes
+STRIP_FADE = 0.4  # of the crease to lashes distance: the lid blends into the photo's over twice this, about the crease
 SIDE_FADE = 0.25  # of the eye's span: ... and over this much at the corners
 SOFT_SIGMA = 1.2  # px: smooths the inpainting's own streaks
+TONE_SIGMA = 0.05  # eye widths: the lid's tone is the skin's, this much smoothed
+LID_TONE = (0.8, 1.0)  # limits of the gain that gives the grown lid skin the photo's lid tone
 DARK = 0.9  # pixels around the eye darker than this (against their median) are lashes or shadow, not skin
 GRAIN_SIGMA = 2.0  # px: texture finer than this is the skin's grain
 GRAIN_CLIP = 10.0  # stronger details (lashes, hairs) are not grain
 LOWER_LASHES = 0.12  # how far below the lower-lid landmarks the lower lashes reach
-FOLD = 0.05  # darkening of the fold just below the crease
-ROUND = (0.06, 0.08)  # the lid is curved over the eyeball: lit in its middle, darker towards corners and edge
+ROUND = (0.04, 0.12)  # the lid is curved over the eyeball: lit in its middle, darker towards corners and edge
+LASH_CLUMPS = 0.3  # the lashes below the edge gather in clumps: their darkness varies this much along the lid
 
 
 @dataclass
 class EyeLayers:
-    skin: np.ndarray  # (size, size, 3) float32: the photo with its eyes and lashes painted over with skin
+    skin: np.ndarray  # (size, size, 3) float32: the photo with its eyes and lashes painted over with skin, smooth
+    grain: np.ndarray  # (size, size, 3) float32: fine skin texture (from below the eyes) for the lids, around 0
     lash_rgb: np.ndarray  # (2, 3) float32 per eye
     width: np.ndarray  # (2,) eye widths in px
     crease: np.ndarray  # (2,) px from the upper-lid line up to the crease
@@ -57,7 +61,7 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     mask = np.zeros((size, size), bool)
-    lashes, widths, creases, textured = [], [], [], []
+    lashes, widths, creases, textured, lid_skin = [], [], [], [], []
     for eye, ((upper, lower), brow) in enumerate(zip(EYES, BROWS, strict=True)):
         lid, under = points[list(upper)], points[list(lower)]
         width = float(np.linalg.norm(lid[-1] - lid[0]))
@@ -73,6 +77,8 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         near = beside & (above < crease) & (below < 2 * LOWER_LASHES * width) & ~eye_and_lashes
         dark = near & (luma < DARK * np.median(luma[near]))
         mask |= eye_and_lashes | dark
+        # The photo's own lid skin, between its lashes and the crease: the tone a closed lid has.
+        lid_skin.append((beside & (above > LASH_BAND * width) & (above < crease) & ~dark, eye_and_lashes))
         rim = beside & (above > 0) & (above < LASH_BAND * width)
         darkest = luma[rim] <= np.percentile(luma[rim], 15)
         lashes.append(image[rim][darkest].astype(np.float32).mean(0) * 0.8)
@@ -87,12 +93,20 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         textured.append(((slice(y0, y1), slice(x0, x1)), (slice(y0 + shift, y1 + shift), slice(x0, x1))))
     mask = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
     skin = cv2.inpaint(np.ascontiguousarray(image), mask, max(3.0, 0.1 * float(np.mean(widths))), cv2.INPAINT_TELEA)
-    skin = cv2.GaussianBlur(skin, (0, 0), SOFT_SIGMA).astype(np.float32)
+    skin = cv2.GaussianBlur(skin, (0, 0), max(SOFT_SIGMA, TONE_SIGMA * float(np.mean(widths)))).astype(np.float32)
     img = image.astype(np.float32)
+    # Grown from the brighter skin around it, the skin over the eye is lighter than a lid in the socket's shade:
+    # it takes the tone of the photo's own lid.
+    for own, over_eye in lid_skin:
+        if own.sum() > 10 and over_eye.any():
+            gain = np.clip(img[own].mean(0) / np.maximum(skin[over_eye].mean(0), 1.0), *LID_TONE)
+            soft = cv2.GaussianBlur(over_eye.astype(np.float32), (0, 0), 0.1 * float(np.mean(widths)))[..., None]
+            skin *= 1 + soft * (gain - 1)
     grain = np.clip(img - cv2.GaussianBlur(img, (0, 0), GRAIN_SIGMA), -GRAIN_CLIP, GRAIN_CLIP)
+    lid_grain = np.zeros_like(img)
     for lid_region, below_region in textured:
-        skin[lid_region] += grain[below_region]
-    return EyeLayers(skin, *(np.array(v, np.float32) for v in (lashes, widths, creases)))
+        lid_grain[lid_region] = grain[below_region]
+    return EyeLayers(skin, lid_grain, *(np.array(v, np.float32) for v in (lashes, widths, creases)))
 
 
 def close_lid(
@@ -135,27 +149,36 @@ def close_lid(
         (1 + CORNER_REACH[1] * width / abs(span) - outward) / SIDE_FADE
     )
     fade = float(_smoothstep(blink / FADE_IN))
-    # The photo's own lid skin stays above the lashes: the grown skin fades in over the band just above them.
-    begins = top - TOP_FADE * (top - crease)
-    lid = _smoothstep((y - begins) / (top - begins)) * np.clip(edge - y + 0.5, 0, 1) * across * fade
+    # The lid hangs from the crease (which a closed, stretched lid softens: it blends in across it) over the eye.
+    depth = np.clip((y - crease) / np.maximum(edge - crease, 1.0), 0, 1)  # 0 at the crease .. 1 at the edge
+    blend = np.maximum(STRIP_FADE * (top - crease), 1.0)
+    lid = _smoothstep((y - crease + blend) / (2 * blend))
+    lid = lid * np.clip(edge - y + 0.5, 0, 1) * across * fade
     thickness = (LASH_WIDTH[0] + (LASH_WIDTH[1] - LASH_WIDTH[0]) * np.clip(outward, 0, 1) ** 2) * width
-    # The lashes hang from the edge over what lies below it, thin out into the inner corner and end a little
-    # past the outer one.
+    # The lashes hang from the edge over what lies below it, in clumps, thin out into the inner corner and end
+    # a little past the outer one.
+    phase = outward * abs(span) / width * 2 * np.pi
+    clumps = 1 - LASH_CLUMPS * (0.5 + 0.25 * np.sin(9 * phase) + 0.25 * np.sin(14 * phase + 1.3))
+    below = y - edge
+    hanging = np.exp(-((below / (np.where(below < 0, 0.6, 1.6) * thickness)) ** 2))
     lash = (
         LASH_ALPHA
-        * np.exp(-(((y - edge - 0.4 * thickness) / thickness) ** 2))
+        * hanging
+        * np.where(below < 0, 1.0, clumps)
         * np.clip(outward / 0.12, 0, 1)
         * np.clip((1.08 - outward) / 0.06, 0, 1)
         * fade
     )
-    depth = np.clip((y - crease) / np.maximum(edge - crease, 1.0), 0, 1)  # 0 at the crease .. 1 at the edge
     around = np.clip((2 * outward - 1) ** 2, 0, 1)
+    # Shaded as a lid over a round eyeball, lit from the front: the bulge lit in its middle, turning away (darker)
+    # towards the lash line and the corners.
     shade = (
-        (1 - FOLD * np.exp(-(((depth - 0.15) / 0.15) ** 2)))
-        * (1 + ROUND[0] * np.sin(np.pi * depth) * (1 - around))
-        * (1 - ROUND[1] * np.clip(around + depth**6, 0, 1))
+        (1 + ROUND[0] * np.sin(np.pi * np.clip(depth * 1.15, 0, 1)) * (1 - around))
+        * (1 - ROUND[1] * np.clip(around + np.clip((depth - 0.55) / 0.45, 0, 1) ** 2, 0, 1))
     )
-    colour = cv2.remap(layers.skin, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) * shade[..., None]
+    colour = cv2.remap(layers.skin, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    colour += cv2.remap(layers.grain, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    colour *= shade[..., None]
     out = pixels[part]
     out += (colour - out) * lid[..., None]
     out += (layers.lash_rgb[eye] - out) * lash[..., None]

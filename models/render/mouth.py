@@ -4,6 +4,8 @@ The upper layer (RGBA) hangs below the upper inner lip and moves with it: the up
 (RGB) sits above the lower inner lip and moves with the jaw: lower teeth, tongue and the dark cavity behind.
 Colours come from the face (lip colour for the cavity and tongue, skin brightness for the teeth) so the inside
 is lit like the face. When the photo already shows teeth, its own teeth are used instead of synthetic ones.
+The warp samples the photo with its own opening grown over from the lips (`lips_over_opening`), so lips closed
+from an open photo meet lip to lip.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from models.face.analysis import mouth_opening
 from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH_SLIT, FaceFrame
 from models.render.mesh import spline_matrix
 
@@ -21,10 +24,13 @@ TEETH_RGB = np.array([236, 230, 214], np.float32)
 # laterals, canines, premolars); the lower incisors are narrower.
 UPPER_EDGES = np.array([0.0, 0.30, 0.54, 0.76, 0.95, 1.15])
 LOWER_EDGES = np.array([0.0, 0.19, 0.38, 0.58, 0.78, 1.0])
-UPPER_TEETH = 0.15  # visible height of the upper teeth, in mouth widths
+UPPER_TEETH = 0.13  # visible height of the upper teeth, in mouth widths
 LOWER_TEETH = 0.07
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+CAVITY_RGB = np.array([0.55, 0.33, 0.31], np.float32)  # of the lip colour
+TONGUE_RGB = np.array([0.95, 0.6, 0.6], np.float32)
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
+OPENING_MARGIN = 0.015  # mouth widths: dlib's inner-lip line lies this far inside the lips' real edge
 
 
 @dataclass
@@ -59,19 +65,21 @@ def build_mouth(
 
     below_upper = (ys - y_upper) / (UPPER_TEETH * width)  # 0 at the upper inner lip, 1 at the teeth's edge
     upper_alpha = _band(below_upper, along, UPPER_EDGES, 1.0)
-    # brighter towards the biting edge, which catches the light
+    # in the upper lip's shadow where they leave it, brighter towards the biting edge, which catches the light
     upper_rgb = _teeth(
-        teeth_rgb, along, UPPER_EDGES, below_upper, side_shade * (0.8 + 0.2 * np.clip(below_upper * 2, 0, 1))
+        teeth_rgb, along, UPPER_EDGES, below_upper, side_shade * (0.82 + 0.18 * _smoothstep(below_upper, 0, 0.4))
     )
 
     above_lower = (y_lower - ys) / width  # 0 at the lower inner lip, growing upwards
     throat = np.exp(-((along / 0.55) ** 2 + ((above_lower - THROAT) / 0.2) ** 2))
-    cavity = lip * np.array([0.30, 0.2, 0.2], np.float32) * (side_shade * (1 - 0.7 * throat))[..., None]
-    # The tongue lies low behind the lower teeth, lit from the front: brightest at its tip, red like the lips.
-    tongue = _smoothstep(1 - ((along / 0.6) ** 2 + ((above_lower - 0.05) / 0.17) ** 2), 0, 0.4)
-    tongue_rgb = lip * np.array([0.88, 0.56, 0.56], np.float32) * (
-        side_shade * (0.7 + 0.3 * np.clip(1 - above_lower / 0.2, 0, 1))
-    )[..., None]
+    # The cavity's walls near the lips catch some light; the throat behind is dark.
+    cavity = lip * CAVITY_RGB * (side_shade * (1 - 0.6 * throat))[..., None]
+    # The tongue lies low behind the lower teeth, a dome lit from the front: brightest at its tip, turning
+    # into shadow towards its back and sides, red like the lips.
+    reach = (along / 0.62) ** 2 + ((above_lower - 0.04) / 0.19) ** 2
+    tongue = _smoothstep(1 - reach, 0, 0.6)
+    tip = np.clip(1 - above_lower / 0.23, 0, 1)
+    tongue_rgb = lip * TONGUE_RGB * (side_shade * (0.5 + 0.5 * tip) * (1 - 0.25 * np.clip(reach, 0, 1)))[..., None]
     lower_rgb = cavity + tongue[..., None] * (tongue_rgb - cavity)
     lower_depth = above_lower / LOWER_TEETH
     lower_alpha = _band(lower_depth, along, LOWER_EDGES, 0.62)
@@ -142,3 +150,17 @@ def _own_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     mask = np.zeros(image.shape[:2], np.float32)
     cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1.0, shift=4)
     return cv2.GaussianBlur(mask, (0, 0), 1.0)
+
+
+def lips_over_opening(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> np.ndarray:
+    """The photo with its mouth's opening (and a hair around it) grown over from the lips: what the warp
+    samples, so lips closed from an open photo meet lip to lip, without specks of the photo's teeth or its
+    dark corners between them. What shows through an opening comes from the mouth layers, not from here."""
+    if mouth_opening(points) < 0.5:
+        return image
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    grow = max(1, round(OPENING_MARGIN * frame.mouth_width))
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return cv2.inpaint(np.ascontiguousarray(image), mask, 2 * grow + 1, cv2.INPAINT_TELEA)
+

@@ -5,7 +5,10 @@ Per frame: vertex offsets from the controls; for each side of the slits (upper, 
 the piecewise-affine warp, rasterised on a coarse grid and composed with the head's affine; one remap of the
 whole frame; then, inside small boxes around the mouth and eyes, the lower side and what shows through the
 slits (teeth, tongue, eyeballs, closing lids) are blended in. Below the jaw the neck, collar and background
-stay where the head puts them: a dropping chin slides over them instead of dragging them down.
+stay where the head puts them: a dropping chin slides over them instead of dragging them down. The face's
+moving outline stops inside the photo's own edge where the colour leaves the skin, so a light background behind
+the jaw is not carried over the collar (a halo). A face only the CNN detector finds (turned) neither blinks nor
+moves its jaw line: its landmarks are too rough for that.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from models.face.frame import JAW, FaceFrame
 from models.render.base import FrameRenderer
 from models.render.eyes import EyeLayers, build_eyes, close_lid
 from models.render.mesh import GRID_STEP, LOWER, SLITS, SPLINE_STEPS, UPPER, FaceMesh, build_mesh, spline_matrix
-from models.render.mouth import MouthLayers, build_mouth
+from models.render.mouth import MouthLayers, build_mouth, lips_over_opening
 from models.render.warp_rig import Rig, build_rig
 from models.types import Availability, ControlTrack, Resource
 
@@ -34,10 +37,16 @@ PUPPET_CACHE = 4
 BLINK_VISIBLE = 0.02
 JAW_POINT = 66  # the lower teeth move with the middle of the lower inner lip
 SHADOW_REACH = (0.06, 0.25)  # blur of the opening that shades what lies behind it, in slit widths (mouth, eyes)
+LID_SHADOW_FULL = 0.6  # blink at which a closing lid shades the eyeball fully
+SHADE_FLOOR = 0.4  # light left in the narrowest corner of an opening
 EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
 LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
 JAW_MOVES = slice(2 * SPLINE_STEPS, 14 * SPLINE_STEPS + 1)  # the part of its curve the jaw moves (2 to 14)
 JAW_SOFT = (0.01, 0.02)  # soft tissue outside the jaw line that moves with it (sides, chin), nose-to-chin lengths
+EDGE_SEARCH = 0.015  # nose-to-chin lengths inside the jaw line where the face's own colour is taken
+EDGE_INSET = 3.0  # px: the moving outline stays this far inside such an edge (the photo blends across it, the
+# field is interpolated from a grid GRID_STEP px apart)
+EDGE_STEP = 60.0  # RGB distance from the skin inside the jaw line at which the photo has left the face
 
 
 @dataclass
@@ -67,10 +76,11 @@ class Puppet:
 
     def __init__(self, face: FaceAnalysis):
         self.size = size = face.size
-        self.src = np.ascontiguousarray(face.image)
         frame = face.frame
+        self.frontal = face.frontal
+        self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
         self.mesh: FaceMesh = build_mesh(face.landmarks, frame, size)
-        self.rig: Rig = build_rig(face.landmarks, frame, len(self.mesh.vertices), size)
+        self.rig: Rig = build_rig(face.landmarks, frame, len(self.mesh.vertices), size, jaw_moves=face.frontal)
         self.mouth: MouthLayers = build_mouth(
             face.image, face.landmarks, frame, face.lip_rgb, face.skin_rgb, face.teeth_visible
         )
@@ -78,11 +88,11 @@ class Puppet:
         self.lower_bases = np.einsum("ij,kjd->kid", self.mesh.lower_extend, self.rig.bases)
         self.upper_order = np.argsort(self.mesh.labels == UPPER, kind="stable")
         self.lower_order = np.argsort(self.mesh.labels == LOWER, kind="stable")
-        self.eyeball = self.src.astype(np.float32)
+        self.eyeball = face.image.astype(np.float32)
         self.eyes: EyeLayers = build_eyes(face.image, face.landmarks)
         points = face.landmarks
         self.jaw_spline = spline_matrix(points[JAW])
-        self.jaw_soft, self.jaw_lift = _jaw_margins(points, frame)
+        self.jaw_soft, self.jaw_lift = _jaw_margins(face.image, points, frame)
         jaw = self.jaw_spline @ points[JAW] + self.jaw_soft
         self.jaw_outline = np.concatenate([jaw, jaw[[-1, 0]] + self.jaw_lift]).astype(np.float32)
         self.splines = [
@@ -94,11 +104,11 @@ class Puppet:
         self.grid = np.dstack(np.meshgrid(centres, centres))  # (n, n, 2) grid point positions
         full = (np.arange(size, dtype=np.float32) - (GRID_STEP - 1) / 2) / GRID_STEP
         self.up_x, self.up_y = (np.ascontiguousarray(a) for a in np.meshgrid(full, full))
-        self.pixels = np.dstack(
-            np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
-        )
+        self.pixels = np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
 
     def frame(self, controls: dict[str, float]) -> np.ndarray:
+        if not self.frontal:  # no blinks on a turned face (FaceAnalysis.frontal): its lids would land askew
+            controls = {**controls, "blink": 0.0}
         coefficients = self.rig.coefficients(controls)
         offsets = np.tensordot(coefficients, self.rig.bases, axes=1)
         head = self.rig.head_affine(controls)
@@ -162,9 +172,7 @@ class Puppet:
         source = source.reshape(self.grid.shape)
         head_grid = cv2.transform(self.grid, inverse_head)
         at = (head_grid - (GRID_STEP - 1) / 2) / GRID_STEP
-        local = cv2.remap(
-            source - self.grid, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-        )
+        local = cv2.remap(source - self.grid, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         return _Maps(head_grid + local)
 
     def _face_outlines(self, moved: np.ndarray, head: np.ndarray) -> list[np.ndarray] | None:
@@ -244,7 +252,9 @@ class Puppet:
         # What lies behind is shaded by the lips (lids) around it: darkest in the narrow corners.
         reach = SHADOW_REACH[min(slit.index, 1)] * self.slit_widths[slit.index]
         shade = cv2.GaussianBlur(behind, (0, 0), reach)[..., None]
-        light = np.clip(0.3 + 1.1 * shade, 0, 1)
+        light = np.clip(SHADE_FLOOR + (1.05 - SHADE_FLOOR) * shade, 0, 1)
+        if slit.index > 0:  # the photo's eye has its own shading: only a closing lid adds its shadow
+            light = 1 - min(slit.blink / LID_SHADOW_FULL, 1.0) * (1 - light)
         behind = cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS)[..., None]
         scale = 1 / (cover_upper + cover_lower + 1e-6)
         if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
@@ -267,13 +277,27 @@ class Puppet:
         out[box] = np.clip(face, 0, 255).astype(np.uint8)
 
 
-def _jaw_margins(points: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, np.ndarray]:
+def _jaw_margins(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, np.ndarray]:
     """Outward offsets of the jaw curve's points that take in the soft tissue outside the jaw line (dlib
     fits it a little inside the face's edge; most under the chin), and the lift that closes the outline
-    above the brows."""
+    above the brows.
+
+    Each offset stops short of where the photo leaves the face (a colour step away from the skin just inside
+    the line): what lies beyond, a light background or a collar, must stay still, or a dropping chin drags a
+    band of it over what is below."""
     curve = spline_matrix(points[JAW]) @ points[JAW]
     chin = np.clip(1 - np.abs(np.linspace(-1, 1, len(curve))) / 0.5, 0, 1)[:, None]
-    soft = frame.height * (JAW_SOFT[0] + (JAW_SOFT[1] - JAW_SOFT[0]) * chin) * frame.outward(curve)
+    reach = frame.height * (JAW_SOFT[0] + (JAW_SOFT[1] - JAW_SOFT[0]) * chin)
+    normal = frame.outward(curve)
+    steps = np.arange(-EDGE_INSET, float(reach.max()) + 2, 0.5, dtype=np.float32)
+    at = (curve[:, None] + steps[None, :, None] * normal[:, None]).astype(np.float32)  # (n, steps, 2)
+    smooth = cv2.GaussianBlur(image, (0, 0), 1.0).astype(np.float32)
+    colours = cv2.remap(smooth, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    skin_at = (curve - EDGE_SEARCH * frame.height * normal)[:, None].astype(np.float32)
+    inside = cv2.remap(smooth, skin_at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    left = np.linalg.norm(colours - inside, axis=-1) > EDGE_STEP  # (n, steps): no longer the face's colour
+    first = np.where(left.any(1), steps[np.argmax(left, axis=1)] - EDGE_INSET, np.inf)[:, None]
+    soft = np.clip(np.minimum(reach, first), -EDGE_INSET, None) * normal
     return soft.astype(np.float32), (-2 * frame.height * frame.down).astype(np.float32)
 
 

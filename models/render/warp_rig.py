@@ -124,7 +124,9 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return float(min(max(x, lo), hi))
 
 
-def build_rig(points: np.ndarray, frame: FaceFrame, n_vertices: int, size: int) -> Rig:
+def build_rig(points: np.ndarray, frame: FaceFrame, n_vertices: int, size: int, jaw_moves: bool = True) -> Rig:
+    """The rig of one face; with `jaw_moves` False (a turned face, whose jaw landmarks may lie on the background)
+    the mouth opens with the lips alone and the chin stays put."""
     down, right, height, width = frame.down, frame.right, frame.height, frame.mouth_width
     along = (points - frame.mouth_centre) @ right / (width / 2)  # -1 .. 1 from corner to corner
     side = np.sign(along)
@@ -147,7 +149,8 @@ def build_rig(points: np.ndarray, frame: FaceFrame, n_vertices: int, size: int) 
     mean_gap = float(np.mean([(points[b] - points[a]) @ down for a, b in INNER_GAPS]))
     close += scaled(CLOSE_FOLLOW, 0.0, mean_gap)
 
-    opening = scaled(JAW_DROP, 0.0, 1.0)  # one pixel of inner-lip gap
+    drop = JAW_DROP if jaw_moves else {i: w for i, w in JAW_DROP.items() if i >= 17}
+    opening = scaled(drop, 0.0, 1.0)  # one pixel of inner-lip gap
     for i in CORNERS:  # an open mouth narrows a little
         opening[i] -= OPEN_NARROWING * side[i] * right
 

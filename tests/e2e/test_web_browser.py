@@ -150,7 +150,7 @@ def test_a_photo_without_a_face_shows_the_no_face_message(page, cat_png, tmp_pat
 
 def test_upload_rejections_and_missing_input_are_explained(page, tmp_path):
     page.click("#generate")
-    assert page.locator("#form-error").inner_text() == "Choose a face photo first."
+    assert page.locator("#form-error").inner_text() == "Choose a face photo (or a video of a face) first."
 
     page.set_input_files("#photo", {"name": "photo.png", "mimeType": "image/png", "buffer": os.urandom(4096)})
     page.click("label[for=src-audio]")
@@ -165,3 +165,33 @@ def test_upload_rejections_and_missing_input_are_explained(page, tmp_path):
     # the API's 422 message, word for word
     assert error.inner_text() == "Your image could not be read as an image (JPEG, PNG, WebP or BMP expected)."
     assert page.is_hidden("#form-error")
+
+
+def test_a_video_as_the_face_is_re_voiced_at_its_own_size(page, server, astronaut_png, tmp_path):
+    """Choosing a video instead of a photo: the page uploads it as a video, submits video_id, and plays the
+    re-voiced result at the source's frame size."""
+    from cli.client import AvatarClient
+    from models.media.video import probe
+
+    client = AvatarClient(server)
+    photo = client.upload("image", astronaut_png)
+    first = client.submit({"image_id": photo, "text": "Hello.", "options": {"size": 160}})
+    assert client.wait(first, timeout=JOB_TIMEOUT_MS / 1000, poll=0.5)["status"] == "succeeded"
+    talking = client.download(first, tmp_path / "talking.mp4")
+
+    page.set_input_files("#photo", talking)
+    assert page.inner_text("#photo-name").endswith("(video: its mouth is re-voiced)")
+    assert page.is_hidden("#photo-preview") and page.is_disabled("#size")  # a video keeps its own frame size
+    page.wait_for_function("document.getElementById('face-video-preview').videoWidth === 160")
+    page.fill("#text", "Bob bought a map.")
+    page.click("#generate")
+    page.wait_for_function(f"{VIDEO}.readyState >= 2 && {VIDEO}.duration > 0", timeout=JOB_TIMEOUT_MS)
+
+    job_id = page.get_attribute("#download", "href").removeprefix("/api/v1/jobs/").removesuffix("/result")
+    job = httpx.get(f"{server}/api/v1/jobs/{job_id}").json()
+    assert job["status"] == "succeeded" and job["backend"] == "warp"
+    source = probe(talking)
+    shown = page.evaluate(f"[{VIDEO}.videoWidth, {VIDEO}.videoHeight]")
+    assert shown == [source["width"], source["height"]] == [160, 160]
+    page.wait_for_function("document.querySelector('#facts dd:last-of-type').textContent === '160 × 160'")
+    page.screenshot(path=str(tmp_path / "web-video.png"), full_page=True)

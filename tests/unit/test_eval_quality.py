@@ -48,3 +48,21 @@ def test_another_face_shaking_scores_far(clip: list[np.ndarray], astronaut_face:
     assert report.identity_distance_median > 0.6
     assert report.jitter_px > 3 * evaluate_quality(clip[:12], astronaut_face, FPS).jitter_px
     assert report.blinks_per_minute == 0
+
+
+@pytest.mark.parametrize("photo", ["grace_hopper", "grace_tight", "two_people"])
+def test_the_tracker_keeps_a_still_closed_mouth_closed(photo, data_dir) -> None:
+    """Re-fitting a photo's own landmarks in the box made from them (as the evaluator tracks a video) must
+    reproduce the detector's fit: with the old, non-square box these closed lips read 0.034-0.039 open."""
+    import scripts.sample_photos as samples
+    from models.eval.lipsync import CLOSED, aperture
+    from models.face import landmarks as lm
+    from models.face.analysis import analyze_face
+
+    image = analyze_face(getattr(samples, photo)(), size=512).image
+    detected = lm.landmarks(image, lm.detect_faces(image)[0])
+    points = detected
+    for _ in range(3):  # three frames of a still video
+        points = lm.landmarks(image, lm.box_from_points(points))
+    assert aperture(detected) < 0.025
+    assert aperture(points) < 0.5 * CLOSED

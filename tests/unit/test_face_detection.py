@@ -23,3 +23,31 @@ def test_a_turned_face_is_found_by_the_cnn_detector(data_dir: Path) -> None:
     assert any("CNN" in note for note in face.notes)
     eyes, mouth = face.landmarks[36:48, 1].mean(), face.landmarks[48:68, 1].mean()
     assert eyes < mouth
+
+
+def test_a_turned_face_is_animated_without_blinks_and_says_so(data_dir: Path, astronaut_face: FaceAnalysis) -> None:
+    """The cameraman's landmarks are too rough for lids (they were drawn on his temple): no blinks, a warning."""
+    from models.render.warp import Puppet
+
+    face = analyze_face(np.dstack([cameraman()] * 3))
+    assert not face.frontal and any("no blinks" in note for note in face.notes)
+    puppet = Puppet(face)
+    assert np.array_equal(puppet.frame({"blink": 1.0, "jaw_open": 0.5}), puppet.frame({"jaw_open": 0.5}))
+    assert astronaut_face.frontal
+
+
+def test_a_turned_face_opens_its_mouth_without_dragging_the_chin(data_dir: Path) -> None:
+    """The cameraman's jaw landmarks lie partly on the bright background: moved with the jaw, they dragged a white
+    patch down beside his chin. On a turned face the lips open alone."""
+    from models.render.warp import Puppet
+
+    face = analyze_face(np.dstack([cameraman()] * 3))
+    puppet = Puppet(face)
+    rest, wide = (puppet.frame({"jaw_open": j}).astype(int) for j in (0.0, 1.0))
+    chin = face.landmarks[8].astype(int)
+    below = (slice(chin[1], chin[1] + 20), slice(chin[0] - 30, chin[0] + 30))
+    assert np.abs(wide - rest)[below].mean() < 12  # moving the jaw: 44
+    mouth = face.landmarks[48:68]
+    x0, y0 = mouth.min(0).astype(int)
+    x1, y1 = mouth.max(0).astype(int)
+    assert np.abs(wide - rest)[y0:y1, x0:x1].mean() > 10  # the lips do open

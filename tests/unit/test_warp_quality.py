@@ -91,3 +91,36 @@ def test_collar_below_the_chin_stays_put_when_the_jaw_drops(astronaut_face: Face
     assert np.abs(wide - rest)[y + int(0.03 * height) : y + int(0.1 * height), columns].mean() > 20
     # ...and the neck and collar further down stay where they are (the old warp dragged them: 22 levels).
     assert np.abs(wide - rest)[y + int(0.3 * height) : y + int(0.42 * height), columns].mean() < 1
+
+
+def test_a_dropping_chin_drags_no_light_background_over_the_collar(data_dir) -> None:
+    """Grace Hopper cut out onto white along her jaw, a dark collar under the chin: the face's moving outline
+    stops inside her edge, so no band of the white behind the jaw slides down over the collar (before: 209 px
+    at 512, a bright halo along the jaw)."""
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import grace_on_white
+
+    face = analyze_face(grace_on_white(), size=512)
+    wide = puppet_for(face).frame({"jaw_open": 1.0}).astype(int)
+    halo = (wide.min(-1) > 200) & (face.image.astype(int).max(-1) < 90)  # white now where the collar was
+    assert halo.sum() < 30
+
+
+def test_a_blink_starting_does_not_darken_the_eyes(astronaut_face: FaceAnalysis) -> None:
+    """The lid's shadow on the eyeball comes with the lid: as a blink begins the eyes keep the photo's own light
+    (the eyes used to turn dark in the first frame of every blink: 0.05 more on the identity distance)."""
+    puppet = puppet_for(astronaut_face)
+    rest, starting = (_luma(puppet.frame({"blink": b})) for b in (0.0, 0.03))
+    for eye in _eye_masks(astronaut_face):
+        assert abs(float(starting[eye].mean() - rest[eye].mean())) < 2
+
+
+def test_lips_closed_from_a_smile_meet_without_dark_gaps(astronaut_face: FaceAnalysis) -> None:
+    """Her photo shows teeth in a dark-cornered smile; pressed shut, the lips meet lip to lip: the warp samples the
+    photo with its mouth opening grown over from the lips, not the dark corners and teeth edges (before: 80 px)."""
+    frame = puppet_for(astronaut_face).frame({"lip_press": 1.0})
+    lips = astronaut_face.landmarks[48:60]
+    x0, y0 = lips.min(0).astype(int)
+    x1, y1 = lips.max(0).astype(int)
+    value = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_RGB2HSV)[..., 2]
+    assert (value < 90).sum() < 65
