@@ -34,7 +34,6 @@ CHIN_TRAVEL = 0.5  # mouth widths: how far below the jaw line the mask reaches (
 FEATHER = 0.06  # face widths: the mask's soft edge
 COLOUR_MEMORY = 0.85  # lip and skin colours are averaged over frames: the synthetic inner mouth does not flicker
 GRID = 8  # crop sides are multiples of this
-NOT_LIP = 25.0  # Lab distance (chroma weighted 1.5x) from the lip colour beyond which a pixel is teeth or mouth cavity
 LIP_KEPT = 0.6  # the inner lip line moves at most this share of the way to the outer one
 INSIDE_MIN = 0.03  # share of the lip area that must look like teeth or cavity before the inner lip line is moved
 # what in the lips is not lip, against the lip colour (8-bit Lab): (starts, fully)
@@ -45,6 +44,8 @@ LIP_LINE = 0.8  # closed lips meet in a line this share of the lip colour's brig
 LINE_WIDTH = 0.012  # mouth widths
 OWN_TEETH_REACH = 0.04  # mouth widths
 LIP_REACH = 0.04  # mouth widths beyond the outer lip line that are cleaned too
+NOT_LIP = 25.0  # Lab distance (chroma weighted 1.5x) from the lip colour beyond which a pixel is teeth or mouth cavity
+LIP_BAND = 0.1  # mouth widths either side of the opening's outline that are cleaned
 CLOSED_GAP = 0.04  # mouth widths: an inner-lip gap below this is closed lips (drawn with a lip line)
 
 
@@ -126,6 +127,18 @@ def clean_lips(crop: np.ndarray, points: np.ndarray, lip_rgb: np.ndarray) -> Non
     cv2.fillPoly(opening, [np.round(local[INNER_LIP]).astype(np.int32)], 255, cv2.LINE_8, 4)
     reach = 2 * max(1, round(LIP_REACH * width)) + 1  # dlib's lip line runs inside a smile's dark corners
     lips = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+    # what the closing carried in lies along the opening: the lips' outer parts keep their own shading and highlights
+    near = np.zeros_like(lips)
+    cv2.polylines(
+        near,
+        [np.round(local[INNER_LIP]).astype(np.int32)],
+        True,
+        255,
+        max(1, 2 * round(LIP_BAND * width)),
+        cv2.LINE_AA,
+        4,
+    )
+    lips = np.minimum(lips, near)
     lips[opening > 0] = 0
     lab = cv2.cvtColor(box, cv2.COLOR_RGB2LAB).astype(np.float32)
     foreign = not_lip(lab, cv2.cvtColor(lip_rgb.reshape(1, 1, 3).astype(np.uint8), cv2.COLOR_RGB2LAB)[0, 0])
