@@ -2,10 +2,12 @@
 
 Per frame with a followed face: a square crop around the face at (up to) its own resolution becomes a one-frame
 puppet (models/render/warp.py). The rig first closes the frame's own mouth (its "close" shape, measured on this
-frame) and then opens it to the new speech's shape, so the source's mouth motion is replaced, not added to. Head,
-eyes, brows and expression controls stay at rest: those come from the video. What the puppet changed is pasted
-back through a feathered mask over the lower face, as a difference, so every pixel outside the mask is the source's
-own and the skin inside keeps its full-resolution detail. Frames without the face pass through untouched.
+frame, with the lips only: the jaw stays) and then opens it to the new speech's shape, so the source's mouth motion
+is replaced, not added to. The frame's own teeth show where it has them; what of its open mouth is carried into the
+new lips is painted lip-coloured. Head, eyes, brows and expression controls stay at rest: those come from the
+video. What the puppet changed is pasted back through a feathered mask over the lower face, as a difference, so
+every pixel outside the mask is the source's own and the skin inside keeps its full-resolution detail. Frames
+without the face pass through untouched.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import cv2
 import numpy as np
 
 from core.settings import get_settings
-from models.face.analysis import FaceAnalysis, lip_colour, mouth_opening, skin_colour
-from models.face.frame import INNER_CORNERS, INNER_GAPS, INNER_LIP, MOUTH_CORNERS, OUTER_LIP, FaceFrame
+from models.face.analysis import FaceAnalysis, lip_colour, mouth_opening, skin_colour, teeth_visible
+from models.face.frame import INNER_CORNERS, INNER_GAPS, INNER_LIP, JAW, MOUTH_CORNERS, MOUTH_SLIT, OUTER_LIP, FaceFrame
 from models.face.video import VideoFace
 from models.render.base import FrameRenderer
 from models.render.warp import Puppet
+from models.render.warp_rig import BASES
 from models.types import Availability, ControlTrack, Resource
 
 # the control channels that shape the mouth; the rest (head, eyes, brows, smile) come from the video
@@ -31,9 +34,19 @@ CHIN_TRAVEL = 0.5  # mouth widths: how far below the jaw line the mask reaches (
 FEATHER = 0.06  # face widths: the mask's soft edge
 COLOUR_MEMORY = 0.85  # lip and skin colours are averaged over frames: the synthetic inner mouth does not flicker
 GRID = 8  # crop sides are multiples of this
-NOT_LIP = 25.0  # Lab distance (chroma weighted 1.5x) from the lip colour beyond which a pixel is teeth or mouth cavity
 LIP_KEPT = 0.6  # the inner lip line moves at most this share of the way to the outer one
 INSIDE_MIN = 0.03  # share of the lip area that must look like teeth or cavity before the inner lip line is moved
+# what in the lips is not lip, against the lip colour (8-bit Lab): (starts, fully)
+GREYER = (6.0, 14.0)  # chroma below the lips': teeth, shadowed teeth
+BRIGHTER = (35.0, 55.0)  # lightness above: lit teeth
+DARKER = (35.0, 60.0)  # lightness below: the cavity
+LIP_LINE = 0.8  # closed lips meet in a line this share of the lip colour's brightness
+LINE_WIDTH = 0.012  # mouth widths
+OWN_TEETH_REACH = 0.04  # mouth widths
+LIP_REACH = 0.04  # mouth widths beyond the outer lip line that are cleaned too
+NOT_LIP = 25.0  # Lab distance (chroma weighted 1.5x) from the lip colour beyond which a pixel is teeth or mouth cavity
+LIP_BAND = 0.1  # mouth widths either side of the opening's outline that are cleaned
+CLOSED_GAP = 0.04  # mouth widths: an inner-lip gap below this is closed lips (drawn with a lip line)
 
 
 def open_mouth_outline(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -67,6 +80,78 @@ def open_mouth_outline(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
     out[left, 0] = max(min(points[left, 0], xs.min() - 0.5), points[MOUTH_CORNERS[0], 0] + 0.5)
     out[right, 0] = min(max(points[right, 0], xs.max() + 0.5), points[MOUTH_CORNERS[1], 0] - 0.5)
     return out
+
+
+def keep_jaw_when_closing(puppet: Puppet) -> None:
+    """Closing the frame's own mouth moves the lips only: lifting the chin as well (the photo rig's choice, right
+    for a photo) would drag the collar below the jaw up over the chin, a dark smear in a video frame."""
+    close = BASES.index("close")
+    puppet.rig.bases[close, JAW] = 0
+    puppet.upper_bases[close] = puppet.mesh.upper_extend @ puppet.rig.bases[close]
+    puppet.lower_bases[close] = puppet.mesh.lower_extend @ puppet.rig.bases[close]
+
+
+def reach_under_lips(puppet: Puppet, points: np.ndarray) -> None:
+    """The frame's own teeth layer reaches a little under its lips: a mouth opened wider than the frame's shows
+    the frame's own mouth edge there, not a dark rim of the synthetic cavity behind the teeth."""
+    reach = 2 * max(1, round(OWN_TEETH_REACH * FaceFrame.of(points).mouth_width)) + 1
+    alpha = puppet.mouth.upper[..., 3]
+    alpha[:] = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+
+
+def not_lip(lab: np.ndarray, lip: np.ndarray) -> np.ndarray:
+    """0..1 per pixel (8-bit Lab): how much it looks like teeth (greyer or much brighter than the lips) or the
+    mouth's cavity (much darker) rather than lips or the skin around them."""
+    lightness = lab[..., 0] - float(lip[0])
+    greyer = float(np.hypot(lip[1] - 128.0, lip[2] - 128.0)) - np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+    return np.maximum.reduce([_ramp(greyer, GREYER), _ramp(lightness, BRIGHTER), _ramp(-lightness, DARKER)])
+
+
+def _ramp(x: np.ndarray, edges: tuple[float, float]) -> np.ndarray:
+    return np.clip((x - edges[0]) / (edges[1] - edges[0]), 0, 1)
+
+
+def clean_lips(crop: np.ndarray, points: np.ndarray, lip_rgb: np.ndarray) -> None:
+    """Paint the lips (outer lip line to the opening, at the moved `points`) lip-coloured wherever the frame's own
+    teeth or mouth cavity were carried into them, and draw the line where closed lips meet. In place."""
+    frame = FaceFrame.of(points)
+    width = frame.mouth_width
+    x0, y0 = np.floor(points[OUTER_LIP].min(0) - 2).astype(int).clip(0)
+    x1, y1 = np.ceil(points[OUTER_LIP].max(0) + 3).astype(int)
+    box = crop[y0:y1, x0:x1]
+    if box.size == 0:
+        return
+    local = (points - (x0, y0)) * 16
+    lips, opening = np.zeros(box.shape[:2], np.uint8), np.zeros(box.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(local[OUTER_LIP]).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    cv2.fillPoly(opening, [np.round(local[INNER_LIP]).astype(np.int32)], 255, cv2.LINE_8, 4)
+    reach = 2 * max(1, round(LIP_REACH * width)) + 1  # dlib's lip line runs inside a smile's dark corners
+    lips = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+    # what the closing carried in lies along the opening: the lips' outer parts keep their own shading and highlights
+    near = np.zeros_like(lips)
+    cv2.polylines(
+        near,
+        [np.round(local[INNER_LIP]).astype(np.int32)],
+        True,
+        255,
+        max(1, 2 * round(LIP_BAND * width)),
+        cv2.LINE_AA,
+        4,
+    )
+    lips = np.minimum(lips, near)
+    lips[opening > 0] = 0
+    lab = cv2.cvtColor(box, cv2.COLOR_RGB2LAB).astype(np.float32)
+    foreign = not_lip(lab, cv2.cvtColor(lip_rgb.reshape(1, 1, 3).astype(np.uint8), cv2.COLOR_RGB2LAB)[0, 0])
+    weight = cv2.GaussianBlur(foreign * (lips.astype(np.float32) / 255), (0, 0), 0.7)[..., None]
+    # one flat lip colour: growing the lips' own shading in (inpainting) took the source's dark rims along
+    out = box + weight * (lip_rgb.astype(np.float32) - box)
+    upper, lower = (points[list(chain)] for chain in MOUTH_SLIT)
+    if np.mean(np.linalg.norm(upper[1:-1] - lower[1:-1], axis=1)) < CLOSED_GAP * width:
+        line = np.zeros(box.shape[:2], np.uint8)
+        middle = np.round(((upper + lower) / 2 - (x0, y0)) * 16).astype(np.int32)
+        cv2.polylines(line, [middle], False, 255, max(1, round(LINE_WIDTH * width)), cv2.LINE_AA, 4)
+        out *= 1 - (1 - LIP_LINE) * cv2.GaussianBlur(line.astype(np.float32) / 255, (0, 0), 0.5)[..., None]
+    box[:] = np.clip(out, 0, 255).astype(np.uint8)
 
 
 def lower_face_mask(points: np.ndarray, side: int) -> np.ndarray:
@@ -113,7 +198,7 @@ class MouthDriver:
             pose=np.zeros(3, np.float32),
             skin_rgb=self.colours[1].astype(np.uint8),
             lip_rgb=self.colours[0].astype(np.uint8),
-            teeth_visible=False,  # always the synthetic inside: the frame's own teeth would come and go
+            teeth_visible=teeth_visible(crop, local, mouth_opening(local)),
             mouth_open_px=mouth_opening(local),
             embedding=None,
             n_faces=1,
@@ -121,7 +206,14 @@ class MouthDriver:
             source_hash="",
             notes=[],
         )
-        driven = Puppet(face).frame({name: controls.get(name, 0.0) for name in MOUTH_CHANNELS})
+        puppet = Puppet(face)
+        keep_jaw_when_closing(puppet)
+        if face.teeth_visible:
+            reach_under_lips(puppet, local)
+        mouth = {name: controls.get(name, 0.0) for name in MOUTH_CHANNELS}
+        driven = puppet.frame(mouth)
+        moved = local + np.tensordot(puppet.rig.coefficients(mouth), puppet.rig.bases[:, : len(local)], axes=1)
+        clean_lips(driven, moved, self.colours[0])
         mask = lower_face_mask(local, side)
         x, y, w, h = cv2.boundingRect((mask > 0).astype(np.uint8))
         if w == 0:

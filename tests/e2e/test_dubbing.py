@@ -100,15 +100,19 @@ def test_the_lips_follow_the_new_speech_not_the_old(source: Path, dubbed) -> Non
     assert dub.offset_ms is not None and abs(dub.offset_ms) <= 80
 
 
-def _render(source: Path, count: int, loop: str = "pingpong", face_index: int | None = None):
-    """The warp dubbing renderer's frames in memory (before encoding), with the face source it used."""
+def _controls(count: int):
     from models.audio.analysis import analyze_speech
     from models.control.rules import build_controls
+
+    return build_controls(analyze_speech(None, SECOND).curves, "neutral", duration=count / FPS, fps=FPS)
+
+
+def _render(source: Path, count: int, loop: str = "pingpong", face_index: int | None = None):
+    """The warp dubbing renderer's frames in memory (before encoding), with the face source it used."""
     from models.face.video import load_video_face
     from models.render.dub import DubWarpRenderer
 
-    speech = analyze_speech(None, SECOND)
-    controls = build_controls(speech.curves, "neutral", duration=count / FPS, fps=FPS)
+    controls = _controls(count)
     face = load_video_face(source, Fraction(FPS), count, loop, face_index, key_interval=10)
     return face, list(DubWarpRenderer().frames(face, controls, Path()))
 
@@ -125,12 +129,25 @@ def _lower_face(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return cv2.dilate(mask, np.ones((5, 5), np.uint8)).astype(bool)
 
 
-def test_only_the_mouth_region_changes_and_faceless_frames_pass_through(source: Path, data_dir) -> None:
+@pytest.fixture(scope="module")
+def warp_dub(source: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The first 60 frames of the source re-drawn by the warp dubbing renderer (in memory), with the face source
+    it used and the source's own frames."""
+    from core.settings import get_settings
     from models.media.reader import cfr_frames, probe_video
 
     count = 60
-    face, frames = _render(source, count)
-    original = list(cfr_frames(source, probe_video(source), Fraction(FPS), 0, count))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AVATAR_DATA_DIR", str(tmp_path_factory.mktemp("warp-dub") / "data"))
+        get_settings.cache_clear()
+        face, frames = _render(source, count)
+    get_settings.cache_clear()
+    return face, frames, list(cfr_frames(source, probe_video(source), Fraction(FPS), 0, count))
+
+
+def test_only_the_mouth_region_changes_and_faceless_frames_pass_through(warp_dub) -> None:
+    face, frames, original = warp_dub
+    count = len(frames)
     assert len(frames) == count and frames[0].shape == (SIZE, SIZE, 3)
     for i in range(BLACK):  # no face: untouched
         assert not face.track.present(i) and np.array_equal(frames[i], original[i])
@@ -141,6 +158,30 @@ def test_only_the_mouth_region_changes_and_faceless_frames_pass_through(source: 
         assert np.array_equal(frames[i][outside], original[i][outside]), f"frame {i} changed outside the mouth"
         changed_mouths += int(np.abs(frames[i].astype(int) - original[i]).max() > 20)
     assert changed_mouths > (count - BLACK) // 2
+
+
+def test_closing_the_mouth_leaves_the_collar_and_an_open_mouth_shows_the_frames_own_teeth(warp_dub) -> None:
+    """Where the new speech closes a mouth the source has open, the chin stays over the collar (no dark band of
+    collar dragged up over it) and the lips meet without the source's dark mouth between them; where it opens the
+    mouth, the teeth are as bright as the source's own."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from dub_quality import dark_lip_share, jaw_smear, teeth_brightness
+
+    face, frames, original = warp_dub
+    count = len(frames)
+    controls = _controls(count)
+    talking = [i for i in range(BLACK, count) if face.track.present(i)]
+    smear = [jaw_smear(original[i], frames[i], face.track.points[i]) for i in talking]
+    assert max(smear) < 0.1  # the photo rig's chin lift: 0.33-0.55 of the band
+    closed = [i for i in talking if controls.channels["lip_press"][i] > 0.5]
+    assert len(closed) >= 5
+    dark = np.mean([dark_lip_share(original[i], frames[i], face.track.points[i]) for i in closed])
+    assert dark < 0.05  # the source's teeth and cavity between the closed lips: 0.096 before the lips were cleaned
+    opened = [i for i in talking if controls.channels["jaw_open"][i] > 0.5 and controls.channels["lip_press"][i] < 0.2]
+    assert len(opened) >= 3
+    ratio = [teeth_brightness(frames[i], face.track.points[i]) / teeth_brightness(original[i], face.track.points[i])
+             for i in opened]  # fmt: skip
+    assert min(ratio) > 0.92  # synthetic teeth in the frame's light: 0.82-0.86
 
 
 def test_a_cut_is_detected_and_the_face_found_again_in_the_new_shot(source: Path, data_dir) -> None:
