@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from models.face.analysis import mouth_opening
-from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH_SLIT, FaceFrame
+from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH, MOUTH_SLIT, FaceFrame
 from models.render.mesh import spline_matrix
 
 TEETH_RGB = np.array([236, 230, 214], np.float32)
@@ -31,12 +31,24 @@ CAVITY_RGB = np.array([0.55, 0.33, 0.31], np.float32)  # of the lip colour
 TONGUE_RGB = np.array([0.95, 0.6, 0.6], np.float32)
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
 OPENING_MARGIN = 0.015  # mouth widths: dlib's inner-lip line lies this far inside the lips' real edge
+# mouth widths around the lips (sideways, up and down) where the inside can show: the widest opening (jaw_open 1.2,
+# models/render/warp_rig.OPEN_GAP) moves the lower lip about 0.55 down and samples the lower layer as far above
+INSIDE_REACH = (0.4, 0.8)
 
 
 @dataclass
 class MouthLayers:
-    upper: np.ndarray  # (size, size, 4) float32 RGBA, RGB in 0..255
-    lower: np.ndarray  # (size, size, 3) float32
+    upper: np.ndarray  # (h, w, 4) float32 RGBA, RGB in 0..255
+    lower: np.ndarray  # (h, w, 3) float32
+    corner: np.ndarray  # (2,) float32 x, y in the photo of the layers' first pixel: (0, 0) for the whole photo
+
+
+def inside_box(points: np.ndarray, frame: FaceFrame, size: int) -> tuple[slice, slice]:
+    """The part of a `size` photo where the inside of the mouth can show, whatever the mouth controls."""
+    reach = np.array(INSIDE_REACH) * frame.mouth_width
+    x0, y0 = np.floor(points[MOUTH].min(0) - reach).astype(int).clip(0, size)
+    x1, y1 = np.ceil(points[MOUTH].max(0) + reach).astype(int).clip(0, size)
+    return slice(int(y0), int(y1)), slice(int(x0), int(x1))
 
 
 def build_mouth(
@@ -46,12 +58,15 @@ def build_mouth(
     lip_rgb: np.ndarray,
     skin_rgb: np.ndarray,
     teeth_visible: bool,
+    box: tuple[slice, slice] | None = None,
 ) -> MouthLayers:
+    """The layers over the whole photo, or only over `box` of it (`inside_box`): the same values there."""
     size = image.shape[0]
+    box = box or (slice(0, size), slice(0, size))
     upper_chain, lower_chain = (points[list(chain)] for chain in MOUTH_SLIT)
     width = frame.mouth_width
     centre_x = float(points[list(INNER_CORNERS)].mean(0)[0])
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    ys, xs = np.mgrid[box].astype(np.float32)
     along = (xs - centre_x) / (width / 2)  # -1 .. 1 between the mouth corners
     y_upper = _curve(upper_chain, xs)
     y_lower = _curve(lower_chain, xs)
@@ -89,12 +104,13 @@ def build_mouth(
     )
     lower_rgb += lower_alpha[..., None] * (lower_teeth - lower_rgb)
     if teeth_visible:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
-        upper_alpha = _own_teeth(image, points)
-        upper_rgb = image.astype(np.float32)
+        upper_alpha = _own_teeth(image, points)[box]
+        upper_rgb = image[box].astype(np.float32)
     if _grayscale(image):  # no cream teeth or red tongue in a black-and-white photo
         upper_rgb, lower_rgb = (np.repeat(rgb @ LUMA[:, None], 3, axis=-1) for rgb in (upper_rgb, lower_rgb))
     upper = np.dstack([upper_rgb, upper_alpha]).astype(np.float32)
-    return MouthLayers(upper=upper, lower=lower_rgb.astype(np.float32))
+    corner = np.array([box[1].start, box[0].start], np.float32)
+    return MouthLayers(upper=upper, lower=lower_rgb.astype(np.float32), corner=corner)
 
 
 def _grayscale(image: np.ndarray) -> bool:

@@ -43,3 +43,17 @@ def test_a_grayscale_photo_gets_a_grayscale_mouth(data_dir: Path) -> None:
     gray = np.repeat(np.asarray(Image.fromarray(grace_hopper()).convert("L"))[..., None], 3, axis=-1)
     frame = Puppet(analyze_face(gray)).frame({"jaw_open": 0.8, "upper_lip": 0.3})
     assert np.abs(frame.astype(int) - frame.mean(-1, keepdims=True)).max() <= 2
+
+
+@pytest.mark.parametrize("photo", [astronaut, grace_hopper], ids=["astronaut", "grace_hopper"])
+def test_a_mouth_only_puppet_draws_the_same_frames_with_layers_around_the_lips(photo, data_dir: Path) -> None:
+    face = analyze_face(photo())
+    full, boxed = Puppet(face), Puppet(face, eyes=False, mouth_box=True)
+    assert boxed.eyes is None and boxed.mouth.lower.size < full.mouth.lower.size / 4
+    for controls in (
+        {"jaw_open": 1.2, "upper_lip": 1.0, "lip_width": 1.0},  # the widest opening the rig allows
+        {"jaw_open": 1.2, "lip_round": 1.0, "lip_teeth": 1.0},
+        {"jaw_open": 0.4, "lip_width": 0.5},
+        {"lip_press": 1.0},
+    ):
+        assert np.array_equal(full.frame(controls), boxed.frame(controls)), controls
