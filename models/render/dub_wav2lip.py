@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import librosa
 import numpy as np
 
 from models.device import torch_device
 from models.face.video import VideoFace
-from models.render.wav2lip import FACE_SIZE, Wav2LipRenderer, face_box, mouth_mask
+from models.render.wav2lip import Wav2LipRenderer, face_box, mouth_mask, network_face, paste_mouth
 from models.render.wav2lip_audio import SAMPLE_RATE, mel_windows, melspectrogram
 from models.types import ControlTrack
 
@@ -48,7 +47,7 @@ class DubWav2LipRenderer(Wav2LipRenderer):
                     out = model(audio.to(device), faces.to(device))
                 generated = iter((out.clamp(0, 1) * 255.0).permute(0, 2, 3, 1).cpu().numpy())
             for frame, box, mask in pending:
-                yield frame if box is None else _paste(frame, box, mask, next(generated))
+                yield frame if box is None else paste_mouth(frame, box, mask, next(generated))
             pending.clear()
             crops.clear()
             mels.clear()
@@ -58,26 +57,10 @@ class DubWav2LipRenderer(Wav2LipRenderer):
                 pending.append((rgb, None, None))
             else:
                 box = face_box(points, rgb.shape)
-                x1, y1, x2, y2 = box
-                # the network was trained on OpenCV (BGR) frames
-                crop = cv2.resize(
-                    cv2.cvtColor(rgb[y1:y2, x1:x2], cv2.COLOR_RGB2BGR),
-                    (FACE_SIZE, FACE_SIZE),
-                    interpolation=cv2.INTER_AREA,
-                )
-                masked = crop.copy()
-                masked[FACE_SIZE // 2 :] = 0
-                crops.append(np.concatenate([masked, crop], axis=2))
+                crops.append(network_face(rgb, box))
                 mels.append(windows[i])
                 pending.append((rgb, box, mouth_mask(points, box)))
             if len(crops) >= self.batch_size or len(pending) >= BATCH_FRAMES:
                 yield from flush()
         yield from flush()
 
-
-def _paste(frame: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray, bgr: np.ndarray) -> np.ndarray:
-    x1, y1, x2, y2 = box
-    mouth = cv2.cvtColor(cv2.resize(bgr, (x2 - x1, y2 - y1), interpolation=cv2.INTER_CUBIC), cv2.COLOR_BGR2RGB)
-    region = frame[y1:y2, x1:x2].astype(np.float32)
-    frame[y1:y2, x1:x2] = np.clip(region + mask * (mouth - region) + 0.5, 0, 255).astype(np.uint8)
-    return frame

@@ -33,6 +33,29 @@ BATCH_SIZE = 32
 MOUTH_ONLY = "wav2lip drives the mouth only: head motion, blinks and brows not applied"
 
 
+def network_face(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The network's face input for `box` of an RGB frame: the crop at FACE_SIZE in BGR (the network was trained
+    on OpenCV frames) with its lower half masked, stacked on the same crop unmasked (FACE_SIZE x FACE_SIZE x 6)."""
+    x1, y1, x2, y2 = box
+    crop = cv2.resize(
+        cv2.cvtColor(rgb[y1:y2, x1:x2], cv2.COLOR_RGB2BGR), (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA
+    )
+    masked = crop.copy()
+    masked[FACE_SIZE // 2 :] = 0
+    return np.concatenate([masked, crop], axis=2)
+
+
+def paste_mouth(
+    frame: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray, bgr: np.ndarray
+) -> np.ndarray:
+    """`frame` with the network's output `bgr` (FACE_SIZE, float 0-255) blended into `box` through `mask`."""
+    x1, y1, x2, y2 = box
+    mouth = cv2.cvtColor(cv2.resize(bgr, (x2 - x1, y2 - y1), interpolation=cv2.INTER_CUBIC), cv2.COLOR_BGR2RGB)
+    region = frame[y1:y2, x1:x2].astype(np.float32)
+    frame[y1:y2, x1:x2] = np.clip(region + mask * (mouth - region) + 0.5, 0, 255).astype(np.uint8)
+    return frame
+
+
 def face_box(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """(x1, y1, x2, y2) framing brows to chin, like the S3FD boxes (chin pad included) Wav2Lip trained on."""
     jaw_x = landmarks[0:17, 0]
@@ -108,20 +131,8 @@ class Wav2LipRenderer(FrameRenderer):
 
         photo = face.image
         box = face_box(face.landmarks, photo.shape)
-        x1, y1, x2, y2 = box
         mask = mouth_mask(face.landmarks, box)
-        region = photo[y1:y2, x1:x2].astype(np.float32)
-        # the network was trained on OpenCV (BGR) frames
-        crop = cv2.resize(
-            cv2.cvtColor(photo[y1:y2, x1:x2], cv2.COLOR_RGB2BGR),
-            (FACE_SIZE, FACE_SIZE),
-            interpolation=cv2.INTER_AREA,
-        )
-        masked = crop.copy()
-        masked[FACE_SIZE // 2 :] = 0
-        face_input = torch.from_numpy(
-            np.concatenate([masked, crop], axis=2).transpose(2, 0, 1) / 255.0
-        ).float()
+        face_input = torch.from_numpy(network_face(photo, box).transpose(2, 0, 1) / 255.0).float()
 
         for start in range(0, n, self.batch_size):
             mels = windows[start : start + self.batch_size]
@@ -130,9 +141,4 @@ class Wav2LipRenderer(FrameRenderer):
                 generated = model(mels.to(device), faces.to(device))
             generated = (generated.clamp(0, 1) * 255.0).permute(0, 2, 3, 1).cpu().numpy()
             for bgr in generated:
-                mouth = cv2.cvtColor(
-                    cv2.resize(bgr, (x2 - x1, y2 - y1), interpolation=cv2.INTER_CUBIC), cv2.COLOR_BGR2RGB
-                )
-                frame = photo.copy()
-                frame[y1:y2, x1:x2] = np.clip(region + mask * (mouth - region) + 0.5, 0, 255).astype(np.uint8)
-                yield frame
+                yield paste_mouth(photo.copy(), box, mask, bgr)
