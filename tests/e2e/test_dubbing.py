@@ -230,45 +230,17 @@ def test_pingpong_plays_the_video_backwards_after_its_end(source: Path, data_dir
 def test_cli_refuses_two_face_sources_and_a_video_without_a_face(source: Path, astronaut_png: Path, tmp_path, data_dir):
     import subprocess
 
-    both = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "generate",
-            "--image",
-            str(astronaut_png),
-            "--video",
-            str(source),
-            "--text",
-            "Hi.",
-            "-o",
-            str(tmp_path / "o.mp4"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    def generate(*face: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "cli.main", "generate", *face, "--text", "Hi.", "-o", str(tmp_path / "o.mp4")]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    both = generate("--image", str(astronaut_png), "--video", str(source))
     assert both.returncode == 2 and "not both" in both.stderr
     dark = tmp_path / "dark.mp4"
     with VideoWriter(dark, fps=FPS, size=64) as writer:
         for _ in range(12):
             writer.write(np.zeros((64, 64, 3), np.uint8))
-    faceless = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "generate",
-            "--video",
-            str(dark),
-            "--text",
-            "Hi.",
-            "-o",
-            str(tmp_path / "o.mp4"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    faceless = generate("--video", str(dark))
     assert faceless.returncode == 2 and "No face found in any key frame of dark.mp4" in faceless.stderr
 
 
