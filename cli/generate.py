@@ -69,7 +69,7 @@ def generate_video(
     from models.face.load import check_photo
     from pipeline.runner import new_job_state, run_in_process
 
-    options = options if isinstance(options, JobOptions) else JobOptions(**options)
+    options = JobOptions.model_validate(options)  # the same coercion new_job_state makes
     require_face(image is not None, video is not None, "--image PHOTO, or --video VIDEO to re-voice")
     for path, what in ((image, "image"), (video, "video"), (audio, "audio")):
         if path is not None and path.is_dir():
