@@ -72,8 +72,9 @@ def _face(state: AvatarState, files: JobFiles) -> Any:
     options = state["options"]
     if state.get("source_video_key"):
         from models.face.video import load_video_face
+        from models.media.reader import VideoInfo
 
-        plan = state["source_video"]
+        plan = state["source_video"]  # avatar_control probed the video: not demuxed again here
         return load_video_face(
             files.fetch(state["source_video_key"]),
             Fraction(plan["out_rate"]),
@@ -81,6 +82,7 @@ def _face(state: AvatarState, files: JobFiles) -> Any:
             options["loop"],
             options.get("face_index"),
             get_settings().dub_key_interval,
+            info=VideoInfo.from_dict(plan),
         )
     from models.face.load import load_face
 

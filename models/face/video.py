@@ -50,11 +50,18 @@ class VideoFace:
 
 
 def load_video_face(
-    path: Path, rate: Fraction, count: int, loop: LoopPolicy, face_index: int | None, key_interval: int
+    path: Path,
+    rate: Fraction,
+    count: int,
+    loop: LoopPolicy,
+    face_index: int | None,
+    key_interval: int,
+    info: VideoInfo | None = None,
 ) -> VideoFace:
-    """Follow the face through the video at `rate` and lay out `count` output frames by `loop`.
-    InputError when no key frame shows a face (or not the one asked for)."""
-    info = probe_video(path)
+    """Follow the face through the video at `rate` and lay out `count` output frames by `loop`; `info`: the
+    video's probe when the caller has it (probed here otherwise). InputError when no key frame shows a face (or
+    not the one asked for)."""
+    info = info or probe_video(path)
     frames = info.cfr_frames(rate)
     name = Path(path).name
     try:

@@ -10,7 +10,7 @@ becomes an even sequence (frames repeated or dropped), and a constant-rate one a
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,12 @@ class VideoInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"rate": f"{self.rate.numerator}/{self.rate.denominator}", "fps": round(self.fps, 3)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoInfo:
+        """The probe back from `as_dict` (other keys ignored), as a job's state carries it between nodes."""
+        names = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names} | {"rate": Fraction(data["rate"])})
 
 
 def probe_video(path: Path) -> VideoInfo:

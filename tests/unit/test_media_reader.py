@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from models.media.reader import cfr_frames, check_video, probe_video
+from models.media.reader import VideoInfo, cfr_frames, check_video, probe_video
 from models.media.video import VideoWriter
 
 
@@ -35,6 +35,8 @@ def test_a_variable_rate_video_is_read_at_a_constant_rate(tmp_path: Path) -> Non
     video = _vfr_video(tmp_path / "vfr.mp4", times)
     info = probe_video(video)
     assert info.vfr and info.frames == 30 and info.codec == "h264"
+    # the probe as a job's state carries it between nodes (video_generation does not demux the video again)
+    assert VideoInfo.from_dict(info.as_dict() | {"out_frames": 40}) == info
     frames = list(cfr_frames(video, info, Fraction(20)))
     assert len(frames) == info.cfr_frames(Fraction(20)) == 20  # 1.0 s at 20 fps
     levels = [int(round(f.mean() / 8)) for f in frames]
