@@ -124,9 +124,13 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return float(min(max(x, lo), hi))
 
 
-def build_rig(points: np.ndarray, frame: FaceFrame, n_vertices: int, size: int, jaw_moves: bool = True) -> Rig:
+def build_rig(
+    points: np.ndarray, frame: FaceFrame, n_vertices: int, size: int, jaw_moves: bool = True, chin_closes: bool = True
+) -> Rig:
     """The rig of one face; with `jaw_moves` False (a turned face, whose jaw landmarks may lie on the background)
-    the mouth opens with the lips alone and the chin stays put."""
+    the mouth opens with the lips alone and the chin stays put. With `chin_closes` False, closing the photo's own
+    opening moves the lips alone: lifting the chin too is right for a photo, but in a video frame it drags the
+    collar below the jaw up over the chin (models/render/dub.py)."""
     down, right, height, width = frame.down, frame.right, frame.height, frame.mouth_width
     along = (points - frame.mouth_centre) @ right / (width / 2)  # -1 .. 1 from corner to corner
     side = np.sign(along)
@@ -147,7 +151,8 @@ def build_rig(points: np.ndarray, frame: FaceFrame, n_vertices: int, size: int, 
         close[a] += 0.5 * gap * down
         close[b] -= 0.5 * gap * down
     mean_gap = float(np.mean([(points[b] - points[a]) @ down for a, b in INNER_GAPS]))
-    close += scaled(CLOSE_FOLLOW, 0.0, mean_gap)
+    follow = CLOSE_FOLLOW if chin_closes else {i: w for i, w in CLOSE_FOLLOW.items() if i >= 17}
+    close += scaled(follow, 0.0, mean_gap)
 
     drop = JAW_DROP if jaw_moves else {i: w for i, w in JAW_DROP.items() if i >= 17}
     opening = scaled(drop, 0.0, 1.0)  # one pixel of inner-lip gap
