@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
+import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,10 @@ from core.tracing import job_span, span
 from models.types import ControlTrack, MouthCurves
 from pipeline.state import AvatarState
 
+log = logging.getLogger(__name__)
+
 PROGRESS_INTERVAL_S = 0.25
+ENCODING_KEPT = 16  # speech encodes started and not yet taken (a job that failed in between leaves its own)
 
 
 def scratch_dir(job_id: str) -> Path:
@@ -130,6 +136,8 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
         state.get("text"),
         voice=state["options"]["voice"],
         max_seconds=get_settings().max_audio_seconds,
+        # a video source's length is known only once avatar_control probes it
+        on_track=None if state.get("source_video_key") else functools.partial(_encode_speech_aside, state, files),
     )
     saved = speech.save(files.work)
     return {
@@ -141,6 +149,39 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
         "backends": {"audio_processing": f"phones: {speech.phones.source}"},
         "warnings": speech.warnings,
     }
+
+
+_ENCODER = ThreadPoolExecutor(1, thread_name_prefix="speech aac")
+_ENCODING: dict[str, Future[Any]] = {}  # job id -> its speech being encoded (models.media.video.EncodedAudio)
+
+
+def _encode_speech_aside(state: AvatarState, files: JobFiles, track: np.ndarray, duration: float) -> None:
+    """Encode the output's sound track (AAC, 0.1 s of CPU for 10 s of speech) on a free core while the speech
+    is analysed and the next nodes run; avatar_control stores it, finalize then only copies its packets."""
+    from models.audio.analysis import OUTPUT_RATE
+    from models.audio.io import encode_wav
+    from models.control.rules import frame_count
+    from models.media.video import audio_samples, encode_audio
+
+    fps = state["options"]["fps"]
+    samples = audio_samples(frame_count(duration, fps) / fps)  # the length of the video avatar_control plans
+    wav = io.BytesIO(encode_wav(track, OUTPUT_RATE))  # the bytes of speech.wav: the AAC finalize would make
+    _ENCODING[files.job_id] = _ENCODER.submit(encode_audio, wav, files.path("speech.m4a"), samples)
+    while len(_ENCODING) > ENCODING_KEPT:
+        _ENCODING.pop(next(iter(_ENCODING)))
+
+
+def _encoded_speech(files: JobFiles) -> dict[str, Any]:
+    """The state's `speech_aac` (stored key and samples) when this process encoded the job's speech aside; else
+    nothing (the job resumed elsewhere, a video source): finalize encodes it."""
+    encoding = _ENCODING.pop(files.job_id, None)
+    if encoding is None:
+        return {}
+    if (error := encoding.exception()) is not None:
+        log.warning("encoding the speech aside failed (finalize encodes it): %s", error)
+        return {}
+    encoded = encoding.result()
+    return {"speech_aac": {"key": files.store(encoded.path.name, encoded.path), "samples": encoded.samples}}
 
 
 @timed
@@ -230,6 +271,7 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
         "plan": {"renderer": renderer.as_dict(), "enhancer": enhancer.as_dict()},
         "backends": {"avatar_control": decision.controller},
         "warnings": decision.warnings + warnings,
+        **_encoded_speech(files),
     } | ({"source_video": video} if video else {})
 
 
@@ -322,14 +364,17 @@ def quality_enhancement(state: AvatarState) -> dict[str, Any]:
 
 @timed
 def finalize(state: AvatarState) -> dict[str, Any]:
-    from models.media.video import mux, probe
+    from models.media.video import EncodedAudio, mux, probe
 
     files = JobFiles(state)
     out = files.path("output.mp4")
     sound = files.fetch(state["speech_key"])
+    encoded = None
     if state.get("source_video_key") and state["options"].get("keep_audio"):
         sound = _with_source_audio(state, files, sound)
-    mux(files.fetch(state["enhanced_key"]), sound, out)
+    elif aac := state.get("speech_aac"):  # encoded aside (audio_processing); mux checks its length
+        encoded = EncodedAudio(files.fetch(aac["key"]), aac["samples"])
+    mux(files.fetch(state["enhanced_key"]), sound, out, encoded)
     with out.open("rb") as f:  # hashed here, where the file is local: the job's output record needs no download
         digest = hashlib.file_digest(f, "sha256").hexdigest()
     info = probe(out) | {"bytes": out.stat().st_size, "sha256": digest}

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ OUTPUT_RATE = 48_000  # the speech track muxed into the output
 RATE = 16_000  # analysis
 FEW_SPEECH = 0.2  # warn when less than this share of the audio is speech
 ARTIFACTS = {"speech": "speech.wav", "mouth": "mouth.npz", "phones": "phones.json", "prosody": "prosody.npz"}
+_ANALYSIS = ThreadPoolExecutor(2, thread_name_prefix="speech analysis")  # voice activity and prosody
 
 
 @dataclass
@@ -58,12 +61,17 @@ class SpeechAnalysis:
 
 
 def analyze_speech(
-    audio: Path | None, text: str | None = None, voice: str = "en-us", max_seconds: float | None = None
+    audio: Path | None,
+    text: str | None = None,
+    voice: str = "en-us",
+    max_seconds: float | None = None,
+    on_track: Callable[[np.ndarray, float], None] | None = None,
 ) -> SpeechAnalysis:
     """Analyse the speech in the file `audio`, or, without one, `text` spoken by espeak-ng in `voice`.
 
-    With an audio file, `text` is its transcript. Raises InputError for unreadable, empty, silent or too long
-    audio and for unusable text or voice."""
+    With an audio file, `text` is its transcript. `on_track(track, duration)` is called with the output's sound
+    as soon as it is decoded (the pipeline encodes it for the output meanwhile). Raises InputError for
+    unreadable, empty, silent or too long audio and for unusable text or voice."""
     text = (text or "").strip() or None
     if audio is None:
         spoken = speak(text or "", voice)
@@ -75,17 +83,26 @@ def analyze_speech(
         name = Path(audio).name
     samples = resample(track, OUTPUT_RATE, RATE)  # decoded once: analysis at 16 kHz, the output at 48
     duration = len(samples) / RATE
-    activity = check_speech(samples, RATE, name)
-    if audio is None:
-        phones = PhoneTrack(_espeak_phones(spoken.arpabet_segments(), duration), "espeak", text)
-        transcript, source = text, "given"
-    else:
-        transcript, source = text, "given" if text else "none"
-        if transcript is None:
-            transcript = transcribe(samples, RATE)
-            source = "whisper" if transcript else "none (no whisper model configured: acoustic visemes)"
-        phones = phone_track(samples, RATE, transcript=transcript)
-    pros = prosody(samples, RATE)
+    if on_track is not None:
+        on_track(track, duration)
+    # Voice activity (onnxruntime) and prosody release the GIL for most of their work: on threads they share
+    # the cores with the phone track
+    activity_job = _ANALYSIS.submit(check_speech, samples, RATE, name)
+    prosody_job = _ANALYSIS.submit(prosody, samples, RATE)
+    try:
+        if audio is None:
+            phones = PhoneTrack(_espeak_phones(spoken.arpabet_segments(), duration), "espeak", text)
+            transcript, source = text, "given"
+        else:
+            transcript, source = text, "given" if text else "none"
+            if transcript is None:
+                transcript = transcribe(samples, RATE)
+                source = "whisper" if transcript else "none (no whisper model configured: acoustic visemes)"
+            phones = phone_track(samples, RATE, transcript=transcript)
+    except Exception:
+        activity_job.result()  # silent audio is the error to report
+        raise
+    activity, pros = activity_job.result(), prosody_job.result()
     warnings = []
     if activity.speech_seconds < FEW_SPEECH * duration:
         warnings.append(f"only {activity.speech_seconds:.1f} s of speech detected in {duration:.1f} s of audio")

@@ -240,6 +240,11 @@ def motion_seed(seed: int | None, content: bytes) -> int:
     return seed if seed is not None else int.from_bytes(hashlib.sha256(content).digest()[:4], "big")
 
 
+def frame_count(duration: float, fps: int) -> int:
+    """Frames of a video `duration` seconds long at `fps`: the count build_controls makes."""
+    return max(1, int(round(duration * fps)))
+
+
 def build_controls(
     curves: MouthCurves,
     performance: Performance | str,
@@ -251,8 +256,7 @@ def build_controls(
 ) -> ControlTrack:
     """Per-frame controls for `duration` seconds at `fps` (`performance`: a Performance, or an emotion name)."""
     motion = Motion(performance, fps, seed, phrase_times, rest_smile)
-    n = max(1, int(round(duration * fps)))
-    frames = np.arange(n)
+    frames = np.arange(frame_count(duration, fps))
     times = frames / fps
     loudness = frame_loudness(curves, times, fps)
     emphasis, speaking = speech_cues(loudness, fps)

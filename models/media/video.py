@@ -3,13 +3,15 @@ probing."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
 import cv2
@@ -97,36 +99,75 @@ def _x264_params() -> dict[str, str]:
     return {"x264-params": params} if params else {}
 
 
-def mux(video_path: Path, audio_wav: Path, out_path: Path) -> None:
+@dataclass(frozen=True)
+class EncodedAudio:
+    """A sound track encoded ahead of the mux (`encode_audio`): AAC of exactly `samples` samples at AUDIO_RATE."""
+
+    path: Path
+    samples: int
+
+
+def audio_samples(seconds: float) -> int:
+    """Samples of the sound track that goes with `seconds` of video: mux trims or pads the audio to this."""
+    return round(seconds * AUDIO_RATE)
+
+
+def encode_audio(audio_wav: Path | BinaryIO, out_path: Path, samples: int) -> EncodedAudio:
+    """`audio_wav` (a file, or its bytes) as the AAC track `mux` would make for a video of `samples` audio
+    samples, in an MP4 of its own: encoded beforehand, on a core that is free, mux then only copies it."""
+    with av.open(str(out_path), "w", format="mp4") as out:
+        _encode_audio(audio_wav, out, _aac_stream(out), samples)
+    return EncodedAudio(Path(out_path), samples)
+
+
+def mux(video_path: Path, audio_wav: Path, out_path: Path, encoded: EncodedAudio | None = None) -> None:
     """`out_path`: the H.264 stream of `video_path` as is, plus `audio_wav` as AAC trimmed or padded with
     silence to the video's duration; MP4 with the index up front (+faststart) so browsers start playing
-    at once."""
-    with (
-        av.open(str(video_path)) as source,
-        av.open(str(out_path), "w", options={"movflags": "+faststart"}) as out,
-    ):
+    at once. `encoded`: `audio_wav` already encoded (`encode_audio`), copied when its length is the video's."""
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(av.open(str(video_path)))
+        out = stack.enter_context(av.open(str(out_path), "w", options={"movflags": "+faststart"}))
         video_in = source.streams.video[0]
         duration = float(video_in.frames / video_in.average_rate) if video_in.frames else _duration(video_in)
+        total = audio_samples(duration)
         video_out = out.add_stream_from_template(video_in)
-        audio_out = out.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-        audio_out.bit_rate = AUDIO_BITRATE
-        audio_out.options = {"aac_coder": AAC_CODER}
-        for packet in source.demux(video_in):
-            if packet.dts is None:
-                continue
-            packet.stream = video_out
-            out.mux(packet)
-        _encode_audio(audio_wav, out, audio_out, round(duration * AUDIO_RATE))
+        if encoded is not None and encoded.samples == total:
+            aac = stack.enter_context(av.open(str(encoded.path)))
+            audio_in = aac.streams.audio[0]
+            audio_out = out.add_stream_from_template(audio_in)
+            audio_out.bit_rate = AUDIO_BITRATE  # as the encoder declares it: the same file, byte for byte
+        else:
+            aac, audio_out = None, _aac_stream(out)
+        _copy_packets(source, video_in, out, video_out)
+        if aac is None:
+            _encode_audio(audio_wav, out, audio_out, total)
+        else:
+            _copy_packets(aac, audio_in, out, audio_out)
+
+
+def _aac_stream(out: Any) -> Any:
+    stream = out.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+    stream.bit_rate = AUDIO_BITRATE
+    stream.options = {"aac_coder": AAC_CODER}
+    return stream
+
+
+def _copy_packets(source: Any, stream_in: Any, out: Any, stream_out: Any) -> None:
+    for packet in source.demux(stream_in):
+        if packet.dts is None:  # the demuxer's empty packet at the end
+            continue
+        packet.stream = stream_out
+        out.mux(packet)
 
 
 def _duration(stream: av.video.stream.VideoStream) -> float:
     return float(stream.duration * stream.time_base) if stream.duration else 0.0
 
 
-def _encode_audio(audio_wav: Path, out: Any, stream: Any, total: int) -> None:
+def _encode_audio(audio_wav: Path | BinaryIO, out: Any, stream: Any, total: int) -> None:
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
     written = 0
-    with av.open(str(audio_wav)) as source:
+    with av.open(audio_wav if hasattr(audio_wav, "read") else str(audio_wav)) as source:
         for frame in source.decode(audio=0):
             for chunk in resampler.resample(frame):
                 written = _put(out, stream, chunk.to_ndarray()[:, : total - written], written)
@@ -140,9 +181,7 @@ def _encode_audio(audio_wav: Path, out: Any, stream: Any, total: int) -> None:
 def _put(out: Any, stream: Any, samples: np.ndarray, written: int) -> int:
     if samples.shape[1] == 0:
         return written
-    frame = av.AudioFrame.from_ndarray(
-        np.ascontiguousarray(samples, np.float32), format="fltp", layout="mono"
-    )
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, np.float32), format="fltp", layout="mono")
     frame.sample_rate = AUDIO_RATE
     frame.pts = written
     frame.time_base = Fraction(1, AUDIO_RATE)

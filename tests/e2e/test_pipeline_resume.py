@@ -86,3 +86,31 @@ def test_a_worker_that_died_right_after_the_input_checkpoint_still_finishes(astr
     assert storage.exists(result.state["output_key"])
     again = run_segment(job_id, "cpu", on_progress=lambda node, f: pytest.fail(f"{node} ran twice"))
     assert again.done and again.state["output_key"] == result.state["output_key"]
+
+
+def test_the_speech_encoded_aside_makes_the_same_output_as_finalize_encoding_it(astronaut_png, data_dir):
+    """audio_processing encodes the speech for the output on a free core and avatar_control stores it; a job
+    resumed in a process that did not encode it (a worker that took over) has finalize encode it: the same file."""
+    from pipeline import nodes
+
+    def die_after_audio(node: str, fraction: float) -> None:
+        if node == "emotion_detection":
+            raise WorkerDied
+
+    storage = open_storage()
+    outputs = []
+    for resumed in (False, True):
+        job_id = uuid.uuid4().hex
+        image_key = storage.store(f"jobs/{job_id}/input/image.png", astronaut_png)
+        state = new_job_state(job_id, image_key, None, "Hello, my name is Bob.", {"size": 192, "seed": 3})
+        if resumed:
+            with pytest.raises(WorkerDied):
+                run_segment(job_id, "cpu", state, on_progress=die_after_audio)
+            nodes._ENCODING.clear()  # the worker that takes over never encoded it
+            result = run_segment(job_id, "cpu")
+        else:
+            result = run_segment(job_id, "cpu", state)
+        assert result.done and not result.failed
+        assert ("speech_aac" in result.state) is not resumed
+        outputs.append(storage.fetch(result.state["output_key"]).read_bytes())
+    assert outputs[0] == outputs[1]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from models.audio.io import write_wav
-from models.media.video import VideoWriter, mux, probe, read_frames
+from models.media.video import VideoWriter, audio_samples, encode_audio, mux, probe, read_frames
 
 FPS = 25
 
@@ -36,6 +37,22 @@ def test_mux_matches_audio_to_video(tmp_path: Path, audio_seconds: float) -> Non
     assert abs(info["audio_duration"] - info["video_duration"]) < 1 / FPS
     head = out.read_bytes()
     assert head.index(b"moov") < head.index(b"mdat")  # +faststart
+
+
+def test_mux_copies_the_audio_encoded_beforehand_when_its_length_is_the_videos(tmp_path: Path) -> None:
+    video = _video(tmp_path / "silent.mp4", 25)
+    wav = tmp_path / "speech.wav"
+    t = np.arange(int(48_000 * 0.93)) / 48_000
+    write_wav(wav, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 48_000)
+    mux(video, wav, tmp_path / "encoded_here.mp4")
+
+    encoded = encode_audio(io.BytesIO(wav.read_bytes()), tmp_path / "speech.m4a", audio_samples(1.0))
+    mux(video, tmp_path / "missing.wav", tmp_path / "copied.mp4", encoded)  # the wav is not read again
+    assert (tmp_path / "copied.mp4").read_bytes() == (tmp_path / "encoded_here.mp4").read_bytes()
+
+    other_length = encode_audio(wav, tmp_path / "short.m4a", audio_samples(0.8))
+    mux(video, wav, tmp_path / "re_encoded.mp4", other_length)  # made for another video: encoded again
+    assert (tmp_path / "re_encoded.mp4").read_bytes() == (tmp_path / "encoded_here.mp4").read_bytes()
 
 
 def test_frames_round_trip(tmp_path: Path) -> None:
