@@ -29,7 +29,6 @@ from models.render.mouth import MouthLayers, build_mouth, inside_box, lips_over_
 from models.render.warp_rig import Rig, build_rig
 from models.types import Availability, ControlTrack, Resource
 
-_UNIT = np.array([[0, 0, 1], [1, 0, 1], [0, 1, 1]], np.float32)
 _IDENTITY = np.array([[[1, 0], [0, 1], [0, 0]]], np.float32)  # a (3, 2) affine as `np.linalg.solve` gives them
 _CELL = np.stack(np.meshgrid(np.arange(GRID_STEP), np.arange(GRID_STEP)), -1).reshape(-1, 2)  # a cell's pixels
 MARGIN = 4  # px around a slit's box
@@ -53,12 +52,14 @@ EDGE_STEP = 60.0  # RGB distance from the skin inside the jaw line at which the 
 class _Maps:
     """Where each output pixel samples the photo, for one side of the slits."""
 
-    grid: np.ndarray  # (n, n, 2) on the coarse grid
+    grid: np.ndarray  # on the coarse grid: (n, n, 2), or the part of it from grid point `origin` on
+    origin: tuple[int, int] = (0, 0)  # (row, column)
 
     def at(self, puppet: Puppet, box: tuple[slice, slice]) -> np.ndarray:
-        return cv2.remap(
-            self.grid, puppet.up_x[box], puppet.up_y[box], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
+        x, y = puppet.up_x[box], puppet.up_y[box]
+        if self.origin != (0, 0):  # whole grid steps: the same samples as from the whole grid
+            x, y = x - self.origin[1], y - self.origin[0]
+        return cv2.remap(self.grid, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 @dataclass
@@ -147,7 +148,6 @@ class Puppet:
         upper_offsets = np.tensordot(coefficients, self.upper_bases, axes=1)
         lower_offsets = np.tensordot(coefficients, self.lower_bases, axes=1)
         upper = self._maps(upper_offsets, self.upper_order, inverse_head)
-        lower = self._maps(lower_offsets, self.lower_order, inverse_head)
         moved = self.mesh.vertices + offsets
         outlines = self._face_outlines(moved, head)
         field, seam = (upper.grid, None) if outlines is None else self._pin_neck(upper.grid, outlines, inverse_head)
@@ -157,6 +157,7 @@ class Puppet:
         if outlines is not None:
             self._mend_seam(out, upper, outlines, seam, inverse_head)
         blink = float(np.clip(controls.get("blink", 0.0), 0, 1))
+        slits = []
         for index, (vertices, (upper_chain, lower_chain)) in enumerate(
             zip(self.mesh.slit_vertices, SLITS, strict=True)
         ):
@@ -172,44 +173,82 @@ class Puppet:
                     lower_curve @ (self.mesh.vertices[list(lower_chain)] + lower_offsets[list(lower_chain)]),
                 ]
             )
-            slit = _Slit(index, box, opening, cv2.transform(opening[None], head)[0], offsets[JAW_POINT], blink)
-            self._fill_slit(out, slit, upper_full[box], lower.at(self, box), inverse_head)
+            slits.append(_Slit(index, box, opening, cv2.transform(opening[None], head)[0], offsets[JAW_POINT], blink))
+        if slits:  # the lower side shows only in the slits' boxes: its maps are needed there alone
+            window = self._grid_window([slit.box for slit in slits])
+            lower = self._maps(lower_offsets, self.lower_order, inverse_head, window)
+            for slit in slits:
+                self._fill_slit(out, slit, upper_full[slit.box], lower.at(self, slit.box), inverse_head)
         return out
 
-    def _maps(self, offsets: np.ndarray, order: np.ndarray, inverse_head: np.ndarray) -> _Maps:
-        """Photo position sampled by each output grid point: the exact inverse of the piecewise-affine mesh
-        warp (moved triangles rasterised on the grid, this side's own triangles last so they win where folds
-        overlap), then composed with the inverse of the head's affine."""
+    def _grid_window(self, boxes: list[tuple[slice, slice]]) -> tuple[slice, slice]:
+        """The coarse grid points that upsampling reads for the output pixels of `boxes` (_Maps.at)."""
+        n = self.mesh.grid_shape[0]
+        rows = [np.floor(self.up_y[(box[0].start, box[0].stop - 1), 0]) for box in boxes]
+        cols = [np.floor(self.up_x[0, (box[1].start, box[1].stop - 1)]) for box in boxes]
+        r0, r1 = int(max(min(r[0] for r in rows), 0)), int(min(max(r[1] for r in rows) + 2, n))
+        c0, c1 = int(max(min(c[0] for c in cols), 0)), int(min(max(c[1] for c in cols) + 2, n))
+        return slice(r0, r1), slice(c0, c1)
+
+    def _maps(
+        self,
+        offsets: np.ndarray,
+        order: np.ndarray,
+        inverse_head: np.ndarray,
+        window: tuple[slice, slice] | None = None,
+    ) -> _Maps:
+        """Photo position sampled by each output grid point (those of `window`, default all): the exact inverse
+        of the piecewise-affine mesh warp (moved triangles rasterised on the grid, this side's own triangles last
+        so they win where folds overlap), then composed with the inverse of the head's affine."""
         m = self.mesh
+        grid = self.grid if window is None else self.grid[window]
+        head_grid = cv2.transform(grid, inverse_head)
+        at = (head_grid - (GRID_STEP - 1) / 2) / GRID_STEP  # where each samples the face-frame grid
+        # the face-frame grid points those samples read (bilinear: the point below and the next)
+        n = m.grid_shape[0]
+        if window is None:
+            r0, r1, c0, c1 = 0, n, 0, n
+        else:
+            r0, c0 = (max(int(np.floor(at[..., k].min())), 0) for k in (1, 0))
+            r1, c1 = (min(int(np.floor(at[..., k].max())) + 2, n) for k in (1, 0))
+            if r1 <= r0 or c1 <= c0:  # all outside the photo's grid: nothing moves there
+                return _Maps(head_grid, (window[0].start, window[1].start))
+        face_grid = self.grid[r0:r1, c0:c1]
         moved = m.vertices + offsets
         corners = moved[m.triangles]  # (T, 3, 2)
-        ones = np.ones((len(corners), 3, 1), np.float32)
-        dest = np.concatenate([corners, ones], 2)
-        area = np.abs(np.linalg.det(dest))
-        dest[area < 1e-3] = _UNIT  # degenerate (a closed slit): never drawn, any finite affine does
-        affines = np.linalg.solve(dest, m.vertices[m.triangles])
-        ids = np.full(m.grid_shape, -1, np.int32)
+        edges = corners[:, 1:] - corners[:, :1]
+        area = np.abs(edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0])  # twice the area
+        ids = np.full(m.grid_shape, -1, np.int32)  # the whole grid: OpenCV clips a polygon at the image's edge
         on_grid = np.round((corners - (GRID_STEP - 1) / 2) / GRID_STEP * 16).astype(np.int32)
         changed = np.abs(offsets).max(1) > 1e-2
-        draw = (area >= 1e-3) & changed[m.triangles].any(1)
+        draw = (area >= 1e-3) & changed[m.triangles].any(1)  # not degenerate (a closed slit), and moved
+        if window is not None:  # triangles that miss the part (by a grid step: rounding) need not be drawn
+            low, high = on_grid.min(1) // 16 - 1, on_grid.max(1) // 16 + 1
+            draw &= (high[:, 0] >= c0) & (high[:, 1] >= r0) & (low[:, 0] < c1) & (low[:, 1] < r1)
         drawn = order[draw[order]]
         for triangle, t in zip(on_grid[drawn], drawn.tolist(), strict=True):
             cv2.fillConvexPoly(ids, triangle, t, shift=4)
+        ids = ids[r0:r1, c0:c1]
+        affines = np.empty((len(corners) + 1, 3, 2), np.float32)  # the identity last, for ids of -1
+        affines[-1] = _IDENTITY
+        if len(drawn):
+            dest = np.concatenate([corners[drawn], np.ones((len(drawn), 3, 1), np.float32)], 2)
+            affines[drawn] = np.linalg.solve(dest, m.vertices[m.triangles[drawn]])
         # One affine per grid point, the identity (last) where no moved triangle lies: the photo stays put
         # there, so only the box around the drawn triangles is computed.
-        source = self.grid.copy()
+        source = face_grid.copy()
         part = _box_of(ids >= 0)
         if part is not None:
-            affine = np.concatenate([affines, _IDENTITY]).reshape(-1, 6)[ids[part].ravel()]
-            points = self.grid[part].reshape(-1, 2)
+            affine = affines.reshape(-1, 6)[ids[part].ravel()]
+            points = face_grid[part].reshape(-1, 2)
             inside = np.empty_like(points)  # columns, not (n, 2) slices: much faster
             inside[:, 0] = points[:, 0] * affine[:, 0] + points[:, 1] * affine[:, 2] + affine[:, 4]
             inside[:, 1] = points[:, 0] * affine[:, 1] + points[:, 1] * affine[:, 3] + affine[:, 5]
             source[part] = inside.reshape(source[part].shape)
-        head_grid = cv2.transform(self.grid, inverse_head)
-        at = (head_grid - (GRID_STEP - 1) / 2) / GRID_STEP
-        local = cv2.remap(source - self.grid, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        return _Maps(head_grid + local)
+        if (r0, c0) != (0, 0):
+            at = at - np.array([c0, r0], np.float32)
+        local = cv2.remap(source - face_grid, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        return _Maps(head_grid + local, (0, 0) if window is None else (window[0].start, window[1].start))
 
     def _face_outlines(self, moved: np.ndarray, head: np.ndarray) -> list[np.ndarray] | None:
         """The face's outline now and in the photo, in output pixels; None while the jaw is where it was."""
