@@ -116,9 +116,7 @@ def find_peaks(x: np.ndarray, height: float, prominence: float, distance: int) -
 
 def _base(x: np.ndarray, peak: int, step: int) -> float:
     """The lowest sample from `peak` towards `step` before one higher than the peak (or the end)."""
-    lowest = x[peak]
-    i = peak + step
-    while 0 <= i < len(x) and x[i] <= x[peak]:
-        lowest = min(lowest, x[i])
-        i += step
-    return float(lowest)
+    side = x[peak + 1 :] if step > 0 else x[:peak][::-1]
+    higher = np.flatnonzero(side > x[peak])
+    side = side[: higher[0]] if len(higher) else side
+    return float(min(x[peak], side.min())) if len(side) else float(x[peak])
