@@ -157,7 +157,7 @@ _ENCODING: dict[str, Future[Any]] = {}  # job id -> its speech being encoded (mo
 
 def _encode_speech_aside(state: AvatarState, files: JobFiles, track: np.ndarray, duration: float) -> None:
     """Encode the output's sound track (AAC, 0.1 s of CPU for 10 s of speech) on a free core while the speech
-    is analysed and the next nodes run; avatar_control stores it, finalize then only copies its packets."""
+    is analysed and the next nodes run; video_generation stores it, finalize then only copies its packets."""
     from models.audio.analysis import OUTPUT_RATE
     from models.audio.io import encode_wav
     from models.control.rules import frame_count
@@ -173,7 +173,8 @@ def _encode_speech_aside(state: AvatarState, files: JobFiles, track: np.ndarray,
 
 def _encoded_speech(files: JobFiles) -> dict[str, Any]:
     """The state's `speech_aac` (stored key and samples) when this process encoded the job's speech aside; else
-    nothing (the job resumed elsewhere, a video source): finalize encodes it."""
+    nothing (a video source, or the job moved between processes: the segment that encoded it ended and took
+    its scratch folder along): finalize encodes it then."""
     encoding = _ENCODING.pop(files.job_id, None)
     if encoding is None:
         return {}
@@ -181,6 +182,8 @@ def _encoded_speech(files: JobFiles) -> dict[str, Any]:
         log.warning("encoding the speech aside failed (finalize encodes it): %s", error)
         return {}
     encoded = encoding.result()
+    if not encoded.path.exists():
+        return {}
     return {"speech_aac": {"key": files.store(encoded.path.name, encoded.path), "samples": encoded.samples}}
 
 
@@ -271,7 +274,6 @@ def avatar_control(state: AvatarState) -> dict[str, Any]:
         "plan": {"renderer": renderer.as_dict(), "enhancer": enhancer.as_dict()},
         "backends": {"avatar_control": decision.controller},
         "warnings": decision.warnings + warnings,
-        **_encoded_speech(files),
     } | ({"source_video": video} if video else {})
 
 
@@ -333,6 +335,7 @@ def video_generation(state: AvatarState) -> dict[str, Any]:
         "plan": {"renderer": result.choice.as_dict()},  # what ran, when a failure moved it down the chain
         "backends": {"video_generation": result.choice.reason},
         "warnings": result.warnings + result.notes + faces + face.notes,
+        **_encoded_speech(files),  # long done by now: stored where finalize, on any worker, finds it
     }
 
 

@@ -43,12 +43,12 @@ class AvatarState(TypedDict, total=False):
     # "renderer" / "enhancer" -> models.backends.Choice as a dict: what runs, its resource (the worker queue), why;
     # planned by avatar_control, updated by video_generation when a failure moved the render down the chain
     plan: Annotated[dict[str, dict[str, Any]], merge]
-    # the speech already encoded for the output (key, samples): encoded aside while the first nodes ran, stored
-    # here; absent when the job moved between processes (finalize encodes it then)
-    speech_aac: dict[str, Any]
 
     # video_generation / quality_enhancement / finalize
     video_key: str
+    # the speech already encoded for the output (key, samples): encoded aside from audio_processing on, stored by
+    # video_generation; absent when the job moved between processes (finalize encodes it then)
+    speech_aac: dict[str, Any]
     enhanced_key: str
     output_key: str
     output_info: dict[str, Any]

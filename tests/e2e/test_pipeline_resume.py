@@ -89,7 +89,7 @@ def test_a_worker_that_died_right_after_the_input_checkpoint_still_finishes(astr
 
 
 def test_the_speech_encoded_aside_makes_the_same_output_as_finalize_encoding_it(astronaut_png, data_dir):
-    """audio_processing encodes the speech for the output on a free core and avatar_control stores it; a job
+    """audio_processing encodes the speech for the output on a free core and video_generation stores it; a job
     resumed in a process that did not encode it (a worker that took over) has finalize encode it: the same file."""
     from pipeline import nodes
 
