@@ -334,7 +334,9 @@ class Puppet:
         scale = 1 / (cover_upper + cover_lower + 1e-6)
         if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
             scale *= 1 - LIP_RIM * np.clip(2 * shade - behind, 0, 1)
-        face = (cover_upper * scale) * out[box] + (cover_lower * scale) * lower_rgb
+        # float32 first: NumPy mixes uint8 and a broadcast float32 through buffered copies, 1.5x slower
+        upper_rgb, lower_rgb = out[box].astype(np.float32), lower_rgb.astype(np.float32)
+        face = (cover_upper * scale) * upper_rgb + (cover_lower * scale) * lower_rgb
         rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
         if slit.index == 0:  # the upper teeth stay with the skull, the lower teeth and tongue ride on the jaw
             at = rigid - self.mouth.corner  # in the layers' own pixels
