@@ -9,6 +9,7 @@ import functools
 import hashlib
 import io
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -153,6 +154,7 @@ def audio_processing(state: AvatarState) -> dict[str, Any]:
 
 _ENCODER = ThreadPoolExecutor(1, thread_name_prefix="speech aac")
 _ENCODING: dict[str, Future[Any]] = {}  # job id -> its speech being encoded (models.media.video.EncodedAudio)
+_ENCODING_LOCK = threading.Lock()  # a server runs several jobs at once
 
 
 def _encode_speech_aside(state: AvatarState, files: JobFiles, track: np.ndarray, duration: float) -> None:
@@ -166,16 +168,18 @@ def _encode_speech_aside(state: AvatarState, files: JobFiles, track: np.ndarray,
     fps = state["options"]["fps"]
     samples = audio_samples(frame_count(duration, fps) / fps)  # the length of the video avatar_control plans
     wav = io.BytesIO(encode_wav(track, OUTPUT_RATE))  # the bytes of speech.wav: the AAC finalize would make
-    _ENCODING[files.job_id] = _ENCODER.submit(encode_audio, wav, files.path("speech.m4a"), samples)
-    while len(_ENCODING) > ENCODING_KEPT:
-        _ENCODING.pop(next(iter(_ENCODING)))
+    with _ENCODING_LOCK:
+        _ENCODING[files.job_id] = _ENCODER.submit(encode_audio, wav, files.path("speech.m4a"), samples)
+        while len(_ENCODING) > ENCODING_KEPT:
+            _ENCODING.pop(next(iter(_ENCODING)))
 
 
 def _encoded_speech(files: JobFiles) -> dict[str, Any]:
     """The state's `speech_aac` (stored key and samples) when this process encoded the job's speech aside; else
     nothing (a video source, or the job moved between processes: the segment that encoded it ended and took
     its scratch folder along): finalize encodes it then."""
-    encoding = _ENCODING.pop(files.job_id, None)
+    with _ENCODING_LOCK:
+        encoding = _ENCODING.pop(files.job_id, None)
     if encoding is None:
         return {}
     if (error := encoding.exception()) is not None:
