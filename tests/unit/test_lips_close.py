@@ -25,7 +25,7 @@ FPS = 25
 def test_lips_close_on_bilabials_of_a_small_face_without_a_transcript(data_dir: Path, tmp_path: Path) -> None:
     """Before: 0.166 and 94 % closed (the lips shut 80 ms ahead of each p/b/m and parted 20 ms after it, through
     most of a short vowel between two; and the evaluator's aligner put "my" inside "bay" and dropped "by May");
-    now 0.116 and 100 %."""
+    now 0.113 and 100 %."""
     from scripts.sample_photos import astronaut_small
 
     audio = load_audio(synthesize(SENTENCE, tmp_path / "speech.wav"), SAMPLE_RATE)
