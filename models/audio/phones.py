@@ -30,7 +30,7 @@ from models.types import Phone
 
 Source = Literal["alignment", "classifier", "espeak"]  # espeak: the synthesizer's own phoneme times
 PS_FRAME_RATE = 100  # pocketsphinx's default frames per second
-DITHER = 3e-4
+DITHER = 3e-3  # rms, of full scale
 _decoder_lock = threading.Lock()
 _added_words: dict[str, str] = {}  # words this process added to the decoder's dictionary, with their phones
 
@@ -101,8 +101,10 @@ def align(audio: np.ndarray, transcript: str) -> tuple[list[Phone], list[str]]:
     if not words:
         raise AlignmentFailed("the transcript has no words")
     notes: list[str] = []
-    # Digitally silent stretches (TTS output, gated recordings) derail pocketsphinx's search; a fixed faint
-    # noise floor (about -70 dBFS) does not change the speech and keeps the features finite.
+    # Digitally silent stretches (TTS output, gated recordings) derail pocketsphinx's search; a fixed noise
+    # floor like a quiet room's (about -50 dBFS) keeps the features finite and the pauses like the silence its
+    # model knows. At -70 dBFS it matched a word across a pause (espeak's "the bay. My mom" put "my" inside
+    # "bay") and left the last words unaligned ("... by May" read as silence).
     dither = np.random.default_rng(0).standard_normal(len(audio)).astype(np.float32) * DITHER
     pcm = (np.clip(audio + dither, -1, 1) * 32767).astype(np.int16).tobytes()
     with _decoder_lock:

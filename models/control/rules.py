@@ -1,8 +1,11 @@
 """The rule-based controller: mouth curves + emotion -> per-frame face and head controls.
 
 Lips lead the sound: each frame looks ANTICIPATION seconds ahead, so a movement starts that much before its
-sound and is complete when the sound starts. Openings are averaged over that window (no jitter); closures (p/b/m)
-take its maximum, so they start early, hold until the sound is over, and a 60 ms bilabial is never lost.
+sound and is complete when the sound starts. Openings are averaged over the frame and that window (no jitter).
+Closures (p/b/m) take the maximum from the frame's instant to ANTICIPATION ahead: the lips shut that much before
+the consonant, stay shut while it sounds, and part with its release (the burst is the lips parting), and a
+bilabial shorter than a frame is never lost. Widening a closure by half a frame on each side, as openings are,
+shut the lips for 100+ ms around every p/b/m at 25 fps, through most of a short vowel between two of them.
 """
 
 from __future__ import annotations
@@ -35,16 +38,15 @@ EMOTION_POSE = {
 }
 
 
-def _sample(curve: np.ndarray, rate: int, times: np.ndarray, fps: int, reduce: str, ahead: float = 0.0) -> np.ndarray:
-    """Value of `curve` over each frame's window [t - 1/2fps, t + ahead + 1/2fps], by mean or max."""
-    half = 1 / (2 * fps)
+def _sample(curve: np.ndarray, rate: int, times: np.ndarray, reduce: str, window: tuple[float, float]) -> np.ndarray:
+    """Value of `curve` over [t + window[0], t + window[1]] for each t of `times`, by mean or max."""
     out = np.empty(len(times), np.float32)
     n = len(curve)
     for i, t in enumerate(times):
-        lo = int(np.clip(np.floor((t - half) * rate), 0, n - 1))
-        hi = int(np.clip(np.ceil((t + ahead + half) * rate), lo + 1, n))
-        window = curve[lo:hi]
-        out[i] = window.max() if reduce == "max" else window.mean()
+        lo = int(np.clip(np.floor((t + window[0]) * rate), 0, n - 1))
+        hi = int(np.clip(np.ceil((t + window[1]) * rate), lo + 1, n))
+        values = curve[lo:hi]
+        out[i] = values.max() if reduce == "max" else values.mean()
     return out
 
 
@@ -57,7 +59,8 @@ def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
 
 def frame_loudness(curves: MouthCurves, times: np.ndarray, fps: int) -> np.ndarray:
     """Mean 0..1 loudness over each frame at `times` (s, on the curves' clock)."""
-    return _sample(curves.energy, curves.rate, times, fps, "mean")
+    half = 1 / (2 * fps)
+    return _sample(curves.energy, curves.rate, times, "mean", (-half, half))
 
 
 def speech_cues(energy: np.ndarray, fps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,12 +84,13 @@ def mouth_controls(
     curves: MouthCurves, times: np.ndarray, fps: int, smile: float, jaw_extra: float
 ) -> dict[str, np.ndarray]:
     """The lip channels at frame `times` (s, on the curves' clock), leading the sound by ANTICIPATION."""
-    rate, ahead = curves.rate, ANTICIPATION
-    closed = _sample(curves.closed, rate, times, fps, "max", ahead)
-    opening = _smooth(_sample(curves.open, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
-    width = _smooth(_sample(curves.width, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
-    rounding = _smooth(_sample(curves.round, rate, times, fps, "mean", ahead), SMOOTH_SIGMA)
-    teeth = _smooth(_sample(curves.teeth, rate, times, fps, "max", ahead), SMOOTH_SIGMA)
+    rate, half = curves.rate, 1 / (2 * fps)
+    span = (-half, ANTICIPATION + half)  # the frame, and ANTICIPATION ahead
+    closed = _sample(curves.closed, rate, times, "max", (0.0, max(ANTICIPATION, 2 * half)))
+    opening = _smooth(_sample(curves.open, rate, times, "mean", span), SMOOTH_SIGMA)
+    width = _smooth(_sample(curves.width, rate, times, "mean", span), SMOOTH_SIGMA)
+    rounding = _smooth(_sample(curves.round, rate, times, "mean", span), SMOOTH_SIGMA)
+    teeth = _smooth(_sample(curves.teeth, rate, times, "max", span), SMOOTH_SIGMA)
     press = np.clip(closed, 0, 1)
     return {
         "jaw_open": np.clip(opening * (1 + jaw_extra), 0, 1) * (1 - press),

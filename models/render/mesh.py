@@ -194,17 +194,28 @@ def _paint(vertices: np.ndarray, triangles: np.ndarray, size: int) -> np.ndarray
     return cv2.GaussianBlur(mask, (0, 0), 0.8)
 
 
-def spline_matrix(rest: np.ndarray, steps: int = SPLINE_STEPS) -> np.ndarray:
+def spline_matrix(rest: np.ndarray, steps: int = SPLINE_STEPS, round_ends: bool = False) -> np.ndarray:
     """((n - 1) * steps + 1, n) weights: a chain of n points -> points on the natural cubic spline through
     them, knots at the chain's rest arc length. The map is linear, so the curve through moved points is one
-    small matrix product per frame, and an open mouth or eye is round instead of polygonal."""
+    small matrix product per frame, and an open mouth or eye is round instead of polygonal. `round_ends`
+    (n >= 4): the end segments keep the bend of their neighbours (scipy's "not-a-knot") instead of running
+    straight into the ends, so an opening's corners are round."""
     knots = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(rest, axis=0), axis=1))])
     knots = knots / max(knots[-1], 1e-6) if knots[-1] > 0 else np.linspace(0, 1, len(rest))
     at = np.linspace(0, 1, (len(rest) - 1) * steps + 1)
     # scipy's CubicSpline(knots, eye, bc_type="natural") in numpy: importing scipy.interpolate costs a second
     n, h, eye = len(rest), np.diff(knots), np.eye(len(rest))
-    second = np.zeros((n, n))  # second derivative at each knot per unit of each point; 0 at the ends
-    if n > 2:
+    second = np.zeros((n, n))  # second derivative at each knot per unit of each point; 0 at the natural ends
+    if round_ends and n >= 4:
+        system = np.zeros((n, n))
+        rhs = np.zeros((n, n))
+        for i in range(1, n - 1):
+            system[i, i - 1 : i + 2] = h[i - 1], 2 * (h[i - 1] + h[i]), h[i]
+        rhs[1:-1] = 6 * np.diff(np.diff(eye, axis=0) / h[:, None], axis=0)
+        system[0, :3] = h[1], -(h[0] + h[1]), h[0]  # third derivative continuous at the second knot
+        system[-1, -3:] = h[-1], -(h[-2] + h[-1]), h[-2]
+        second = np.linalg.solve(system, rhs)
+    elif n > 2:
         system = np.diag(2 * (h[:-1] + h[1:])) + np.diag(h[1:-1], 1) + np.diag(h[1:-1], -1)
         second[1:-1] = np.linalg.solve(system, 6 * np.diff(np.diff(eye, axis=0) / h[:, None], axis=0))
     j = np.clip(np.searchsorted(knots, at, side="right") - 1, 0, n - 2)

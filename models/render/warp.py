@@ -124,8 +124,12 @@ class Puppet:
         self.jaw_soft, self.jaw_lift = _jaw_margins(face.image, points, frame)
         jaw = self.jaw_spline @ points[JAW] + self.jaw_soft
         self.jaw_outline = np.concatenate([jaw, jaw[[-1, 0]] + self.jaw_lift]).astype(np.float32)
-        self.splines = [
-            (spline_matrix(points[list(upper)]), spline_matrix(points[list(lower)])[::-1]) for upper, lower in SLITS
+        self.splines = [  # the mouth's corners round (an open mouth is an oval, not a trapezoid)
+            (
+                spline_matrix(points[list(upper)], round_ends=i == 0),
+                spline_matrix(points[list(lower)], round_ends=i == 0)[::-1],
+            )
+            for i, (upper, lower) in enumerate(SLITS)
         ]
         # OpenCV's remap is vectorised for 4 channels, not 3: the whole-frame warp samples an RGBA copy, twice
         # as fast for the same RGB values

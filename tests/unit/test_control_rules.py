@@ -46,6 +46,20 @@ def test_closure_starts_early_and_holds_to_the_end_of_the_consonant():
     assert press[102] == 0.0
 
 
+def test_lips_part_with_the_release_and_open_a_short_vowel_between_two_bilabials():
+    # "b-o-b" at 25 fps: a 120 ms vowel between two closures. The lips part as the first b is released and stay
+    # open through the vowel until ANTICIPATION before the second (before: shut 80 ms ahead and 20 ms after each
+    # closure, so the vowel never opened).
+    c = curves(2.0, open=[(0.95, 1.07, 0.9)], closed=[(0.89, 0.95, 1.0), (1.07, 1.15, 1.0)], energy=[(0.89, 1.15, 0.8)])
+    track = build_controls(c, "neutral", duration=2.0, fps=25)
+    press, jaw = track.channels["lip_press"], track.channels["jaw_open"]
+    frame = {t: round(t * 25) for t in (0.88, 0.92, 0.96, 1.00, 1.04, 1.08, 1.12)}
+    assert press[frame[0.92]] == 1.0 and press[frame[1.08]] == 1.0 and press[frame[1.12]] == 1.0
+    assert press[frame[0.96]] == 0.0 and press[frame[1.00]] == 0.0  # released with the first b
+    assert jaw[frame[0.96]] > 0.3 and jaw[frame[1.00]] > 0.3
+    assert press[frame[0.88]] == 1.0  # shut ahead of the first b
+
+
 def test_silence_keeps_the_mouth_closed_and_channels_complete():
     track = build_controls(curves(3.0), "neutral", duration=3.0, fps=25)
     assert set(track.channels) == set(CONTROL_CHANNELS)
