@@ -206,7 +206,7 @@ class MouthDriver:
             source_hash="",
             notes=[],
         )
-        puppet = Puppet(face, eyes=False, mouth_box=True)
+        puppet = Puppet(face, eyes=False, mouth_box=True, parted_rest=False)
         keep_jaw_when_closing(puppet)
         if face.teeth_visible:
             reach_under_lips(puppet, local)

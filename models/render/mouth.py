@@ -41,6 +41,7 @@ class MouthLayers:
     upper: np.ndarray  # (h, w, 4) float32 RGBA, RGB in 0..255
     lower: np.ndarray  # (h, w, 3) float32
     corner: np.ndarray  # (2,) float32 x, y in the photo of the layers' first pixel: (0, 0) for the whole photo
+    own_teeth: bool = False  # the upper layer holds the photo's own teeth (and the shade of its opening)
 
 
 def inside_box(points: np.ndarray, frame: FaceFrame, size: int) -> tuple[slice, slice]:
@@ -110,7 +111,7 @@ def build_mouth(
         upper_rgb, lower_rgb = (np.repeat(rgb @ LUMA[:, None], 3, axis=-1) for rgb in (upper_rgb, lower_rgb))
     upper = np.dstack([upper_rgb, upper_alpha]).astype(np.float32)
     corner = np.array([box[1].start, box[0].start], np.float32)
-    return MouthLayers(upper=upper, lower=lower_rgb.astype(np.float32), corner=corner)
+    return MouthLayers(upper=upper, lower=lower_rgb.astype(np.float32), corner=corner, own_teeth=teeth_visible)
 
 
 def _grayscale(image: np.ndarray) -> bool:
