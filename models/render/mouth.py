@@ -24,7 +24,7 @@ TEETH_RGB = np.array([236, 230, 214], np.float32)
 # laterals, canines, premolars); the lower incisors are narrower.
 UPPER_EDGES = np.array([0.0, 0.30, 0.54, 0.76, 0.95, 1.15])
 LOWER_EDGES = np.array([0.0, 0.19, 0.38, 0.58, 0.78, 1.0])
-UPPER_TEETH = 0.13  # visible height of the upper teeth, in mouth widths
+UPPER_TEETH = 0.10  # visible height of the upper teeth below the upper lip, in mouth widths
 LOWER_TEETH = 0.07
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 CAVITY_RGB = np.array([0.55, 0.33, 0.31], np.float32)  # of the lip colour
