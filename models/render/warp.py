@@ -253,16 +253,16 @@ class Puppet:
         return SHADOW_REACH[min(index, 1)] * self.slit_widths[index]
 
     def _photo_shade(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """The shade the photo's own mouth opening casts (as `_fill_slit` shades an opening) and the opening's
-        soft mask, over the photo; None when its lips are closed. The photo's lips and teeth show that shade
-        already: the renderer adds only what a wider or narrower opening changes."""
+        """The light left behind the photo's own mouth opening and the darkening of its lips' rim (as
+        `_fill_slit` shades an opening), over the photo; None when its lips are closed. The photo's lips and teeth
+        show that shade already: the renderer adds only what a wider or narrower opening changes."""
         upper, lower = self.splines[0]
         chains = [points[list(chain)] for chain in SLITS[0]]
         behind = _opening_mask(np.concatenate([upper @ chains[0], lower @ chains[1]]), (self.size, self.size))
         if behind.max() < 0.5:
             return None
         shade = cv2.GaussianBlur(behind, (0, 0), self._shadow_reach(0))
-        return shade, cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS)
+        return _light(shade), _rim(shade, cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS))
 
     def _box(self, points: np.ndarray, head: np.ndarray) -> tuple[slice, slice] | None:
         out = cv2.transform(points[None], head)[0]
@@ -297,11 +297,11 @@ class Puppet:
         if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
             rim = _rim(shade, behind)
             if self.photo_shade is not None:  # ... which the photo's lips show already next to its own opening
+                photo_light, photo_rim = self.photo_shade
                 for cover, at in ((cover_upper, upper), (cover_lower, lower)):  # where the lips come from
-                    photo = (cv2.remap(m, at, None, cv2.INTER_LINEAR)[..., None] for m in self.photo_shade)
-                    rim -= cover * scale * _rim(*photo)
+                    rim -= cover * scale * cv2.remap(photo_rim, at, None, cv2.INTER_LINEAR)[..., None]
                 if self.mouth.own_teeth:  # the photo's teeth are shaded already: only a narrower opening adds shade
-                    own_light = _light(cv2.remap(self.photo_shade[0], rigid, None, cv2.INTER_LINEAR)[..., None])
+                    own_light = cv2.remap(photo_light, rigid, None, cv2.INTER_LINEAR)[..., None]
             scale *= 1 - LIP_RIM * np.clip(rim, 0, 1)
         face = (cover_upper * scale) * out[box] + (cover_lower * scale) * lower_rgb
         if slit.index == 0:  # the upper teeth stay with the skull, the lower teeth and tongue ride on the jaw
