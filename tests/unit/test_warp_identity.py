@@ -59,3 +59,13 @@ def test_a_smile_that_shows_the_teeth_rests_with_the_lips_apart(astronaut_face: 
     assert teeth(rest) > 300  # shut: 116
     assert teeth(pressed) < 150
     assert _identity(rest, astronaut_face) < 0.22
+
+
+def test_synthetic_upper_teeth_sit_behind_the_lip(data_dir) -> None:
+    """Grace Hopper's photo shows no teeth: the synthetic upper row shows 0.10 mouth widths below the lip, not a
+    tall evenly lit band (0.13: identity distance 0.294 at jaw_open 0.8, now 0.259; no teeth at all is lower still)."""
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import grace_gray
+
+    face = analyze_face(np.repeat(grace_gray()[..., None], 3, axis=-1), size=512)  # as load_image gives it
+    assert _identity(puppet_for(face).frame({"jaw_open": 0.8}), face) < 0.28
