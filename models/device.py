@@ -61,9 +61,7 @@ def torch_device() -> str:
     if cuda_available():
         return "cuda"
     if preference == "cuda":
-        raise BackendUnavailable(
-            "AVATAR_DEVICE=cuda but no CUDA device is visible (set AVATAR_DEVICE=auto or cpu)"
-        )
+        raise BackendUnavailable("AVATAR_DEVICE=cuda but no CUDA device is visible (set AVATAR_DEVICE=auto or cpu)")
     return "cpu"
 
 

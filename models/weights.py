@@ -137,8 +137,7 @@ def status(name: str) -> Availability:
     if _configured_path(name):
         return Availability(
             False,
-            f"{s.backend} weights missing: {path} (weights.{name} in configs/model_config.yaml)"
-            " does not exist",
+            f"{s.backend} weights missing: {path} (weights.{name} in configs/model_config.yaml) does not exist",
         )
     return Availability(
         False,
@@ -184,9 +183,7 @@ def check(name: str) -> str:
 
 
 @lru_cache(maxsize=32)
-def _file_sha256(
-    path: Path, size: int, mtime_ns: int
-) -> str:  # size/mtime key the cache to the file's version
+def _file_sha256(path: Path, size: int, mtime_ns: int) -> str:  # size/mtime key the cache to the file's version
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -194,9 +191,7 @@ def _file_sha256(
     return digest.hexdigest()
 
 
-def download(
-    name: str, progress: Callable[[int, int | None], None] | None = None, url: str | None = None
-) -> Path:
+def download(name: str, progress: Callable[[int, int | None], None] | None = None, url: str | None = None) -> Path:
     """Fetch one file from its official URL into weights_path(name); verify its checksum when known.
 
     progress(done_bytes, total_bytes_or_None) is called as bytes arrive. Raises DownloadError.
@@ -210,9 +205,7 @@ def download(
     partial = target.with_name(target.name + ".part")
     digest = hashlib.sha256()
     try:
-        with httpx.stream(
-            "GET", source, follow_redirects=True, timeout=httpx.Timeout(60, connect=15)
-        ) as response:
+        with httpx.stream("GET", source, follow_redirects=True, timeout=httpx.Timeout(60, connect=15)) as response:
             response.raise_for_status()
             total = int(response.headers["content-length"]) if "content-length" in response.headers else None
             done = 0

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -71,26 +69,24 @@ def expression(points: np.ndarray) -> Expression:
 def photo_expression(path: Path, face_index: int | None = None) -> Expression | None:
     """The resting expression of the photo's face (the largest, or number `face_index`, largest first), from its
     landmarks alone: a fraction of the cost of the renderer's full analysis, which another worker may redo; cached
-    by the file's content (loading dlib's models alone takes most of a second). None without that face (the render
-    step says what is wrong with the photo)."""
+    by the file's content (loading dlib's models alone takes most of a second), and the faces' detection with the
+    photo's others. None without that face (the render step says what is wrong with the photo)."""
     from core.settings import get_settings
     from models.face import landmarks as lm
+    from models.face.analysis import detect_photo_faces
+    from models.face.cache import cache_file, write_atomically
     from models.face.image import load_image
 
-    settings = get_settings()
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:40]
-    cached = settings.data_dir / "cache" / "expressions" / f"{digest}_{face_index or 0}.json"
+    cached = cache_file("expressions", f"{digest}_{face_index or 0}.json")
     if cached.exists():
         stored = json.loads(cached.read_text())
         return Expression(**stored) if stored else None
-    image = load_image(path, max_pixels=settings.max_image_pixels)
-    faces = lm.detect_faces(image)
+    image = load_image(path, max_pixels=get_settings().max_image_pixels)
+    faces = detect_photo_faces(image).boxes
     index = face_index or 0
     found = expression(lm.landmarks(image, faces[index])) if index < len(faces) else None
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(asdict(found) if found else None))
-    tmp.replace(cached)
+    write_atomically(cached, lambda tmp: tmp.write_text(json.dumps(asdict(found) if found else None)))
     return found
 
 

@@ -1,23 +1,23 @@
 """Analyse a photo once: find the face, frame it, fit landmarks, and measure what the renderers need.
 
-The result is cached by image content, output size and face choice under <data_dir>/cache/faces.
+The result is cached by image content, output size and face choice under <data_dir>/cache/faces; the faces found
+in the photo are cached by content alone under <data_dir>/cache/detections, for every step that looks for them.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import logging
-import os
-import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import cv2
+import dlib
 import numpy as np
 
 from core.errors import InputError
-from core.settings import get_settings
 from models.face import landmarks as lm
+from models.face.cache import cache_file, image_digest, write_atomically
 from models.face.frame import INNER_GAPS, INNER_LIP, NOSE_TIP, OUTER_LIP, FaceFrame
 from models.face.pose import head_pose
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 FACE_FILL = 0.5  # landmark extent as a fraction of the output width
 MAX_FILL = 0.7  # at most this much when the photo is tighter than that
 EXTEND_BLUR = 0.03  # of the output size: blur of what is extended beyond the photo's edge
-CACHE_VERSION = 3
+CACHE_VERSION = 3  # of both caches: bump it when the detection or the analysis changes
 
 
 @dataclass
@@ -82,10 +82,9 @@ class FaceAnalysis:
 
 def analyze_face(image: np.ndarray, size: int = 512, face_index: int | None = None) -> FaceAnalysis:
     """Analyse the face in RGB `image` (the largest one, or detection number `face_index`, largest first)."""
-    digest = hashlib.sha256(np.ascontiguousarray(image).tobytes() + str(image.shape).encode()).hexdigest()
-    cache = get_settings().data_dir / "cache" / "faces"
-    cached = (
-        cache / f"{digest[:40]}_{size}_{'auto' if face_index is None else face_index}_v{CACHE_VERSION}.npz"
+    digest = image_digest(image)
+    cached = cache_file(
+        "faces", f"{digest[:40]}_{size}_{'auto' if face_index is None else face_index}_v{CACHE_VERSION}.npz"
     )
     if cached.exists():
         try:
@@ -93,12 +92,34 @@ def analyze_face(image: np.ndarray, size: int = 512, face_index: int | None = No
         except (OSError, ValueError, KeyError) as err:
             log.warning("ignoring unreadable face cache %s: %s", cached, err)
     face = _analyze(image, size, face_index, digest)
-    cache.mkdir(parents=True, exist_ok=True)
-    # a unique temporary name: two jobs may analyse the same photo at once
-    tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
-    face.save(tmp)
-    tmp.replace(cached)
+    write_atomically(cached, face.save)
     return face
+
+
+@dataclass
+class Detection:
+    """The faces found in a photo, largest first, and what finding them took (a retry's notes)."""
+
+    boxes: list[dlib.rectangle]
+    notes: list[str]
+
+
+def detect_photo_faces(image: np.ndarray, digest: str | None = None) -> Detection:
+    """The faces in the photo `image` (lm.detect_faces, retries included), found once per photo and cached by its
+    content hash `digest`: the check before a job, the resting expression and the analysis share one detection."""
+    digest = digest or image_digest(image)
+    cached = cache_file("detections", f"{digest[:40]}_v{CACHE_VERSION}.json")
+    if cached.exists():
+        try:
+            stored = json.loads(cached.read_text())
+            return Detection([dlib.rectangle(*box) for box in stored["boxes"]], stored["notes"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log.warning("ignoring unreadable detection cache %s: %s", cached, err)
+    notes: list[str] = []
+    boxes = lm.detect_faces(image, notes)
+    stored = {"boxes": [[b.left(), b.top(), b.right(), b.bottom()] for b in boxes], "notes": notes}
+    write_atomically(cached, lambda tmp: tmp.write_text(json.dumps(stored)))
+    return Detection(boxes, notes)
 
 
 def choose_face(found: int, face_index: int | None) -> int:
@@ -120,17 +141,15 @@ def choose_face(found: int, face_index: int | None) -> int:
 
 
 def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) -> FaceAnalysis:
-    detection_notes: list[str] = []
-    faces = lm.detect_faces(image, detection_notes)
+    detection = detect_photo_faces(image, digest)
+    faces = detection.boxes
     index = choose_face(len(faces), face_index)
     rect = faces[index]
     points = lm.landmarks(image, rect)
     embedding = lm.descriptor_at(image, points)
     framed, matrix, notes = frame_face(image, points, size)
     points = _transform(points, matrix)
-    corners = _transform(
-        np.array([[rect.left(), rect.top()], [rect.right(), rect.bottom()]], np.float32), matrix
-    )
+    corners = _transform(np.array([[rect.left(), rect.top()], [rect.right(), rect.bottom()]], np.float32), matrix)
     open_px = mouth_opening(points)
     return FaceAnalysis(
         image=framed,
@@ -145,8 +164,8 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         n_faces=len(faces),
         face_index=index,
         source_hash=digest,
-        notes=detection_notes + notes,
-        frontal=lm.CNN_ONLY_NOTE not in detection_notes,
+        notes=detection.notes + notes,
+        frontal=lm.CNN_ONLY_NOTE not in detection.notes,
     )
 
 

@@ -6,16 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.settings import get_settings
-from models.face import landmarks as lm
-from models.face.analysis import FaceAnalysis, analyze_face, choose_face
+from models.face.analysis import FaceAnalysis, analyze_face, choose_face, detect_photo_faces
 from models.face.image import load_image
 
 
 def check_photo(path: Path, face_index: int | None = None) -> int:
     """Refuse a photo the pipeline could not animate, with the InputError the render would raise later: unreadable,
     over the pixel cap, too small or too elongated (models.face.image), no face, or no face number `face_index`.
-    Returns the number of faces found."""
-    faces = lm.detect_faces(load_image(path, max_pixels=get_settings().max_image_pixels))
+    Returns the number of faces found. The detection is cached: the job's later steps do not search again."""
+    faces = detect_photo_faces(load_image(path, max_pixels=get_settings().max_image_pixels)).boxes
     choose_face(len(faces), face_index)
     return len(faces)
 

@@ -20,11 +20,10 @@ import numpy as np
 
 from core.settings import get_settings
 from models.face.analysis import FaceAnalysis, lip_colour, mouth_opening, skin_colour, teeth_visible
-from models.face.frame import INNER_CORNERS, INNER_GAPS, INNER_LIP, JAW, MOUTH_CORNERS, MOUTH_SLIT, OUTER_LIP, FaceFrame
+from models.face.frame import INNER_CORNERS, INNER_GAPS, INNER_LIP, MOUTH_CORNERS, MOUTH_SLIT, OUTER_LIP, FaceFrame
 from models.face.video import VideoFace
 from models.render.base import FrameRenderer
 from models.render.warp import Puppet
-from models.render.warp_rig import BASES
 from models.types import Availability, ControlTrack, Resource
 
 # the control channels that shape the mouth; the rest (head, eyes, brows, smile) come from the video
@@ -42,7 +41,7 @@ BRIGHTER = (35.0, 55.0)  # lightness above: lit teeth
 DARKER = (35.0, 60.0)  # lightness below: the cavity
 LIP_LINE = 0.8  # closed lips meet in a line this share of the lip colour's brightness
 LINE_WIDTH = 0.012  # mouth widths
-OWN_TEETH_REACH = 0.04  # mouth widths
+OWN_TEETH_REACH = 0.04  # mouth widths the frame's own teeth reach under its lips (Puppet's teeth_reach)
 LIP_REACH = 0.04  # mouth widths beyond the outer lip line that are cleaned too
 NOT_LIP = 25.0  # Lab distance (chroma weighted 1.5x) from the lip colour beyond which a pixel is teeth or mouth cavity
 LIP_BAND = 0.1  # mouth widths either side of the opening's outline that are cleaned
@@ -80,23 +79,6 @@ def open_mouth_outline(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
     out[left, 0] = max(min(points[left, 0], xs.min() - 0.5), points[MOUTH_CORNERS[0], 0] + 0.5)
     out[right, 0] = min(max(points[right, 0], xs.max() + 0.5), points[MOUTH_CORNERS[1], 0] - 0.5)
     return out
-
-
-def keep_jaw_when_closing(puppet: Puppet) -> None:
-    """Closing the frame's own mouth moves the lips only: lifting the chin as well (the photo rig's choice, right
-    for a photo) would drag the collar below the jaw up over the chin, a dark smear in a video frame."""
-    close = BASES.index("close")
-    puppet.rig.bases[close, JAW] = 0
-    puppet.upper_bases[close] = puppet.mesh.upper_extend @ puppet.rig.bases[close]
-    puppet.lower_bases[close] = puppet.mesh.lower_extend @ puppet.rig.bases[close]
-
-
-def reach_under_lips(puppet: Puppet, points: np.ndarray) -> None:
-    """The frame's own teeth layer reaches a little under its lips: a mouth opened wider than the frame's shows
-    the frame's own mouth edge there, not a dark rim of the synthetic cavity behind the teeth."""
-    reach = 2 * max(1, round(OWN_TEETH_REACH * FaceFrame.of(points).mouth_width)) + 1
-    alpha = puppet.mouth.upper[..., 3]
-    alpha[:] = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
 
 
 def not_lip(lab: np.ndarray, lip: np.ndarray) -> np.ndarray:
@@ -206,10 +188,9 @@ class MouthDriver:
             source_hash="",
             notes=[],
         )
-        puppet = Puppet(face, eyes=False, mouth_box=True, parted_rest=False)
-        keep_jaw_when_closing(puppet)
-        if face.teeth_visible:
-            reach_under_lips(puppet, local)
+        puppet = Puppet(
+            face, eyes=False, mouth_box=True, chin_closes=False, teeth_reach=OWN_TEETH_REACH, parted_rest=False
+        )
         mouth = {name: controls.get(name, 0.0) for name in MOUTH_CHANNELS}
         driven = puppet.frame(mouth)
         moved = local + np.tensordot(puppet.rig.coefficients(mouth), puppet.rig.bases[:, : len(local)], axes=1)

@@ -6,9 +6,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from models.backends import RENDERERS, Choice, Registry
+from models.face.analysis import FaceAnalysis
+
+if TYPE_CHECKING:
+    from models.face.video import VideoFace
+    from models.types import ControlTrack
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +28,8 @@ class RenderResult:
 
 def render_planned(
     planned: Choice,
-    face: Any,
-    controls: Any,
+    face: FaceAnalysis | VideoFace,
+    controls: ControlTrack,
     audio_wav: Path,
     out: Path,
     progress: Callable[[int, int], None] | None = None,
@@ -38,8 +43,10 @@ def render_planned(
 
     settings = get_settings()
     choice, warnings = planned, []
-    # a video source keeps its own rate and frame size; a photo is rendered square at the controls' rate
-    rate, size = (face.rate, (face.width, face.height)) if hasattr(face, "rate") else (controls.fps, face.size)
+    if isinstance(face, FaceAnalysis):  # a photo is rendered square at the controls' rate
+        rate, size = controls.fps, face.size
+    else:  # a video source keeps its own rate and frame size
+        rate, size = face.rate, (face.width, face.height)
     while True:
         try:
             require_planned_cuda(choice.name, choice.needs_cuda)

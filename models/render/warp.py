@@ -82,24 +82,45 @@ class Puppet:
 
     A puppet that only ever moves the mouth (a video's re-drawn frame, models/render/dub.py) can skip the eye
     layers (`eyes=False`: it never blinks) and build the inner-mouth layers only around the lips
-    (`mouth_box=True`, `models/render/mouth.inside_box`): the same frames, set up in about half the time.
-    A photo that shows its teeth rests with its lips parted (`parted_rest`, warp_rig.build_rig); a video's frame
-    caught mid-word does not."""
+    (`mouth_box=True`, `models/render/mouth.inside_box`): the same frames, set up in about half the time. A video
+    frame also closes its mouth without lifting the chin (`chin_closes=False`, models/render/warp_rig.build_rig),
+    and its own teeth, where it shows them, reach `teeth_reach` mouth widths under its lips: a mouth opened wider
+    than the frame's shows the frame's own mouth edge there, not a dark rim of the synthetic cavity. A photo that
+    shows its teeth rests with its lips parted (`parted_rest`, warp_rig.build_rig); a video's frame caught mid-word
+    does not."""
 
-    def __init__(self, face: FaceAnalysis, *, eyes: bool = True, mouth_box: bool = False, parted_rest: bool = True):
+    def __init__(
+        self,
+        face: FaceAnalysis,
+        *,
+        eyes: bool = True,
+        mouth_box: bool = False,
+        chin_closes: bool = True,
+        teeth_reach: float = 0.0,
+        parted_rest: bool = True,
+    ):
         self.size = size = face.size
         frame = face.frame
         self.frontal = face.frontal
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
         self.mesh: FaceMesh = build_mesh(face.landmarks, frame, size)
-        parted = parted_rest and face.teeth_visible
         self.rig: Rig = build_rig(
-            face.landmarks, frame, len(self.mesh.vertices), size, jaw_moves=face.frontal, rests_parted=parted
+            face.landmarks,
+            frame,
+            len(self.mesh.vertices),
+            size,
+            jaw_moves=face.frontal,
+            chin_closes=chin_closes,
+            rests_parted=parted_rest and face.teeth_visible,
         )
         box = inside_box(face.landmarks, frame, size) if mouth_box else None
         self.mouth: MouthLayers = build_mouth(
             face.image, face.landmarks, frame, face.lip_rgb, face.skin_rgb, face.teeth_visible, box
         )
+        if teeth_reach and face.teeth_visible:
+            reach = 2 * max(1, round(teeth_reach * frame.mouth_width)) + 1
+            alpha = self.mouth.upper[..., 3]
+            alpha[:] = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
         self.upper_bases = np.einsum("ij,kjd->kid", self.mesh.upper_extend, self.rig.bases)
         self.lower_bases = np.einsum("ij,kjd->kid", self.mesh.lower_extend, self.rig.bases)
         self.upper_order = np.argsort(self.mesh.labels == UPPER, kind="stable")

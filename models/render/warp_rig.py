@@ -133,10 +133,13 @@ def build_rig(
     n_vertices: int,
     size: int,
     jaw_moves: bool = True,
+    chin_closes: bool = True,
     rests_parted: bool = False,
 ) -> Rig:
     """The rig of one face; with `jaw_moves` False (a turned face, whose jaw landmarks may lie on the background)
-    the mouth opens with the lips alone and the chin stays put. With `rests_parted` (a photo smiling with its
+    the mouth opens with the lips alone and the chin stays put. With `chin_closes` False, closing the photo's own
+    opening moves the lips alone: lifting the chin too is right for a photo, but in a video frame it drags the
+    collar below the jaw up over the chin (models/render/dub.py). With `rests_parted` (a photo smiling with its
     teeth) the mouth at rest keeps part of the photo's own opening: a smile that shows the teeth relaxes with the
     lips apart; shut, it reads as another face (dlib's identity distance 0.27 against 0.08 at the photo's gap)."""
     down, right, height, width = frame.down, frame.right, frame.height, frame.mouth_width
@@ -159,7 +162,8 @@ def build_rig(
         close[a] += 0.5 * gap * down
         close[b] -= 0.5 * gap * down
     mean_gap = float(np.mean([(points[b] - points[a]) @ down for a, b in INNER_GAPS]))
-    close += scaled(CLOSE_FOLLOW, 0.0, mean_gap)
+    follow = CLOSE_FOLLOW if chin_closes else {i: w for i, w in CLOSE_FOLLOW.items() if i >= 17}
+    close += scaled(follow, 0.0, mean_gap)
 
     drop = JAW_DROP if jaw_moves else {i: w for i, w in JAW_DROP.items() if i >= 17}
     opening = scaled(drop, 0.0, 1.0)  # one pixel of inner-lip gap

@@ -59,6 +59,27 @@ def test_progress_is_reported_a_few_times_a_second_not_per_frame(astronaut_png, 
     assert len(reports) <= 4 + final["timings"]["video_generation"] / 0.25 < frames
 
 
+def test_a_photo_is_searched_for_faces_once(astronaut_png, data_dir, tmp_path, monkeypatch):
+    """The check before the job, the resting expression and the analysis share one detection (the CNN retry alone
+    takes seconds); a later job on the same photo, at another size, searches it no more."""
+    from cli.generate import generate_video
+    from models.face import landmarks as lm
+
+    searched = []
+    detect_faces = lm.detect_faces
+
+    def counted(rgb, notes=None, retry=True):
+        searched.append(rgb.shape)
+        return detect_faces(rgb, notes, retry)
+
+    monkeypatch.setattr(lm, "detect_faces", counted)
+    generate_video(astronaut_png, None, "Hi.", tmp_path / "first.mp4", {"size": 128}, show_progress=False)
+    assert searched == [(512, 512, 3)]
+    generate_video(astronaut_png, None, "Hi.", tmp_path / "second.mp4", {"size": 160}, show_progress=False)
+    assert searched == [(512, 512, 3)]
+    assert len(list((data_dir / "cache" / "faces").glob("*.npz"))) == 2  # two sizes: analysed twice
+
+
 def test_avatar_bench_times_the_three_paths_side_by_side(astronaut_png, tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "cli.main", "bench", "--image", str(astronaut_png), "--seconds", "2"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from models.face.analysis import FaceAnalysis, analyze_face
+from models.face.analysis import FaceAnalysis, analyze_face, detect_photo_faces
 
 
 def test_astronaut_is_framed_and_measured(astronaut_face: FaceAnalysis) -> None:
@@ -48,6 +49,20 @@ def test_second_analysis_comes_from_the_cache(astronaut: np.ndarray, data_dir: P
     assert np.allclose(first.landmarks, second.landmarks)
 
 
+def test_the_detection_is_cached_and_an_unreadable_cache_is_searched_again(
+    astronaut: np.ndarray, data_dir: Path
+) -> None:
+    found = detect_photo_faces(astronaut)
+    (cached,) = (data_dir / "cache" / "detections").glob("*.json")
+    again = detect_photo_faces(astronaut)
+    assert [(b.left(), b.top(), b.right(), b.bottom()) for b in again.boxes] == [
+        (b.left(), b.top(), b.right(), b.bottom()) for b in found.boxes
+    ]
+    cached.write_text("{not json")
+    assert len(detect_photo_faces(astronaut).boxes) == 1
+    assert json.loads(cached.read_text())["boxes"]  # written again
+
+
 def test_no_face(data_dir: Path) -> None:
     from skimage import data
 
@@ -61,9 +76,7 @@ def test_no_face(data_dir: Path) -> None:
 def two_faces(astronaut: np.ndarray) -> np.ndarray:
     """A colour astronaut beside a smaller grey one, so the chosen face can be told apart by its colour."""
     head = astronaut[20:300, 110:350]
-    small = cv2.cvtColor(
-        cv2.cvtColor(cv2.resize(head, None, fx=0.7, fy=0.7), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB
-    )
+    small = cv2.cvtColor(cv2.cvtColor(cv2.resize(head, None, fx=0.7, fy=0.7), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     canvas = np.full((300, 480, 3), 230, np.uint8)
     canvas[10:290, 0:240] = head
     canvas[50 : 50 + small.shape[0], 280 : 280 + small.shape[1]] = small

@@ -57,3 +57,22 @@ def test_a_mouth_only_puppet_draws_the_same_frames_with_layers_around_the_lips(p
         {"lip_press": 1.0},
     ):
         assert np.array_equal(full.frame(controls), boxed.frame(controls)), controls
+
+
+def test_a_video_frame_puppet_closes_the_lips_alone_and_lets_its_own_teeth_reach_under_them(data_dir: Path) -> None:
+    """The options the dubbing renderer (models/render/dub.py) builds its per-frame puppets with."""
+    face = analyze_face(astronaut())  # an open, toothy smile
+    photo = Puppet(face, eyes=False, mouth_box=True)
+    video = Puppet(face, eyes=False, mouth_box=True, chin_closes=False, teeth_reach=0.04)
+    x, y = np.round(face.landmarks[8]).astype(int)  # the chin
+    reach = int(0.4 * face.frame.mouth_width)
+    below_chin = (slice(y + 2, y + reach), slice(x - reach, x + reach))
+
+    def moved_below_chin(puppet: Puppet) -> int:
+        closed = puppet.frame({"lip_press": 1.0})
+        return int(np.abs(closed[below_chin].astype(int) - face.image[below_chin]).max())
+
+    assert moved_below_chin(photo) > 10  # a photo's chin rises as its lips close, over what lies below it
+    assert moved_below_chin(video) <= 1
+    teeth = [p.mouth.upper[..., 3] for p in (photo, video)]
+    assert teeth[0].shape == teeth[1].shape and np.all(teeth[1] >= teeth[0]) and teeth[1].sum() > 1.2 * teeth[0].sum()
