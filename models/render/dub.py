@@ -188,7 +188,9 @@ class MouthDriver:
             source_hash="",
             notes=[],
         )
-        puppet = Puppet(face, eyes=False, mouth_box=True, chin_closes=False, teeth_reach=OWN_TEETH_REACH)
+        puppet = Puppet(
+            face, eyes=False, mouth_box=True, chin_closes=False, teeth_reach=OWN_TEETH_REACH, parted_rest=False
+        )
         mouth = {name: controls.get(name, 0.0) for name in MOUTH_CHANNELS}
         driven = puppet.frame(mouth)
         moved = local + np.tensordot(puppet.rig.coefficients(mouth), puppet.rig.bases[:, : len(local)], axes=1)

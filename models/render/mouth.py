@@ -24,7 +24,7 @@ TEETH_RGB = np.array([236, 230, 214], np.float32)
 # laterals, canines, premolars); the lower incisors are narrower.
 UPPER_EDGES = np.array([0.0, 0.30, 0.54, 0.76, 0.95, 1.15])
 LOWER_EDGES = np.array([0.0, 0.19, 0.38, 0.58, 0.78, 1.0])
-UPPER_TEETH = 0.13  # visible height of the upper teeth, in mouth widths
+UPPER_TEETH = 0.10  # visible height of the upper teeth below the upper lip, in mouth widths
 LOWER_TEETH = 0.07
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 CAVITY_RGB = np.array([0.55, 0.33, 0.31], np.float32)  # of the lip colour
@@ -41,6 +41,7 @@ class MouthLayers:
     upper: np.ndarray  # (h, w, 4) float32 RGBA, RGB in 0..255
     lower: np.ndarray  # (h, w, 3) float32
     corner: np.ndarray  # (2,) float32 x, y in the photo of the layers' first pixel: (0, 0) for the whole photo
+    own_teeth: bool = False  # the upper layer holds the photo's own teeth (and the shade of its opening)
 
 
 def inside_box(points: np.ndarray, frame: FaceFrame, size: int) -> tuple[slice, slice]:
@@ -110,7 +111,7 @@ def build_mouth(
         upper_rgb, lower_rgb = (np.repeat(rgb @ LUMA[:, None], 3, axis=-1) for rgb in (upper_rgb, lower_rgb))
     upper = np.dstack([upper_rgb, upper_alpha]).astype(np.float32)
     corner = np.array([box[1].start, box[0].start], np.float32)
-    return MouthLayers(upper=upper, lower=lower_rgb.astype(np.float32), corner=corner)
+    return MouthLayers(upper=upper, lower=lower_rgb.astype(np.float32), corner=corner, own_teeth=teeth_visible)
 
 
 def _grayscale(image: np.ndarray) -> bool:

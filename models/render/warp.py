@@ -86,7 +86,9 @@ class Puppet:
     (`mouth_box=True`, `models/render/mouth.inside_box`): the same frames, set up in about half the time. A video
     frame also closes its mouth without lifting the chin (`chin_closes=False`, models/render/warp_rig.build_rig),
     and its own teeth, where it shows them, reach `teeth_reach` mouth widths under its lips: a mouth opened wider
-    than the frame's shows the frame's own mouth edge there, not a dark rim of the synthetic cavity."""
+    than the frame's shows the frame's own mouth edge there, not a dark rim of the synthetic cavity. A photo that
+    shows its teeth rests with its lips parted (`parted_rest`, warp_rig.build_rig); a video's frame caught mid-word
+    does not."""
 
     def __init__(
         self,
@@ -96,6 +98,7 @@ class Puppet:
         mouth_box: bool = False,
         chin_closes: bool = True,
         teeth_reach: float = 0.0,
+        parted_rest: bool = True,
     ):
         self.size = size = face.size
         frame = face.frame
@@ -103,7 +106,13 @@ class Puppet:
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
         self.mesh: FaceMesh = build_mesh(face.landmarks, frame, size)
         self.rig: Rig = build_rig(
-            face.landmarks, frame, len(self.mesh.vertices), size, jaw_moves=face.frontal, chin_closes=chin_closes
+            face.landmarks,
+            frame,
+            len(self.mesh.vertices),
+            size,
+            jaw_moves=face.frontal,
+            chin_closes=chin_closes,
+            rests_parted=parted_rest and face.teeth_visible,
         )
         box = inside_box(face.landmarks, frame, size) if mouth_box else None
         self.mouth: MouthLayers = build_mouth(
@@ -135,6 +144,7 @@ class Puppet:
         # as fast for the same RGB values
         self.src_rgba = cv2.cvtColor(self.src, cv2.COLOR_RGB2RGBA)
         self.slit_widths = [float(np.linalg.norm(points[u[0]] - points[u[-1]])) for u, _ in SLITS]
+        self.photo_shade = self._photo_shade(points)
         n = self.mesh.grid_shape[0]
         centres = (np.arange(n) * GRID_STEP + (GRID_STEP - 1) / 2).astype(np.float32)
         self.grid = np.dstack(np.meshgrid(centres, centres))  # (n, n, 2) grid point positions
@@ -304,6 +314,21 @@ class Puppet:
         )
         out[seam[:, 1], seam[:, 0]] = (still_rgb + keep * (face_rgb - still_rgb))[0].astype(np.uint8)
 
+    def _shadow_reach(self, index: int) -> float:
+        return SHADOW_REACH[min(index, 1)] * self.slit_widths[index]
+
+    def _photo_shade(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The light left behind the photo's own mouth opening and the darkening of its lips' rim (as
+        `_fill_slit` shades an opening), over the photo; None when its lips are closed. The photo's lips and teeth
+        show that shade already: the renderer adds only what a wider or narrower opening changes."""
+        upper, lower = self.splines[0]
+        chains = [points[list(chain)] for chain in SLITS[0]]
+        behind = _opening_mask(np.concatenate([upper @ chains[0], lower @ chains[1]]), (self.size, self.size))
+        if behind.max() < 0.5:
+            return None
+        shade = cv2.GaussianBlur(behind, (0, 0), self._shadow_reach(0))
+        return _light(shade), _rim(shade, cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS))
+
     def _box(self, points: np.ndarray, head: np.ndarray) -> tuple[slice, slice] | None:
         out = cv2.transform(points[None], head)[0]
         x0, y0 = np.floor(out.min(0)).astype(int) - MARGIN
@@ -323,39 +348,64 @@ class Puppet:
         lower_rgb = cv2.remap(self.src, lower, None, cv2.INTER_LINEAR, borderMode=edge)
         # The opening is drawn from the moved lip (lid) outlines, anti-aliased in the output: sampling the
         # photo's side masks would blur the edge wherever the warp stretches a closed slit open.
-        behind = np.zeros(lower_rgb.shape[:2], np.uint8)
         corner = np.array([box[1].start, box[0].start], np.float32)
-        outline = [np.round((slit.opening - corner) * 16).astype(np.int32)]
-        cv2.fillPoly(behind, outline, 255, cv2.LINE_AA, 4)
-        cv2.polylines(behind, outline, True, 0, 1, cv2.LINE_AA, 4)  # closed lips leave no seam of teeth
-        behind = behind.astype(np.float32) / 255
+        behind = _opening_mask(slit.opening - corner, lower_rgb.shape[:2])
         # What lies behind is shaded by the lips (lids) around it: darkest in the narrow corners.
-        reach = SHADOW_REACH[min(slit.index, 1)] * self.slit_widths[slit.index]
-        shade = cv2.GaussianBlur(behind, (0, 0), reach)[..., None]
-        light = np.clip(SHADE_FLOOR + (1.05 - SHADE_FLOOR) * shade, 0, 1)
+        shade = cv2.GaussianBlur(behind, (0, 0), self._shadow_reach(slit.index))[..., None]
+        light = _light(shade)
         if slit.index > 0:  # the photo's eye has its own shading: only a closing lid adds its shadow
             light = 1 - min(slit.blink / LID_SHADOW_FULL, 1.0) * (1 - light)
         behind = cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS)[..., None]
         scale = 1 / (cover_upper + cover_lower + 1e-6)
+        rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
+        own_light = None
         if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
-            scale *= 1 - LIP_RIM * np.clip(2 * shade - behind, 0, 1)
+            rim = _rim(shade, behind)
+            if self.photo_shade is not None:  # ... which the photo's lips show already next to its own opening
+                photo_light, photo_rim = self.photo_shade
+                for cover, at in ((cover_upper, upper), (cover_lower, lower)):  # where the lips come from
+                    rim -= cover * scale * cv2.remap(photo_rim, at, None, cv2.INTER_LINEAR)[..., None]
+                if self.mouth.own_teeth:  # the photo's teeth are shaded already: only a narrower opening adds shade
+                    own_light = cv2.remap(photo_light, rigid, None, cv2.INTER_LINEAR)[..., None]
+            scale *= 1 - LIP_RIM * np.clip(rim, 0, 1)
         # float32 first: NumPy mixes uint8 and a broadcast float32 through buffered copies, 1.5x slower
         upper_rgb, lower_rgb = out[box].astype(np.float32), lower_rgb.astype(np.float32)
         face = (cover_upper * scale) * upper_rgb + (cover_lower * scale) * lower_rgb
-        rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
         if slit.index == 0:  # the upper teeth stay with the skull, the lower teeth and tongue ride on the jaw
             at = rigid - self.mouth.corner  # in the layers' own pixels
             inside = cv2.remap(self.mouth.lower, at - slit.jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            inside *= light
             teeth = cv2.remap(self.mouth.upper, at, None, cv2.INTER_LINEAR)
-            inside += teeth[..., 3:] * (teeth[..., :3] - inside)
+            teeth_light = light if own_light is None else np.clip(light / np.maximum(own_light, 1e-3), 0, 1)
+            inside += teeth[..., 3:] * (teeth[..., :3] * teeth_light - inside)
         else:
             inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        inside *= light
+            inside *= light
         face += behind * (inside - face)
         if slit.index > 0:
             half = len(slit.outline) // 2
             close_lid(face, rigid, self.eyes, slit.index - 1, slit.outline[:half], slit.outline[half:], slit.blink)
         out[box] = np.clip(face, 0, 255).astype(np.uint8)
+
+
+def _opening_mask(opening: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) float32, 1 inside the `opening` outline (pixels of a box of `shape`), anti-aliased; a closed
+    opening leaves nothing (no seam of teeth between closed lips)."""
+    behind = np.zeros(shape, np.uint8)
+    outline = [np.round(opening * 16).astype(np.int32)]
+    cv2.fillPoly(behind, outline, 255, cv2.LINE_AA, 4)
+    cv2.polylines(behind, outline, True, 0, 1, cv2.LINE_AA, 4)
+    return behind.astype(np.float32) / 255
+
+
+def _light(shade: np.ndarray) -> np.ndarray:
+    """Light left behind an opening whose blurred mask is `shade`: darkest in its narrow corners."""
+    return np.clip(SHADE_FLOOR + (1.05 - SHADE_FLOOR) * shade, 0, 1)
+
+
+def _rim(shade: np.ndarray, behind: np.ndarray) -> np.ndarray:
+    """How much the lips' inner edge next to an opening (`shade` blurred mask, `behind` soft mask) darkens."""
+    return np.clip(2 * shade - behind, 0, 1)
 
 
 def _jaw_margins(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, np.ndarray]:

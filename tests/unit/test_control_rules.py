@@ -155,6 +155,17 @@ def test_a_smiling_photo_is_not_pulled_into_a_frown():
     assert half.mean() == pytest.approx(plain.mean() / 2, abs=0.03)
 
 
+def test_a_smiling_photo_is_not_smiled_further():
+    """A full smile in the photo is as far as her smile goes: a happy performance adds none (a widened full smile
+    no longer read as the astronaut: identity distance +0.03); a half smile takes half."""
+    plain = build_controls(curves(2.0), "happy", duration=2.0, fps=25).channels["smile"]
+    smiling = build_controls(curves(2.0), "happy", duration=2.0, fps=25, rest_smile=1.0).channels["smile"]
+    half = build_controls(curves(2.0), "happy", duration=2.0, fps=25, rest_smile=0.5).channels["smile"]
+    assert plain.mean() > 0.4
+    assert smiling.max() < 0.06  # only the idle sway is left
+    assert half.mean() == pytest.approx(plain.mean() / 2, abs=0.03)
+
+
 def test_every_emotion_has_a_pose_and_the_track_records_the_one_shown():
     from models.control.rules import EMOTION_POSE
     from models.types import EMOTIONS

@@ -31,6 +31,8 @@ def test_a_faithful_clip_scores_as_the_same_person_with_its_blinks(
     assert report.frames == report.frames_with_face == len(clip)
     assert report.identity_distance_max < 0.45
     assert report.identity_distance_max_eyes_open < report.identity_distance_max  # blinks move it most
+    assert report.identity_distance_photo < 0.1  # the framed photo itself, as the evaluator sees a frame
+    assert report.identity_distance_photo < report.identity_distance_median
     assert report.blinks_per_minute == pytest.approx(37.5, abs=0.1)
     assert 0.8 < report.head_roll_std_deg * np.sqrt(2) / 2.0 < 1.3  # a 2-degree sine: std = amplitude / sqrt(2)
     assert report.jitter_px < 2.0  # dlib re-fitting noise: about a pixel
