@@ -32,7 +32,7 @@ TONGUE_RGB = np.array([0.95, 0.6, 0.6], np.float32)
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
 OPENING_MARGIN = 0.015  # mouth widths: dlib's inner-lip line lies this far inside the lips' real edge
 # mouth widths around the lips (sideways, up and down) where the inside can show: the widest opening (jaw_open 1.2,
-# models/render/warp_rig.OPEN_GAP) moves the lower lip about 0.55 down and samples the lower layer as far above
+# models/render/warp_rig.OPEN_GAP) moves the lower lip about 0.46 down and samples the lower layer as far above
 INSIDE_REACH = (0.4, 0.8)
 
 
