@@ -146,7 +146,10 @@ class SadTalkerRenderer(FrameRenderer):
         o = self.options
         self._device = device = torch_device()
         self._precision = o.precision if o.precision != "auto" else "fp16" if device == "cuda" else "fp32"
-        dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[self._precision]
+        if device == "cpu" and self._precision != "fp32" and not cpu_has_native_bf16():
+            # without AVX512-BF16/AMX, oneDNN emulates reduced precision: a convolution is some 250x slower
+            self._precision = f"fp32 ({o.precision} asked; this CPU has no native bfloat16)"
+        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self._precision)
         nets, mapping = self._networks(device)
         n = controls.n_frames
         photo_image = face.image
@@ -177,3 +180,9 @@ class SadTalkerRenderer(FrameRenderer):
                     yield paste(photo_image, rgb, crop, mask)
                 else:
                     yield cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC)
+
+
+def cpu_has_native_bf16() -> bool:
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
