@@ -16,7 +16,7 @@ import numpy as np
 from models.face.frame import BROWS, CHIN, EYE_GAPS, INNER_GAPS, LOWER_LIP, MOUTH, UPPER_LIP, FaceFrame
 
 OPEN_GAP = 0.38  # inner-lip gap at jaw_open = 1, in mouth widths
-REST_PARTED = 0.5  # a photo smiling with its teeth rests with its lips parted by this share of its own gap...
+REST_PARTED = 0.42  # a photo smiling with its teeth rests with its lips parted by this share of its own gap...
 REST_PARTED_MAX = 0.08  # ... at most this many mouth widths
 MID_BOOST = 1.0  # extra opening at mid jaw values (speech rarely drives the jaw past 0.5); none at 0 and 1
 LOWER_LID_RISE = 0.15  # of the eye's opening, at blink = 1
