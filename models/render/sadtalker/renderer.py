@@ -42,7 +42,7 @@ class SadTalkerOptions:
     pose: str = "audio"  # crop mode: head motion from audio2pose ("audio") or our control track ("control")
     pose_style: int = 0  # audio2pose's style, 0-45
     expression_scale: float = 1.0
-    batch_size: int = 0  # 0: 16 on CUDA, 2 on CPU
+    batch_size: int = 0  # 0: 16 on CUDA (95 % of the best fp16 frames/s on an H200: docs/benchmarks.md), 2 on CPU
     seed: int = 0
     resolution: int = 256  # the face renderer's checkpoint: SadTalker_V0.0.2_256 or _512.safetensors
     precision: str = "auto"  # the generator's autocast precision: auto | fp32 | fp16 | bf16
