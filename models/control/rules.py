@@ -29,7 +29,7 @@ PAUSE_BLINK_DELAY, PAUSE_BLINK_REACH = 0.1, 1.5  # s: a blink this long after a 
 # where it is nearest rest, BLINK_DRIFT per frame moved deciding between places alike; BLINK_SPACING s from the
 # blink before. Live, with one frame ahead, a blink due on a busy mouth waits frame by frame, up to BLINK_WAIT s
 BLINK_REACH, BLINK_DRIFT, BLINK_SPACING = 0.7, 0.02, 0.6
-BLINK_BUSY, BLINK_WAIT = 0.3, 0.4
+BLINK_BUSY, BLINK_WAIT = 0.3, 0.6
 MOUTH_PRESS, MOUTH_SHAPE = 0.5, 0.5  # weights of a press and of rounded lips or lips on the teeth (mouth_distance)
 QUESTION_BROW, QUESTION_LEAD, QUESTION_HOLD = 0.8, 0.8, 0.5  # brow lift on a question's last words; s before
 # the end it starts rising (it is up half way there); s it holds after
