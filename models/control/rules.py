@@ -250,7 +250,7 @@ class Motion:
     def _blinks(self, frames: np.ndarray, pauses: np.ndarray | None, lips: dict[str, np.ndarray] | None) -> np.ndarray:
         """The seeded schedule at the blink rate; with `pauses` (frames where a pause begins), each scheduled
         blink close to a pause moves to its start, so people blink between phrases at the same rate; with
-        `lips` (a whole clip's), each then moves to where the mouth is nearest rest (place_blinks)."""
+        `lips` (a whole clip's), each then moves to where the mouth is calm (place_blinks)."""
         starts = np.array(self._schedule(int(frames.max(initial=0))))
         if pauses is not None and len(pauses):
             free = set((pauses + round(PAUSE_BLINK_DELAY * self.fps)).tolist())
