@@ -130,6 +130,7 @@ class StreamEngine:
         self._loudness.append(float(loudness[now]))
         if self.follow_voice:
             self._follow(t, float(loudness[now]))
+        self.motion.hold_blink(k, {name: v[1:] for name, v in lips.items()})  # this frame's mouth and the next's
         rest = self.motion.channels(np.array([k]), emphasis[now : now + 1], speaking[now : now + 1], pose=pose)
         controls = {name: float(v[1]) for name, v in lips.items()} | {name: float(v[0]) for name, v in rest.items()}
         self.next_index += 1

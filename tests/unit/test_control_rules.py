@@ -187,3 +187,47 @@ def test_blinks_fall_at_pauses():
     at_pause = [np.any((t - pause_starts > 0) & (t - pause_starts < 0.5)) for t in onsets]
     assert np.mean(at_pause) > 0.8
     assert 12 <= len(onsets) <= 30  # about the blink rate still
+
+
+def _busy_speech(duration: float) -> MouthCurves:
+    """A second at a time: a p, a wide vowel, an m, a wide vowel, then 0.32 s of a murmur with the lips at rest
+    (voiced, so no pause: blinks have no pause to go to)."""
+    cycles = np.arange(0.0, duration - 1.0, 1.0)
+    closed = [(t + a, t + b, 1.0) for t in cycles for a, b in ((0.0, 0.1), (0.34, 0.44))]
+    wide = [(t + a, t + b, 0.9) for t in cycles for a, b in ((0.1, 0.34), (0.44, 0.68))]
+    return curves(duration, closed=closed, open=wide, energy=[(0.0, duration, 0.6)])
+
+
+def test_blinks_wait_for_the_mouth_at_rest_not_a_press_or_a_wide_vowel():
+    """People blink at pauses and phrase ends, not mid-word; and closed eyes over a mouth far from the photo's
+    no longer read as the person (dlib's identity distance over 0.35 on the astronaut's pressed smile). Before:
+    the seeded schedule alone, 55-77 % of blink frames on a press or an opening over 0.3 (71 % of all frames)."""
+    track = build_controls(_busy_speech(60.0), "neutral", duration=60.0, fps=25, seed=5)
+    ch = track.channels
+    closing = ch["blink"] >= 0.5  # the frames the lids are half shut or more
+    assert closing.any()
+    assert ch["lip_press"][closing].max() < 0.5
+    assert ch["jaw_open"][closing].max() < 0.3
+    assert 10 <= _blinks_per_minute(track) <= 25
+    again = build_controls(_busy_speech(60.0), "neutral", duration=60.0, fps=25, seed=5).channels["blink"]
+    other = build_controls(_busy_speech(60.0), "neutral", duration=60.0, fps=25, seed=6).channels["blink"]
+    assert np.array_equal(again, ch["blink"]) and not np.array_equal(other, ch["blink"])
+
+
+def test_a_live_blink_waits_while_the_lips_are_pressed_but_not_long():
+    """The live stream sees one frame ahead: a blink due on a press waits for the lips to part, at most
+    BLINK_WAIT seconds."""
+    from models.control.rules import BLINK_WAIT, Motion
+
+    def onset(press_until: int) -> int:
+        motion, blinks = Motion("neutral", 25, seed=2), []
+        for k in range(200):
+            pressed = (np.array([k, k + 1]) < press_until).astype(np.float32)  # this frame and the next
+            lips = {"jaw_open": np.zeros(2), "lip_press": pressed, "lip_round": np.zeros(2), "lip_teeth": np.zeros(2)}
+            motion.hold_blink(k, lips)
+            blinks.append(motion.channels(np.array([k]), np.zeros(1), np.zeros(1))["blink"][0])
+        return int(np.argmax(np.array(blinks) >= 0.5))
+
+    due = onset(0)
+    assert onset(due + 4) == due + 4  # as the lips part
+    assert onset(due + 100) == due + round(BLINK_WAIT * 25)
