@@ -32,7 +32,7 @@ def enhance_video(
     """`landmarks` (68x2, in the video's frame) align the face crop; without them the frame is taken as aligned."""
     from core.settings import get_settings
     from models.device import require_planned_cuda
-    from models.media.video import VideoWriter, probe, read_frames
+    from models.media.video import VideoWriter, frame_rate, probe, read_frames
 
     if planned.name == "none":
         return EnhanceReport("none", None, planned.reason)
@@ -41,8 +41,12 @@ def enhance_video(
     total = int(info["frames"])
     try:
         require_planned_cuda(enhancer.name, planned.needs_cuda)
-        with VideoWriter(
-            dst, fps=info["fps"], size=info["width"], crf=settings.video_crf, preset=settings.video_preset
+        with VideoWriter(  # the rendered video's own rate and frame size (a dubbed video needs not be square)
+            dst,
+            fps=frame_rate(src),
+            size=(info["width"], info["height"]),
+            crf=settings.video_crf,
+            preset=settings.video_preset,
         ) as sink:
             for i, frame in enumerate(read_frames(src)):
                 sink.write(enhancer.enhance(frame, landmarks))

@@ -189,6 +189,14 @@ def _put(out: Any, stream: Any, samples: np.ndarray, written: int) -> int:
     return written + samples.shape[1]
 
 
+def frame_rate(path: Path) -> Fraction:
+    """The video stream's exact frame rate (30000/1001 stays that; probe's fps is a float, which VideoWriter
+    does not take)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return Fraction(stream.average_rate or stream.guessed_rate)
+
+
 def probe(path: Path) -> dict[str, Any]:
     """Durations (container, video, audio; seconds), fps, size, codecs, pixel format and frame count
     of `path`."""

@@ -113,3 +113,26 @@ def test_selection_reasons(weights_dir: Path, small_checkpoint: Path):
     with pytest.raises(ValueError, match="unknown enhancer"):
         ENHANCERS.choose("codeformer")
     forget_instances()
+
+
+def test_a_video_is_enhanced_at_its_own_rate_and_frame_size(tmp_path: Path, small_checkpoint: Path, monkeypatch):
+    """enhance_video on a dubbed video's kind of output: NTSC rate, not square. It once handed probe's float
+    fps and the width alone to the writer, so every GFPGAN job failed ('float' object has no attribute
+    'numerator') and was silently left unenhanced."""
+    from fractions import Fraction
+
+    from models.enhance import video as enhance
+    from models.media.video import VideoWriter, frame_rate, probe, read_frames
+
+    src, dst = tmp_path / "rendered.mp4", tmp_path / "enhanced.mp4"
+    rng = np.random.default_rng(0)
+    with VideoWriter(src, fps=Fraction(30000, 1001), size=(96, 64)) as sink:
+        for _ in range(3):
+            sink.write(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    monkeypatch.setattr(enhance.ENHANCERS, "get", lambda name: GFPGANEnhancer(small_checkpoint, SMALL))
+    report = enhance.enhance_video(Choice("gfpgan", "gpu", "gfpgan (asked for)"), src, dst)
+    assert (report.enhancer, report.output, report.warnings) == ("gfpgan", dst, [])
+    info = probe(dst)
+    assert (info["width"], info["height"], info["frames"]) == (96, 64, 3)
+    assert frame_rate(dst) == Fraction(30000, 1001)
+    assert all(frame.shape == (64, 96, 3) for frame in read_frames(dst))
