@@ -22,6 +22,7 @@ from models.audio.transcribe import transcribe
 from models.audio.tts import speak
 from models.audio.vad import SpeechActivity
 from models.audio.visemes import mouth_curves
+from models.threads import single_threaded_blas
 from models.types import MouthCurves, Phone
 
 OUTPUT_RATE = 48_000  # the speech track muxed into the output
@@ -86,23 +87,24 @@ def analyze_speech(
     if on_track is not None:
         on_track(track, duration)
     # Voice activity (onnxruntime) and prosody release the GIL for most of their work: on threads they share
-    # the cores with the phone track
-    activity_job = _ANALYSIS.submit(check_speech, samples, RATE, name)
-    prosody_job = _ANALYSIS.submit(prosody, samples, RATE)
-    try:
-        if audio is None:
-            phones = PhoneTrack(_espeak_phones(spoken.arpabet_segments(), duration), "espeak", text)
-            transcript, source = text, "given"
-        else:
-            transcript, source = text, "given" if text else "none"
-            if transcript is None:
-                transcript = transcribe(samples, RATE)
-                source = "whisper" if transcript else "none (no whisper model configured: acoustic visemes)"
-            phones = phone_track(samples, RATE, transcript=transcript)
-    except Exception:
-        activity_job.result()  # silent audio is the error to report
-        raise
-    activity, pros = activity_job.result(), prosody_job.result()
+    # the cores with the phone track, whose classifier's products stay on one BLAS thread (models.threads)
+    with single_threaded_blas():
+        activity_job = _ANALYSIS.submit(check_speech, samples, RATE, name)
+        prosody_job = _ANALYSIS.submit(prosody, samples, RATE)
+        try:
+            if audio is None:
+                phones = PhoneTrack(_espeak_phones(spoken.arpabet_segments(), duration), "espeak", text)
+                transcript, source = text, "given"
+            else:
+                transcript, source = text, "given" if text else "none"
+                if transcript is None:
+                    transcript = transcribe(samples, RATE)
+                    source = "whisper" if transcript else "none (no whisper model configured: acoustic visemes)"
+                phones = phone_track(samples, RATE, transcript=transcript)
+        except Exception:
+            activity_job.result()  # silent audio is the error to report
+            raise
+        activity, pros = activity_job.result(), prosody_job.result()
     warnings = []
     if activity.speech_seconds < FEW_SPEECH * duration:
         warnings.append(f"only {activity.speech_seconds:.1f} s of speech detected in {duration:.1f} s of audio")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from models.threads import single_threaded_opencv
 from models.types import Availability, ControlTrack, FrameSink, RenderReport, Resource
 
 AHEAD_PER_THREAD = 2  # frames made ahead of the sink per render thread: keeps them busy, memory stays flat
@@ -80,15 +81,17 @@ def render_threads() -> int:
 def in_order(make: Callable[[int], np.ndarray], total: int, threads: int) -> Iterator[np.ndarray]:
     """make(0) .. make(total - 1) on `threads` threads, yielded in order, at most AHEAD_PER_THREAD per thread
     made ahead of the consumer. OpenCV and NumPy release the GIL in their large operations, so the threads
-    share the cores."""
+    share the cores; OpenCV's own pool is held to one thread meanwhile (models.threads): its worker only took
+    a core from them."""
     pool = ThreadPoolExecutor(threads, thread_name_prefix="render")
     pending: deque[Future[np.ndarray]] = deque()
     try:
-        for i in range(total):
-            pending.append(pool.submit(make, i))
-            if len(pending) >= threads * AHEAD_PER_THREAD:
+        with single_threaded_opencv():
+            for i in range(total):
+                pending.append(pool.submit(make, i))
+                if len(pending) >= threads * AHEAD_PER_THREAD:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
     finally:  # the consumer stopped or failed: drop the frames not started
         pool.shutdown(wait=True, cancel_futures=True)

@@ -39,7 +39,7 @@ from models.emotion.face import expression
 from models.face.analysis import FaceAnalysis
 from models.render.warp import puppet_for
 from models.stream.audio import LiveAudio
-from models.stream.threads import single_threaded_blas
+from models.threads import single_threaded_blas
 
 DECODE_BACK = 0.5  # s of audio before a frame that the sliding Viterbi window re-decodes
 CUE_MEMORY = 3.0  # s of past loudness behind the emphasis/speaking cues
@@ -57,7 +57,7 @@ class LiveFrame:
 
 class StreamEngine:
     """One live performance of one analysed face, used as a context manager (it holds BLAS to one thread
-    while it lives: models.stream.threads). Not thread-safe: call it from one thread at a time."""
+    while it lives: models.threads). Not thread-safe: call it from one thread at a time."""
 
     def __init__(
         self,
