@@ -31,6 +31,7 @@ from models.types import Availability, ControlTrack, Resource
 
 _IDENTITY = np.array([[[1, 0], [0, 1], [0, 0]]], np.float32)  # a (3, 2) affine as `np.linalg.solve` gives them
 _CELL = np.stack(np.meshgrid(np.arange(GRID_STEP), np.arange(GRID_STEP)), -1).reshape(-1, 2)  # a cell's pixels
+_CORNERS = np.ones((2, 2), np.uint8)  # a grid cell's corners, from its first grid point on
 MARGIN = 4  # px around a slit's box
 PUPPET_CACHE = 4
 BLINK_VISIBLE = 0.02
@@ -164,12 +165,12 @@ class Puppet:
         upper = self._maps(upper_offsets, self.upper_order, inverse_head)
         moved = self.mesh.vertices + offsets
         outlines = self._face_outlines(moved, head)
-        field, seam = (upper.grid, None) if outlines is None else self._pin_neck(upper.grid, outlines, inverse_head)
+        field, cells = (upper.grid, None) if outlines is None else self._pin_neck(upper.grid, outlines, inverse_head)
         upper_full = cv2.resize(field, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
         warped = cv2.remap(self.src_rgba, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
         if outlines is not None:
-            self._mend_seam(out, upper, outlines, seam, inverse_head)
+            self._mend_seam(out, upper, outlines, cells, inverse_head)
         blink = float(np.clip(controls.get("blink", 0.0), 0, 1))
         slits = []
         for index, (vertices, (upper_chain, lower_chain)) in enumerate(
@@ -278,8 +279,9 @@ class Puppet:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The face field with every grid point outside the face (now or in the photo) sampling the photo as
         the head alone moves it: the warp's stretch there (a dropped chin pulls the neck and the collar down)
-        is dropped, so the chin slides over the neck. Also the (N, 2) x, y pixels whose grid cell has corners
-        on both sides: upsampling blends the two sides' positions there."""
+        is dropped, so the chin slides over the neck. Also the (N, 2) x, y grid cells (of the 2x2 grid points
+        from x, y on) with corners on both sides where the field moves: upsampling blends the two sides'
+        positions in their pixels."""
         inside = np.zeros(grid.shape[:2], np.uint8)
         for shape in outlines:
             cv2.fillPoly(
@@ -287,21 +289,22 @@ class Puppet:
             )
         still = cv2.transform(self.grid, inverse_head)
         difference = cv2.absdiff(grid, still)
-        moves = ((difference[..., 0] > 0.25) | (difference[..., 1] > 0.25)).astype(np.uint8)
-        corners = [a[i : len(a) - 1 + i, j : len(a) - 1 + j] for a in (inside, moves) for i in (0, 1) for j in (0, 1)]
-        mixed = (np.maximum.reduce(corners[:4]) != np.minimum.reduce(corners[:4])) & np.maximum.reduce(corners[4:])
-        cells = np.argwhere(mixed)[:, ::-1]
-        seam = (cells[:, None] * GRID_STEP + GRID_STEP // 2 + _CELL).reshape(-1, 2)
-        return cv2.copyTo(grid, inside, still), seam
+        moves = (np.maximum(difference[..., 0], difference[..., 1]) > 0.25).astype(np.uint8)
+        # at each grid point, the largest and smallest of its cell's corners (the last row and column start none)
+        high, low = cv2.dilate(inside, _CORNERS, anchor=(0, 0)), cv2.erode(inside, _CORNERS, anchor=(0, 0))
+        cells = cv2.findNonZero((cv2.dilate(moves, _CORNERS, anchor=(0, 0)) & (high ^ low))[:-1, :-1])
+        return cv2.copyTo(grid, inside, still), np.zeros((0, 2), np.int32) if cells is None else cells.reshape(-1, 2)
 
     def _mend_seam(
-        self, out: np.ndarray, exact: _Maps, outlines: list[np.ndarray], seam: np.ndarray, inverse_head: np.ndarray
+        self, out: np.ndarray, exact: _Maps, outlines: list[np.ndarray], cells: np.ndarray, inverse_head: np.ndarray
     ) -> None:
-        """Redraw the `seam` pixels: the face (exact field) over the still neck, anti-aliased."""
-        if len(seam) == 0:
+        """Redraw the pixels of the grid `cells` (_pin_neck): the face (exact field) over the still neck,
+        anti-aliased."""
+        if len(cells) == 0:
             return
-        x0, y0 = seam.min(0) - 1
-        x1, y1 = seam.max(0) + 2
+        seam = (cells[:, None] * GRID_STEP + GRID_STEP // 2 + _CELL).reshape(-1, 2)  # x, y pixels
+        x0, y0 = cells.min(0) * GRID_STEP + GRID_STEP // 2 - 1  # the seam's box and a pixel around it
+        x1, y1 = cells.max(0) * GRID_STEP + GRID_STEP // 2 + GRID_STEP + 1
         face = np.zeros((y1 - y0, x1 - x0), np.uint8)
         for outline in outlines:
             cv2.fillPoly(face, [np.round((outline - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
