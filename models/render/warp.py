@@ -30,7 +30,8 @@ from models.render.warp_rig import Rig, build_rig
 from models.types import Availability, ControlTrack, Resource
 
 _IDENTITY = np.array([[[1, 0], [0, 1], [0, 0]]], np.float32)  # a (3, 2) affine as `np.linalg.solve` gives them
-_CELL = np.stack(np.meshgrid(np.arange(GRID_STEP), np.arange(GRID_STEP)), -1).reshape(-1, 2)  # a cell's pixels
+_CELL = np.stack(np.meshgrid(np.arange(GRID_STEP), np.arange(GRID_STEP)), -1).reshape(-1, 2).astype(np.int32)
+_CELL += GRID_STEP // 2  # a grid cell's pixels, from its first grid point's
 _CORNERS = np.ones((2, 2), np.uint8)  # a grid cell's corners, from its first grid point on
 MARGIN = 4  # px around a slit's box
 PUPPET_CACHE = 4
@@ -75,8 +76,8 @@ class _Slit:
 
 def _box_of(mask: np.ndarray) -> tuple[slice, slice] | None:
     """The smallest box holding every true element of the 2-D `mask`; None when there is none."""
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    return (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if len(rows) else None
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+    return (slice(y, y + h), slice(x, x + w)) if w else None
 
 
 class Puppet:
@@ -263,7 +264,7 @@ class Puppet:
             source[part] = inside.T.reshape(source[part].shape)
         if (r0, c0) != (0, 0):
             at = at - np.array([c0, r0], np.float32)
-        local = cv2.remap(source - face_grid, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        local = cv2.remap(source - face_grid, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         return _Maps(head_grid + local, (0, 0) if window is None else (window[0].start, window[1].start))
 
     def _face_outlines(self, moved: np.ndarray, head: np.ndarray) -> list[np.ndarray] | None:
@@ -302,20 +303,22 @@ class Puppet:
         anti-aliased."""
         if len(cells) == 0:
             return
-        seam = (cells[:, None] * GRID_STEP + GRID_STEP // 2 + _CELL).reshape(-1, 2)  # x, y pixels
+        seam = (cells[:, None] * GRID_STEP + _CELL).reshape(-1, 2)  # x, y pixels
         x0, y0 = cells.min(0) * GRID_STEP + GRID_STEP // 2 - 1  # the seam's box and a pixel around it
         x1, y1 = cells.max(0) * GRID_STEP + GRID_STEP // 2 + GRID_STEP + 1
         face = np.zeros((y1 - y0, x1 - x0), np.uint8)
         for outline in outlines:
             cv2.fillPoly(face, [np.round((outline - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
-        keep = cv2.blur(face, (3, 3))[seam[:, 1] - y0, seam[:, 0] - x0].astype(np.float32)[None, :, None] / 255
+        in_box = (seam[:, 1] - y0) * (x1 - x0) + seam[:, 0] - x0  # flat indices: one gather, not two
+        keep = cv2.blur(face, (3, 3)).ravel()[in_box].astype(np.float32)[None, :, None] / 255
         pixels = seam.astype(np.float32)[None]
         at = cv2.remap(exact.grid, (pixels - (GRID_STEP - 1) / 2) / GRID_STEP, None, cv2.INTER_LINEAR)
         face_rgb, still_rgb = (
             cv2.remap(self.src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
             for m in (at, cv2.transform(pixels, inverse_head))
         )
-        out[seam[:, 1], seam[:, 0]] = (still_rgb + keep * (face_rgb - still_rgb))[0].astype(np.uint8)
+        blend = (still_rgb + keep * (face_rgb - still_rgb))[0].astype(np.uint8)
+        out.reshape(-1, 3)[seam[:, 1] * self.size + seam[:, 0]] = blend  # flat indices: one scatter, not two
 
     def _shadow_reach(self, index: int) -> float:
         return SHADOW_REACH[min(index, 1)] * self.slit_widths[index]
