@@ -45,7 +45,8 @@ class SharedLimit:
 
 @functools.cache
 def _blas() -> Any:
-    """The BLAS libraries loaded (found once: a search of the process's libraries takes milliseconds)."""
+    """The BLAS libraries loaded at the first use, NumPy's among them (it loads its own with it): found once, a
+    search of the process's libraries takes milliseconds."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController().select(user_api="blas")

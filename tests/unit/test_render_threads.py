@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -52,6 +53,13 @@ def test_in_order_keeps_order_and_runs_ahead_a_bounded_number_of_frames() -> Non
     assert int(next(frames)[0]) == 0
     assert len(started) <= 3 * base.AHEAD_PER_THREAD  # submitted, not all done: memory stays flat in length
     assert [int(f[0]) for f in frames] == list(range(1, 100))
+
+
+def test_opencv_makes_each_frame_on_one_thread_while_frames_are_made_on_several() -> None:
+    before = cv2.getNumThreads()
+    frames = in_order(lambda i: np.full(1, cv2.getNumThreads()), 8, threads=2)
+    assert [int(f[0]) for f in frames] == [1] * 8  # its pool's worker only took a core from the render threads
+    assert cv2.getNumThreads() == before
 
 
 def test_a_failing_frame_fails_the_render_and_stops_the_threads() -> None:
