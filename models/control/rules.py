@@ -47,14 +47,11 @@ EMOTION_POSE = {
 
 def _sample(curve: np.ndarray, rate: int, times: np.ndarray, reduce: str, window: tuple[float, float]) -> np.ndarray:
     """Value of `curve` over [t + window[0], t + window[1]] for each t of `times`, by mean or max."""
-    out = np.empty(len(times), np.float32)
     n = len(curve)
-    for i, t in enumerate(times):
-        lo = int(np.clip(np.floor((t + window[0]) * rate), 0, n - 1))
-        hi = int(np.clip(np.ceil((t + window[1]) * rate), lo + 1, n))
-        values = curve[lo:hi]
-        out[i] = values.max() if reduce == "max" else values.mean()
-    return out
+    starts = np.clip(np.floor((times + window[0]) * rate), 0, n - 1).astype(int)
+    ends = np.clip(np.ceil((times + window[1]) * rate), starts + 1, n).astype(int)
+    windows = (curve[lo:hi] for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True))
+    return np.array([w.max() if reduce == "max" else w.mean() for w in windows], np.float32)
 
 
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
