@@ -169,7 +169,7 @@ def test_f_v_draws_no_specks_beside_the_mouth_corners(astronaut_face: FaceAnalys
     """The lower lip under the upper teeth, the upper lip raised, on her smiling photo: the upper lip rises as an
     arc between its corners (which stay put), so the skin beside them is not squeezed into folds that sample her
     dark mouth corners as specks and rings: around each corner the frame is no sharper than the photo there
-    (before: 1.8-3.6 times as sharp on her right, the image's left)."""
+    (before: 2.0 and 5.5 times as sharp beside her right corner, the image's left)."""
     puppet = puppet_for(astronaut_face)
     frame = puppet.frame(controls)
     p = astronaut_face.landmarks
