@@ -34,6 +34,7 @@ _CELL = np.stack(np.meshgrid(np.arange(GRID_STEP), np.arange(GRID_STEP)), -1).re
 _CELL += GRID_STEP // 2  # a grid cell's pixels, from its first grid point's
 _CORNERS = np.ones((2, 2), np.uint8)  # a grid cell's corners, from its first grid point on
 MARGIN = 4  # px around a slit's box
+RIM_MARGIN = 2.5  # ... and around the mouth's, in shadow reaches: the lips' shaded rim fades out inside the box
 PUPPET_CACHE = 4
 BLINK_VISIBLE = 0.02
 JAW_POINT = 66  # the lower teeth move with the middle of the lower inner lip
@@ -146,6 +147,8 @@ class Puppet:
         # as fast for the same RGB values
         self.src_rgba = cv2.cvtColor(self.src, cv2.COLOR_RGB2RGBA)
         self.slit_widths = [float(np.linalg.norm(points[u[0]] - points[u[-1]])) for u, _ in SLITS]
+        # the mouth's box reaches as far as its rim's shade: cut off at the box, it drew the box's edge at 1024 px
+        self.box_margins = [max(MARGIN, int(np.ceil(RIM_MARGIN * self._shadow_reach(0))))] + [MARGIN] * 2
         self.photo_shade = self._photo_shade(points)
         n = self.mesh.grid_shape[0]
         centres = (np.arange(n) * GRID_STEP + (GRID_STEP - 1) / 2).astype(np.float32)
@@ -179,7 +182,7 @@ class Puppet:
         ):
             if index > 0 and (blink < BLINK_VISIBLE or self.eyes is None):
                 continue  # open lids move together: the upper side's warp alone is exact enough there
-            box = self._box(moved[vertices], head)
+            box = self._box(moved[vertices], head, self.box_margins[index])
             if box is None:
                 continue
             upper_curve, lower_curve = self.splines[index]
@@ -335,10 +338,10 @@ class Puppet:
         shade = cv2.GaussianBlur(behind, (0, 0), self._shadow_reach(0))
         return _light(shade), _rim(shade, cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS))
 
-    def _box(self, points: np.ndarray, head: np.ndarray) -> tuple[slice, slice] | None:
+    def _box(self, points: np.ndarray, head: np.ndarray, margin: int = MARGIN) -> tuple[slice, slice] | None:
         out = cv2.transform(points[None], head)[0]
-        x0, y0 = np.floor(out.min(0)).astype(int) - MARGIN
-        x1, y1 = np.ceil(out.max(0)).astype(int) + MARGIN
+        x0, y0 = np.floor(out.min(0)).astype(int) - margin
+        x1, y1 = np.ceil(out.max(0)).astype(int) + margin
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, self.size), min(y1, self.size)
         return (slice(y0, y1), slice(x0, x1)) if x1 > x0 and y1 > y0 else None
 
@@ -391,7 +394,7 @@ class Puppet:
         if slit.index > 0:
             half = len(slit.outline) // 2
             close_lid(face, rigid, self.eyes, slit.index - 1, slit.outline[:half], slit.outline[half:], slit.blink)
-        out[box] = np.clip(face, 0, 255).astype(np.uint8)
+        out[box] = np.clip(face + 0.5, 0, 255).astype(np.uint8)  # rounded: truncated, the box read 1 level darker
 
 
 def _opening_mask(opening: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

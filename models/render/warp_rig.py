@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.face.frame import BROWS, CHIN, EYE_GAPS, INNER_GAPS, LOWER_LIP, MOUTH, UPPER_LIP, FaceFrame
+from models.face.frame import BROWS, CHIN, EYE_GAPS, INNER_GAPS, MOUTH, FaceFrame
 
 OPEN_GAP = 0.38  # inner-lip gap at jaw_open = 1, in mouth widths
 REST_PARTED = 0.42  # a photo smiling with its teeth rests with its lips parted by this share of its own gap...
@@ -23,20 +23,26 @@ LOWER_LID_RISE = 0.15  # of the eye's opening, at blink = 1
 CORNERS = [48, 54, 60, 64]
 BESIDE_CORNERS = [49, 53, 55, 59, 61, 63, 65, 67]
 # The expressions' shapes. Weights per landmark; distances in mouth widths unless said otherwise.
-# Closing the photo's own opening (in units of its mean inner gap): the outer lips and the chin follow.
-CLOSE_FOLLOW = {55: -0.45, 56: -0.45, 57: -0.45, 58: -0.45, 59: -0.45, 50: 0.3, 51: 0.3, 52: 0.3}
+# Closing the photo's own opening (in units of its mean inner gap): the outer lips and the chin follow (the upper
+# lip's landmarks beside the corners half as far: left out, they stood above their neighbours once the lip rose).
+CLOSE_FOLLOW = {55: -0.45, 56: -0.45, 57: -0.45, 58: -0.45, 59: -0.45, 50: 0.3, 51: 0.3, 52: 0.3, 49: 0.15, 53: 0.15}
 CLOSE_FOLLOW |= {7: -0.4, 8: -0.45, 9: -0.4, 6: -0.25, 10: -0.25}
 # Opening by one pixel of inner-lip gap: the jaw rotates down, the lower lip rides on it, the corners follow a
 # little, the upper lip lifts a hair.
-JAW_DROP = {66: 1.0, 65: 0.82, 67: 0.82, 57: 1.0, 56: 0.92, 58: 0.92, 55: 0.7, 59: 0.7, 60: 0.15, 64: 0.15}
-JAW_DROP |= {48: 0.12, 54: 0.12, 8: 1.05, 7: 0.95, 9: 0.95, 6: 0.75, 10: 0.75, 5: 0.5, 11: 0.5, 4: 0.25, 12: 0.25}
+# The lower lip's own landmarks drop along an ellipse's arc between its corners (LOWER_ARCS, `_arc`).
+JAW_DROP = {60: 0.15, 64: 0.15, 48: 0.12, 54: 0.12}
+JAW_DROP |= {8: 1.05, 7: 0.95, 9: 0.95, 6: 0.75, 10: 0.75, 5: 0.5, 11: 0.5, 4: 0.25, 12: 0.25}
 JAW_DROP |= {3: 0.07, 13: 0.07, 62: -0.04, 61: -0.03, 63: -0.03, 51: -0.03}
+# Each lip's outer and inner landmark chains with their corners: a lip moves along an arc between its corners.
+UPPER_ARCS = (((49, 50, 51, 52, 53), (48, 54)), ((61, 62, 63), (60, 64)))
+LOWER_ARCS = (((55, 56, 57, 58, 59), (48, 54)), ((65, 66, 67), (60, 64)))
 OPEN_NARROWING = 0.08  # px the corners move in per px of gap
 SPREAD = 0.14  # i/e: the lips widen by this share of the half width
 PURSE = 0.24  # o/u/w: they narrow by this share...
 ROUND_LIPS = {50: -0.05, 51: -0.05, 52: -0.05, 56: 0.05, 57: 0.05, 58: 0.05}  # ...and push out (up and down)
-LABIODENTAL = dict.fromkeys(UPPER_LIP, -0.07) | dict.fromkeys(LOWER_LIP, -0.03)  # f/v: lower lip under the teeth
-UPPER_RAISE = 0.08
+# f/v: the lower lip under the upper teeth; both lips rise, most in the middle (a parabola between the corners)
+LABIODENTAL = (-0.07, -0.03)  # upper lip, lower lip
+UPPER_RAISE = 0.08  # the upper lip, in the middle
 SMILE = dict.fromkeys(CORNERS, (0.10, -0.10)) | dict.fromkeys(BESIDE_CORNERS, (0.05, -0.05))  # (out, down)
 FROWN = dict.fromkeys(CORNERS, 0.07) | dict.fromkeys(BESIDE_CORNERS, 0.035)
 BROW_RAISE = 0.07  # face heights
@@ -45,11 +51,7 @@ FURROW_INNER = {21: 0.03, 22: -0.03}  # face heights, across
 PIVOT_BELOW_CHIN = 0.35  # face heights: the head turns about the neck
 # How far each landmark stands out of the face plane, in face widths: turning the head shifts these more.
 DEPTH = np.array(
-    [0.0] * 17
-    + [0.06] * 10
-    + [0.12, 0.15, 0.18, 0.22, 0.16, 0.17, 0.18, 0.17, 0.16]
-    + [0.05] * 12
-    + [0.12] * 20,
+    [0.0] * 17 + [0.06] * 10 + [0.12, 0.15, 0.18, 0.22, 0.16, 0.17, 0.18, 0.17, 0.16] + [0.05] * 12 + [0.12] * 20,
     np.float32,
 )
 BASES = (
@@ -110,21 +112,32 @@ class Rig:
 
     def head_affine(self, c: dict[str, float]) -> np.ndarray:
         """2x3 matrix taking face-frame pixels to output pixels: roll about the neck, then sway."""
-        matrix = cv2.getRotationMatrix2D(
-            (float(self.pivot[0]), float(self.pivot[1])), -c.get("head_roll", 0.0), 1.0
-        )
+        matrix = cv2.getRotationMatrix2D((float(self.pivot[0]), float(self.pivot[1])), -c.get("head_roll", 0.0), 1.0)
         # Turning also carries the whole head a little (the neck is behind the face).
-        matrix[0, 2] += (
-            c.get("head_dx", 0.0) + 0.25 * self.size * np.sin(np.radians(c.get("head_yaw", 0.0))) * 0.3
-        )
-        matrix[1, 2] += (
-            c.get("head_dy", 0.0) + 0.25 * self.size * np.sin(np.radians(c.get("head_pitch", 0.0))) * 0.3
-        )
+        matrix[0, 2] += c.get("head_dx", 0.0) + 0.25 * self.size * np.sin(np.radians(c.get("head_yaw", 0.0))) * 0.3
+        matrix[1, 2] += c.get("head_dy", 0.0) + 0.25 * self.size * np.sin(np.radians(c.get("head_pitch", 0.0))) * 0.3
         return matrix.astype(np.float32)
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
     return float(min(max(x, lo), hi))
+
+
+def _arc(
+    along: np.ndarray, arcs: tuple[tuple[tuple[int, ...], tuple[int, int]], ...], power: float
+) -> dict[int, float]:
+    """Weights of the lip landmarks in `arcs` (chains and their corners), 1 in the middle and 0 at the corners:
+    (1 - (along / corner)^2) ** power, along the lip from its middle to the corner on the landmark's side.
+    Power 0.5 is an ellipse: an opening's lower lip drops round, where fixed weights (0.82 at the inner landmarks
+    beside the middle, which dlib puts near it on a smile) bent it into a V. Power 1 raises the upper lip as a
+    parabola: its landmarks beside the corners (which stay put) rise less and fold no skin over the corners."""
+    weights = {}
+    for chain, corners in arcs:
+        for i in chain:
+            corner = max((along[c] for c in corners), key=lambda a: a * along[i])  # the corner on its side
+            share = 1 - (along[i] / corner) ** 2 if abs(corner) > 1e-3 else 1.0
+            weights[i] = float(max(share, 0.0) ** power)
+    return weights
 
 
 def build_rig(
@@ -165,7 +178,8 @@ def build_rig(
     follow = CLOSE_FOLLOW if chin_closes else {i: w for i, w in CLOSE_FOLLOW.items() if i >= 17}
     close += scaled(follow, 0.0, mean_gap)
 
-    drop = JAW_DROP if jaw_moves else {i: w for i, w in JAW_DROP.items() if i >= 17}
+    drop = _arc(along, LOWER_ARCS, 0.5) | JAW_DROP
+    drop = drop if jaw_moves else {i: w for i, w in drop.items() if i >= 17}
     opening = scaled(drop, 0.0, 1.0)  # one pixel of inner-lip gap
     for i in CORNERS:  # an open mouth narrows a little
         opening[i] -= OPEN_NARROWING * side[i] * right
@@ -173,8 +187,10 @@ def build_rig(
     width_shape = shape({i: (SPREAD * width / 2 * along[i], 0.0) for i in MOUTH})
     round_shape = shape({i: (-PURSE * width / 2 * along[i], 0.0) for i in MOUTH})
     round_shape += scaled(ROUND_LIPS, 0.0, width)
-    teeth = scaled(LABIODENTAL, 0.0, width)
-    upper = scaled(dict.fromkeys(UPPER_LIP, -UPPER_RAISE), 0.0, width)
+    raised = _arc(along, UPPER_ARCS, 1.0)
+    teeth = scaled({i: LABIODENTAL[0] * w for i, w in raised.items()}, 0.0, width)
+    teeth += scaled({i: LABIODENTAL[1] * w for i, w in _arc(along, LOWER_ARCS, 1.0).items()}, 0.0, width)
+    upper = scaled({i: -UPPER_RAISE * w for i, w in raised.items()}, 0.0, width)
     smile = shape({i: (SMILE[i][0] * width * side[i], SMILE[i][1] * width) for i in SMILE})
     frown = scaled(FROWN, 0.0, width)
     brow = scaled(dict.fromkeys(BROWS[0] + BROWS[1], -BROW_RAISE), 0.0, height)
