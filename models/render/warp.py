@@ -5,10 +5,11 @@ Per frame: vertex offsets from the controls; for each side of the slits (upper, 
 the piecewise-affine warp, rasterised on a coarse grid and composed with the head's affine; one remap of the
 whole frame; then, inside small boxes around the mouth and eyes, the lower side and what shows through the
 slits (teeth, tongue, eyeballs, closing lids) are blended in. Below the jaw the neck, collar and background
-stay where the head puts them: a dropping chin slides over them instead of dragging them down. The face's
-moving outline stops inside the photo's own edge where the colour leaves the skin, so a light background behind
-the jaw is not carried over the collar (a halo). A face only the CNN detector finds (turned) neither blinks nor
-moves its jaw line: its landmarks are too rough for that.
+stay where the head puts them: a dropping chin slides over them instead of dragging them down; under a rising
+chin (a closing mouth lifts it) the neck eases into the face's motion, so no seam runs along the old outline.
+The face's moving outline stops inside the photo's own edge where the colour leaves the skin, so a light
+background behind the jaw is not carried over the collar (a halo). A face only the CNN detector finds (turned)
+neither blinks nor moves its jaw line: its landmarks are too rough for that.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ class Puppet:
         self.eyes: EyeLayers | None = build_eyes(face.image, face.landmarks) if eyes else None
         points = face.landmarks
         self.jaw_spline = spline_matrix(points[JAW])
+        self.down = frame.down
         self.jaw_soft, self.jaw_lift = _jaw_margins(face.image, points, frame)
         jaw = self.jaw_spline @ points[JAW] + self.jaw_soft
         self.jaw_outline = np.concatenate([jaw, jaw[[-1, 0]] + self.jaw_lift]).astype(np.float32)
@@ -169,12 +171,14 @@ class Puppet:
         upper = self._maps(upper_offsets, self.upper_order, inverse_head)
         moved = self.mesh.vertices + offsets
         outlines = self._face_outlines(moved, head)
-        field, cells = (upper.grid, None) if outlines is None else self._pin_neck(upper.grid, outlines, inverse_head)
+        field, neck, cells = (
+            (upper.grid, None, None) if outlines is None else self._pin_neck(upper.grid, outlines, inverse_head)
+        )
         upper_full = cv2.resize(field, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
         warped = cv2.remap(self.src_rgba, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
         if outlines is not None:
-            self._mend_seam(out, upper, outlines, cells, inverse_head)
+            self._mend_seam(out, upper, outlines, neck, cells, inverse_head)
         blink = float(np.clip(controls.get("blink", 0.0), 0, 1))
         slits = []
         for index, (vertices, (upper_chain, lower_chain)) in enumerate(
@@ -271,56 +275,103 @@ class Puppet:
         return _Maps(head_grid + local, (0, 0) if window is None else (window[0].start, window[1].start))
 
     def _face_outlines(self, moved: np.ndarray, head: np.ndarray) -> list[np.ndarray] | None:
-        """The face's outline now and in the photo, in output pixels; None while the jaw is where it was."""
+        """The face's outline now, the part of the photo's it still covers and the photo's, in output pixels;
+        None while the jaw is where it was. The face covers the photo's outline where the jaw dropped or moved
+        aside, and its own where it rose (a closing mouth lifts the chin): the neck shows in the band it left."""
         jaw = self.jaw_spline @ moved[JAW] + self.jaw_soft
-        if np.abs(jaw - self.jaw_outline[: len(jaw)])[JAW_MOVES].max() < 0.1:
+        photo = self.jaw_outline[: len(jaw)]
+        if np.abs(jaw - photo)[JAW_MOVES].max() < 0.1:
             return None
-        outline = np.concatenate([jaw, jaw[[-1, 0]] + self.jaw_lift]).astype(np.float32)
-        return [cv2.transform(shape[None], head)[0] for shape in (outline, self.jaw_outline)]
+        rose = (jaw - photo) @ self.down < -0.1
+        outline, held = (
+            np.concatenate([curve, curve[[-1, 0]] + self.jaw_lift]).astype(np.float32)
+            for curve in (jaw, np.where(rose[:, None], jaw, photo))
+        )
+        return [cv2.transform(shape[None], head)[0] for shape in (outline, held, self.jaw_outline)]
 
     def _pin_neck(
         self, grid: np.ndarray, outlines: list[np.ndarray], inverse_head: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The face field with every grid point outside the face (now or in the photo) sampling the photo as
-        the head alone moves it: the warp's stretch there (a dropped chin pulls the neck and the collar down)
-        is dropped, so the chin slides over the neck. Also the (N, 2) x, y grid cells (of the 2x2 grid points
-        from x, y on) with corners on both sides where the field moves: upsampling blends the two sides'
-        positions in their pixels."""
-        inside = np.zeros(grid.shape[:2], np.uint8)
-        for shape in outlines:
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """The face field inside the face (the first two `outlines`, _face_outlines); outside it, the photo as
+        the head alone moves it: the warp's stretch there (a dropped chin pulls the neck and the collar down) is
+        dropped, so the chin slides over the neck. In and below the band a rising chin left inside the photo's
+        outline, that neck field eases into the face's (_eased_neck, returned; None where there is no such
+        band). Also the (N, 2) x, y grid cells (of the 2x2 grid points from x, y on) with corners on both sides
+        of the face's edge where the two fields differ: upsampling blends the two sides' positions there."""
+        masks = [np.zeros(grid.shape[:2], np.uint8) for _ in outlines]
+        for mask, shape in zip(masks, outlines, strict=True):
             cv2.fillPoly(
-                inside, [np.round((shape - (GRID_STEP - 1) / 2) / GRID_STEP * 16).astype(np.int32)], 1, cv2.LINE_8, 4
+                mask, [np.round((shape - (GRID_STEP - 1) / 2) / GRID_STEP * 16).astype(np.int32)], 1, cv2.LINE_8, 4
             )
+        inside = masks[0] | masks[1]
         still = cv2.transform(self.grid, inverse_head)
-        difference = cv2.absdiff(grid, still)
+        lift = float(np.linalg.norm(outlines[2] - outlines[1], axis=1).max()) / GRID_STEP  # grid steps
+        eased = self._eased_neck(grid, inside, masks[2] & (1 - inside), still, lift)
+        neck = still if eased is None else eased
+        difference = cv2.absdiff(grid, neck)
         moves = (np.maximum(difference[..., 0], difference[..., 1]) > 0.25).astype(np.uint8)
         # at each grid point, the largest and smallest of its cell's corners (the last row and column start none)
         high, low = cv2.dilate(inside, _CORNERS, anchor=(0, 0)), cv2.erode(inside, _CORNERS, anchor=(0, 0))
         cells = cv2.findNonZero((cv2.dilate(moves, _CORNERS, anchor=(0, 0)) & (high ^ low))[:-1, :-1])
-        return cv2.copyTo(grid, inside, still), np.zeros((0, 2), np.int32) if cells is None else cells.reshape(-1, 2)
+        cells = np.zeros((0, 2), np.int32) if cells is None else cells.reshape(-1, 2)
+        return cv2.copyTo(grid, inside, neck), eased, cells
+
+    @staticmethod
+    def _eased_neck(
+        grid: np.ndarray, inside: np.ndarray, left: np.ndarray, still: np.ndarray, lift: float
+    ) -> np.ndarray | None:
+        """The neck's field (`still`) blended towards the face's (`grid`) near the band `left` that a chin
+        rising by up to `lift` grid steps left inside the photo's outline: fully at the face's edge, not at all
+        twice the lift below it or that far beside the band. Continuous, so no edge runs along the photo's old
+        outline (the still neck there met the face field's stretch: a straight dark band under the chin, with
+        bright specks), and slower than the lift, so it folds nothing: the shadow under the chin rises with it,
+        stretched. Only the box around the band and that reach is computed; None without a band."""
+        box = _box_of(left)
+        if box is None or lift < 0.1:
+            return None
+        reach = 2 * lift + 1
+        pad = int(np.ceil(reach)) + 1
+        rows = slice(max(box[0].start - pad, 0), box[0].stop + pad)
+        cols = slice(max(box[1].start - pad, 0), box[1].stop + pad)
+        depth = cv2.distanceTransform(1 - inside[rows, cols], cv2.DIST_L2, 3)  # grid steps from the face
+        beside = cv2.distanceTransform(1 - left[rows, cols], cv2.DIST_L2, 3)
+        weight = np.clip(1 - np.minimum(depth, reach) / reach, 0, 1) * np.clip(1 - beside / reach, 0, 1)
+        neck = still.copy()
+        neck[rows, cols] += weight[..., None] * (grid[rows, cols] - still[rows, cols])
+        return neck
 
     def _mend_seam(
-        self, out: np.ndarray, exact: _Maps, outlines: list[np.ndarray], cells: np.ndarray, inverse_head: np.ndarray
+        self,
+        out: np.ndarray,
+        exact: _Maps,
+        outlines: list[np.ndarray],
+        eased: np.ndarray | None,
+        cells: np.ndarray,
+        inverse_head: np.ndarray,
     ) -> None:
-        """Redraw the pixels of the grid `cells` (_pin_neck): the face (exact field) over the still neck,
-        anti-aliased."""
+        """Redraw the pixels of the grid `cells` (_pin_neck): the face (exact field) over the neck (the head's
+        affine alone, or the `eased` field), anti-aliased along the face's edge (the first two `outlines`)."""
         if len(cells) == 0:
             return
         seam = (cells[:, None] * GRID_STEP + _CELL).reshape(-1, 2)  # x, y pixels
         x0, y0 = cells.min(0) * GRID_STEP + GRID_STEP // 2 - 1  # the seam's box and a pixel around it
         x1, y1 = cells.max(0) * GRID_STEP + GRID_STEP // 2 + GRID_STEP + 1
         face = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        for outline in outlines:
+        for outline in outlines[:2]:
             cv2.fillPoly(face, [np.round((outline - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
         in_box = (seam[:, 1] - y0) * (x1 - x0) + seam[:, 0] - x0  # flat indices: one gather, not two
         keep = cv2.blur(face, (3, 3)).ravel()[in_box].astype(np.float32)[None, :, None] / 255
         pixels = seam.astype(np.float32)[None]
-        at = cv2.remap(exact.grid, (pixels - (GRID_STEP - 1) / 2) / GRID_STEP, None, cv2.INTER_LINEAR)
-        face_rgb, still_rgb = (
-            cv2.remap(self.src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-            for m in (at, cv2.transform(pixels, inverse_head))
+        on_grid = (pixels - (GRID_STEP - 1) / 2) / GRID_STEP
+        at = cv2.remap(exact.grid, on_grid, None, cv2.INTER_LINEAR)
+        neck = (
+            cv2.transform(pixels, inverse_head) if eased is None else cv2.remap(eased, on_grid, None, cv2.INTER_LINEAR)
         )
-        blend = (still_rgb + keep * (face_rgb - still_rgb))[0].astype(np.uint8)
+        face_rgb, neck_rgb = (
+            cv2.remap(self.src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+            for m in (at, neck)
+        )
+        blend = (neck_rgb + keep * (face_rgb - neck_rgb))[0].astype(np.uint8)
         out.reshape(-1, 3)[seam[:, 1] * self.size + seam[:, 0]] = blend  # flat indices: one scatter, not two
 
     def _shadow_reach(self, index: int) -> float:
