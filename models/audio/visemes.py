@@ -118,7 +118,9 @@ def shape_curves(
         curves = {f: values[:, i] for i, f in enumerate(FIELDS)}
     # Louder speech opens the jaw wider; bilabial closure and lip-to-teeth are not scaled.
     curves["open"] = curves["open"] * (0.4 + 0.6 * energy) * (1 - curves["closed"])
-    return MouthCurves(rate=rate, energy=energy.astype(np.float32), **{f: curves[f].astype(np.float32) for f in FIELDS})
+    return MouthCurves(
+        rate=rate, energy=energy.astype(np.float32), **{f: curves[f].astype(np.float32) for f in FIELDS}
+    )
 
 
 def _crossfade(t: np.ndarray, idx: np.ndarray, starts: np.ndarray, ends: np.ndarray, targets: np.ndarray):

@@ -84,7 +84,9 @@ def evaluate(
 
     def during(labels: set[str]) -> list[np.ndarray]:
         spans = [
-            apertures[(times >= p.start) & (times < max(p.end, p.start + 1 / fps))] for p in phones if p.label in labels
+            apertures[(times >= p.start) & (times < max(p.end, p.start + 1 / fps))]
+            for p in phones
+            if p.label in labels
         ]
         return [s[~np.isnan(s)] for s in spans if np.any(~np.isnan(s))]
 
@@ -108,7 +110,9 @@ def evaluate(
     )
 
 
-def audio_mouth_offset(apertures: np.ndarray, fps: float, audio: np.ndarray, sample_rate: int) -> float | None:
+def audio_mouth_offset(
+    apertures: np.ndarray, fps: float, audio: np.ndarray, sample_rate: int
+) -> float | None:
     """The lag (ms) that best aligns mouth aperture with the loudness envelope; + = mouth late."""
     valid = ~np.isnan(apertures)
     if valid.sum() < 3 or np.ptp(apertures[valid]) == 0:
@@ -122,7 +126,8 @@ def audio_mouth_offset(apertures: np.ndarray, fps: float, audio: np.ndarray, sam
     mouth, loudness = _zscore(mouth[:n]), _zscore(loudness[:n])
     max_lag = int(MAX_LAG * ENVELOPE_RATE)
     scores = [
-        float(np.dot(mouth[max(lag, 0) : n + min(lag, 0)], loudness[max(-lag, 0) : n - max(lag, 0)])) / (n - abs(lag))
+        float(np.dot(mouth[max(lag, 0) : n + min(lag, 0)], loudness[max(-lag, 0) : n - max(lag, 0)]))
+        / (n - abs(lag))
         for lag in range(-max_lag, max_lag + 1)
     ]
     return (int(np.argmax(scores)) - max_lag) * 1000.0 / ENVELOPE_RATE

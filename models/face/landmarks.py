@@ -158,4 +158,6 @@ def box_from_points(points: np.ndarray) -> dlib.rectangle:
     x0, x1 = float(points[:, 0].min()), float(points[:, 0].max())
     side = TRACK_BOX_SIDE * (x1 - x0)
     cx, cy = points.mean(0) - [0.0, TRACK_BOX_RISE * side]
-    return dlib.rectangle(round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2))
+    return dlib.rectangle(
+        round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2)
+    )

@@ -172,8 +172,9 @@ def close_lid(
     around = np.clip((2 * outward - 1) ** 2, 0, 1)
     # Shaded as a lid over a round eyeball, lit from the front: the bulge lit in its middle, turning away (darker)
     # towards the lash line and the corners.
-    shade = (1 + ROUND[0] * np.sin(np.pi * np.clip(depth * 1.15, 0, 1)) * (1 - around)) * (
-        1 - ROUND[1] * np.clip(around + np.clip((depth - 0.55) / 0.45, 0, 1) ** 2, 0, 1)
+    shade = (
+        (1 + ROUND[0] * np.sin(np.pi * np.clip(depth * 1.15, 0, 1)) * (1 - around))
+        * (1 - ROUND[1] * np.clip(around + np.clip((depth - 0.55) / 0.45, 0, 1) ** 2, 0, 1))
     )
     colour = cv2.remap(layers.skin, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     colour += cv2.remap(layers.grain, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)

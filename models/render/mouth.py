@@ -140,7 +140,9 @@ def _tooth_position(along: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, n
     return gap, across
 
 
-def _teeth(rgb: np.ndarray, along: np.ndarray, edges: np.ndarray, depth: np.ndarray, shade: np.ndarray) -> np.ndarray:
+def _teeth(
+    rgb: np.ndarray, along: np.ndarray, edges: np.ndarray, depth: np.ndarray, shade: np.ndarray
+) -> np.ndarray:
     """A row of teeth, `depth` 0 at the gum and 1 at the free edge: each tooth rounded (lit in its middle),
     ivory at the gum, the gaps between them soft and clearest towards the free edge."""
     gap, across = _tooth_position(along, edges)
@@ -178,3 +180,4 @@ def lips_over_opening(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -
     grow = max(1, round(OPENING_MARGIN * frame.mouth_width))
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     return cv2.inpaint(np.ascontiguousarray(image), mask, 2 * grow + 1, cv2.INPAINT_TELEA)
+
