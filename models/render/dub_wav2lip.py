@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import librosa
 import numpy as np
 
 from models.device import torch_device
@@ -30,9 +29,11 @@ class DubWav2LipRenderer(Wav2LipRenderer):
     def frames(self, face: VideoFace, controls: ControlTrack, audio_wav: Path) -> Iterator[np.ndarray]:
         import torch
 
+        from models.audio.io import decode_audio  # librosa.load's result at 16 kHz, without its imports
+
         device = torch_device()
         model = self._network(device)
-        wav, _ = librosa.load(audio_wav, sr=SAMPLE_RATE, mono=True)
+        wav = decode_audio(audio_wav, SAMPLE_RATE)
         windows = mel_windows(melspectrogram(wav), float(face.rate), face.n_frames)
         pending: list[tuple[np.ndarray, tuple[int, int, int, int] | None, np.ndarray | None]] = []
         crops: list[np.ndarray] = []

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
-import librosa
 import numpy as np
 
 from core.errors import BackendUnavailable
@@ -120,11 +119,13 @@ class Wav2LipRenderer(FrameRenderer):
     def frames(self, face: FaceAnalysis, controls: ControlTrack, audio_wav: Path) -> Iterator[np.ndarray]:
         import torch
 
+        from models.audio.io import decode_audio  # librosa.load's result at 16 kHz, without its imports
+
         device = torch_device()
         model = self._network(device)
         n = controls.n_frames
 
-        wav, _ = librosa.load(audio_wav, sr=SAMPLE_RATE, mono=True)
+        wav = decode_audio(audio_wav, SAMPLE_RATE)
         windows = torch.from_numpy(mel_windows(melspectrogram(wav), controls.fps, n)).unsqueeze(
             1
         )  # (n,1,80,16)

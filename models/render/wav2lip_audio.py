@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import librosa
 import numpy as np
+
+from models.audio.dsp import mel_filterbank, power_spectrogram
 
 SAMPLE_RATE = 16_000
 N_FFT = 800
@@ -28,15 +29,18 @@ MEL_RATE = SAMPLE_RATE / HOP  # 80 mel frames per second
 
 @lru_cache(maxsize=1)
 def _mel_basis() -> np.ndarray:
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX)
+    return mel_filterbank(SAMPLE_RATE, N_FFT, N_MELS, FMIN, FMAX)
 
 
 def melspectrogram(wav: np.ndarray) -> np.ndarray:
-    """Mono float wav at 16 kHz -> (80, T) normalised log-mel, T = len(wav) // 200 + 1."""
-    from scipy import signal  # a second of start-up: only when Wav2Lip runs, not when it is merely planned
+    """Mono float wav at 16 kHz -> (80, T) normalised log-mel, T = len(wav) // 200 + 1.
 
-    emphasised = signal.lfilter([1, -PREEMPHASIS], [1], wav.astype(np.float64))
-    magnitude = np.abs(librosa.stft(y=emphasised, n_fft=N_FFT, hop_length=HOP, win_length=WIN))
+    librosa's stft and mel filters in numpy (models.audio.dsp, held to librosa by the tests): librosa's first
+    call costs a fresh process 1.5-2.5 s of imports (numba, scipy) and, on a machine that never ran it, numba's
+    compilation too."""
+    wav = wav.astype(np.float64)
+    emphasised = np.concatenate([wav[:1], wav[1:] - PREEMPHASIS * wav[:-1]])  # lfilter([1, -0.97], [1], wav)
+    magnitude = np.sqrt(power_spectrogram(emphasised, N_FFT, HOP, WIN))
     min_level = np.exp(MIN_LEVEL_DB / 20 * np.log(10))
     db = 20 * np.log10(np.maximum(min_level, _mel_basis() @ magnitude)) - REF_LEVEL_DB
     scaled = 2 * MAX_ABS_VALUE * (db - MIN_LEVEL_DB) / -MIN_LEVEL_DB - MAX_ABS_VALUE

@@ -64,6 +64,14 @@ def test_the_checkpoint_has_the_official_size_and_loads(files, nets):
     assert load_mapping(files["mapping_109"]).coeff_nc == 73
 
 
+def test_the_networks_hold_the_files_tensors(files, nets):
+    from safetensors.torch import load_file
+
+    state = load_file(files["checkpoint"])
+    assert set(nets.state_dict()) == set(state)
+    assert all(torch.equal(value, state[key]) for key, value in nets.state_dict().items())
+
+
 @pytest.mark.parametrize("name", ["SadTalker_V0.0.2_256.safetensors", "SadTalker_V0.0.2_512.safetensors"])
 def test_a_truncated_or_foreign_checkpoint_is_refused_naming_the_file_and_first_bad_keys(files, nets, tmp_path, name):
     cut = tmp_path / name

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.signal import savgol_filter
 
 from models.render.sadtalker.loading import SadTalkerNets
 from models.render.sadtalker.mapping import WINDOW, MappingNet, bins_to_degrees, transform_keypoints
@@ -29,6 +28,8 @@ class Drive:
 
 def smooth_poses(poses: np.ndarray) -> np.ndarray:
     """The official smoothing of audio2pose's output: window 13 frames, or the largest odd window that fits."""
+    from scipy.signal import savgol_filter  # crop mode with audio pose only: scipy.signal's import is a second
+
     window = min(POSE_SMOOTHING, (len(poses) - 1) // 2 * 2 + 1)
     return savgol_filter(poses, window, 2, axis=0) if window > 2 else poses
 

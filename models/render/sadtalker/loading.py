@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from core.errors import BackendUnavailable
-from models.checkpoint import load_strict, read_state_dict
+from models.checkpoint import load_strict, read_state_dict, skeleton
 from models.render.sadtalker.audio2exp import Audio2Exp
 from models.render.sadtalker.audio2pose import Audio2Pose
 from models.render.sadtalker.face3d import FaceRecon
@@ -33,12 +33,12 @@ class SadTalkerNets(nn.Module):
         self.face_3drecon = FaceRecon()
 
 
-def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+def read_safetensors(path: Path, device: str = "cpu") -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
-        return load_file(path)
+        return load_file(path, device=device)
     except (SafetensorError, OSError, ValueError) as err:
         raise BackendUnavailable(
             f"cannot read SadTalker checkpoint {path} (truncated or not safetensors?): {err}"
@@ -46,14 +46,16 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 def load_nets(path: Path, device: str = "cpu") -> SadTalkerNets:
-    """The five networks from the official safetensors file, in eval mode."""
-    state = read_safetensors(path)  # before building the networks: a bad file is refused at once
+    """The five networks from the official safetensors file, in eval mode. The file's tensors are read straight
+    to `device` and become the networks' own (no random initialisation first, no second copy)."""
+    state = read_safetensors(path, device)  # before building the networks: a bad file is refused at once
     nets = load_strict(
-        SadTalkerNets(),
+        skeleton(SadTalkerNets),
         state,
         path,
         "SadTalker (SadTalker_V0.0.2_*.safetensors)",
         "expects SadTalker_V0.0.2_256.safetensors or _512 from the v0.0.2-rc release",
+        assign=True,
     )
     return nets.to(device).eval()
 
@@ -67,10 +69,11 @@ def load_mapping(path: Path, device: str = "cpu") -> MappingNet:
     if coeff_nc not in (70, 73):
         raise BackendUnavailable(f"{path}: a mapping network reads 70 or 73 coefficients, this one {coeff_nc}")
     mapping = load_strict(
-        MappingNet(coeff_nc),
+        skeleton(lambda: MappingNet(coeff_nc)),
         state,
         path,
         "the SadTalker mapping network",
         "expects mapping_00229-model.pth.tar or mapping_00109-model.pth.tar",
+        assign=True,
     )
     return mapping.to(device).eval()

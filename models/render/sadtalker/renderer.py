@@ -134,9 +134,9 @@ class SadTalkerRenderer(FrameRenderer):
         ]
 
     def frames(self, face: FaceAnalysis, controls: ControlTrack, audio_wav: Path) -> Iterator[np.ndarray]:
-        import librosa
         import torch
 
+        from models.audio.io import decode_audio
         from models.render.sadtalker.animate import Animator, Drive, coefficients
         from models.render.sadtalker.audio import frame_mels
         from models.render.sadtalker.crop import face_crop, face_mask, paste
@@ -159,7 +159,7 @@ class SadTalkerRenderer(FrameRenderer):
         source = crop.cut(photo_image, side)
         photo = photo_coefficients(nets.face_3drecon, source, crop.landmarks_in(face.landmarks, side), device)
 
-        wav, _ = librosa.load(audio_wav, sr=SAMPLE_RATE, mono=True)
+        wav = decode_audio(audio_wav, SAMPLE_RATE)
         mels = torch.from_numpy(frame_mels(wav, controls.fps, n)).to(device)
         pose = "photo" if o.mode == "still" or o.pose == "control" else "audio"
         drive = Drive(controls.channels["blink"], pose, o.pose_style, o.expression_scale, o.seed)
