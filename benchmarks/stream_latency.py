@@ -109,7 +109,7 @@ def lookahead_quality(image: Path, fps: int) -> dict[int, dict[str, float]]:
             with tempfile.TemporaryDirectory() as tmp:
                 write_wav(Path(tmp) / "s.wav", audio, 16_000)
                 offline = analyze_speech(Path(tmp) / "s.wav")
-            controls, _ = build_controls(offline.curves, "neutral", offline.duration, fps)
+            controls = build_controls(offline.curves, "neutral", offline.duration, fps)
             with StreamEngine(face, fps, lookahead=ms / 1000) as engine:
                 engine.feed((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
                 engine.end()
