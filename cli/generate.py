@@ -109,6 +109,7 @@ def generate_video(
         "backend": final["plan"]["renderer"]["name"],
         "backend_reason": final["plan"]["renderer"]["reason"],
         "plan": final["plan"],
+        "render_device": final.get("render_device", {}),
         "backends": final["backends"],
         "emotion": final["emotion"],
         "emotion_scores": final.get("emotion_scores", {}),

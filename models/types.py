@@ -132,6 +132,8 @@ class RenderReport:
     frames: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    # where the frames were made: {"device": "cpu" | "cuda", "precision": "fp32" | "fp16" | "bf16" (neural only)}
+    ran_on: dict[str, str] = field(default_factory=lambda: {"device": "cpu"})
 
 
 class FrameSink(Protocol):

@@ -338,6 +338,7 @@ def video_generation(state: AvatarState) -> dict[str, Any]:
         "video_key": files.store("video.mp4"),
         "plan": {"renderer": result.choice.as_dict()},  # what ran, when a failure moved it down the chain
         "backends": {"video_generation": result.choice.reason},
+        "render_device": result.ran_on,
         "warnings": result.warnings + result.notes + faces + face.notes,
         **_encoded_speech(files),  # long done by now: stored where finalize, on any worker, finds it
     }

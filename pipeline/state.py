@@ -46,6 +46,7 @@ class AvatarState(TypedDict, total=False):
 
     # video_generation / quality_enhancement / finalize
     video_key: str
+    render_device: dict[str, str]  # where the frames were made: device, and precision for a neural renderer
     # the speech already encoded for the output (key, samples): encoded aside from audio_processing on, stored by
     # video_generation; absent when the job moved between processes (finalize encodes it then)
     speech_aac: dict[str, Any]

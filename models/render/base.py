@@ -44,6 +44,10 @@ class FrameRenderer:
         """What the user should know about this renderer's result."""
         return []
 
+    def ran_on(self) -> dict[str, str]:
+        """Where the last frames were made (RenderReport.ran_on): the CPU unless a neural renderer says otherwise."""
+        return {"device": "cpu"}
+
     def render(
         self,
         face: Any,
@@ -64,7 +68,7 @@ class FrameRenderer:
             sink.write(frame)
             if progress is not None:
                 progress(written, total)
-        return RenderReport(self.name, written, time.perf_counter() - started, self.notes())
+        return RenderReport(self.name, written, time.perf_counter() - started, self.notes(), self.ran_on())
 
 
 def render_threads() -> int:

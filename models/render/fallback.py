@@ -24,6 +24,7 @@ class RenderResult:
     frames: int
     notes: list[str] = field(default_factory=list)  # what the user should know about the result
     warnings: list[str] = field(default_factory=list)
+    ran_on: dict[str, str] = field(default_factory=dict)  # RenderReport.ran_on
 
 
 def render_planned(
@@ -52,7 +53,7 @@ def render_planned(
             require_planned_cuda(choice.name, choice.needs_cuda)
             with VideoWriter(out, fps=rate, size=size, crf=settings.video_crf, preset=settings.video_preset) as sink:
                 report = registry.get(choice.name).render(face, controls, audio_wav, sink, progress=progress)
-            return RenderResult(choice, report.frames, report.notes, warnings)
+            return RenderResult(choice, report.frames, report.notes, warnings, report.ran_on)
         except Exception as err:  # noqa: BLE001 - any backend failure falls back, and is recorded
             log.warning("renderer %s failed: %s", choice.name, err)
             failed = choice.name

@@ -116,6 +116,9 @@ class Wav2LipRenderer(FrameRenderer):
     def notes(self) -> list[str]:
         return [f"wav2lip on {torch_device()}", MOUTH_ONLY]
 
+    def ran_on(self) -> dict[str, str]:
+        return {"device": torch_device(), "precision": "fp32"}
+
     def frames(self, face: FaceAnalysis, controls: ControlTrack, audio_wav: Path) -> Iterator[np.ndarray]:
         import torch
 

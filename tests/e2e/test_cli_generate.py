@@ -55,6 +55,7 @@ def test_text_to_video_golden_run(astronaut_png, shared_data, tmp_path):
     assert summary["backend"] == "warp"
     assert "wav2lip weights missing" in summary["backend_reason"]  # why the neural backend was skipped
     assert summary["plan"]["renderer"]["reason"] == summary["backend_reason"]
+    assert summary["render_device"] == {"device": "cpu"}  # the warp renderer: NumPy/OpenCV on the CPU
     assert set(summary["timings"]) == set(ORDER)  # every node ran (the order is pinned in test_pipeline_graph)
     assert summary["transcript_source"] == "given"
     assert abs(summary["controls"]["frames"] - info["frames"]) <= 1

@@ -166,6 +166,7 @@ def test_still_mode_pastes_the_face_back_and_leaves_the_rest_untouched(files, as
         assert np.array_equal(frame[outside], photo[outside])
         assert (frame[~outside] != photo[~outside]).any()  # the face is SadTalker's (noise, from random weights)
     assert "sadtalker still on cpu fp32" in report.notes and "head still (the photo's pose)" in report.notes
+    assert report.ran_on == {"device": "cpu", "precision": "fp32"}
 
 
 def test_a_job_records_where_expression_blinks_and_head_motion_came_from(files, astronaut_png, data_dir, monkeypatch):
@@ -200,6 +201,7 @@ def test_a_job_records_where_expression_blinks_and_head_motion_came_from(files, 
         "head motion from the control track",
     ):
         assert note in final["warnings"], final["warnings"]
+    assert final["render_device"] == {"device": "cpu", "precision": precision.split(" ")[0]}  # what ran, not asked
     info = probe(open_storage().fetch(final["output_key"]))
     assert (info["width"], info["height"]) == (128, 128) and info["frames"] == round(final["duration"] * 5)
 

@@ -81,6 +81,7 @@ def test_render_regenerates_only_the_mouth_in_sync_with_audio(checkpoint: Path, 
     )
     assert time.perf_counter() - started < 30
     assert report.backend == "wav2lip" and report.frames == 20 and len(sink.frames) == 20
+    assert report.ran_on == {"device": "cpu", "precision": "fp32"}
     assert ticks[-1] == (20, 20)
     assert all(f.shape == face.image.shape and f.dtype == np.uint8 for f in sink.frames)
 

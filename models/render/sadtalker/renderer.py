@@ -120,6 +120,9 @@ class SadTalkerRenderer(FrameRenderer):
             self._loaded = key
         return self._nets
 
+    def ran_on(self) -> dict[str, str]:
+        return {"device": self._device, "precision": self._precision.split(" ")[0]}  # "fp32 (bf16 asked; ...)"
+
     def notes(self) -> list[str]:
         o = self.options
         head = {
