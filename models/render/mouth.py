@@ -31,6 +31,9 @@ CAVITY_RGB = np.array([0.55, 0.33, 0.31], np.float32)  # of the lip colour
 TONGUE_RGB = np.array([0.95, 0.6, 0.6], np.float32)
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
 OPENING_MARGIN = 0.015  # mouth widths: dlib's inner-lip line lies this far inside the lips' real edge
+# Lower teeth in the cavity's shade are lit by what it bounces: the lips' hue, to this power where lit fully and
+# twice it in the deepest shade (a darkened ivory alone reads olive grey next to the red cavity)
+BOUNCE = 0.3
 # mouth widths around the lips (sideways, up and down) where the inside can show: the widest opening (jaw_open 1.2,
 # models/render/warp_rig.OPEN_GAP) moves the lower lip about 0.46 down and samples the lower layer as far above
 INSIDE_REACH = (0.4, 0.8)
@@ -76,6 +79,8 @@ def build_mouth(
     # Teeth take the colour of the light on the face (a warm photo has warm teeth) and sit in the mouth's shade.
     tint = np.sqrt(skin_rgb.astype(np.float32) / max(float(np.mean(skin_rgb)), 1.0))
     teeth_rgb = np.clip(TEETH_RGB * tint * (0.7 + 0.2 * min(light, 1.0)), 0, 255)
+    if teeth_visible:  # the lower teeth match the photo's own upper ones
+        teeth_rgb = _photo_teeth_rgb(image, points, teeth_rgb)
     side_shade = np.clip(1 - 0.55 * along**2, 0.2, 1)  # teeth and cavity recede into shadow at the sides
     lip = lip_rgb.astype(np.float32)
 
@@ -100,9 +105,11 @@ def build_mouth(
     lower_depth = above_lower / LOWER_TEETH
     lower_alpha = _band(lower_depth, along, LOWER_EDGES, 0.62)
     # lower teeth sit in the shadow of the upper ones: darker, lit at their top edge
-    lower_teeth = _teeth(
-        teeth_rgb, along, LOWER_EDGES, lower_depth, side_shade * (0.72 + 0.2 * np.clip(lower_depth, 0, 1))
-    )
+    lower_shade = side_shade * (0.72 + 0.2 * np.clip(lower_depth, 0, 1))
+    # the deeper in the shade, the more of the light comes off the cavity's red walls
+    bounce = np.maximum(lip / max(float(lip @ LUMA), 1.0), 1e-3) ** (BOUNCE * (2 - lower_shade))[..., None]
+    bounce /= (bounce @ LUMA)[..., None]
+    lower_teeth = _teeth(teeth_rgb * bounce, along, LOWER_EDGES, lower_depth, lower_shade, gap_rgb=lip * CAVITY_RGB)
     lower_rgb += lower_alpha[..., None] * (lower_teeth - lower_rgb)
     if teeth_visible:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
         upper_alpha = _own_teeth(image, points)[box]
@@ -141,15 +148,23 @@ def _tooth_position(along: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _teeth(
-    rgb: np.ndarray, along: np.ndarray, edges: np.ndarray, depth: np.ndarray, shade: np.ndarray
+    rgb: np.ndarray,
+    along: np.ndarray,
+    edges: np.ndarray,
+    depth: np.ndarray,
+    shade: np.ndarray,
+    gap_rgb: np.ndarray | None = None,
 ) -> np.ndarray:
     """A row of teeth, `depth` 0 at the gum and 1 at the free edge: each tooth rounded (lit in its middle),
-    ivory at the gum, the gaps between them soft and clearest towards the free edge."""
+    ivory at the gum, the gaps between them soft and clearest towards the free edge, showing `gap_rgb` (what
+    lies behind them, lit as they are) or, without it, a darker shade of the teeth."""
     gap, across = _tooth_position(along, edges)
     rounded = 0.88 + 0.12 * (1 - np.clip(across, -1, 1) ** 2)
-    gaps = 1 - (0.08 + 0.14 * np.clip(depth, 0, 1)) * np.exp(-((gap / 0.035) ** 2))
+    gaps = ((0.08 + 0.14 * np.clip(depth, 0, 1)) * np.exp(-((gap / 0.035) ** 2)))[..., None]
     ivory = 1 - 0.08 * np.clip(1 - 2 * depth, 0, 1)[..., None] * np.array([0.0, 0.4, 1.0], np.float32)
-    return rgb * ivory * (shade * rounded * gaps)[..., None]
+    teeth = rgb * ivory * (shade * rounded)[..., None]
+    behind = np.zeros_like(rgb) if gap_rgb is None else gap_rgb * shade[..., None]
+    return teeth + gaps * (behind - teeth)
 
 
 def _band(depth: np.ndarray, along: np.ndarray, edges: np.ndarray, reach: float) -> np.ndarray:
@@ -160,6 +175,17 @@ def _band(depth: np.ndarray, along: np.ndarray, edges: np.ndarray, reach: float)
     inside = (depth > -0.3) & (depth < edge)
     ends = _smoothstep(reach - np.abs(along), 0, 0.25 * reach)
     return cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 0.8) * ends
+
+
+def _photo_teeth_rgb(image: np.ndarray, points: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """The mean colour of the brightest third of the photo's mouth opening (its teeth), or `fallback`."""
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    pixels = image[mask > 0].astype(np.float32)
+    if len(pixels) < 12:
+        return fallback
+    luma = pixels @ LUMA
+    return pixels[luma >= np.percentile(luma, 67)].mean(0)
 
 
 def _own_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -180,4 +206,3 @@ def lips_over_opening(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -
     grow = max(1, round(OPENING_MARGIN * frame.mouth_width))
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     return cv2.inpaint(np.ascontiguousarray(image), mask, 2 * grow + 1, cv2.INPAINT_TELEA)
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,6 +13,8 @@ from PIL import Image
 from models.eval.lipsync import aperture
 from models.face import landmarks as lm
 from models.face.analysis import analyze_face
+from models.face.frame import INNER_CORNERS, MOUTH_SLIT
+from models.render.mouth import LUMA, _curve
 from models.render.warp import Puppet
 from scripts.sample_photos import astronaut, grace_hopper
 
@@ -79,3 +82,28 @@ def test_a_video_frame_puppet_closes_the_lips_alone_and_lets_its_own_teeth_reach
     assert moved_below_chin(video) <= 1
     teeth = [p.mouth.upper[..., 3] for p in (photo, video)]
     assert teeth[0].shape == teeth[1].shape and np.all(teeth[1] >= teeth[0]) and teeth[1].sum() > 1.2 * teeth[0].sum()
+
+
+def _hue_saturation(rgb: np.ndarray) -> tuple[float, float]:
+    """Hue in degrees (0 red, 60 yellow) and HSV saturation 0..1 of one RGB colour."""
+    hsv = cv2.cvtColor(np.asarray(rgb, np.float32).reshape(1, 1, 3) / 255, cv2.COLOR_RGB2HSV)[0, 0]
+    return float(hsv[0]), float(hsv[1])
+
+
+@pytest.mark.parametrize("photo", [astronaut, grace_hopper], ids=["astronaut (own teeth)", "grace_hopper"])
+def test_lower_teeth_in_the_cavitys_shade_are_warm_ivory_not_grey(photo, data_dir: Path) -> None:
+    """The lower teeth take the upper teeth's hue (the photo's own, where it shows them), darkened by the cavity
+    and warmed by the light its red walls bounce: a darkened ivory alone read olive grey next to the cavity."""
+    face = analyze_face(photo())
+    mouth = Puppet(face).mouth
+    points, width = face.landmarks, face.frame.mouth_width
+    h, w = mouth.lower.shape[:2]
+    ys, xs = np.mgrid[:h, :w].astype(np.float32) + mouth.corner[::-1, None, None]
+    along = (xs - points[list(INNER_CORNERS)].mean(0)[0]) / (width / 2)
+    above_lower = (_curve(points[list(MOUTH_SLIT[1])], xs) - ys) / width
+    lower = mouth.lower[(np.abs(along) < 0.3) & (above_lower > 0.01) & (above_lower < 0.04)].mean(0)
+    upper = mouth.upper[(np.abs(along) < 0.3) & (mouth.upper[..., 3] > 0.9)][:, :3].mean(0)
+    (lower_hue, lower_saturation), (upper_hue, upper_saturation) = _hue_saturation(lower), _hue_saturation(upper)
+    assert lower @ LUMA < upper @ LUMA  # in shade
+    assert lower_hue <= upper_hue + 1  # not yellower (was 30 deg against the astronaut's own teeth's 18)
+    assert lower_saturation > 1.2 * upper_saturation  # not greyer (grace: 0.39 against 0.39)
