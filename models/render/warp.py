@@ -298,15 +298,15 @@ class Puppet:
         outline, that neck field eases into the face's (_eased_neck, returned; None where there is no such
         band). Also the (N, 2) x, y grid cells (of the 2x2 grid points from x, y on) with corners on both sides
         of the face's edge where the two fields differ: upsampling blends the two sides' positions there."""
-        masks = [np.zeros(grid.shape[:2], np.uint8) for _ in outlines]
-        for mask, shape in zip(masks, outlines, strict=True):
-            cv2.fillPoly(
-                mask, [np.round((shape - (GRID_STEP - 1) / 2) / GRID_STEP * 16).astype(np.int32)], 1, cv2.LINE_8, 4
-            )
-        inside = masks[0] | masks[1]
+        inside = np.zeros(grid.shape[:2], np.uint8)  # the two outlines filled in turn: their union
+        for shape in outlines[:2]:
+            _fill_on_grid(inside, shape)
         still = cv2.transform(self.grid, inverse_head)
         lift = float(np.linalg.norm(outlines[2] - outlines[1], axis=1).max()) / GRID_STEP  # grid steps
-        eased = self._eased_neck(grid, inside, masks[2] & (1 - inside), still, lift)
+        eased = None
+        if lift >= 0.1:  # else no band (_eased_neck): the photo's outline need not be drawn
+            left = cv2.subtract(_fill_on_grid(np.zeros_like(inside), outlines[2]), inside)  # 1 - 1 saturates at 0
+            eased = self._eased_neck(grid, inside, left, still, lift)
         neck = still if eased is None else eased
         difference = cv2.absdiff(grid, neck)
         moves = (np.maximum(difference[..., 0], difference[..., 1]) > 0.25).astype(np.uint8)
@@ -325,7 +325,8 @@ class Puppet:
         twice the lift below it or that far beside the band. Continuous, so no edge runs along the photo's old
         outline (the still neck there met the face field's stretch: a straight dark band under the chin, with
         bright specks), and slower than the lift, so it folds nothing: the shadow under the chin rises with it,
-        stretched. Only the box around the band and that reach is computed; None without a band."""
+        stretched. Only the box around the band and that reach is computed, in `still` itself (the caller's
+        own copy, _pin_neck); None without a band."""
         box = _box_of(left)
         if box is None or lift < 0.1:
             return None
@@ -336,7 +337,7 @@ class Puppet:
         depth = cv2.distanceTransform(1 - inside[rows, cols], cv2.DIST_L2, 3)  # grid steps from the face
         beside = cv2.distanceTransform(1 - left[rows, cols], cv2.DIST_L2, 3)
         weight = np.clip(1 - np.minimum(depth, reach) / reach, 0, 1) * np.clip(1 - beside / reach, 0, 1)
-        neck = still.copy()
+        neck = still  # the caller's own copy (_pin_neck): eased in place, in the box alone
         neck[rows, cols] += weight[..., None] * (grid[rows, cols] - still[rows, cols])
         return neck
 
@@ -446,6 +447,12 @@ class Puppet:
             half = len(slit.outline) // 2
             close_lid(face, rigid, self.eyes, slit.index - 1, slit.outline[:half], slit.outline[half:], slit.blink)
         out[box] = np.clip(face + 0.5, 0, 255).astype(np.uint8)  # rounded: truncated, the box read 1 level darker
+
+
+def _fill_on_grid(mask: np.ndarray, outline: np.ndarray) -> np.ndarray:
+    """`mask` (the coarse grid) with 1 at the grid points inside `outline` (output pixels), returned."""
+    cv2.fillPoly(mask, [np.round((outline - (GRID_STEP - 1) / 2) / GRID_STEP * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return mask
 
 
 def _opening_mask(opening: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
