@@ -179,9 +179,7 @@ def _band(depth: np.ndarray, along: np.ndarray, edges: np.ndarray, reach: float)
 
 def _photo_teeth_rgb(image: np.ndarray, points: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """The mean colour of the brightest third of the photo's mouth opening (its teeth), or `fallback`."""
-    mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    pixels = image[mask > 0].astype(np.float32)
+    pixels = image[_opening(image, points) > 0].astype(np.float32)
     if len(pixels) < 12:
         return fallback
     luma = pixels @ LUMA
@@ -190,9 +188,14 @@ def _photo_teeth_rgb(image: np.ndarray, points: np.ndarray, fallback: np.ndarray
 
 def _own_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Alpha of the photo's own mouth inside (its teeth), feathered."""
-    mask = np.zeros(image.shape[:2], np.float32)
-    cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1.0, shift=4)
-    return cv2.GaussianBlur(mask, (0, 0), 1.0)
+    return cv2.GaussianBlur(_opening(image, points).astype(np.float32), (0, 0), 1.0)
+
+
+def _opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """1 inside the photo's mouth opening (its inner lip line), 0 elsewhere."""
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return mask
 
 
 def lips_over_opening(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> np.ndarray:

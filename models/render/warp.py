@@ -326,9 +326,9 @@ class Puppet:
         outline (the still neck there met the face field's stretch: a straight dark band under the chin, with
         bright specks), and slower than the lift, so it folds nothing: the shadow under the chin rises with it,
         stretched. Only the box around the band and that reach is computed, in `still` itself (the caller's
-        own copy, _pin_neck); None without a band."""
+        own copy, _pin_neck, which calls it for a lift of 0.1 grid steps or more); None without a band."""
         box = _box_of(left)
-        if box is None or lift < 0.1:
+        if box is None:
             return None
         reach = 2 * lift + 1
         pad = int(np.ceil(reach)) + 1
