@@ -2,8 +2,9 @@
 
 Per face (once): a triangle mesh over the landmarks, the rig's basis shapes, the inside-of-mouth layers.
 Per frame: vertex offsets from the controls; for each side of the slits (upper, lower) the exact inverse of
-the piecewise-affine warp, rasterised on a coarse grid and composed with the head's affine; one remap of the
-whole frame; then, inside small boxes around the mouth and eyes, the lower side and what shows through the
+the piecewise-affine warp, rasterised on a coarse grid and composed with the head's affine, which fades out
+around the head (models/render/head_region.py: the background stays still); one remap of the part of the frame
+that moves; then, inside small boxes around the mouth and eyes, the lower side and what shows through the
 slits (teeth, tongue, eyeballs, closing lids) are blended in. Below the jaw the neck, collar and background
 stay where the head puts them: a dropping chin slides over them instead of dragging them down; under a rising
 chin (a closing mouth lifts it) the neck eases into the face's motion, so no seam runs along the old outline.
@@ -25,6 +26,7 @@ from models.face.analysis import FaceAnalysis
 from models.face.frame import JAW, FaceFrame
 from models.render.base import FrameRenderer
 from models.render.eyes import EyeLayers, build_eyes, close_lid
+from models.render.head_region import head_hold
 from models.render.mesh import GRID_STEP, LOWER, SLITS, SPLINE_STEPS, UPPER, FaceMesh, build_mesh, spline_matrix
 from models.render.mouth import MouthLayers, build_mouth, inside_box, lips_over_opening
 from models.render.warp_rig import Rig, build_rig
@@ -155,6 +157,7 @@ class Puppet:
         n = self.mesh.grid_shape[0]
         centres = (np.arange(n) * GRID_STEP + (GRID_STEP - 1) / 2).astype(np.float32)
         self.grid = np.dstack(np.meshgrid(centres, centres))  # (n, n, 2) grid point positions
+        self.hold = head_hold(frame, self.grid)[..., None]  # (n, n, 1): the share of the head's motion it follows
         full = (np.arange(size, dtype=np.float32) - (GRID_STEP - 1) / 2) / GRID_STEP
         self.up_x, self.up_y = (np.ascontiguousarray(a) for a in np.meshgrid(full, full))
         self.pixels = np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
@@ -168,17 +171,24 @@ class Puppet:
         inverse_head = cv2.invertAffineTransform(head)
         upper_offsets = np.tensordot(coefficients, self.upper_bases, axes=1)
         lower_offsets = np.tensordot(coefficients, self.lower_bases, axes=1)
-        upper = self._maps(upper_offsets, self.upper_order, inverse_head)
+        still = self._still(inverse_head)
+        upper = self._maps(upper_offsets, self.upper_order, still)
         moved = self.mesh.vertices + offsets
         outlines = self._face_outlines(moved, head)
         field, neck, cells = (
-            (upper.grid, None, None) if outlines is None else self._pin_neck(upper.grid, outlines, inverse_head)
+            (upper.grid, None, None) if outlines is None else self._pin_neck(upper.grid, outlines, still)
         )
-        upper_full = cv2.resize(field, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-        warped = cv2.remap(self.src_rgba, upper_full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
+        out, extended = self.src.copy(), _extended(field)
+        # grid points that sample elsewhere than themselves (a point's x, y compared as one 64-bit word: 20x faster)
+        moving = _box_of(field.view(np.uint64)[..., 0] != self.grid.view(np.uint64)[..., 0])
+        if moving is not None:  # ... and the pixels whose maps read them: the rest shows the photo as it is
+            box = self._pixels_of(moving)
+            warped = cv2.remap(
+                self.src_rgba, self._upsampled(extended, box), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+            cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=out[box])
         if outlines is not None:
-            self._mend_seam(out, upper, outlines, neck, cells, inverse_head)
+            self._mend_seam(out, upper, outlines, neck, cells, still)
         blink = float(np.clip(controls.get("blink", 0.0), 0, 1))
         slits = []
         for index, (vertices, (upper_chain, lower_chain)) in enumerate(
@@ -199,10 +209,39 @@ class Puppet:
             slits.append(_Slit(index, box, opening, cv2.transform(opening[None], head)[0], offsets[JAW_POINT], blink))
         if slits:  # the lower side shows only in the slits' boxes: its maps are needed there alone
             window = self._grid_window([slit.box for slit in slits])
-            lower = self._maps(lower_offsets, self.lower_order, inverse_head, window)
+            lower = self._maps(lower_offsets, self.lower_order, still, window)
             for slit in slits:
-                self._fill_slit(out, slit, upper_full[slit.box], lower.at(self, slit.box), inverse_head)
+                self._fill_slit(out, slit, self._upsampled(extended, slit.box), lower.at(self, slit.box), inverse_head)
         return out
+
+    def _still(self, inverse_head: np.ndarray) -> np.ndarray:
+        """Where each grid point samples the photo with the face at rest: the head's motion on the head, fading to
+        none around it (models/render/head_region.py)."""
+        still = cv2.transform(self.grid, inverse_head)
+        still -= self.grid
+        still *= self.hold
+        still += self.grid
+        return still
+
+    def _pixels_of(self, cells: tuple[slice, slice]) -> tuple[slice, slice]:
+        """The output pixels whose upsampled maps read any of the grid points in `cells` (and a few more)."""
+        rows, cols = (
+            slice(max((part.start - 1) * GRID_STEP, 0), min((part.stop + 1) * GRID_STEP, self.size)) for part in cells
+        )
+        return rows, cols
+
+    def _upsampled(self, extended: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+        """A field on the coarse grid (`extended` by a point on each side, _extended) upsampled to the pixels of
+        `box`, from the grid points around the box alone: linear to the frame's edges, where a resize of the
+        field itself holds the last grid point's value over half a step (the outer pixels smeared)."""
+        start, stop = [], []
+        for part in box:  # the extended grid's points from the one before the box's first pixel to the one after
+            start.append(int(np.floor((part.start - (GRID_STEP - 1) / 2) / GRID_STEP)) + 1)
+            stop.append(int(np.floor((part.stop - 1 - (GRID_STEP - 1) / 2) / GRID_STEP)) + 3)
+        cells = extended[start[0] : stop[0], start[1] : stop[1]]
+        up = cv2.resize(cells, (cells.shape[1] * GRID_STEP, cells.shape[0] * GRID_STEP), interpolation=cv2.INTER_LINEAR)
+        y0, x0 = ((s - 1) * GRID_STEP for s in start)  # the output pixel of the resize's first
+        return up[box[0].start - y0 : box[0].stop - y0, box[1].start - x0 : box[1].stop - x0]
 
     def _grid_window(self, boxes: list[tuple[slice, slice]]) -> tuple[slice, slice]:
         """The coarse grid points that upsampling reads for the output pixels of `boxes` (_Maps.at)."""
@@ -217,15 +256,14 @@ class Puppet:
         self,
         offsets: np.ndarray,
         order: np.ndarray,
-        inverse_head: np.ndarray,
+        still: np.ndarray,
         window: tuple[slice, slice] | None = None,
     ) -> _Maps:
         """Photo position sampled by each output grid point (those of `window`, default all): the exact inverse
         of the piecewise-affine mesh warp (moved triangles rasterised on the grid, this side's own triangles last
-        so they win where folds overlap), then composed with the inverse of the head's affine."""
+        so they win where folds overlap), then composed with the head's motion (`still`, _still)."""
         m = self.mesh
-        grid = self.grid if window is None else self.grid[window]
-        head_grid = cv2.transform(grid, inverse_head)
+        head_grid = still if window is None else still[window]
         at = (head_grid - (GRID_STEP - 1) / 2) / GRID_STEP  # where each samples the face-frame grid
         # the face-frame grid points those samples read (bilinear: the point below and the next)
         n = m.grid_shape[0]
@@ -289,7 +327,7 @@ class Puppet:
         return list(cv2.transform(np.concatenate([shapes, self.jaw_outline[None]]), head))
 
     def _pin_neck(
-        self, grid: np.ndarray, outlines: list[np.ndarray], inverse_head: np.ndarray
+        self, grid: np.ndarray, outlines: list[np.ndarray], still: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """The face field inside the face (the first two `outlines`, _face_outlines); outside it, the photo as
         the head alone moves it: the warp's stretch there (a dropped chin pulls the neck and the collar down) is
@@ -300,7 +338,7 @@ class Puppet:
         inside = np.zeros(grid.shape[:2], np.uint8)  # the two outlines filled in turn: their union
         for shape in outlines[:2]:
             _fill_on_grid(inside, shape)
-        still = cv2.transform(self.grid, inverse_head)
+        still = still.copy()  # _eased_neck eases it in place
         lift = float(np.linalg.norm(outlines[2] - outlines[1], axis=1).max()) / GRID_STEP  # grid steps
         eased = None
         if lift >= 0.1:  # else no band (_eased_neck): the photo's outline need not be drawn
@@ -349,10 +387,10 @@ class Puppet:
         outlines: list[np.ndarray],
         eased: np.ndarray | None,
         cells: np.ndarray,
-        inverse_head: np.ndarray,
+        still: np.ndarray,
     ) -> None:
         """Redraw the pixels of the grid `cells` (_pin_neck): the face (exact field) over the neck (the head's
-        affine alone, or the `eased` field), anti-aliased along the face's edge (the first two `outlines`)."""
+        motion alone, `still`, or the `eased` field), anti-aliased along the face's edge (the first two `outlines`)."""
         if len(cells) == 0:
             return
         seam = (cells[:, None] * GRID_STEP + _CELL).reshape(-1, 2)  # x, y pixels
@@ -366,9 +404,7 @@ class Puppet:
         pixels = seam.astype(np.float32)[None]
         on_grid = (pixels - (GRID_STEP - 1) / 2) / GRID_STEP
         at = cv2.remap(exact.grid, on_grid, None, cv2.INTER_LINEAR)
-        neck = (
-            cv2.transform(pixels, inverse_head) if eased is None else cv2.remap(eased, on_grid, None, cv2.INTER_LINEAR)
-        )
+        neck = cv2.remap(still if eased is None else eased, on_grid, None, cv2.INTER_LINEAR)
         face_rgb, neck_rgb = (
             cv2.remap(self.src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
             for m in (at, neck)
@@ -448,6 +484,14 @@ class Puppet:
             half = len(slit.outline) // 2
             close_lid(face, rigid, self.eyes, slit.index - 1, slit.outline[:half], slit.outline[half:], slit.blink)
         out[box] = np.clip(face + 0.5, 0, 255).astype(np.uint8)  # rounded: truncated, the box read 1 level darker
+
+
+def _extended(field: np.ndarray) -> np.ndarray:
+    """The coarse grid's `field` with one more point on each side, continued linearly."""
+    edge = cv2.copyMakeBorder(field, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    edge *= 2
+    edge -= cv2.copyMakeBorder(field, 1, 1, 1, 1, cv2.BORDER_REFLECT_101)  # 2 f[0] - f[1] beyond, f inside
+    return edge
 
 
 def _fill_on_grid(mask: np.ndarray, outline: np.ndarray) -> np.ndarray:

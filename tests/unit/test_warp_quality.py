@@ -217,3 +217,35 @@ def test_neck_under_a_rising_chin_repeats_no_row_of_the_photo(
     assert puppet.rig.photo_gap > 0  # the photo's mouth is open: closing it lifts the chin
     shown = puppet.frame(controls)[band][..., 0].astype(np.float32) * per_level
     assert np.diff(shown, axis=0).min() > -per_level - 0.5
+
+
+def test_the_background_stays_still_around_a_swaying_head(astronaut_face: FaceAnalysis) -> None:
+    """The head sways, nods and tilts; the photo around it (her shoulders, the studio's backdrop, the frame's
+    edges) does not move with it, and the few pixels between fade without a step."""
+    puppet = puppet_for(astronaut_face)
+    sway = {"head_roll": 1.5, "head_dx": 2.5, "head_yaw": 2.0, "head_pitch": 1.5}
+    rest, moved = (_luma(puppet.frame(c)) for c in ({}, sway))
+    p, size = astronaut_face.landmarks, astronaut_face.size
+    hair = (slice(int(p[19, 1]) - 70, int(p[19, 1]) - 50), slice(int(p[27, 0]) - 40, int(p[27, 0]) + 40))
+    assert np.abs(moved[hair] - rest[hair]).mean() > 4  # the head moves (its hair above the brows)
+    corners = [(slice(size - 48, size), slice(0, 48)), (slice(size - 48, size), slice(size - 48, size))]
+    for corner in corners:  # her shoulders
+        assert np.array_equal(moved[corner], _luma(puppet.src)[corner])
+    np.testing.assert_array_equal(rest[:2], _luma(puppet.src)[:2])  # the frame's edge at rest: no smear
+
+
+def test_a_field_upsampled_in_a_box_is_the_whole_frame_s_upsampling_there(astronaut_face: FaceAnalysis) -> None:
+    from models.render.warp import _extended
+
+    puppet = puppet_for(astronaut_face)
+    n, size, step = puppet.mesh.grid_shape[0], puppet.size, puppet.size // puppet.mesh.grid_shape[0]
+    field = np.random.default_rng(0).normal(0, 50, (n, n, 2)).astype(np.float32)
+    extended = _extended(field)
+    whole = cv2.resize(extended, ((n + 2) * step,) * 2, interpolation=cv2.INTER_LINEAR)[step:-step, step:-step]
+    inner = (slice(step, -step),) * 2  # away from the edges the same values as a resize of the field itself
+    np.testing.assert_array_equal(whole[inner], cv2.resize(field, (size, size))[inner])
+    for box in [(slice(0, 37), slice(5, 200)), (slice(101, 300), slice(250, size)), (slice(3, 4), slice(7, 9))]:
+        np.testing.assert_array_equal(puppet._upsampled(extended, box), whole[box])
+    # a linear field stays linear to the frame's edges: the photo as it is, not its outer pixels smeared
+    identity = puppet._upsampled(_extended(puppet.grid), (slice(0, size), slice(0, size)))
+    np.testing.assert_allclose(identity, puppet.pixels, atol=1e-3)
