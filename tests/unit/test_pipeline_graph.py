@@ -31,3 +31,17 @@ def test_nodes_route_by_the_resource_of_the_planned_backend(data_dir):
     assert node_resource("quality_enhancement", plan("warp", "none")) == "cpu"
     assert node_resource("quality_enhancement", {"plan": {"enhancer": {"name": "gfpgan", "resource": "gpu"}}}) == "gpu"
     assert node_resource("finalize", {"plan": {"renderer": {"name": "wav2lip", "resource": "gpu"}}}) == "cpu"
+
+
+def test_one_stream_runs_the_nodes_known_to_belong_to_the_segment(data_dir):
+    from pipeline.runner import _run_from
+
+    assert _run_from("audio_processing", None, {}) == list(ORDER)
+    # before avatar_control plans the backends, their nodes' resource is unknown: a cpu segment stops there
+    assert _run_from("audio_processing", "cpu", {}) == ["audio_processing", "emotion_detection", "avatar_control"]
+    assert _run_from("video_generation", "cpu", plan("warp")) == list(ORDER[3:])
+    on_gpu = {
+        "plan": {"renderer": {"name": "wav2lip", "resource": "gpu"}, "enhancer": plan("warp")["plan"]["enhancer"]}
+    }
+    assert _run_from("video_generation", "gpu", on_gpu) == ["video_generation"]
+    assert _run_from("quality_enhancement", "cpu", on_gpu) == ["quality_enhancement", "finalize"]
