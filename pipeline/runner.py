@@ -1,7 +1,9 @@
 """Run the pipeline: whole (CLI, embedded server) or one resource-class segment at a time (Celery workers).
 
-Both resume the job's LangGraph thread (thread_id = job id) from its checkpoint, one node per step, so a job
-interrupted anywhere continues from the last completed node.
+Both resume the job's LangGraph thread (thread_id = job id) from its checkpoint, saved after every node, so a job
+interrupted anywhere continues from the last completed node. One `graph.stream` runs as many nodes as are known to
+belong here (each call costs a thread pool and two loads of the checkpoint): the whole pipeline at once, a segment up
+to the node whose resource the plan has yet to decide, or that needs another resource.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from core.errors import InputError
 from core.settings import get_settings
 from pipeline.checkpoints import open_checkpointer
-from pipeline.graph import ORDER, build_graph, node_resource
+from pipeline.graph import ORDER, build_graph, node_resource, resource_known
 from pipeline.nodes import scratch_dir
 from pipeline.options import JobOptions, require_face, require_speech
 from pipeline.state import AvatarState
@@ -88,8 +90,10 @@ def _run_segment(
             if initial is None:
                 raise ValueError(f"job {job_id} has no checkpoint yet: pass its initial state")
             pending, values = initial, dict(initial)
-        elif snapshot.next and snapshot.next[0] in ORDER:
-            pending = None  # stopped between nodes, or died inside one: resume there
+        elif any(task.name in ORDER for task in snapshot.tasks):
+            # stopped between nodes, died inside one, or after one's writes were saved and before the checkpoint
+            # that follows them (LangGraph applies those writes and does not run it again): resume there
+            pending = None
         else:
             # died before the first node was checkpointed (LangGraph's input checkpoint): start again from the
             # stored input; what already completed keeps its recorded times and is not redone
@@ -100,6 +104,7 @@ def _run_segment(
             needed = node_resource(node, values)
             if resource is not None and needed != resource:
                 return SegmentResult(done=False, next_resource=needed, state=values)
+            run = _run_from(node, resource, values)
             if on_progress:
                 on_progress(node, 0.0)
             try:
@@ -107,23 +112,45 @@ def _run_segment(
                     pending,
                     config,
                     stream_mode=["custom", "updates"],
-                    interrupt_after=[node],
+                    interrupt_after=[run[-1]],
                     durability="sync",
                 ):
-                    if mode == "custom" and on_progress and chunk.get("total"):
-                        on_progress(chunk["node"], chunk["done"] / chunk["total"])
+                    if on_progress:
+                        _report(mode, chunk, run, on_progress)
             except InputError as err:
-                return SegmentResult(
-                    done=False, next_resource=None, state=values, failed=True, error=err.to_dict()
-                )
+                values = dict(graph.get_state(config).values)
+                return SegmentResult(done=False, next_resource=None, state=values, failed=True, error=err.to_dict())
             values = dict(graph.get_state(config).values)
-            if node not in (values.get("timings") or {}):
-                raise RuntimeError(f"job {job_id}: the graph did not run {node} when resumed")
-            if on_progress:
-                on_progress(node, 1.0)
+            if run[-1] not in (values.get("timings") or {}):
+                raise RuntimeError(f"job {job_id}: the graph did not run {run[-1]} when resumed")
             pending = None
             node = _next_node(values)
         return SegmentResult(done=True, next_resource=None, state=values)
+
+
+def _run_from(node: str, resource: str | None, values: dict[str, Any]) -> list[str]:
+    """`node` and the nodes after it that run in this segment too: every one for None; else while the resource of
+    each is known (the plan decides a backend's) and is `resource`."""
+    run = list(ORDER[ORDER.index(node) :])
+    if resource is None:
+        return run
+    for i, later in enumerate(run[1:], 1):
+        if not resource_known(later, values) or node_resource(later, values) != resource:
+            return run[:i]
+    return run
+
+
+def _report(mode: str, chunk: dict[str, Any], run: list[str], on_progress: ProgressFn) -> None:
+    """Progress from the stream: a node's own reports, its end, and the start of the next one of the run."""
+    if mode == "custom":
+        if chunk.get("total"):
+            on_progress(chunk["node"], chunk["done"] / chunk["total"])
+        return
+    for finished in chunk:
+        if finished in run:  # not LangGraph's "__interrupt__"
+            on_progress(finished, 1.0)
+            if (following := run.index(finished) + 1) < len(run):
+                on_progress(run[following], 0.0)
 
 
 def run_in_process(initial: AvatarState, on_progress: ProgressFn | None = None) -> AvatarState:

@@ -91,27 +91,32 @@ def find_peaks(x: np.ndarray, height: float, prominence: float, distance: int) -
     """Indices of the local maxima of `x` (a plateau counts at its middle) at least `height` high, the higher
     one kept of two closer than `distance`, that rise at least `prominence` above the higher of the lowest
     points between them and a higher sample on either side."""
-    peaks = []
-    i = 1
-    while i < len(x) - 1:
-        if x[i - 1] < x[i]:
-            ahead = i + 1
-            while ahead < len(x) - 1 and x[ahead] == x[i]:
-                ahead += 1
-            if x[ahead] < x[i]:
-                peaks.append((i + ahead - 1) // 2)
-            i = ahead
-        else:
-            i += 1
-    peaks = [p for p in peaks if x[p] >= height]
+    peaks = [p for p in _local_maxima(x).tolist() if x[p] >= height]
     keep = [True] * len(peaks)
     for j in np.argsort(x[peaks])[::-1].tolist():  # highest first; ties in numpy's order, as scipy's
-        if keep[j]:
-            for k in range(len(peaks)):
-                if k != j and abs(peaks[k] - peaks[j]) < distance:
-                    keep[k] = False
+        if keep[j]:  # peaks are in order: only neighbours can be closer than `distance`
+            k = j - 1
+            while k >= 0 and peaks[j] - peaks[k] < distance:
+                keep[k], k = False, k - 1
+            k = j + 1
+            while k < len(peaks) and peaks[k] - peaks[j] < distance:
+                keep[k], k = False, k + 1
     peaks = [p for p, kept in zip(peaks, keep, strict=True) if kept]
     return np.array([p for p in peaks if x[p] - max(_base(x, p, -1), _base(x, p, 1)) >= prominence], np.int64)
+
+
+def _local_maxima(x: np.ndarray) -> np.ndarray:
+    """The samples higher than both neighbours; of a plateau higher than the samples either side of it, its middle
+    (the left one of two). A run of equal samples at either end is not a peak."""
+    if len(x) < 3:
+        return np.zeros(0, np.int64)
+    change = np.flatnonzero(x[1:] != x[:-1]) + 1
+    starts = np.concatenate([[0], change])  # the runs of equal samples
+    ends = np.concatenate([change - 1, [len(x) - 1]])
+    inner = (starts > 0) & (ends < len(x) - 1)
+    starts, ends = starts[inner], ends[inner]
+    higher = (x[starts - 1] < x[starts]) & (x[ends + 1] < x[starts])
+    return (starts[higher] + ends[higher]) // 2
 
 
 def _base(x: np.ndarray, peak: int, step: int) -> float:

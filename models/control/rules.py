@@ -50,8 +50,18 @@ def _sample(curve: np.ndarray, rate: int, times: np.ndarray, reduce: str, window
     n = len(curve)
     starts = np.clip(np.floor((times + window[0]) * rate), 0, n - 1).astype(int)
     ends = np.clip(np.ceil((times + window[1]) * rate), starts + 1, n).astype(int)
-    windows = (curve[lo:hi] for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True))
-    return np.array([w.max() if reduce == "max" else w.mean() for w in windows], np.float32)
+    lengths = ends - starts
+    out = np.empty(len(times), curve.dtype if reduce == "max" else np.result_type(curve.dtype, np.float32))
+    # the windows of one length (a clip's edges clip a few) as the rows of one array: each row is reduced as
+    # ndarray.max/mean reduce its slice alone (the same pairwise sum, then the division in float64)
+    for length in np.unique(lengths).tolist():
+        chosen = lengths == length
+        rows = np.lib.stride_tricks.sliding_window_view(curve, length)[starts[chosen]]
+        if reduce == "max":
+            out[chosen] = np.maximum.reduce(rows, axis=1)
+        else:
+            out[chosen] = np.add.reduce(rows, axis=1) / np.full(len(rows), length, np.intp)
+    return out.astype(np.float32)
 
 
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:

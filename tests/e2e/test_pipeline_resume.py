@@ -114,3 +114,44 @@ def test_the_speech_encoded_aside_makes_the_same_output_as_finalize_encoding_it(
         assert ("speech_aac" in result.state) is not resumed
         outputs.append(storage.fetch(result.state["output_key"]).read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def test_a_whole_run_saves_a_checkpoint_after_every_node(astronaut_png, data_dir):
+    """The whole pipeline runs in one graph.stream, and still leaves a checkpoint after each node to resume from."""
+    from pipeline.checkpoints import open_checkpointer
+
+    job_id = uuid.uuid4().hex
+    image_key = open_storage().store(f"jobs/{job_id}/input/image.png", astronaut_png)
+    result = run_segment(job_id, None, new_job_state(job_id, image_key, None, "Hi.", {"size": 192}))
+    assert result.done
+    with open_checkpointer() as saver:
+        saved = [
+            tuple(node for node in ORDER if node in (c.checkpoint["channel_values"].get("timings") or {}))
+            for c in saver.list({"configurable": {"thread_id": job_id}})
+        ]
+    assert {ORDER[:n] for n in range(1, len(ORDER) + 1)} <= set(saved)
+
+
+def test_a_whole_run_interrupted_between_two_nodes_resumes_without_redoing_one(astronaut_png, data_dir, monkeypatch):
+    """Dying as a node ends, after its result is saved and before the checkpoint that follows it: LangGraph keeps
+    the result (it is not run again), and the runner resumes there rather than from the input."""
+    from models.audio import analysis
+
+    analysed = []
+    real = analysis.analyze_speech
+    monkeypatch.setattr(analysis, "analyze_speech", lambda *a, **kw: analysed.append(1) or real(*a, **kw))
+    job_id = uuid.uuid4().hex
+    image_key = open_storage().store(f"jobs/{job_id}/input/image.png", astronaut_png)
+    state = new_job_state(job_id, image_key, None, "Hello, my name is Bob.", {"size": 192})
+
+    def die_after_audio(node: str, fraction: float) -> None:
+        if node == "audio_processing" and fraction == 1.0:
+            raise WorkerDied
+
+    with pytest.raises(WorkerDied):
+        run_segment(job_id, None, state, on_progress=die_after_audio)
+    started: list[str] = []
+    result = run_segment(job_id, None, on_progress=lambda node, f: f == 0.0 and started.append(node))
+    assert result.done and not result.failed
+    assert started == list(ORDER[1:]) and len(analysed) == 1
+    assert set(result.state["timings"]) == set(ORDER)

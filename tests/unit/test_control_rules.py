@@ -231,3 +231,24 @@ def test_a_live_blink_waits_while_the_lips_are_pressed_but_not_long():
     due = onset(0)
     assert onset(due + 4) == due + 4  # as the lips part
     assert onset(due + 100) == due + round(BLINK_WAIT * 25)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_windows_are_sampled_all_at_once_as_one_by_one(dtype):
+    """rules._sample reduces every frame's window at once; each value is the one ndarray.mean/max of that window's
+    slice gives, bit for bit (the same pairwise sum), windows clipped at the clip's edges included."""
+    from models.control.rules import _sample
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        curve = (rng.random(int(rng.integers(1, 300))) * rng.choice([1e-3, 1.0, 1e3])).astype(dtype)
+        rate, fps = int(rng.choice([50, 100, 200])), int(rng.choice([24, 25, 30]))
+        times = np.arange(int(rng.integers(1, 200))) / fps + rng.uniform(-0.5, 0.5)
+        window = (lo := rng.uniform(-0.3, 0.05), lo + rng.uniform(0, 0.5))
+        starts = np.clip(np.floor((times + window[0]) * rate), 0, len(curve) - 1).astype(int)
+        ends = np.clip(np.ceil((times + window[1]) * rate), starts + 1, len(curve)).astype(int)
+        for reduce in ("mean", "max"):
+            one_by_one = np.array(
+                [getattr(curve[a:b], reduce)() for a, b in zip(starts, ends, strict=True)], np.float32
+            )
+            assert _sample(curve, rate, times, reduce, window).tobytes() == one_by_one.tobytes()

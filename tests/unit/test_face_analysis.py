@@ -101,3 +101,28 @@ def test_face_index_out_of_range(two_faces: np.ndarray, data_dir: Path) -> None:
         analyze_face(two_faces, face_index=2)
     assert err.value.code == "face_index_out_of_range"
     assert "2 face(s) found" in err.value.message
+
+
+def test_a_photo_seen_before_is_not_decoded_again(
+    astronaut_png: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """check_photo and load_face find a known photo's cached detection and analysis by its file's hash: no decode
+    (10 ms a job at 512 px); each caller gets its own copy, and a cache file that is gone is made again."""
+    from models.face import load
+
+    decoded: list[Path] = []
+    real = load.load_image
+    monkeypatch.setattr(load, "load_image", lambda path, **kw: decoded.append(path) or real(path, **kw))
+    assert load.check_photo(astronaut_png) == 1
+    first = load.load_face(astronaut_png, 256)
+    before = len(decoded)
+    assert load.check_photo(astronaut_png) == 1
+    second = load.load_face(astronaut_png, 256)
+    assert len(decoded) == before
+    assert np.array_equal(second.image, first.image) and np.array_equal(second.landmarks, first.landmarks)
+    second.image[:] = 0
+    assert np.array_equal(load.load_face(astronaut_png, 256).image, first.image)
+    for cached in (data_dir / "cache" / "faces").glob("*.npz"):
+        cached.unlink()
+    assert np.array_equal(load.load_face(astronaut_png, 256).image, first.image)
+    assert len(decoded) == before + 1
