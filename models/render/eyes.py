@@ -192,7 +192,7 @@ def close_lid(
     phase = outward * abs(span) / width * 2 * np.pi
     clumps = 1 - LASH_CLUMPS * (0.5 + 0.25 * np.sin(9 * phase) + 0.25 * np.sin(14 * phase + 1.3))
     below = y - edge
-    # On a soft photo the lash line is blurred with the lid (below), and drawn wider first: blurred alone, it faded.
+    # On a soft photo the lash line is blurred (below), and drawn wider first: blurred alone, it faded.
     reach = np.sqrt((np.where(below < 0, 0.6, 1.6) * thickness) ** 2 + layers.softness**2)
     hanging = np.exp(-((below / reach) ** 2))
     lash = (
@@ -213,17 +213,11 @@ def close_lid(
     colour = cv2.remap(layers.skin, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     colour += cv2.remap(layers.grain, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     colour *= shade[..., None]
+    if layers.softness:  # the lid's outline and its lashes as soft as the photo (its skin has the photo's grain)
+        lid, lash = (cv2.GaussianBlur(alpha, (0, 0), layers.softness) for alpha in (lid, lash))
     out = pixels[part]
-    if not layers.softness:
-        out += (colour - out) * lid[..., None]
-        out += (layers.lash_rgb[eye] - out) * lash[..., None]
-        return
-    # The lashes over the lid, premultiplied by their alpha, then blurred together to the photo's softness.
-    lid = lid[..., None] * (1 - lash[..., None])
-    drawn = cv2.GaussianBlur(colour * lid + layers.lash_rgb[eye] * lash[..., None], (0, 0), layers.softness)
-    alpha = cv2.GaussianBlur(lid + lash[..., None], (0, 0), layers.softness)
-    out *= 1 - alpha[..., None]
-    out += drawn
+    out += (colour - out) * lid[..., None]
+    out += (layers.lash_rgb[eye] - out) * lash[..., None]
 
 
 def _along(curve: np.ndarray, x: np.ndarray) -> np.ndarray:
