@@ -2,13 +2,14 @@
 
 The photo's upper lid stays where it is; a lid slides down from its crease over the eyeball, blending into
 the photo across the crease. Its skin is grown, once per face, from the skin around the eye (above, below,
-beside) over the eye and its lashes, smoothed, toned like the photo's own lid and given the fine grain of the
-skin below the eye, so it is lit like the face there and meets the photo without a seam; per frame it is shaded
-as a lid rolling over the eyeball (lit in its middle, darker towards the corners and the lash line). Its edge
-carries a dark lash line, thicker towards the outer corner, soft below the edge where the lashes hang. A closed
-lid ends in a smooth arc just past the (slightly raised) lower lid, so no eye white is left, the corners
-included. All geometry is per output pixel in the face's own (photo) frame, so a turned or tilted head needs
-nothing extra.
+beside) over the eye and its lashes, smoothed, toned like the photo's own lid in the socket's shade and given
+the fine grain of the skin below the eye, so it is lit like the face there and meets the photo without a seam;
+per frame it is shaded as a lid rolling over the eyeball (lit in its middle, darker towards the corners and the
+lash line). Its edge carries a dark lash line, thicker towards the outer corner, soft below the edge where the
+lashes hang. A closed lid ends in a smooth arc just past the (slightly raised) lower lid, so no eye white is left,
+the corners included. Over a soft photo (a small face enlarged) lid and lashes are blurred to the photo's own
+softness around the eyes. All geometry is per output pixel in the face's own (photo) frame, so a turned or tilted
+head needs nothing extra.
 """
 
 from __future__ import annotations
@@ -37,11 +38,15 @@ SOFT_SIGMA = 1.2  # px: smooths the inpainting's own streaks
 TONE_SIGMA = 0.05  # eye widths: the lid's tone is the skin's, this much smoothed
 LID_TONE = (0.8, 1.0)  # limits of the gain that gives the grown lid skin the photo's lid tone
 DARK = 0.9  # pixels around the eye darker than this (against their median) are lashes or shadow, not skin
+LASHES_DARK = 0.6  # ... and darker than this are lashes: the lid's tone counts the shadow, not them
 GRAIN_SIGMA = 2.0  # px: texture finer than this is the skin's grain
 GRAIN_CLIP = 10.0  # stronger details (lashes, hairs) are not grain
 LOWER_LASHES = 0.12  # how far below the lower-lid landmarks the lower lashes reach
 ROUND = (0.04, 0.12)  # the lid is curved over the eyeball: lit in its middle, darker towards corners and edge
 LASH_CLUMPS = 0.3  # the lashes below the edge gather in clumps: their darkness varies this much along the lid
+SOFTNESS_PROBE = 2.0  # px: the blur that tells how soft the photo already is around the eyes
+DRAWN_SOFTNESS = 1.0  # px: how soft the drawn lid's edges are already (anti-aliasing, the lashes' profile)
+MIN_SOFTNESS = 0.3  # px: less blur than this is not drawn
 
 
 @dataclass
@@ -51,6 +56,7 @@ class EyeLayers:
     lash_rgb: np.ndarray  # (2, 3) float32 per eye
     width: np.ndarray  # (2,) eye widths in px
     crease: np.ndarray  # (2,) px from the upper-lid line up to the crease
+    softness: float = 0.0  # px: the drawn lid is blurred by this much to be as soft as the photo around the eyes
 
 
 def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
@@ -75,10 +81,13 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         eye_and_lashes = beside & (above < LASH_BAND * width) & (below < LOWER_LASHES * width)
         # Longer lashes, the fold's shadow, shadowed corners: darker than the skin around the eye.
         near = beside & (above < crease) & (below < 2 * LOWER_LASHES * width) & ~eye_and_lashes
-        dark = near & (luma < DARK * np.median(luma[near]))
+        median = np.median(luma[near])
+        dark = near & (luma < DARK * median)
         mask |= eye_and_lashes | dark
-        # The photo's own lid skin, between its lashes and the crease: the tone a closed lid has.
-        lid_skin.append((beside & (above > LASH_BAND * width) & (above < crease) & ~dark, eye_and_lashes))
+        # The photo's own lid skin, between its lashes and the crease, in the socket's and the fold's shade: the
+        # tone a closed lid has (toned from its brightest skin alone, a closed lid read as a pale patch).
+        skin_tone = luma > LASHES_DARK * median
+        lid_skin.append((beside & (above > LASH_BAND * width) & (above < crease) & skin_tone, eye_and_lashes))
         rim = beside & (above > 0) & (above < LASH_BAND * width)
         darkest = luma[rim] <= np.percentile(luma[rim], 15)
         lashes.append(image[rim][darkest].astype(np.float32).mean(0) * 0.8)
@@ -106,7 +115,26 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     lid_grain = np.zeros_like(img)
     for lid_region, below_region in textured:
         lid_grain[lid_region] = grain[below_region]
-    return EyeLayers(skin, lid_grain, *(np.array(v, np.float32) for v in (lashes, widths, creases)))
+    softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], float(np.mean(widths)))
+    return EyeLayers(skin, lid_grain, *(np.array(v, np.float32) for v in (lashes, widths, creases)), softness)
+
+
+def _softness(luma: np.ndarray, eyes: np.ndarray, width: float) -> float:
+    """How much a crisp drawing must be blurred (Gaussian sigma, px) to be as soft as the photo around the `eyes`
+    (their landmarks): an edge already blurred by b keeps b / sqrt(b^2 + s^2) of its steepest slope when blurred
+    by s more. A small face enlarged to the frame is soft; a lid drawn crisp over it read as pasted on."""
+    x0, y0 = np.maximum(np.floor(eyes.min(0) - [0.3 * width, width]), 0).astype(int)
+    x1, y1 = np.ceil(eyes.max(0) + [0.3 * width, 0.5 * width]).astype(int)
+    region = np.ascontiguousarray(luma[y0:y1, x0:x1])
+
+    def steepest(grey: np.ndarray) -> float:
+        slope = cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+        return float(np.percentile(slope[2:-2, 2:-2], 99))
+
+    kept = min(steepest(cv2.GaussianBlur(region, (0, 0), SOFTNESS_PROBE)) / max(steepest(region), 1e-6), 0.99)
+    blur = SOFTNESS_PROBE * kept / np.sqrt(1 - kept**2)
+    softness = float(np.sqrt(max(blur**2 - DRAWN_SOFTNESS**2, 0.0)))
+    return softness if softness >= MIN_SOFTNESS else 0.0
 
 
 def close_lid(
@@ -135,7 +163,11 @@ def close_lid(
     rows, cols = np.flatnonzero(near.any(1)), np.flatnonzero(near.any(0))
     if len(rows) == 0:
         return
-    part = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    pad = int(np.ceil(3 * layers.softness))  # the blurred lid reaches this far past where it is drawn
+    part = (
+        slice(max(rows[0] - pad, 0), rows[-1] + 1 + pad),
+        slice(max(cols[0] - pad, 0), cols[-1] + 1 + pad),
+    )
     at = at[part]
     x, y = at[..., 0], at[..., 1]
     outward = (x - inner[0]) / span
@@ -160,7 +192,9 @@ def close_lid(
     phase = outward * abs(span) / width * 2 * np.pi
     clumps = 1 - LASH_CLUMPS * (0.5 + 0.25 * np.sin(9 * phase) + 0.25 * np.sin(14 * phase + 1.3))
     below = y - edge
-    hanging = np.exp(-((below / (np.where(below < 0, 0.6, 1.6) * thickness)) ** 2))
+    # On a soft photo the lash line is blurred (below), and drawn wider first: blurred alone, it faded.
+    reach = np.sqrt((np.where(below < 0, 0.6, 1.6) * thickness) ** 2 + layers.softness**2)
+    hanging = np.exp(-((below / reach) ** 2))
     lash = (
         LASH_ALPHA
         * hanging
@@ -179,6 +213,8 @@ def close_lid(
     colour = cv2.remap(layers.skin, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     colour += cv2.remap(layers.grain, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     colour *= shade[..., None]
+    if layers.softness:  # the lid's outline and its lashes as soft as the photo (its skin has the photo's grain)
+        lid, lash = (cv2.GaussianBlur(alpha, (0, 0), layers.softness) for alpha in (lid, lash))
     out = pixels[part]
     out += (colour - out) * lid[..., None]
     out += (layers.lash_rgb[eye] - out) * lash[..., None]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from models.face.analysis import FaceAnalysis
+from models.render.eyes import DRAWN_SOFTNESS, _softness
 from models.render.mesh import SLITS, spline_matrix
 from models.render.warp import Puppet, puppet_for
 
@@ -66,6 +67,63 @@ def test_a_closed_eye_is_skin_with_a_thin_lash_line(astronaut_face: FaceAnalysis
         assert not white(hsv[1.0])[eye].any()
         # Closed, only the lash line is dark, not a smear of the squeezed iris and lashes (the old lids: 6-19 %).
         assert dark(hsv[1.0])[eye].mean() < 0.03
+
+
+def _lid_skin(face: FaceAnalysis, eye: int) -> np.ndarray:
+    """The photo's upper lid skin over eye `eye`: a band 0.15-0.35 eye widths above its upper-lid landmarks."""
+    lid = face.landmarks[[36, 37, 38, 39] if eye == 0 else [42, 43, 44, 45]]
+    width = float(np.linalg.norm(lid[-1] - lid[0]))
+    band = np.concatenate([lid - [0, 0.15 * width], (lid - [0, 0.35 * width])[::-1]])
+    mask = np.zeros((face.size, face.size), np.uint8)
+    cv2.fillPoly(mask, [np.round(band).astype(np.int32)], 1)
+    return mask > 0
+
+
+def test_a_closed_lid_takes_the_shade_of_the_photos_lid(astronaut_face: FaceAnalysis) -> None:
+    """A closed lid lies in the socket's shade like the photo's own lid skin: its tone counts that skin's shadowed
+    pixels too (only lashes left out). Toned from the brightest lid skin alone, her closed lids were 6 grey levels
+    lighter than the skin above her lashes and read as pale patches; now 14-19 darker, lash line included."""
+    closed = _luma(puppet_for(astronaut_face).frame({"blink": 1.0}))
+    photo = _luma(astronaut_face.image)
+    for eye, mask in enumerate(_eye_masks(astronaut_face)):
+        assert closed[mask].mean() < photo[_lid_skin(astronaut_face, eye)].mean() - 5
+
+
+def _steepest(image: np.ndarray, face: FaceAnalysis) -> float:
+    """The steepest slopes (99.5th percentile of the gradient) of the grey image around both eyes."""
+    eyes = face.landmarks[36:48]
+    width = float(np.ptp(eyes[:, 0])) / 3
+    x0, y0 = (eyes.min(0) - [0.3 * width, width]).astype(int)
+    x1, y1 = (eyes.max(0) + [0.3 * width, 0.5 * width]).astype(int)
+    grey = _luma(image)[y0:y1, x0:x1]
+    slope = cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    return float(np.percentile(slope, 99.5))
+
+
+def test_a_closed_lid_is_as_soft_as_a_soft_photo(data_dir) -> None:
+    """A 53 px face enlarged to the frame is soft; its closed lids and lash lines were drawn crisp, pasted on (the
+    steepest slopes around the eyes 1.9 times the photo's). They are blurred to the photo's own softness (0.8)."""
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import astronaut_small
+
+    face = analyze_face(astronaut_small(), size=512)
+    puppet = Puppet(face)
+    assert puppet.eyes is not None and puppet.eyes.softness > 2
+    assert _steepest(puppet.frame({"blink": 1.0}), face) < 1.1 * _steepest(face.image, face)
+
+
+@pytest.mark.parametrize("blur", [0.0, 1.5, 3.0])
+def test_the_softness_around_the_eyes_is_the_photos_own_blur(blur: float) -> None:
+    """Edges blurred by `blur` px read as that blur, less the drawn lid's own softness; a sharp photo (Grace
+    Hopper's) gets a lid as drawn."""
+    grey = np.full((200, 200), 120, np.float32)
+    for x, y, level in ((40, 60, 60), (120, 70, 200), (70, 120, 180), (140, 130, 40)):  # a brow, a lid, shadow
+        cv2.ellipse(grey, (x, y), (22, 14), 10, 0, 360, level, -1)
+    if blur:
+        grey = cv2.GaussianBlur(grey, (0, 0), blur)
+    eyes = np.array([[60, 100], [90, 100], [110, 100], [140, 100]], np.float32)
+    expected = np.sqrt(max(blur**2 - DRAWN_SOFTNESS**2, 0))
+    assert abs(_softness(grey, eyes, 30.0) - expected) < 0.35
 
 
 def test_half_closed_lid_covers_the_top_of_the_eye(astronaut_face: FaceAnalysis) -> None:
