@@ -447,43 +447,100 @@ class Puppet:
         # The opening is drawn from the moved lip (lid) outlines, anti-aliased in the output: sampling the
         # photo's side masks would blur the edge wherever the warp stretches a closed slit open.
         corner = np.array([box[1].start, box[0].start], np.float32)
-        behind = _opening_mask(slit.opening - corner, lower_rgb.shape[:2])
-        # What lies behind is shaded by the lips (lids) around it: darkest in the narrow corners.
-        shade = cv2.GaussianBlur(behind, (0, 0), self._shadow_reach(slit.index))[..., None]
-        light = _light(shade)
-        if slit.index > 0:  # the photo's eye has its own shading: only a closing lid adds its shadow
-            light = 1 - min(slit.blink / LID_SHADOW_FULL, 1.0) * (1 - light)
-        behind = cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS)[..., None]
+        shape = lower_rgb.shape[:2]
+        mask = _opening_pixels(slit.opening - corner, shape)
+        reach = self._shadow_reach(slit.index)
+        # Its blurs are zero farther than their kernels reach from the opening: they are computed (the same
+        # values) only around it, and what shows through only where the soft edge is not zero. A closed slit
+        # (nothing drawn) shows nothing through.
+        opening = _box_of(mask)
+        if opening is not None:  # `lit`: where the blurs reach, `seen`: where the soft edge does (both in the box)
+            lit = _grown(opening, max(_blur_radius(reach), _blur_radius(EDGE_SOFTNESS)) + 1, shape)
+            seen = _grown(opening, _blur_radius(EDGE_SOFTNESS) + 1, shape)
+            soft = mask[lit].astype(np.float32) / 255
+            # What lies behind is shaded by the lips (lids) around it: darkest in the narrow corners.
+            shade = cv2.GaussianBlur(soft, (0, 0), reach)[..., None]
+            behind = cv2.GaussianBlur(soft, (0, 0), EDGE_SOFTNESS)[..., None]
+            in_lit = tuple(slice(a.start - b.start, a.stop - b.start) for a, b in zip(seen, lit, strict=True))
+            shade_seen, behind_seen = shade[in_lit], behind[in_lit]
         scale = 1 / (cover_upper + cover_lower + 1e-6)
-        rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
-        own_light = None
         if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
-            rim = _rim(shade, behind)
+            rim = np.zeros_like(scale)
+            if opening is not None:
+                rim[lit] = _rim(shade, behind)
             if self.photo_shade is not None:  # ... which the photo's lips show already next to its own opening
                 photo_light, photo_rim = self.photo_shade
                 for cover, at in ((cover_upper, upper), (cover_lower, lower)):  # where the lips come from
                     rim -= cover * scale * cv2.remap(photo_rim, at, None, cv2.INTER_LINEAR)[..., None]
-                if self.mouth.own_teeth:  # the photo's teeth are shaded already: only a narrower opening adds shade
-                    own_light = cv2.remap(photo_light, rigid, None, cv2.INTER_LINEAR)[..., None]
             scale *= 1 - LIP_RIM * np.clip(rim, 0, 1)
         # float32 first: NumPy mixes uint8 and a broadcast float32 through buffered copies, 1.5x slower
-        upper_rgb, lower_rgb = out[box].astype(np.float32), lower_rgb.astype(np.float32)
-        face = (cover_upper * scale) * upper_rgb + (cover_lower * scale) * lower_rgb
-        if slit.index == 0:  # the upper teeth stay with the skull, the lower teeth and tongue ride on the jaw
-            at = rigid - self.mouth.corner  # in the layers' own pixels
-            inside = cv2.remap(self.mouth.lower, at - slit.jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            inside *= light
-            teeth = cv2.remap(self.mouth.upper, at, None, cv2.INTER_LINEAR)
-            teeth_light = light if own_light is None else np.clip(light / np.maximum(own_light, 1e-3), 0, 1)
-            inside += teeth[..., 3:] * (teeth[..., :3] * teeth_light - inside)
+        face, lower_rgb = out[box].astype(np.float32), lower_rgb.astype(np.float32)
+        face *= cover_upper * scale  # (cover_upper * scale) * upper_rgb + (cover_lower * scale) * lower_rgb
+        lower_rgb *= cover_lower * scale
+        face += lower_rgb
+        if slit.index == 0:
+            if opening is not None:
+                self._show_mouth(face, slit, seen, shade_seen, behind_seen, inverse_head)
         else:
-            inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            inside *= light
-        face += behind * (inside - face)
-        if slit.index > 0:
+            rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
+            if opening is not None:
+                light = _light(shade_seen)  # the photo's eye has its own shading: only a closing lid adds its shadow
+                light = 1 - min(slit.blink / LID_SHADOW_FULL, 1.0) * (1 - light)
+                inside = cv2.remap(self.eyeball, rigid[seen], None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                inside *= light
+                _blend_in(face[seen], inside, behind_seen)
             half = len(slit.outline) // 2
             close_lid(face, rigid, self.eyes, slit.index - 1, slit.outline[:half], slit.outline[half:], slit.blink)
-        out[box] = np.clip(face + 0.5, 0, 255).astype(np.uint8)  # rounded: truncated, the box read 1 level darker
+        face += 0.5  # rounded: truncated, the box read 1 level darker
+        np.copyto(out[box], np.clip(face, 0, 255, out=face), casting="unsafe")
+
+    def _show_mouth(
+        self,
+        face: np.ndarray,
+        slit: _Slit,
+        seen: tuple[slice, slice],
+        shade: np.ndarray,
+        behind: np.ndarray,
+        inverse_head: np.ndarray,
+    ) -> None:
+        """Blend what shows through the mouth's opening into `face` (its box's float pixels) inside `seen` (the
+        part of the box that `shade` and `behind` cover): the upper teeth stay with the skull, the lower teeth
+        and tongue ride on the jaw."""
+        box = tuple(slice(b.start + p.start, b.start + p.stop) for b, p in zip(slit.box, seen, strict=True))
+        rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
+        light = _light(shade)
+        own_light = None
+        if self.photo_shade is not None and self.mouth.own_teeth:
+            # the photo's teeth are shaded already: only a narrower opening adds shade
+            own_light = cv2.remap(self.photo_shade[0], rigid, None, cv2.INTER_LINEAR)[..., None]
+        at = rigid - self.mouth.corner  # in the layers' own pixels
+        inside = cv2.remap(self.mouth.lower, at - slit.jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        inside *= light
+        teeth = cv2.remap(self.mouth.upper, at, None, cv2.INTER_LINEAR)
+        teeth_light = light if own_light is None else np.clip(light / np.maximum(own_light, 1e-3), 0, 1)
+        # inside += teeth alpha * (teeth rgb * teeth_light - inside), without the temporaries
+        over = teeth[..., :3] * teeth_light
+        over -= inside
+        over *= teeth[..., 3:]
+        inside += over
+        _blend_in(face[seen], inside, behind)
+
+
+def _blend_in(face: np.ndarray, inside: np.ndarray, behind: np.ndarray) -> None:
+    """face += behind * (inside - face), in place (`inside` is used up)."""
+    inside -= face
+    inside *= behind
+    face += inside
+
+
+def _blur_radius(sigma: float) -> int:
+    """How far OpenCV's GaussianBlur of a float32 image with `sigma` (and no kernel size) reaches."""
+    return (round(sigma * 4 * 2 + 1) | 1) // 2
+
+
+def _grown(box: tuple[slice, slice], by: int, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """`box` grown by `by` pixels on each side, within an array of `shape`."""
+    return tuple(slice(max(part.start - by, 0), min(part.stop + by, n)) for part, n in zip(box, shape, strict=True))
 
 
 def _extended(field: np.ndarray) -> np.ndarray:
@@ -503,11 +560,16 @@ def _fill_on_grid(mask: np.ndarray, outline: np.ndarray) -> np.ndarray:
 def _opening_mask(opening: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(h, w) float32, 1 inside the `opening` outline (pixels of a box of `shape`), anti-aliased; a closed
     opening leaves nothing (no seam of teeth between closed lips)."""
+    return _opening_pixels(opening, shape).astype(np.float32) / 255
+
+
+def _opening_pixels(opening: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """_opening_mask in uint8, 255 for 1."""
     behind = np.zeros(shape, np.uint8)
     outline = [np.round(opening * 16).astype(np.int32)]
     cv2.fillPoly(behind, outline, 255, cv2.LINE_AA, 4)
     cv2.polylines(behind, outline, True, 0, 1, cv2.LINE_AA, 4)
-    return behind.astype(np.float32) / 255
+    return behind
 
 
 def _light(shade: np.ndarray) -> np.ndarray:
