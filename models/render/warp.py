@@ -160,7 +160,9 @@ class Puppet:
         n = self.mesh.grid_shape[0]
         centres = (np.arange(n) * GRID_STEP + (GRID_STEP - 1) / 2).astype(np.float32)
         self.grid = np.dstack(np.meshgrid(centres, centres))  # (n, n, 2) grid point positions
-        self.hold = head_hold(frame, self.grid)[..., None]  # (n, n, 1): the share of the head's motion it follows
+        # (n, n, 2): the share of the head's motion each grid point follows, once for x and y (contiguous: a
+        # broadcast (n, n, 1) runs NumPy's inner loop 2 at a time)
+        self.hold = np.repeat(head_hold(frame, self.grid)[..., None], 2, axis=2)
         full = (np.arange(size, dtype=np.float32) - (GRID_STEP - 1) / 2) / GRID_STEP
         self.up_x, self.up_y = (np.ascontiguousarray(a) for a in np.meshgrid(full, full))
         self.pixels = np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
@@ -380,7 +382,7 @@ class Puppet:
         # the first factor lies in [0, 1] as it is (depth >= 0), the second only needs its floor: np.clip is slow
         weight = (1 - np.minimum(depth, reach) / reach) * np.maximum(1 - beside / reach, 0)
         neck = still  # the caller's own copy (_pin_neck): eased in place, in the box alone
-        neck[rows, cols] += weight[..., None] * (grid[rows, cols] - still[rows, cols])
+        neck[rows, cols] += cv2.merge([weight, weight]) * (grid[rows, cols] - still[rows, cols])
         return neck
 
     def _mend_seam(
@@ -403,7 +405,7 @@ class Puppet:
         for outline in outlines[:2]:
             cv2.fillPoly(face, [np.round((outline - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
         in_box = (seam[:, 1] - y0) * (x1 - x0) + seam[:, 0] - x0  # flat indices: one gather, not two
-        keep = cv2.blur(face, (3, 3)).ravel()[in_box].astype(np.float32)[None, :, None] / 255
+        keep = cv2.blur(face, (3, 3)).ravel()[in_box].astype(np.float32)[None] / 255
         pixels = seam.astype(np.float32)[None]
         on_grid = (pixels - (GRID_STEP - 1) / 2) / GRID_STEP
         at = cv2.remap(exact.grid, on_grid, None, cv2.INTER_LINEAR)
@@ -412,7 +414,9 @@ class Puppet:
             cv2.remap(self.src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
             for m in (at, neck)
         )
-        blend = (neck_rgb + keep * (face_rgb - neck_rgb))[0].astype(np.uint8)
+        face_rgb -= neck_rgb
+        face_rgb *= _wide(keep)
+        blend = (neck_rgb + face_rgb)[0].astype(np.uint8)
         out.reshape(-1, 3)[seam[:, 1] * self.size + seam[:, 0]] = blend  # flat indices: one scatter, not two
 
     def _shadow_reach(self, index: int) -> float:
