@@ -132,7 +132,10 @@ class Puppet:
         self.lower_bases = np.einsum("ij,kjd->kid", self.mesh.lower_extend, self.rig.bases)
         self.upper_order = np.argsort(self.mesh.labels == UPPER, kind="stable")
         self.lower_order = np.argsort(self.mesh.labels == LOWER, kind="stable")
-        self.eyeball = face.image.astype(np.float32) if eyes else None
+        # OpenCV's remap of a float32 image is twice as fast with 4 channels as with 3, for the same values: the
+        # layers sampled per frame get a fourth, unused one
+        self.eyeball = _four_channels(face.image.astype(np.float32)) if eyes else None
+        self.mouth_lower = _four_channels(self.mouth.lower)
         self.eyes: EyeLayers | None = build_eyes(face.image, face.landmarks) if eyes else None
         points = face.landmarks
         self.jaw_spline = spline_matrix(points[JAW])
@@ -157,7 +160,9 @@ class Puppet:
         n = self.mesh.grid_shape[0]
         centres = (np.arange(n) * GRID_STEP + (GRID_STEP - 1) / 2).astype(np.float32)
         self.grid = np.dstack(np.meshgrid(centres, centres))  # (n, n, 2) grid point positions
-        self.hold = head_hold(frame, self.grid)[..., None]  # (n, n, 1): the share of the head's motion it follows
+        # (n, n, 2): the share of the head's motion each grid point follows, once for x and y (contiguous: a
+        # broadcast (n, n, 1) runs NumPy's inner loop 2 at a time)
+        self.hold = np.repeat(head_hold(frame, self.grid)[..., None], 2, axis=2)
         full = (np.arange(size, dtype=np.float32) - (GRID_STEP - 1) / 2) / GRID_STEP
         self.up_x, self.up_y = (np.ascontiguousarray(a) for a in np.meshgrid(full, full))
         self.pixels = np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
@@ -288,7 +293,7 @@ class Puppet:
             draw &= (high[:, 0] >= c0) & (high[:, 1] >= r0) & (low[:, 0] < c1) & (low[:, 1] < r1)
         drawn = order[draw[order]]
         for triangle, t in zip(on_grid[drawn], drawn.tolist(), strict=True):
-            cv2.fillConvexPoly(ids, triangle, t, shift=4)
+            cv2.fillConvexPoly(ids, triangle, t, cv2.LINE_8, 4)  # positional: keywords cost 0.3 us a call
         ids = ids[r0:r1, c0:c1]
         affines = np.empty((len(corners) + 1, 3, 2), np.float32)  # the identity last, for ids of -1
         affines[-1] = _IDENTITY
@@ -377,7 +382,7 @@ class Puppet:
         # the first factor lies in [0, 1] as it is (depth >= 0), the second only needs its floor: np.clip is slow
         weight = (1 - np.minimum(depth, reach) / reach) * np.maximum(1 - beside / reach, 0)
         neck = still  # the caller's own copy (_pin_neck): eased in place, in the box alone
-        neck[rows, cols] += weight[..., None] * (grid[rows, cols] - still[rows, cols])
+        neck[rows, cols] += cv2.merge([weight, weight]) * (grid[rows, cols] - still[rows, cols])
         return neck
 
     def _mend_seam(
@@ -400,16 +405,20 @@ class Puppet:
         for outline in outlines[:2]:
             cv2.fillPoly(face, [np.round((outline - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
         in_box = (seam[:, 1] - y0) * (x1 - x0) + seam[:, 0] - x0  # flat indices: one gather, not two
-        keep = cv2.blur(face, (3, 3)).ravel()[in_box].astype(np.float32)[None, :, None] / 255
+        keep = cv2.blur(face, (3, 3)).ravel()[in_box].astype(np.float32)[None] / 255
         pixels = seam.astype(np.float32)[None]
         on_grid = (pixels - (GRID_STEP - 1) / 2) / GRID_STEP
         at = cv2.remap(exact.grid, on_grid, None, cv2.INTER_LINEAR)
         neck = cv2.remap(still if eased is None else eased, on_grid, None, cv2.INTER_LINEAR)
         face_rgb, neck_rgb = (
-            cv2.remap(self.src, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+            cv2.cvtColor(
+                cv2.remap(self.src_rgba, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), cv2.COLOR_RGBA2RGB
+            ).astype(np.float32)
             for m in (at, neck)
         )
-        blend = (neck_rgb + keep * (face_rgb - neck_rgb))[0].astype(np.uint8)
+        face_rgb -= neck_rgb
+        face_rgb *= _wide(keep)
+        blend = (neck_rgb + face_rgb)[0].astype(np.uint8)
         out.reshape(-1, 3)[seam[:, 1] * self.size + seam[:, 0]] = blend  # flat indices: one scatter, not two
 
     def _shadow_reach(self, index: int) -> float:
@@ -437,53 +446,130 @@ class Puppet:
     def _fill_slit(
         self, out: np.ndarray, slit: _Slit, upper: np.ndarray, lower: np.ndarray, inverse_head: np.ndarray
     ) -> None:
-        """Inside `slit.box`: the lower side where it covers, and what shows through the opening."""
+        """Inside `slit.box`: the lower side where it covers, and what shows through the opening.
+
+        Per-pixel factors are computed on one channel and spread over the three (`_wide`) before they scale
+        colours: NumPy broadcasting (h, w, 1) over (h, w, 3) runs an inner loop of 3, several times slower."""
         box = slit.box
         # Beyond the photo's edge (a head turned near it) the sides go on as they end: never a black hole.
         edge = cv2.BORDER_REPLICATE
-        cover_upper = cv2.remap(self.mesh.side_upper, upper, None, cv2.INTER_LINEAR, borderMode=edge)[..., None]
-        cover_lower = cv2.remap(self.mesh.side_lower, lower, None, cv2.INTER_LINEAR, borderMode=edge)[..., None]
-        lower_rgb = cv2.remap(self.src, lower, None, cv2.INTER_LINEAR, borderMode=edge)
+        cover_upper = cv2.remap(self.mesh.side_upper, upper, None, cv2.INTER_LINEAR, borderMode=edge)
+        cover_lower = cv2.remap(self.mesh.side_lower, lower, None, cv2.INTER_LINEAR, borderMode=edge)
+        # from the RGBA copy, as the whole frame (4 channels are vectorised), then made contiguous RGB: both faster
+        # than a 3-channel remap, and a strided view's float conversion is slower than either
+        lower_rgb = cv2.cvtColor(
+            cv2.remap(self.src_rgba, lower, None, cv2.INTER_LINEAR, borderMode=edge), cv2.COLOR_RGBA2RGB
+        )
         # The opening is drawn from the moved lip (lid) outlines, anti-aliased in the output: sampling the
         # photo's side masks would blur the edge wherever the warp stretches a closed slit open.
         corner = np.array([box[1].start, box[0].start], np.float32)
-        behind = _opening_mask(slit.opening - corner, lower_rgb.shape[:2])
-        # What lies behind is shaded by the lips (lids) around it: darkest in the narrow corners.
-        shade = cv2.GaussianBlur(behind, (0, 0), self._shadow_reach(slit.index))[..., None]
-        light = _light(shade)
-        if slit.index > 0:  # the photo's eye has its own shading: only a closing lid adds its shadow
-            light = 1 - min(slit.blink / LID_SHADOW_FULL, 1.0) * (1 - light)
-        behind = cv2.GaussianBlur(behind, (0, 0), EDGE_SOFTNESS)[..., None]
+        shape = lower_rgb.shape[:2]
+        mask = _opening_pixels(slit.opening - corner, shape)
+        reach = self._shadow_reach(slit.index)
+        # Its blurs are zero farther than their kernels reach from the opening: they are computed (the same
+        # values) only around it, and what shows through only where the soft edge is not zero. A closed slit
+        # (nothing drawn) shows nothing through.
+        opening = _box_of(mask)
+        if opening is not None:  # `lit`: where the blurs reach, `seen`: where the soft edge does (both in the box)
+            lit = _grown(opening, max(_blur_radius(reach), _blur_radius(EDGE_SOFTNESS)) + 1, shape)
+            seen = _grown(opening, _blur_radius(EDGE_SOFTNESS) + 1, shape)
+            soft = mask[lit].astype(np.float32) / 255
+            # What lies behind is shaded by the lips (lids) around it: darkest in the narrow corners.
+            shade = cv2.GaussianBlur(soft, (0, 0), reach)
+            behind = cv2.GaussianBlur(soft, (0, 0), EDGE_SOFTNESS)
+            in_lit = tuple(slice(a.start - b.start, a.stop - b.start) for a, b in zip(seen, lit, strict=True))
+            shade_seen, behind_seen = shade[in_lit], _wide(behind[in_lit])
         scale = 1 / (cover_upper + cover_lower + 1e-6)
-        rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
-        own_light = None
         if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
-            rim = _rim(shade, behind)
+            rim = np.zeros_like(scale)
+            if opening is not None:
+                rim[lit] = _rim(shade, behind)
             if self.photo_shade is not None:  # ... which the photo's lips show already next to its own opening
                 photo_light, photo_rim = self.photo_shade
                 for cover, at in ((cover_upper, upper), (cover_lower, lower)):  # where the lips come from
-                    rim -= cover * scale * cv2.remap(photo_rim, at, None, cv2.INTER_LINEAR)[..., None]
-                if self.mouth.own_teeth:  # the photo's teeth are shaded already: only a narrower opening adds shade
-                    own_light = cv2.remap(photo_light, rigid, None, cv2.INTER_LINEAR)[..., None]
+                    rim -= cover * scale * cv2.remap(photo_rim, at, None, cv2.INTER_LINEAR)
             scale *= 1 - LIP_RIM * np.clip(rim, 0, 1)
         # float32 first: NumPy mixes uint8 and a broadcast float32 through buffered copies, 1.5x slower
-        upper_rgb, lower_rgb = out[box].astype(np.float32), lower_rgb.astype(np.float32)
-        face = (cover_upper * scale) * upper_rgb + (cover_lower * scale) * lower_rgb
-        if slit.index == 0:  # the upper teeth stay with the skull, the lower teeth and tongue ride on the jaw
-            at = rigid - self.mouth.corner  # in the layers' own pixels
-            inside = cv2.remap(self.mouth.lower, at - slit.jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            inside *= light
-            teeth = cv2.remap(self.mouth.upper, at, None, cv2.INTER_LINEAR)
-            teeth_light = light if own_light is None else np.clip(light / np.maximum(own_light, 1e-3), 0, 1)
-            inside += teeth[..., 3:] * (teeth[..., :3] * teeth_light - inside)
+        face, lower_rgb = out[box].astype(np.float32), lower_rgb.astype(np.float32)
+        face *= _wide(cover_upper * scale)  # (cover_upper * scale) * upper_rgb + (cover_lower * scale) * lower_rgb
+        lower_rgb *= _wide(cover_lower * scale)
+        face += lower_rgb
+        if slit.index == 0:
+            if opening is not None:
+                self._show_mouth(face, slit, seen, shade_seen, behind_seen, inverse_head)
         else:
-            inside = cv2.remap(self.eyeball, rigid, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            inside *= light
-        face += behind * (inside - face)
-        if slit.index > 0:
+            rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
+            if opening is not None:
+                light = _light(shade_seen)  # the photo's eye has its own shading: only a closing lid adds its shadow
+                light = 1 - min(slit.blink / LID_SHADOW_FULL, 1.0) * (1 - light)
+                inside = cv2.remap(self.eyeball, rigid[seen], None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                inside = cv2.cvtColor(inside, cv2.COLOR_RGBA2RGB)
+                inside *= _wide(light)
+                _blend_in(face[seen], inside, behind_seen)
             half = len(slit.outline) // 2
             close_lid(face, rigid, self.eyes, slit.index - 1, slit.outline[:half], slit.outline[half:], slit.blink)
-        out[box] = np.clip(face + 0.5, 0, 255).astype(np.uint8)  # rounded: truncated, the box read 1 level darker
+        face += 0.5  # rounded: truncated, the box read 1 level darker
+        np.copyto(out[box], np.clip(face, 0, 255, out=face), casting="unsafe")
+
+    def _show_mouth(
+        self,
+        face: np.ndarray,
+        slit: _Slit,
+        seen: tuple[slice, slice],
+        shade: np.ndarray,
+        behind: np.ndarray,
+        inverse_head: np.ndarray,
+    ) -> None:
+        """Blend what shows through the mouth's opening into `face` (its box's float pixels) inside `seen` (the
+        part of the box that `shade`, one channel, and `behind`, three, cover): the upper teeth stay with the
+        skull, the lower teeth and tongue ride on the jaw."""
+        box = tuple(slice(b.start + p.start, b.start + p.stop) for b, p in zip(slit.box, seen, strict=True))
+        rigid = cv2.transform(self.pixels[box], inverse_head)  # face-frame position of each pixel
+        light = _light(shade)
+        teeth_light = light
+        if self.photo_shade is not None and self.mouth.own_teeth:
+            # the photo's teeth are shaded already: only a narrower opening adds shade
+            own_light = cv2.remap(self.photo_shade[0], rigid, None, cv2.INTER_LINEAR)
+            teeth_light = np.clip(light / np.maximum(own_light, 1e-3), 0, 1)
+        at = rigid - self.mouth.corner  # in the layers' own pixels
+        inside = cv2.remap(self.mouth_lower, at - slit.jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        inside = cv2.cvtColor(inside, cv2.COLOR_RGBA2RGB)
+        inside *= _wide(light)
+        teeth = cv2.remap(self.mouth.upper, at, None, cv2.INTER_LINEAR)
+        # inside += teeth alpha * (teeth rgb * teeth_light - inside), without the temporaries
+        over = cv2.cvtColor(teeth, cv2.COLOR_RGBA2RGB)
+        over *= _wide(teeth_light)
+        over -= inside
+        over *= _wide(teeth[..., 3])
+        inside += over
+        _blend_in(face[seen], inside, behind)
+
+
+def _wide(factor: np.ndarray) -> np.ndarray:
+    """The (h, w) `factor` repeated over three channels, (h, w, 3) contiguous."""
+    return cv2.merge([factor, factor, factor])
+
+
+def _four_channels(image: np.ndarray) -> np.ndarray:
+    """The (h, w, 3) `image` with a fourth channel of zeros."""
+    return np.dstack([image, np.zeros(image.shape[:2], image.dtype)])
+
+
+def _blend_in(face: np.ndarray, inside: np.ndarray, behind: np.ndarray) -> None:
+    """face += behind * (inside - face), in place (`inside` is used up)."""
+    inside -= face
+    inside *= behind
+    face += inside
+
+
+def _blur_radius(sigma: float) -> int:
+    """How far OpenCV's GaussianBlur of a float32 image with `sigma` (and no kernel size) reaches."""
+    return (round(sigma * 4 * 2 + 1) | 1) // 2
+
+
+def _grown(box: tuple[slice, slice], by: int, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """`box` grown by `by` pixels on each side, within an array of `shape`."""
+    return tuple(slice(max(part.start - by, 0), min(part.stop + by, n)) for part, n in zip(box, shape, strict=True))
 
 
 def _extended(field: np.ndarray) -> np.ndarray:
@@ -503,11 +589,16 @@ def _fill_on_grid(mask: np.ndarray, outline: np.ndarray) -> np.ndarray:
 def _opening_mask(opening: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(h, w) float32, 1 inside the `opening` outline (pixels of a box of `shape`), anti-aliased; a closed
     opening leaves nothing (no seam of teeth between closed lips)."""
+    return _opening_pixels(opening, shape).astype(np.float32) / 255
+
+
+def _opening_pixels(opening: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """_opening_mask in uint8, 255 for 1."""
     behind = np.zeros(shape, np.uint8)
     outline = [np.round(opening * 16).astype(np.int32)]
     cv2.fillPoly(behind, outline, 255, cv2.LINE_AA, 4)
     cv2.polylines(behind, outline, True, 0, 1, cv2.LINE_AA, 4)
-    return behind.astype(np.float32) / 255
+    return behind
 
 
 def _light(shade: np.ndarray) -> np.ndarray:
