@@ -9,8 +9,9 @@ slits (teeth, tongue, eyeballs, closing lids) are blended in. Below the jaw the 
 stay where the head puts them: a dropping chin slides over them instead of dragging them down; under a rising
 chin (a closing mouth lifts it) the neck eases into the face's motion, so no seam runs along the old outline.
 The face's moving outline stops inside the photo's own edge where the colour leaves the skin, so a light
-background behind the jaw is not carried over the collar (a halo). A face only the CNN detector finds (turned)
-neither blinks nor moves its jaw line: its landmarks are too rough for that.
+background behind the jaw is not carried over the collar (a halo); a markedly darker step is the chin's shadow and
+moves with it, and the outline bends smoothly along the jaw. A face only the CNN detector finds (turned) neither
+blinks nor moves its jaw line: its landmarks are too rough for that.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ EDGE_SEARCH = 0.015  # nose-to-chin lengths inside the jaw line where the face's
 EDGE_INSET = 3.0  # px: the moving outline stays this far inside such an edge (the photo blends across it, the
 # field is interpolated from a grid GRID_STEP px apart)
 EDGE_STEP = 60.0  # RGB distance from the skin inside the jaw line at which the photo has left the face
+EDGE_SHADE = 0.85  # a step darker than this share of the skin (summed RGB) is its shade, not its edge: carried
+# with the chin it reads as the chin's shadow (a light band carried over the collar reads as a halo)
+EDGE_SLOPE = 0.15  # px the margin may change per px along the jaw: each point's own edge search jumps between
+# neighbours (a shadow under the chin just over or under EDGE_STEP), which drew a zig-zag chin over the collar
 
 
 @dataclass
@@ -617,8 +622,10 @@ def _jaw_margins(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tup
     above the brows.
 
     Each offset stops short of where the photo leaves the face (a colour step away from the skin just inside
-    the line): what lies beyond, a light background or a collar, must stay still, or a dropping chin drags a
-    band of it over what is below."""
+    the line, unless darker: the chin's shadow moves with the chin): what lies beyond, a light background or
+    collar, must stay still, or a dropping chin drags a light band of it over what is below. Along the curve the
+    offsets change by at most EDGE_SLOPE px per px, never past a point's own stop: one point's search stopping
+    where its neighbours' did not drew a zig-zag outline over the collar."""
     curve = spline_matrix(points[JAW]) @ points[JAW]
     chin = np.clip(1 - np.abs(np.linspace(-1, 1, len(curve))) / 0.5, 0, 1)[:, None]
     reach = frame.height * (JAW_SOFT[0] + (JAW_SOFT[1] - JAW_SOFT[0]) * chin)
@@ -629,10 +636,20 @@ def _jaw_margins(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tup
     colours = cv2.remap(smooth, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     skin_at = (curve - EDGE_SEARCH * frame.height * normal)[:, None].astype(np.float32)
     inside = cv2.remap(smooth, skin_at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    left = np.linalg.norm(colours - inside, axis=-1) > EDGE_STEP  # (n, steps): no longer the face's colour
+    # (n, steps): no longer the face's colour, and not its shade (darker: the chin's shadow, a dark collar)
+    left = (np.linalg.norm(colours - inside, axis=-1) > EDGE_STEP) & (colours.sum(-1) > EDGE_SHADE * inside.sum(-1))
     first = np.where(left.any(1), steps[np.argmax(left, axis=1)] - EDGE_INSET, np.inf)[:, None]
-    soft = np.clip(np.minimum(reach, first), -EDGE_INSET, None) * normal
+    own = np.clip(np.minimum(reach, first), -EDGE_INSET, None)[:, 0]
+    soft = _smooth_below(own, curve, EDGE_SLOPE)[:, None] * normal
     return soft.astype(np.float32), (-2 * frame.height * frame.down).astype(np.float32)
+
+
+def _smooth_below(values: np.ndarray, curve: np.ndarray, slope: float) -> np.ndarray:
+    """The largest function of the points of `curve` that stays at or under `values` and changes by at most
+    `slope` per pixel along it: each point's margin is lowered to where a neighbour's stops, plus the way there.
+    Never above a point's own value, so every margin still stops where that point's edge search did."""
+    along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve, axis=0), axis=1))])
+    return (values[None, :] + slope * np.abs(along[:, None] - along[None, :])).min(1)
 
 
 def puppet_for(face: FaceAnalysis) -> Puppet:
