@@ -137,6 +137,8 @@ class Puppet:
             alpha = self.mouth.upper[..., 3]
             alpha[:] = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
             self.mouth.opened = None  # a video's frame: its teeth reach under its lips as they are
+        if not face.frontal:  # a turned face's rough lip landmarks: the edge found between them is not its teeth'
+            self.mouth.opened = None
         self.teeth_cut = TEETH_CUT * frame.mouth_width
         self.upper_bases = np.einsum("ij,kjd->kid", self.mesh.upper_extend, self.rig.bases)
         self.lower_bases = np.einsum("ij,kjd->kid", self.mesh.lower_extend, self.rig.bases)
