@@ -3,7 +3,8 @@
 The upper layer (RGBA) hangs below the upper inner lip and moves with it: the upper teeth. The lower layer
 (RGB) sits above the lower inner lip and moves with the jaw: lower teeth, tongue and the dark cavity behind.
 Colours come from the face (lip colour for the cavity and tongue, skin brightness for the teeth) so the inside
-is lit like the face. When the photo already shows teeth, its own teeth are used instead of synthetic ones.
+is lit like the face. When the photo already shows teeth, its own teeth are used instead of synthetic ones; opened
+wider than in the photo they end at their own curved edge, over their shadow (`MouthLayers.opened`).
 The warp samples the photo with its own opening grown over from the lips (`lips_over_opening`), so lips closed
 from an open photo meet lip to lip.
 """
@@ -34,6 +35,10 @@ OPENING_MARGIN = 0.015  # mouth widths: dlib's inner-lip line lies this far insi
 # Lower teeth in the cavity's shade are lit by what it bounces: the lips' hue, to this power where lit fully and
 # twice it in the deepest shade (a darkened ivory alone reads olive grey next to the red cavity)
 BOUNCE = 0.3
+# The photo's own teeth in a mouth opened wider than the photo's: they end at their incisal edge (found in the
+# photo, a smooth arc), this much of a mouth width greyer towards it, over a shadow they cast on what lies below
+INCISAL_SHADE = (0.025, 0.15)  # (mouth widths above the edge where it darkens, by how much at the edge)
+OCCLUSION = (0.045, 0.55)  # (mouth widths the teeth's shadow reaches below their edge, its darkness right there)
 # mouth widths around the lips (sideways, up and down) where the inside can show: the widest opening (jaw_open 1.2,
 # models/render/warp_rig.OPEN_GAP) moves the lower lip about 0.46 down and samples the lower layer as far above
 INSIDE_REACH = (0.4, 0.8)
@@ -45,6 +50,9 @@ class MouthLayers:
     lower: np.ndarray  # (h, w, 3) float32
     corner: np.ndarray  # (2,) float32 x, y in the photo of the layers' first pixel: (0, 0) for the whole photo
     own_teeth: bool = False  # the upper layer holds the photo's own teeth (and the shade of its opening)
+    # the upper layer for a mouth opened past the photo's own opening: its teeth alone, ending at their own curved
+    # edge and shading the cavity under them (the photo's opening below their edge is its lower lip's inside)
+    opened: np.ndarray | None = None
 
 
 def inside_box(points: np.ndarray, frame: FaceFrame, size: int) -> tuple[slice, slice]:
@@ -111,14 +119,69 @@ def build_mouth(
     bounce /= (bounce @ LUMA)[..., None]
     lower_teeth = _teeth(teeth_rgb * bounce, along, LOWER_EDGES, lower_depth, lower_shade, gap_rgb=lip * CAVITY_RGB)
     lower_rgb += lower_alpha[..., None] * (lower_teeth - lower_rgb)
+    opened = None
     if teeth_visible:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
         upper_alpha = _own_teeth(image, points)[box]
         upper_rgb = image[box].astype(np.float32)
+        edge = _incisal_edge(image, points, xs, y_upper, y_lower, width)
+        if edge is not None:
+            opened = _teeth_over_shadow(upper_rgb, upper_alpha, ys - edge, along, width)
     if _grayscale(image):  # no cream teeth or red tongue in a black-and-white photo
         upper_rgb, lower_rgb = (np.repeat(rgb @ LUMA[:, None], 3, axis=-1) for rgb in (upper_rgb, lower_rgb))
+        if opened is not None:
+            opened[..., :3] = np.repeat(opened[..., :3] @ LUMA[:, None], 3, axis=-1)
     upper = np.dstack([upper_rgb, upper_alpha]).astype(np.float32)
     corner = np.array([box[1].start, box[0].start], np.float32)
-    return MouthLayers(upper=upper, lower=lower_rgb.astype(np.float32), corner=corner, own_teeth=teeth_visible)
+    return MouthLayers(
+        upper=upper, lower=lower_rgb.astype(np.float32), corner=corner, own_teeth=teeth_visible, opened=opened
+    )
+
+
+def _incisal_edge(
+    image: np.ndarray, points: np.ndarray, xs: np.ndarray, y_upper: np.ndarray, y_lower: np.ndarray, width: float
+) -> np.ndarray | None:
+    """Per pixel of `xs`, the y where the photo's own upper teeth end: a parabola (the smile's arc) through the
+    steepest fall of brightness down each column of the opening's middle, never below the lower inner lip
+    (`y_lower`) nor above the upper (`y_upper`); None where the opening shows no such edge."""
+    opening = _opening(image, points)
+    rows_in, cols_in = np.nonzero(opening)
+    if len(rows_in) < 12:
+        return None
+    y0, y1, x0, x1 = rows_in.min(), rows_in.max() + 1, cols_in.min(), cols_in.max() + 1
+    luma = image[y0:y1, x0:x1].astype(np.float32) @ LUMA
+    inside = opening[y0:y1, x0:x1]
+    luma = cv2.GaussianBlur(luma, (0, 0), max(1.0, 0.006 * width))
+    fall = -np.diff(luma, axis=0)  # brightness lost downwards, inside the opening and below its brightest (teeth)
+    fall *= inside[1:] * inside[:-1] * (np.arange(1, y1 - y0)[:, None] > np.argmax(luma * inside, axis=0))
+    centre_x = float(points[list(INNER_CORNERS)].mean(0)[0])
+    cols = np.arange(x0, x1)
+    middle = np.abs(cols - centre_x) < 0.35 * width  # the front teeth: lit, their edge clear
+    rows = np.argmax(fall, axis=0)
+    strength = fall[rows, np.arange(len(cols))]
+    use = middle & (strength > 2.0)
+    if use.sum() < 8:
+        return None
+    u = (cols[use] - centre_x) / width
+    arc = np.polyfit(u, y0 + rows[use] + 1.0, 2, w=np.sqrt(strength[use]))
+    arc[0] = min(arc[0], 0.0)  # a smile's arc bends up to the sides (y down), never down
+    edge = np.polyval(arc, (xs - centre_x) / width).astype(np.float32)
+    return np.clip(edge, y_upper, y_lower)
+
+
+def _teeth_over_shadow(
+    rgb: np.ndarray, alpha: np.ndarray, below: np.ndarray, along: np.ndarray, width: float
+) -> np.ndarray:
+    """RGBA: the photo's teeth (`rgb`, `alpha` over its opening) cut softly at their edge (`below` it: px under
+    it, negative above), greyer towards it, over their shadow on the cavity below it (black, fading with depth)."""
+    soft = max(1.0, 0.005 * width)
+    teeth = alpha * _smoothstep(-below, -soft, soft)
+    lit = 1 - INCISAL_SHADE[1] * _smoothstep(below, -INCISAL_SHADE[0] * width, 0)
+    reach, dark = OCCLUSION
+    sides = _smoothstep(1.1 - np.abs(along), 0, 0.5)
+    shadow = dark * sides * np.exp(-np.maximum(below, 0) / (reach * width)) * _smoothstep(below, -soft, soft)
+    coverage = 1 - (1 - teeth) * (1 - shadow)
+    shown = (teeth / np.maximum(coverage, 1e-6) * lit)[..., None] * rgb
+    return np.dstack([shown, coverage]).astype(np.float32)
 
 
 def _grayscale(image: np.ndarray) -> bool:

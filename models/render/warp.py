@@ -47,6 +47,9 @@ LID_SHADOW_FULL = 0.6  # blink at which a closing lid shades the eyeball fully
 SHADE_FLOOR = 0.4  # light left in the narrowest corner of an opening
 EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
 LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
+# mouth widths the jaw opens past the photo's own opening over which its own teeth change to their cut, shading
+# layer (MouthLayers.opened): at rest and narrower the photo's opening shows as it is
+TEETH_CUT = 0.04
 JAW_MOVES = slice(2 * SPLINE_STEPS, 14 * SPLINE_STEPS + 1)  # the part of its curve the jaw moves (2 to 14)
 JAW_SOFT = (0.01, 0.02)  # soft tissue outside the jaw line that moves with it (sides, chin), nose-to-chin lengths
 EDGE_SEARCH = 0.015  # nose-to-chin lengths inside the jaw line where the face's own colour is taken
@@ -133,6 +136,10 @@ class Puppet:
             reach = 2 * max(1, round(teeth_reach * frame.mouth_width)) + 1
             alpha = self.mouth.upper[..., 3]
             alpha[:] = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+            self.mouth.opened = None  # a video's frame: its teeth reach under its lips as they are
+        if not face.frontal:  # a turned face's rough lip landmarks: the edge found between them is not its teeth'
+            self.mouth.opened = None
+        self.teeth_cut = TEETH_CUT * frame.mouth_width
         self.upper_bases = np.einsum("ij,kjd->kid", self.mesh.upper_extend, self.rig.bases)
         self.lower_bases = np.einsum("ij,kjd->kid", self.mesh.lower_extend, self.rig.bases)
         self.upper_order = np.argsort(self.mesh.labels == UPPER, kind="stable")
@@ -540,7 +547,12 @@ class Puppet:
         inside = cv2.remap(self.mouth_lower, at - slit.jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         inside = cv2.cvtColor(inside, cv2.COLOR_RGBA2RGB)
         inside *= _wide(light)
-        teeth = cv2.remap(self.mouth.upper, at, None, cv2.INTER_LINEAR)
+        # the jaw opened past the photo's opening shows its own teeth ending at their edge (MouthLayers.opened)
+        cut = 0.0 if self.mouth.opened is None else float(np.clip(slit.jaw @ self.down / self.teeth_cut, 0, 1))
+        teeth = cv2.remap(self.mouth.upper if cut < 1 else self.mouth.opened, at, None, cv2.INTER_LINEAR)
+        if 0 < cut < 1:
+            opened = cv2.remap(self.mouth.opened, at, None, cv2.INTER_LINEAR)
+            teeth = cv2.addWeighted(opened, cut, teeth, 1 - cut, 0)
         # inside += teeth alpha * (teeth rgb * teeth_light - inside), without the temporaries
         over = cv2.cvtColor(teeth, cv2.COLOR_RGBA2RGB)
         over *= _wide(teeth_light)

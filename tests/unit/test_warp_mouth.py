@@ -107,3 +107,36 @@ def test_lower_teeth_in_the_cavitys_shade_are_warm_ivory_not_grey(photo, data_di
     assert lower @ LUMA < upper @ LUMA  # in shade
     assert lower_hue <= upper_hue + 1  # not yellower (was 30 deg against the astronaut's own teeth's 18)
     assert lower_saturation > 1.2 * upper_saturation  # not greyer (grace: 0.39 against 0.39)
+
+
+def _teeth_edge(frame: np.ndarray, face, half: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per column within `half` mouth widths of the centre: u (mouth widths from it) and the y where the upper
+    teeth give way to the dark cavity (the first pixel darker than 110 below the upper inner lip)."""
+    points, width = face.landmarks, face.frame.mouth_width
+    centre = float(points[list(INNER_CORNERS)].mean(0)[0])
+    xs = np.arange(int(centre - half * width), int(centre + half * width) + 1)
+    top = _curve(points[list(MOUTH_SLIT[0])], xs.astype(np.float32)).astype(int) + 4
+    luma = frame.astype(np.float32) @ LUMA
+    edge = np.array([t + np.argmax(luma[t : t + 80, x] < 110) for x, t in zip(xs, top, strict=True)], float)
+    return (xs - centre) / width, edge
+
+
+def test_own_teeth_end_at_their_curved_edge_in_a_wide_opening(data_dir: Path) -> None:
+    face = analyze_face(astronaut(), size=1024)  # she smiles showing her upper teeth, lips parted below them
+    u, edge = _teeth_edge(Puppet(face).frame({"jaw_open": 1.0}), face, 0.2)
+    # a smooth arc (the old edge was the photo's inner lip polygon, kinked at its landmarks: 1.8 px off)
+    arc = np.polyval(np.polyfit(u, edge, 2), u)
+    assert np.abs(edge - arc).max() < 1.2
+    assert edge[len(edge) // 2] - (edge[0] + edge[-1]) / 2 > 5  # bending up to the sides
+    # ending where the photo's teeth end, not at its lower inner lip line with the lip's inside under them
+    assert edge[len(edge) // 2] < face.landmarks[66, 1] - 0.02 * face.frame.mouth_width
+
+
+def test_own_teeth_cut_leaves_rest_and_closed_frames_as_the_photo_shows_them(data_dir: Path) -> None:
+    face = analyze_face(astronaut(), size=1024)
+    cut, uncut = Puppet(face), Puppet(face)
+    assert cut.mouth.opened is not None
+    uncut.mouth.opened = None
+    for controls in ({}, {"lip_press": 1.0}, {"jaw_open": 0.2}):
+        assert np.array_equal(cut.frame(controls), uncut.frame(controls))
+    assert not np.array_equal(cut.frame({"jaw_open": 1.0}), uncut.frame({"jaw_open": 1.0}))
