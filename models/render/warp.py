@@ -45,6 +45,7 @@ JAW_POINT = 66  # the lower teeth move with the middle of the lower inner lip
 SHADOW_REACH = (0.06, 0.25)  # blur of the opening that shades what lies behind it, in slit widths (mouth, eyes)
 LID_SHADOW_FULL = 0.6  # blink at which a closing lid shades the eyeball fully
 SHADE_FLOOR = 0.4  # light left in the narrowest corner of an opening
+OWN_TEETH_LIGHT = 0.8  # the least light left on the photo's own teeth in an opening narrower than its own
 EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
 LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
 # mouth widths the jaw opens past the photo's own opening over which its own teeth change to their cut, shading
@@ -540,9 +541,10 @@ class Puppet:
         light = _light(shade)
         teeth_light = light
         if self.photo_shade is not None and self.mouth.own_teeth:
-            # the photo's teeth are shaded already: only a narrower opening adds shade
+            # the photo's teeth are shaded already: only a narrower opening adds shade, and little of it (they are
+            # lit from the front: lips closing over them hide them more than they darken them)
             own_light = cv2.remap(self.photo_shade[0], rigid, None, cv2.INTER_LINEAR)
-            teeth_light = np.clip(light / np.maximum(own_light, 1e-3), 0, 1)
+            teeth_light = np.clip(light / np.maximum(own_light, 1e-3), OWN_TEETH_LIGHT, 1)
         at = rigid - self.mouth.corner  # in the layers' own pixels
         inside = cv2.remap(self.mouth_lower, at - slit.jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         inside = cv2.cvtColor(inside, cv2.COLOR_RGBA2RGB)

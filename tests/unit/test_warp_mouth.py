@@ -12,7 +12,7 @@ from PIL import Image
 
 from models.eval.lipsync import aperture
 from models.face import landmarks as lm
-from models.face.analysis import analyze_face
+from models.face.analysis import FaceAnalysis, analyze_face
 from models.face.frame import INNER_CORNERS, MOUTH_SLIT
 from models.render.mouth import LUMA, _curve
 from models.render.warp import Puppet
@@ -140,3 +140,19 @@ def test_own_teeth_cut_leaves_rest_and_closed_frames_as_the_photo_shows_them(dat
     for controls in ({}, {"lip_press": 1.0}, {"jaw_open": 0.2}):
         assert np.array_equal(cut.frame(controls), uncut.frame(controls))
     assert not np.array_equal(cut.frame({"jaw_open": 1.0}), uncut.frame({"jaw_open": 1.0}))
+
+
+def test_own_teeth_behind_lips_at_rest_keep_most_of_their_light(astronaut_face: FaceAnalysis) -> None:
+    """Her smile at rest closes part of her opening; the teeth still seen were darkened as if the narrower opening
+    shaded them (0.79 of their brightness in the photo: grey teeth). Lit from the front, they keep at least 0.8."""
+    from models.render.warp import puppet_for
+
+    face = astronaut_face
+    rest = puppet_for(face).frame({}).astype(np.float32)
+    mask = np.zeros((face.size, face.size), np.uint8)
+    cv2.fillPoly(mask, [np.round(face.landmarks[60:68]).astype(np.int32)], 1)
+    hsv, now = (cv2.cvtColor(image, cv2.COLOR_RGB2HSV) for image in (face.image, rest.astype(np.uint8)))
+    teeth = (mask > 0) & (hsv[..., 2] > 150) & (hsv[..., 1] < 80)  # bright and pale in the photo
+    shown = teeth & (now[..., 1] < 80) & (now[..., 2] > 90)  # ... and still teeth at rest, not lip
+    assert shown.sum() > 0.5 * teeth.sum()
+    assert rest.mean(2)[shown].mean() > 0.82 * face.image.astype(np.float32).mean(2)[shown].mean()
