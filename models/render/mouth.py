@@ -71,8 +71,10 @@ def build_mouth(
     skin_rgb: np.ndarray,
     teeth_visible: bool,
     box: tuple[slice, slice] | None = None,
+    cut_teeth: bool = True,
 ) -> MouthLayers:
-    """The layers over the whole photo, or only over `box` of it (`inside_box`): the same values there."""
+    """The layers over the whole photo, or only over `box` of it (`inside_box`): the same values there. With
+    `cut_teeth` False no `opened` layer is made (a video's frame, a turned face: the renderer would not use it)."""
     size = image.shape[0]
     box = box or (slice(0, size), slice(0, size))
     upper_chain, lower_chain = (points[list(chain)] for chain in MOUTH_SLIT)
@@ -87,8 +89,9 @@ def build_mouth(
     # Teeth take the colour of the light on the face (a warm photo has warm teeth) and sit in the mouth's shade.
     tint = np.sqrt(skin_rgb.astype(np.float32) / max(float(np.mean(skin_rgb)), 1.0))
     teeth_rgb = np.clip(TEETH_RGB * tint * (0.7 + 0.2 * min(light, 1.0)), 0, 255)
-    if teeth_visible:  # the lower teeth match the photo's own upper ones
-        teeth_rgb = _photo_teeth_rgb(image, points, teeth_rgb)
+    opening = _opening(image, points) if teeth_visible else None
+    if opening is not None:  # the lower teeth match the photo's own upper ones
+        teeth_rgb = _photo_teeth_rgb(image, opening, teeth_rgb)
     side_shade = np.clip(1 - 0.55 * along**2, 0.2, 1)  # teeth and cavity recede into shadow at the sides
     lip = lip_rgb.astype(np.float32)
 
@@ -120,10 +123,10 @@ def build_mouth(
     lower_teeth = _teeth(teeth_rgb * bounce, along, LOWER_EDGES, lower_depth, lower_shade, gap_rgb=lip * CAVITY_RGB)
     lower_rgb += lower_alpha[..., None] * (lower_teeth - lower_rgb)
     opened = None
-    if teeth_visible:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
-        upper_alpha = _own_teeth(image, points)[box]
+    if opening is not None:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
+        upper_alpha = _own_teeth(opening)[box]
         upper_rgb = image[box].astype(np.float32)
-        edge = _incisal_edge(image, points, xs, y_upper, y_lower, width)
+        edge = _incisal_edge(image, opening, points, xs, y_upper, y_lower, width) if cut_teeth else None
         if edge is not None:
             opened = _teeth_over_shadow(upper_rgb, upper_alpha, ys - edge, along, width)
     if _grayscale(image):  # no cream teeth or red tongue in a black-and-white photo
@@ -138,12 +141,17 @@ def build_mouth(
 
 
 def _incisal_edge(
-    image: np.ndarray, points: np.ndarray, xs: np.ndarray, y_upper: np.ndarray, y_lower: np.ndarray, width: float
+    image: np.ndarray,
+    opening: np.ndarray,
+    points: np.ndarray,
+    xs: np.ndarray,
+    y_upper: np.ndarray,
+    y_lower: np.ndarray,
+    width: float,
 ) -> np.ndarray | None:
     """Per pixel of `xs`, the y where the photo's own upper teeth end: a parabola (the smile's arc) through the
-    steepest fall of brightness down each column of the opening's middle, never below the lower inner lip
-    (`y_lower`) nor above the upper (`y_upper`); None where the opening shows no such edge."""
-    opening = _opening(image, points)
+    steepest fall of brightness down each column of the middle of its mouth `opening` (_opening), never below the
+    lower inner lip (`y_lower`) nor above the upper (`y_upper`); None where the opening shows no such edge."""
     rows_in, cols_in = np.nonzero(opening)
     if len(rows_in) < 12:
         return None
@@ -240,18 +248,18 @@ def _band(depth: np.ndarray, along: np.ndarray, edges: np.ndarray, reach: float)
     return cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 0.8) * ends
 
 
-def _photo_teeth_rgb(image: np.ndarray, points: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """The mean colour of the brightest third of the photo's mouth opening (its teeth), or `fallback`."""
-    pixels = image[_opening(image, points) > 0].astype(np.float32)
+def _photo_teeth_rgb(image: np.ndarray, opening: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """The mean colour of the brightest third of the photo's mouth `opening` (its teeth), or `fallback`."""
+    pixels = image[opening > 0].astype(np.float32)
     if len(pixels) < 12:
         return fallback
     luma = pixels @ LUMA
     return pixels[luma >= np.percentile(luma, 67)].mean(0)
 
 
-def _own_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Alpha of the photo's own mouth inside (its teeth), feathered."""
-    return cv2.GaussianBlur(_opening(image, points).astype(np.float32), (0, 0), 1.0)
+def _own_teeth(opening: np.ndarray) -> np.ndarray:
+    """Alpha of the photo's own mouth inside (its teeth, the `opening`), feathered."""
+    return cv2.GaussianBlur(opening.astype(np.float32), (0, 0), 1.0)
 
 
 def _opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -130,16 +130,16 @@ class Puppet:
             rests_parted=parted_rest and face.teeth_visible,
         )
         box = inside_box(face.landmarks, frame, size) if mouth_box else None
+        # a video's frame (`teeth_reach`): its teeth reach under its lips as they are; a turned face: the edge found
+        # between its rough lip landmarks is not its teeth'. Neither cuts its own teeth at their edge (`opened`).
+        cut_teeth = not teeth_reach and face.frontal
         self.mouth: MouthLayers = build_mouth(
-            face.image, face.landmarks, frame, face.lip_rgb, face.skin_rgb, face.teeth_visible, box
+            face.image, face.landmarks, frame, face.lip_rgb, face.skin_rgb, face.teeth_visible, box, cut_teeth
         )
         if teeth_reach and face.teeth_visible:
             reach = 2 * max(1, round(teeth_reach * frame.mouth_width)) + 1
             alpha = self.mouth.upper[..., 3]
             alpha[:] = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
-            self.mouth.opened = None  # a video's frame: its teeth reach under its lips as they are
-        if not face.frontal:  # a turned face's rough lip landmarks: the edge found between them is not its teeth'
-            self.mouth.opened = None
         self.teeth_cut = TEETH_CUT * frame.mouth_width
         self.upper_bases = np.einsum("ij,kjd->kid", self.mesh.upper_extend, self.rig.bases)
         self.lower_bases = np.einsum("ij,kjd->kid", self.mesh.lower_extend, self.rig.bases)
