@@ -231,9 +231,10 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
 
 def refit_turned(framed: np.ndarray, points: np.ndarray) -> np.ndarray | None:
     """A turned face's 68 landmarks fitted again on its `framed` photo, in the box the detector finds there around
-    its landmarks `points`; None where it finds none. The CNN detector's box on the photo, framed, is far wider than
-    its box on the framed photo: fitted in the first, the cameraman's eyes lay on his temple and ear; in the second,
-    the eye he shows is found (his jaw and lips are no better in either)."""
+    its landmarks `points`; None where it finds none. On the framed (enlarged) cameraman the HOG detector finds a
+    profile box, far tighter than the CNN detector's box on the original photo, framed: fitted in the latter, his
+    eyes lay on his temple and ear; in the former, the eye he shows is found (his jaw and lips are no better in
+    either). The detection costs 0.03 s there."""
     centre = points.mean(0)
     boxes = [
         b for b in lm.detect_faces(framed) if b.left() <= centre[0] <= b.right() and b.top() <= centre[1] <= b.bottom()
