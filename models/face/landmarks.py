@@ -21,8 +21,9 @@ FIT_MIN = 160  # px: landmarks of a smaller face are fitted on an enlarged copy 
 TRACK_BOX_SIDE, TRACK_BOX_RISE = 1.047, 0.022  # a HOG box around 68 landmarks: jaw widths; its side above their mean
 CNN_ONLY_NOTE = (
     "the face was found only by the CNN detector (turned away, partly hidden or dim): its landmarks are rough, so "
-    "the warp renderer opens the lips half as wide, keeps the chin still and draws no blinks (the lids would "
-    "land askew); check the result, a front-facing photo works best"
+    "the warp renderer opens the lips only where it finds them meeting, keeps the chin still and closes the lids "
+    "only over the eyes a second fit finds (not one hidden behind the nose); check the result, a front-facing photo "
+    "works best"
 )
 _DLIB = threading.Lock()  # dlib's model objects abort the process when two threads use them at once
 
@@ -158,6 +159,4 @@ def box_from_points(points: np.ndarray) -> dlib.rectangle:
     x0, x1 = float(points[:, 0].min()), float(points[:, 0].max())
     side = TRACK_BOX_SIDE * (x1 - x0)
     cx, cy = points.mean(0) - [0.0, TRACK_BOX_RISE * side]
-    return dlib.rectangle(
-        round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2)
-    )
+    return dlib.rectangle(round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2))

@@ -10,8 +10,9 @@ stay where the head puts them: a dropping chin slides over them instead of dragg
 chin (a closing mouth lifts it) the neck eases into the face's motion, so no seam runs along the old outline.
 The face's moving outline stops inside the photo's own edge where the colour leaves the skin, so a light
 background behind the jaw is not carried over the collar (a halo); a markedly darker step is the chin's shadow and
-moves with it, and the outline bends smoothly along the jaw. A face only the CNN detector finds (turned) neither
-blinks nor moves its jaw line: its landmarks are too rough for that.
+moves with it, and the outline bends smoothly along the jaw. A face only the CNN detector finds (turned) does not
+move its jaw line, and its lids close over the eye found by a second landmark fit on the framed photo
+(FaceAnalysis.eye_landmarks), drawn with the head, not through the mesh: its first landmarks are too rough for that.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import cv2
 import numpy as np
 
 from models.face.analysis import FaceAnalysis
-from models.face.frame import JAW, FaceFrame
+from models.face.frame import EYES, JAW, LEFT_EYE_SLIT, NOSE_BRIDGE, NOSE_TIP, RIGHT_EYE_SLIT, FaceFrame
 from models.render.base import FrameRenderer
-from models.render.eyes import EyeLayers, build_eyes, close_lid
+from models.render.eyes import CORNER_REACH, EyeLayers, build_eyes, close_lid
 from models.render.head_region import head_hold
 from models.render.mesh import GRID_STEP, LOWER, SLITS, SPLINE_STEPS, UPPER, FaceMesh, build_mesh, spline_matrix
 from models.render.mouth import MouthLayers, build_mouth, inside_box, lips_over_opening
@@ -61,6 +62,10 @@ EDGE_SHADE = 0.85  # a step darker than this share of the skin (summed RGB) is i
 # with the chin it reads as the chin's shadow (a light band carried over the collar reads as a halo)
 EDGE_SLOPE = 0.15  # px the margin may change per px along the jaw: each point's own edge search jumps between
 # neighbours (a shadow under the chin just over or under EDGE_STEP), which drew a zig-zag chin over the collar
+TURNED_FAR_EYE = 0.7  # a turned face's farther eye blinks if it lies this share as far from the nose ridge as the
+# nearer one: the cameraman's lies at 0.55 (22 px against 40), on the edge of his face beside the nose
+EYE_SLITS = (LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
+EYE_POINTS = EYES[0] + EYES[1]
 
 
 @dataclass
@@ -149,7 +154,10 @@ class Puppet:
         # layers sampled per frame get a fourth, unused one
         self.eyeball = _four_channels(face.image.astype(np.float32)) if eyes else None
         self.mouth_lower = _four_channels(self.mouth.lower)
-        self.eyes: EyeLayers | None = build_eyes(face.image, face.landmarks) if eyes else None
+        # a turned face's lids: on the eyes of its second fit that are to be seen, not on its rough eye landmarks
+        self.lids = _turned_lids(face) if eyes and not face.frontal else []
+        eye_points = face.landmarks if face.frontal else face.eye_landmarks
+        self.eyes: EyeLayers | None = build_eyes(face.image, eye_points) if eyes and eye_points is not None else None
         points = face.landmarks
         self.jaw_spline = spline_matrix(points[JAW])
         self.down = frame.down
@@ -181,7 +189,8 @@ class Puppet:
         self.pixels = np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
 
     def frame(self, controls: dict[str, float]) -> np.ndarray:
-        if not self.frontal:  # no blinks on a turned face (FaceAnalysis.frontal): its lids would land askew
+        blink = float(np.clip(controls.get("blink", 0.0), 0, 1))
+        if not self.frontal:  # a turned face's rough eye landmarks stay put: its lids are drawn at self.lids
             controls = {**controls, "blink": 0.0}
         coefficients = self.rig.coefficients(controls)
         offsets = np.tensordot(coefficients, self.rig.bases, axes=1)
@@ -207,12 +216,11 @@ class Puppet:
             cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=out[box])
         if outlines is not None:
             self._mend_seam(out, upper, outlines, neck, cells, still)
-        blink = float(np.clip(controls.get("blink", 0.0), 0, 1))
         slits = []
         for index, (vertices, (upper_chain, lower_chain)) in enumerate(
             zip(self.mesh.slit_vertices, SLITS, strict=True)
         ):
-            if index > 0 and (blink < BLINK_VISIBLE or self.eyes is None):
+            if index > 0 and (blink < BLINK_VISIBLE or self.eyes is None or not self.frontal):
                 continue  # open lids move together: the upper side's warp alone is exact enough there
             box = self._box(moved[vertices], head, self.box_margins[index])
             if box is None:
@@ -230,7 +238,28 @@ class Puppet:
             lower = self._maps(lower_offsets, self.lower_order, still, window)
             for slit in slits:
                 self._fill_slit(out, slit, self._upsampled(extended, slit.box), lower.at(self, slit.box), inverse_head)
+        if blink >= BLINK_VISIBLE and self.eyes is not None:
+            for eye, outline in self.lids:
+                self._close_turned_lid(out, eye, outline + offsets[EYE_POINTS].mean(0), blink, head, inverse_head)
         return out
+
+    def _close_turned_lid(
+        self, out: np.ndarray, eye: int, outline: np.ndarray, blink: float, head: np.ndarray, inverse_head: np.ndarray
+    ) -> None:
+        """Draw a turned face's lid over eye `eye` (its `outline` in the face frame, moved with the face) into
+        `out`: the lid alone, over the eye as the warp left it (the lower lid does not rise)."""
+        layers = self.eyes
+        reach = float(layers.crease[eye] + max(CORNER_REACH) * layers.width[eye]) + 3 * layers.softness + MARGIN
+        box = self._box(outline, head, int(np.ceil(reach)))
+        if box is None:
+            return
+        face = out[box].astype(np.float32)
+        half = len(outline) // 2
+        close_lid(
+            face, cv2.transform(self.pixels[box], inverse_head), layers, eye, outline[:half], outline[half:], blink
+        )
+        face += 0.5
+        np.copyto(out[box], np.clip(face, 0, 255, out=face), casting="unsafe")
 
     def _still(self, inverse_head: np.ndarray) -> np.ndarray:
         """Where each grid point samples the photo with the face at rest: the head's motion on the head, fading to
@@ -664,6 +693,27 @@ def _smooth_below(values: np.ndarray, curve: np.ndarray, slope: float) -> np.nda
     Never above a point's own value, so every margin still stops where that point's edge search did."""
     along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve, axis=0), axis=1))])
     return (values[None, :] + slope * np.abs(along[:, None] - along[None, :])).min(1)
+
+
+def _turned_lids(face: FaceAnalysis) -> list[tuple[int, np.ndarray]]:
+    """(eye index, outline in the face frame: upper curve, then lower curve back) of each eye of a turned face's
+    second landmark fit (FaceAnalysis.eye_landmarks) that shows: the eye nearer the camera, and the other one
+    unless it lies much nearer the nose ridge (TURNED_FAR_EYE), where it is hidden behind the nose or lies on
+    the face's edge (the cameraman's)."""
+    points = face.eye_landmarks
+    if points is None:
+        return []
+    ridge = points[NOSE_TIP] - points[NOSE_BRIDGE]
+    across = np.array([-ridge[1], ridge[0]]) / max(float(np.linalg.norm(ridge)), 1e-6)
+    centres = [points[list(upper + lower)].mean(0) for upper, lower in EYE_SLITS]
+    apart = [abs(float((centre - points[NOSE_BRIDGE]) @ across)) for centre in centres]
+    lids = []
+    for eye, (upper, lower) in enumerate(EYE_SLITS):
+        if apart[eye] >= TURNED_FAR_EYE * max(apart):
+            top, bottom = points[list(upper)], points[list(lower)]
+            outline = np.concatenate([spline_matrix(top) @ top, spline_matrix(bottom)[::-1] @ bottom])
+            lids.append((eye, outline.astype(np.float32)))
+    return lids
 
 
 def puppet_for(face: FaceAnalysis) -> Puppet:

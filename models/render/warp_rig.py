@@ -18,7 +18,6 @@ from models.face.frame import BROWS, CHIN, EYE_GAPS, INNER_GAPS, MOUTH, FaceFram
 OPEN_GAP = 0.38  # inner-lip gap at jaw_open = 1, in mouth widths
 REST_PARTED = 0.42  # a photo smiling with its teeth rests with its lips parted by this share of its own gap...
 REST_PARTED_MAX = 0.08  # ... at most this many mouth widths
-TURNED_OPEN = 0.5  # a turned face's lips open this share as wide (alone, on rough landmarks: see build_rig)
 MID_BOOST = 1.0  # extra opening at mid jaw values (speech rarely drives the jaw past 0.5); none at 0 and 1
 LOWER_LID_RISE = 0.15  # of the eye's opening, at blink = 1
 CORNERS = [48, 54, 60, 64]
@@ -151,8 +150,9 @@ def build_rig(
     rests_parted: bool = False,
 ) -> Rig:
     """The rig of one face; with `jaw_moves` False (a turned face, whose jaw landmarks may lie on the background)
-    the mouth opens with the lips alone, half as wide (TURNED_OPEN: the landmarks of a turned face are rough, and a
-    wide opening showed on the cheek beside the lips), and the chin stays put. With `chin_closes` False, closing the
+    the mouth opens with the lips alone (as wide as a frontal face's: its mouth landmarks end where its lips meet,
+    models/face/analysis._mouth_to_lip_line, so the opening no longer reaches into the cheek), and the chin stays
+    put. With `chin_closes` False, closing the
     photo's own opening moves the lips alone: lifting the chin too is right for a photo, but in a video frame it
     drags the collar below the jaw up over the chin (models/render/dub.py). With `rests_parted` (a photo smiling
     with its teeth) the mouth at rest keeps part of the photo's own opening: a smile that shows the teeth relaxes
@@ -226,7 +226,7 @@ def build_rig(
     return Rig(
         bases=np.stack([shapes[name] for name in BASES]).astype(np.float32),
         pivot=pivot.astype(np.float32),
-        open_px=OPEN_GAP * width * (1.0 if jaw_moves else TURNED_OPEN),
+        open_px=OPEN_GAP * width,
         photo_gap=max(mean_gap, 0.0),
         size=size,
         rest_gap=min(REST_PARTED * max(mean_gap, 0.0), REST_PARTED_MAX * width) if rests_parted else 0.0,
