@@ -70,11 +70,14 @@ class _Maps:
     grid: np.ndarray  # on the coarse grid: (n, n, 2), or the part of it from grid point `origin` on
     origin: tuple[int, int] = (0, 0)  # (row, column)
 
-    def at(self, puppet: Puppet, box: tuple[slice, slice]) -> np.ndarray:
+    def at(self, puppet: Puppet, box: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+        """The maps (x, y) of the pixels of `box`, upsampled from the grid."""
         x, y = puppet.up_x[box], puppet.up_y[box]
         if self.origin != (0, 0):  # whole grid steps: the same samples as from the whole grid
             x, y = x - self.origin[1], y - self.origin[0]
-        return cv2.remap(self.grid, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # one channel at a time: OpenCV remaps a two-channel float image on a slower path
+        planes = cv2.split(self.grid)
+        return tuple(cv2.remap(plane, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for plane in planes)
 
 
 @dataclass
@@ -170,6 +173,10 @@ class Puppet:
         # the mouth's box reaches as far as its rim's shade: cut off at the box, it drew the box's edge at 1024 px
         self.box_margins = [max(MARGIN, int(np.ceil(RIM_MARGIN * self._shadow_reach(0))))] + [MARGIN] * 2
         self.photo_shade = self._photo_shade(points)
+        # the side masks and the photo's lip rim, sampled at the same positions: a float32 remap is as fast with
+        # 4 channels as with 1, for the same values
+        rim = np.zeros_like(self.mesh.side_upper) if self.photo_shade is None else self.photo_shade[1]
+        self.sides = cv2.merge([self.mesh.side_upper, self.mesh.side_lower, rim, np.zeros_like(rim)])
         n = self.mesh.grid_shape[0]
         centres = (np.arange(n) * GRID_STEP + (GRID_STEP - 1) / 2).astype(np.float32)
         self.grid = np.dstack(np.meshgrid(centres, centres))  # (n, n, 2) grid point positions
@@ -196,13 +203,16 @@ class Puppet:
         field, neck, cells = (
             (upper.grid, None, None) if outlines is None else self._pin_neck(upper.grid, outlines, still)
         )
-        out, extended = self.src.copy(), _extended(field)
+        extended = cv2.split(_extended(field))  # x and y apart: OpenCV resizes and remaps one channel faster
         # grid points that sample elsewhere than themselves (a point's x, y compared as one 64-bit word: 20x faster)
         moving = _box_of(field.view(np.uint64)[..., 0] != self.grid.view(np.uint64)[..., 0])
-        if moving is not None:  # ... and the pixels whose maps read them: the rest shows the photo as it is
+        if moving is None:
+            out = self.src.copy()
+        else:  # ... and the pixels whose maps read them: the rest shows the photo as it is
             box = self._pixels_of(moving)
+            out = self._photo_around(box)
             warped = cv2.remap(
-                self.src_rgba, self._upsampled(extended, box), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                self.src_rgba, *self._upsampled(extended, box), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
             )
             cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=out[box])
         if outlines is not None:
@@ -248,18 +258,31 @@ class Puppet:
         )
         return rows, cols
 
-    def _upsampled(self, extended: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
-        """A field on the coarse grid (`extended` by a point on each side, _extended) upsampled to the pixels of
-        `box`, from the grid points around the box alone: linear to the frame's edges, where a resize of the
-        field itself holds the last grid point's value over half a step (the outer pixels smeared)."""
+    def _photo_around(self, box: tuple[slice, slice]) -> np.ndarray:
+        """A frame with the photo's pixels outside `box` (inside it: not set)."""
+        out = np.empty_like(self.src)
+        (y0, y1), (x0, x1) = ((part.start, part.stop) for part in box)
+        out[:y0], out[y1:] = self.src[:y0], self.src[y1:]
+        out[y0:y1, :x0], out[y0:y1, x1:] = self.src[y0:y1, :x0], self.src[y0:y1, x1:]
+        return out
+
+    def _upsampled(self, extended: list[np.ndarray], box: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+        """A field on the coarse grid (its x and y, `extended` by a point on each side, _extended) upsampled to the
+        pixels of `box` (x and y), from the grid points around the box alone: linear to the frame's edges, where a
+        resize of the field itself holds the last grid point's value over half a step (the outer pixels smeared).
+        One channel at a time: OpenCV's resize of a two-channel float image is 1.6x slower than two of one."""
         start, stop = [], []
         for part in box:  # the extended grid's points from the one before the box's first pixel to the one after
             start.append(int(np.floor((part.start - (GRID_STEP - 1) / 2) / GRID_STEP)) + 1)
             stop.append(int(np.floor((part.stop - 1 - (GRID_STEP - 1) / 2) / GRID_STEP)) + 3)
-        cells = extended[start[0] : stop[0], start[1] : stop[1]]
-        up = cv2.resize(cells, (cells.shape[1] * GRID_STEP, cells.shape[0] * GRID_STEP), interpolation=cv2.INTER_LINEAR)
+        size = ((stop[1] - start[1]) * GRID_STEP, (stop[0] - start[0]) * GRID_STEP)
         y0, x0 = ((s - 1) * GRID_STEP for s in start)  # the output pixel of the resize's first
-        return up[box[0].start - y0 : box[0].stop - y0, box[1].start - x0 : box[1].stop - x0]
+        rows, cols = (slice(part.start - s, part.stop - s) for part, s in zip(box, (y0, x0), strict=True))
+        x, y = (
+            cv2.resize(plane[start[0] : stop[0], start[1] : stop[1]], size, interpolation=cv2.INTER_LINEAR)[rows, cols]
+            for plane in extended
+        )
+        return x, y
 
     def _grid_window(self, boxes: list[tuple[slice, slice]]) -> tuple[slice, slice]:
         """The coarse grid points that upsampling reads for the output pixels of `boxes` (_Maps.at)."""
@@ -314,21 +337,22 @@ class Puppet:
             dest = np.concatenate([corners[drawn], np.ones((len(drawn), 3, 1), np.float32)], 2)
             affines[drawn] = np.linalg.solve(dest, m.vertices[m.triangles[drawn]])
         # One affine per grid point, the identity (last) where no moved triangle lies: the photo stays put
-        # there, so only the box around the drawn triangles is computed.
-        source = face_grid.copy()
+        # there, so only the box around the drawn triangles is computed. x and y apart: OpenCV remaps one
+        # channel of float faster than two (and in float, where two go through fixed point).
+        local = np.zeros((2, r1 - r0, c1 - c0), np.float32)  # how far each samples from itself, x and y
         part = _box_of(ids >= 0)
         if part is not None:
             # one row per coefficient (contiguous), not (n, 6) columns: twice as fast
             a = np.take(affines.reshape(-1, 6).T, ids[part].ravel(), axis=1)
             x, y = face_grid[part].reshape(-1, 2).T
-            inside = np.empty((2, len(x)), np.float32)
-            inside[0] = x * a[0] + y * a[2] + a[4]
-            inside[1] = x * a[1] + y * a[3] + a[5]
-            source[part] = inside.T.reshape(source[part].shape)
+            shape = local[0][part].shape
+            local[0][part] = (x * a[0] + y * a[2] + a[4] - x).reshape(shape)
+            local[1][part] = (x * a[1] + y * a[3] + a[5] - y).reshape(shape)
         if (r0, c0) != (0, 0):
             at = at - np.array([c0, r0], np.float32)
-        local = cv2.remap(source - face_grid, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        return _Maps(head_grid + local, (0, 0) if window is None else (window[0].start, window[1].start))
+        sampled = cv2.merge([cv2.remap(plane, at, None, cv2.INTER_LINEAR) for plane in local])  # 0 beyond
+        sampled += head_grid
+        return _Maps(sampled, (0, 0) if window is None else (window[0].start, window[1].start))
 
     def _face_outlines(self, moved: np.ndarray, head: np.ndarray) -> list[np.ndarray] | None:
         """The face's outline now, the part of the photo's it still covers and the photo's, in output pixels;
@@ -457,21 +481,28 @@ class Puppet:
         return (slice(y0, y1), slice(x0, x1)) if x1 > x0 and y1 > y0 else None
 
     def _fill_slit(
-        self, out: np.ndarray, slit: _Slit, upper: np.ndarray, lower: np.ndarray, inverse_head: np.ndarray
+        self,
+        out: np.ndarray,
+        slit: _Slit,
+        upper: tuple[np.ndarray, np.ndarray],
+        lower: tuple[np.ndarray, np.ndarray],
+        inverse_head: np.ndarray,
     ) -> None:
-        """Inside `slit.box`: the lower side where it covers, and what shows through the opening.
+        """Inside `slit.box` (whose pixels sample the photo at `upper` and `lower`, x and y, on the two sides): the
+        lower side where it covers, and what shows through the opening.
 
         Per-pixel factors are computed on one channel and spread over the three (`_wide`) before they scale
         colours: NumPy broadcasting (h, w, 1) over (h, w, 3) runs an inner loop of 3, several times slower."""
         box = slit.box
         # Beyond the photo's edge (a head turned near it) the sides go on as they end: never a black hole.
         edge = cv2.BORDER_REPLICATE
-        cover_upper = cv2.remap(self.mesh.side_upper, upper, None, cv2.INTER_LINEAR, borderMode=edge)
-        cover_lower = cv2.remap(self.mesh.side_lower, lower, None, cv2.INTER_LINEAR, borderMode=edge)
+        # the side masks and the photo's lip rim sampled at once on each side (_sides)
+        cover_upper, _, rim_upper, _ = cv2.split(cv2.remap(self.sides, *upper, cv2.INTER_LINEAR, borderMode=edge))
+        _, cover_lower, rim_lower, _ = cv2.split(cv2.remap(self.sides, *lower, cv2.INTER_LINEAR, borderMode=edge))
         # from the RGBA copy, as the whole frame (4 channels are vectorised), then made contiguous RGB: both faster
         # than a 3-channel remap, and a strided view's float conversion is slower than either
         lower_rgb = cv2.cvtColor(
-            cv2.remap(self.src_rgba, lower, None, cv2.INTER_LINEAR, borderMode=edge), cv2.COLOR_RGBA2RGB
+            cv2.remap(self.src_rgba, *lower, cv2.INTER_LINEAR, borderMode=edge), cv2.COLOR_RGBA2RGB
         )
         # The opening is drawn from the moved lip (lid) outlines, anti-aliased in the output: sampling the
         # photo's side masks would blur the edge wherever the warp stretches a closed slit open.
@@ -498,9 +529,8 @@ class Puppet:
             if opening is not None:
                 rim[lit] = _rim(shade, behind)
             if self.photo_shade is not None:  # ... which the photo's lips show already next to its own opening
-                photo_light, photo_rim = self.photo_shade
-                for cover, at in ((cover_upper, upper), (cover_lower, lower)):  # where the lips come from
-                    rim -= cover * scale * cv2.remap(photo_rim, at, None, cv2.INTER_LINEAR)
+                for cover, photo_rim in ((cover_upper, rim_upper), (cover_lower, rim_lower)):  # where lips come from
+                    rim -= cover * scale * photo_rim
             scale *= 1 - LIP_RIM * np.clip(rim, 0, 1)
         # float32 first: NumPy mixes uint8 and a broadcast float32 through buffered copies, 1.5x slower
         face, lower_rgb = out[box].astype(np.float32), lower_rgb.astype(np.float32)
