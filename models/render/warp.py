@@ -645,8 +645,9 @@ def _blend_in(face: np.ndarray, inside: np.ndarray, behind: np.ndarray) -> None:
 
 def _blur_radius(sigma: float) -> int:
     """How far _blur with `sigma` reaches: 3 sigmas (OpenCV's own choice for float images, 4, costs a third more
-    and adds under 0.3 % of the weight)."""
-    return int(np.ceil(3 * sigma))
+    for the wide shade and adds under 0.3 % of the weight), and at least 3 px: the lips' soft edge keeps the 7 taps
+    OpenCV gives it."""
+    return max(int(np.ceil(3 * sigma)), 3)
 
 
 def _blur(mask: np.ndarray, sigma: float) -> np.ndarray:
