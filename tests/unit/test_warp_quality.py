@@ -293,20 +293,27 @@ def test_the_background_stays_still_around_a_swaying_head(astronaut_face: FaceAn
 
 
 def test_a_field_upsampled_in_a_box_is_the_whole_frame_s_upsampling_there(astronaut_face: FaceAnalysis) -> None:
-    from models.render.warp import _extended
+    from models.render.warp import _extended, _Maps, _planes
 
     puppet = puppet_for(astronaut_face)
     n, size, step = puppet.mesh.grid_shape[0], puppet.size, puppet.size // puppet.mesh.grid_shape[0]
     field = np.random.default_rng(0).normal(0, 50, (n, n, 2)).astype(np.float32)
-    extended = _extended(field)
-    whole = cv2.resize(extended, ((n + 2) * step,) * 2, interpolation=cv2.INTER_LINEAR)[step:-step, step:-step]
+    extended = _planes(_extended(field))  # x and y apart, as the renderer upsamples them
+    whole = np.stack([cv2.resize(plane, ((n + 2) * step,) * 2) for plane in extended], -1)[step:-step, step:-step]
     inner = (slice(step, -step),) * 2  # away from the edges the same values as a resize of the field itself
-    np.testing.assert_array_equal(whole[inner], cv2.resize(field, (size, size))[inner])
+    np.testing.assert_array_equal(
+        whole[inner], np.stack([cv2.resize(p, (size, size)) for p in _planes(field)], -1)[inner]
+    )
     for box in [(slice(0, 37), slice(5, 200)), (slice(101, 300), slice(250, size)), (slice(3, 4), slice(7, 9))]:
-        np.testing.assert_array_equal(puppet._upsampled(extended, box), whole[box])
+        np.testing.assert_array_equal(np.stack(puppet._upsampled(extended, box), -1), whole[box])
+    # the lower side's maps, from the part of the grid its boxes read (_grid_window): the same values there
+    box = (slice(101, 300), slice(250, 400))
+    window = puppet._grid_window([box])
+    part = _Maps(np.ascontiguousarray(field[window]), (window[0].start, window[1].start))
+    np.testing.assert_array_equal(np.stack(part.at(puppet, box), -1), whole[box])
     # a linear field stays linear to the frame's edges: the photo as it is, not its outer pixels smeared
-    identity = puppet._upsampled(_extended(puppet.grid), (slice(0, size), slice(0, size)))
-    np.testing.assert_allclose(identity, puppet.pixels, atol=1e-3)
+    identity = puppet._upsampled(_planes(_extended(puppet.grid)), (slice(0, size), slice(0, size)))
+    np.testing.assert_allclose(np.stack(identity, -1), puppet.pixels, atol=1e-3)
 
 
 @pytest.mark.parametrize("size", [512, 1024])
