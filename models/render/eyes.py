@@ -6,10 +6,10 @@ beside) over the eye and its lashes, smoothed, toned like the photo's own lid in
 the fine grain of the skin below the eye, so it is lit like the face there and meets the photo without a seam;
 per frame it is shaded as a lid rolling over the eyeball (lit in its middle, darker towards the corners and the
 lash line). Its edge carries a dark lash line, thicker towards the outer corner, soft below the edge where the
-lashes hang. A closed lid ends in a smooth arc just past the (slightly raised) lower lid, so no eye white is left,
-the corners included. Over a soft photo (a small face enlarged) lid and lashes are blurred to the photo's own
-softness around the eyes. All geometry is per output pixel in the face's own (photo) frame, so a turned or tilted
-head needs nothing extra.
+lashes hang. A closed lid ends in a smooth arc just past the lower lid (which hardly moves in a blink), so no eye
+white is left, the corners included. Over a soft photo (a small face enlarged) lid and lashes are blurred to the
+photo's own softness around the eyes. All geometry is per output pixel in the face's own (photo) frame, so a turned
+or tilted head needs nothing extra.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ OUTER = (0, -1)  # where each eye's outer corner is in its chains (dlib's 36 and
 LASH_BAND = 0.15  # how far above the upper-lid landmarks the photo's lashes reach: not part of the lid skin
 CREASE_AT = 0.45  # the crease lies this far from the lid line towards the brow
 CREASE_LIMITS = (0.25, 0.6)
-OVERSHOOT = 0.06  # a closed lid's edge reaches this far past the raised lower lid: no eye white is left
-CORNER_REACH = (0.12, 0.22)  # the lid reaches past the inner and outer corner (eye white and lashes hide there)
+OVERSHOOT = 0.06  # a closed lid's edge reaches this far past the lower lid: no eye white is left
+CORNER_REACH = (0.08, 0.15)  # the lid reaches past the inner and outer corner (eye white and lashes hide there)
 LASH_WIDTH = (0.02, 0.045)  # half thickness of the lash line at the inner and the outer corner
-LASH_ALPHA = 0.8
+LASH_ALPHA = 0.65  # at the line's middle: closed, the lashes hang over the lower lid and its skin shows between them
 FADE_IN = 0.15  # blink amount over which the slid lid replaces the photo's own lashes
 STRIP_FADE = 0.4  # of the crease to lashes distance: the lid blends into the photo's over twice this, about the crease
 SIDE_FADE = 0.25  # of the eye's span: ... and over this much at the corners

@@ -19,7 +19,7 @@ OPEN_GAP = 0.38  # inner-lip gap at jaw_open = 1, in mouth widths
 REST_PARTED = 0.42  # a photo smiling with its teeth rests with its lips parted by this share of its own gap...
 REST_PARTED_MAX = 0.08  # ... at most this many mouth widths
 MID_BOOST = 1.0  # extra opening at mid jaw values (speech rarely drives the jaw past 0.5); none at 0 and 1
-LOWER_LID_RISE = 0.15  # of the eye's opening, at blink = 1
+LOWER_LID_RISE = 0.0  # of the eye's opening, at blink = 1: the lower lid hardly moves in a blink
 CORNERS = [48, 54, 60, 64]
 BESIDE_CORNERS = [49, 53, 55, 59, 61, 63, 65, 67]
 # The expressions' shapes. Weights per landmark; distances in mouth widths unless said otherwise.

@@ -79,6 +79,21 @@ def test_blinks_are_natural_and_seeded():
     assert np.abs(a.channels["head_yaw"]).max() < 5.0  # gentle idle motion
 
 
+@pytest.mark.parametrize("fps", [25, 30])
+def test_a_lid_reopens_fast_then_slows(fps: int):
+    """Shut for one frame, then most of the way open by the next and easing into open: reopened linearly, the lid
+    was still two thirds shut a frame after closing, and dlib's identity distance rated that frame as far from the
+    person as the closed one (0.34-0.35 on the astronaut photos, against 0.29 at less than half shut)."""
+    blink = build_controls(curves(30.0), "neutral", duration=30.0, fps=fps, seed=1).channels["blink"]
+    shut = np.flatnonzero(blink >= 0.99)
+    assert len(shut) >= 5 and np.all(np.diff(shut) > 1)  # one closed frame per blink
+    for frame in shut[shut + 4 < len(blink)]:
+        reopening = blink[frame : frame + 5]
+        assert reopening[1] <= 0.6
+        steps = -np.diff(reopening[reopening > 0])
+        assert np.all(steps > 0) and np.all(np.diff(steps) < 0)  # each step up smaller than the one before
+
+
 def test_emotion_sets_smile_and_brows():
     happy = build_controls(curves(2.0), "happy", duration=2.0, fps=25)
     sad = build_controls(curves(2.0), "sad", duration=2.0, fps=25)
