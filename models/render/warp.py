@@ -47,6 +47,8 @@ SHADOW_REACH = (0.06, 0.25)  # blur of the opening that shades what lies behind 
 LID_SHADOW_FULL = 0.6  # blink at which a closing lid shades the eyeball fully
 SHADE_FLOOR = 0.4  # light left in the narrowest corner of an opening
 OWN_TEETH_LIGHT = 0.8  # the least light left on the photo's own teeth in an opening narrower than its own
+FOLD_REACH = 2.0  # px a grid point just outside a squeezed triangle may move past its corners' motion (_hold_folds)
+SQUEEZED = 2 / 3  # ... squeezed: to this share of its area or less, or folded over (a flat one's reached 875 px)
 EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
 LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
 # mouth widths the jaw opens past the photo's own opening over which its own teeth change to their cut, shading
@@ -124,6 +126,8 @@ class Puppet:
         self.frontal = face.frontal
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
         self.mesh: FaceMesh = build_mesh(face.landmarks, frame, size)
+        edges = self.mesh.vertices[self.mesh.triangles[:, 1:]] - self.mesh.vertices[self.mesh.triangles[:, :1]]
+        self.rest_area = edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]  # twice, signed
         self.rig: Rig = build_rig(
             face.landmarks,
             frame,
@@ -346,7 +350,8 @@ class Puppet:
         moved = m.vertices + offsets
         corners = moved[m.triangles]  # (T, 3, 2)
         edges = corners[:, 1:] - corners[:, :1]
-        area = np.abs(edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0])  # twice the area
+        twice = edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]  # twice the signed area
+        area = np.abs(twice)
         ids = np.full(m.grid_shape, -1, np.int32)  # the whole grid: OpenCV clips a polygon at the image's edge
         on_grid = np.round((corners - (GRID_STEP - 1) / 2) / GRID_STEP * 16).astype(np.int32)
         changed = np.abs(offsets).max(1) > 1e-2
@@ -369,11 +374,17 @@ class Puppet:
         part = _box_of(ids >= 0)
         if part is not None:
             # one row per coefficient (contiguous), not (n, 6) columns: twice as fast
-            a = np.take(affines.reshape(-1, 6).T, ids[part].ravel(), axis=1)
+            at_ids = ids[part].ravel()
+            a = np.take(affines.reshape(-1, 6).T, at_ids, axis=1)
             x, y = face_grid[part].reshape(-1, 2).T
             shape = local[0][part].shape
-            local[0][part] = (x * a[0] + y * a[2] + a[4] - x).reshape(shape)
-            local[1][part] = (x * a[1] + y * a[3] + a[5] - y).reshape(shape)
+            back = x * a[0] + y * a[2] + a[4] - x, x * a[1] + y * a[3] + a[5] - y
+            # moved area over rest area below SQUEEZED (folded: negative), whichever way the triangle turns at rest
+            rest = self.rest_area[drawn]
+            squeezed = drawn[twice[drawn] * rest < SQUEEZED * rest * rest]
+            if len(squeezed):
+                _hold_folds(back, at_ids, squeezed, -offsets[m.triangles[squeezed]], len(affines))
+            local[0][part], local[1][part] = (plane.reshape(shape) for plane in back)
         if (r0, c0) != (0, 0):
             at = at - np.array([c0, r0], np.float32)
         sampled = cv2.merge([cv2.remap(plane, at, None, cv2.INTER_LINEAR) for plane in local])  # 0 beyond
@@ -642,6 +653,26 @@ def _affines(corners: np.ndarray, to: np.ndarray) -> np.ndarray:
     out[:, :2] /= det[:, None, None]
     out[:, 2] = to[:, 0] - (corners[:, :1] @ out[:, :2])[:, 0]
     return out
+
+
+def _hold_folds(
+    back: tuple[np.ndarray, np.ndarray], ids: np.ndarray, squeezed: np.ndarray, moves: np.ndarray, n: int
+) -> None:
+    """Hold the x and y motion `back` of grid points in triangles `ids` (of `n`) within FOLD_REACH of their
+    triangle's corners' motion (`moves`: (k, 3, 2), back to the photo) where that triangle is one of `squeezed`,
+    in place.
+
+    Inside a moved triangle a point moves back by a mix of its corners' motion. The raster takes in points up to a
+    grid step outside it too, where the inverse of a squeezed triangle (pressed lips fold the slit's inside flat)
+    reaches far: such a point read the hair or the collar, a speck on the lips."""
+    bounds = np.empty((4, n), np.float32)  # least x, y and most x, y motion of each squeezed triangle
+    bounds[:2, squeezed], bounds[2:, squeezed] = (moves.min(1) - FOLD_REACH).T, (moves.max(1) + FOLD_REACH).T
+    flagged = np.zeros(n, bool)
+    flagged[squeezed] = True
+    at = np.flatnonzero(flagged[ids])
+    low, high = np.take(bounds, ids[at], axis=1).reshape(2, 2, -1)
+    for k, plane in enumerate(back):
+        plane[at] = _clip(plane[at], low[k], high[k])
 
 
 def _clip(values: np.ndarray, low: float, high: float, out: np.ndarray | None = None) -> np.ndarray:
