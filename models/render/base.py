@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from models.render.forked import can_fork, in_order_forked
 from models.threads import single_threaded_opencv
 from models.types import Availability, ControlTrack, FrameSink, RenderReport, Resource
 
@@ -63,12 +64,24 @@ class FrameRenderer:
         threads = threads or render_threads()
         make = self.frame_maker(face, controls, audio_wav) if threads > 1 else None
         total, written = controls.n_frames, 0
-        frames = self.frames(face, controls, audio_wav) if make is None else in_order(make, total, threads)
+        if make is None:
+            frames = self.frames(face, controls, audio_wav)
+        elif render_processes():
+            frames = in_order_forked(make, total, threads)
+        else:
+            frames = in_order(make, total, threads)
         for written, frame in enumerate(frames, start=1):  # noqa: B007 - the count is the report's
             sink.write(frame)
             if progress is not None:
                 progress(written, total)
         return RenderReport(self.name, written, time.perf_counter() - started, self.notes(), self.ran_on())
+
+
+def render_processes() -> bool:
+    """Make independent frames in forked processes (the setting `render_processes`, where the OS can fork)."""
+    from core.settings import get_settings
+
+    return get_settings().render_processes and can_fork()
 
 
 def render_threads() -> int:

@@ -1,7 +1,9 @@
-"""Frames made on several threads are the frames made on one, in the same order, with bounded memory."""
+"""Frames made on several threads, or in forked processes, are the frames made on one, in the same order, with
+bounded memory; a failing or dying frame maker fails the render and leaves no process behind."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -12,6 +14,7 @@ from models.audio.analysis import analyze_speech
 from models.control.rules import build_controls
 from models.render import base
 from models.render.base import in_order
+from models.render.forked import RenderProcessError, in_order_forked
 from models.render.warp import WarpRenderer
 
 SENTENCE = "Please blink and smile while the bright moon rises over the quiet harbour."
@@ -23,10 +26,29 @@ def speech_controls():
     return build_controls(speech.curves, "happy", speech.duration, 25, seed=3)
 
 
-def test_parallel_frames_equal_single_threaded(astronaut_face, speech_controls, frame_list, tone_wav: Path) -> None:
+@pytest.fixture(params=["threads", "processes"])
+def parallel(request, monkeypatch: pytest.MonkeyPatch) -> str:
+    from core.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "render_processes", request.param == "processes")
+    return request.param
+
+
+def test_parallel_frames_equal_single_threaded(
+    astronaut_face, speech_controls, frame_list, tone_wav: Path, parallel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made_here: list[int] = []
     renderer = WarpRenderer()
+    maker = renderer.frame_maker
+
+    def counted(*args):
+        make = maker(*args)
+        return lambda i: made_here.append(i) or make(i)
+
+    monkeypatch.setattr(renderer, "frame_maker", counted)
     renderer.render(astronaut_face, speech_controls, tone_wav, frame_list, threads=1)
     single = frame_list.frames
+    made_here.clear()
     assert len(single) == speech_controls.n_frames > 50
     # the clip moves the mouth, blinks and moves the head: every step of the frame is compared
     assert speech_controls.channels["blink"].max() > 0.5 and np.ptp(speech_controls.channels["jaw_open"]) > 0.3
@@ -39,7 +61,10 @@ def test_parallel_frames_equal_single_threaded(astronaut_face, speech_controls, 
         assert report.frames == len(single) and progress == list(range(1, len(single) + 1))
         pairs = enumerate(zip(single, frame_list.frames, strict=True))
         different = [i for i, (a, b) in pairs if not np.array_equal(a, b)]
-        assert different == [], f"{threads} threads: frames {different} differ from the single-threaded render"
+        assert different == [], f"{threads} {parallel}: frames {different} differ from the single-threaded render"
+        # in processes only the first frame is made in this one (it sizes the shared memory)
+        assert len(made_here) == (1 if parallel == "processes" else len(single)), made_here[:5]
+        made_here.clear()
 
 
 def test_in_order_keeps_order_and_runs_ahead_a_bounded_number_of_frames() -> None:
@@ -74,3 +99,50 @@ def test_a_failing_frame_fails_the_render_and_stops_the_threads() -> None:
     with pytest.raises(ValueError, match="frame 5"):
         list(in_order(make, 1000, threads=2))
     assert len(started) < 20
+
+
+def _children() -> set[int]:
+    return {int(pid) for pid in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()}
+
+
+@pytest.fixture
+def children_before() -> set[int]:
+    return _children()  # helpers of other tests (espeak-ng's) live on
+
+
+def test_forked_frames_come_in_order_from_several_processes(children_before: set[int]) -> None:
+    frames = list(in_order_forked(lambda i: np.array([i, os.getpid()]), 40, processes=3))
+    assert [int(f[0]) for f in frames] == list(range(40))
+    makers = {int(f[1]) for f in frames}
+    assert os.getpid() in makers and len(makers) == 4  # frame 0 here, then three processes
+    assert _children() == children_before
+
+
+def test_a_failing_frame_in_a_process_fails_the_render_with_its_traceback(children_before: set[int]) -> None:
+    def make(i: int) -> np.ndarray:
+        if i == 5:
+            raise ValueError("frame 5 is broken")
+        return np.zeros(4)
+
+    with pytest.raises(RenderProcessError, match="(?s)making frame 5 failed.*ValueError: frame 5 is broken"):
+        list(in_order_forked(make, 1000, processes=2))
+    assert _children() == children_before
+
+
+def test_a_render_process_that_dies_fails_the_render(children_before: set[int]) -> None:
+    def make(i: int) -> np.ndarray:
+        if i == 7:
+            os._exit(3)  # as if killed: no message
+        return np.zeros(4)
+
+    with pytest.raises(RenderProcessError, match="frame 7 died"):
+        list(in_order_forked(make, 100, processes=2))
+    assert _children() == children_before
+
+
+def test_a_consumer_that_stops_early_leaves_no_render_process(children_before: set[int]) -> None:
+    frames = in_order_forked(lambda i: np.full(3, i), 10_000, processes=2)
+    assert [int(next(frames)[0]) for _ in range(5)] == [0, 1, 2, 3, 4]
+    assert len(_children() - children_before) == 2
+    frames.close()
+    assert _children() == children_before
