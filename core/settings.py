@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # the size at the same PSNR; superfast alone, without the tree, makes files 3x the size (docs/benchmarks.md)
     video_preset: str = "superfast"
     video_x264_params: str = "mbtree=1:rc-lookahead=10"  # "key=value:..." as x264 takes them; "" for none
-    render_threads: int | None = Field(default=None, ge=1)  # threads making video frames; None: one per CPU
+    render_threads: int | None = Field(default=None, ge=1)  # threads (or processes) making frames; None: one per CPU
     render_processes: bool = True  # make them in forked processes, not threads (Linux; models/render/forked.py)
     # live stream (/ws): audio heard past a frame's time before it is drawn; the lips lead the sound by 60 ms and
     # the controller reads one frame (40 ms) past that (benchmarks/stream_latency.py measures the trade-off)
