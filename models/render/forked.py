@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import mmap
 import os
 import select
@@ -23,6 +24,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from models.threads import single_threaded_opencv
+
+log = logging.getLogger(__name__)
 
 AHEAD_PER_PROCESS = 2  # frames a process makes ahead of the parent: each has a slot of its own
 WAIT_S = 1.0  # how often a waiting parent checks that its processes still live
@@ -54,8 +57,18 @@ def _forked(make: Callable[[int], np.ndarray], total: int, processes: int) -> It
     slots = processes * AHEAD_PER_PROCESS
     memory = mmap.mmap(-1, slots * first.nbytes)  # anonymous and shared: the children write, the parent reads
     frames = np.frombuffer(memory, first.dtype).reshape(slots, *first.shape)
-    workers = [_start(make, k, total, processes, frames) for k in range(processes)]
+    workers: list[tuple[int, int, int]] = []
     try:
+        try:
+            for k in range(processes):
+                workers.append(_start(make, k, total, processes, frames))
+        except OSError as err:  # no process or pipe to be had (memory, process limits): the frames made here
+            log.warning("could not start a render process (%s): making the frames in this one", str(err))
+            _stop(workers)
+            workers = []
+        if not workers:
+            yield from map(make, range(1, total))
+            return
         for i in range(1, total):
             pid, done, free = workers[(i - 1) % processes]
             _wait_for(i, pid, done)
@@ -66,7 +79,8 @@ def _forked(make: Callable[[int], np.ndarray], total: int, processes: int) -> It
     finally:
         _stop(workers)
         del frames
-        memory.close()
+        with contextlib.suppress(BufferError):  # a view still held (by a traceback): unmapped when collected
+            memory.close()
 
 
 def _start(

@@ -146,3 +146,20 @@ def test_a_consumer_that_stops_early_leaves_no_render_process(children_before: s
     assert len(_children() - children_before) == 2
     frames.close()
     assert _children() == children_before
+
+
+def test_a_fork_that_fails_leaves_the_frames_made_here(children_before: set[int], monkeypatch, caplog) -> None:
+    real_fork, forks = os.fork, []
+
+    def second_fork_fails() -> int:
+        forks.append(1)
+        if len(forks) == 2:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", second_fork_fails)
+    frames = list(in_order_forked(lambda i: np.array([i, os.getpid()]), 30, processes=2))
+    assert [int(f[0]) for f in frames] == list(range(30))
+    assert {int(f[1]) for f in frames} == {os.getpid()}  # the one process started was stopped before its frames
+    assert "could not start a render process" in caplog.text
+    assert _children() == children_before
