@@ -91,7 +91,12 @@ def _start(
     done_read, done_write = os.pipe()
     free_read, free_write = os.pipe()
     os.write(free_write, b"\0" * AHEAD_PER_PROCESS)
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (done_read, done_write, free_read, free_write):
+            os.close(fd)
+        raise
     if pid == 0:  # the child: render, report, and leave without running the parent's exit handlers
         code = 1
         try:
@@ -117,7 +122,8 @@ def _start(
 def _wait_for(i: int, pid: int, done: int) -> None:
     """Block until process `pid` reports frame i made; raise its failure, or its death."""
     while not select.select([done], [], [], WAIT_S)[0]:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+        # WNOWAIT: not reaped here, so its pid stays its own until _stop kills and reaps it
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
             raise RenderProcessError(f"the render process making frame {i} died")
     header = _read(done, _DONE.size)
     if len(header) < _DONE.size:

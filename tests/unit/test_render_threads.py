@@ -148,7 +148,12 @@ def test_a_consumer_that_stops_early_leaves_no_render_process(children_before: s
     assert _children() == children_before
 
 
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
 def test_a_fork_that_fails_leaves_the_frames_made_here(children_before: set[int], monkeypatch, caplog) -> None:
+    fds_before = _open_fds()
     real_fork, forks = os.fork, []
 
     def second_fork_fails() -> int:
@@ -163,3 +168,4 @@ def test_a_fork_that_fails_leaves_the_frames_made_here(children_before: set[int]
     assert {int(f[1]) for f in frames} == {os.getpid()}  # the one process started was stopped before its frames
     assert "could not start a render process" in caplog.text
     assert _children() == children_before
+    assert _open_fds() == fds_before  # the failed start's pipes closed too
