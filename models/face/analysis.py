@@ -247,7 +247,7 @@ def _eyes_to_lashes(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     most LASH_REACH eye widths past each corner): on the cameraman's eye the fit stopped 16 px short of its inner
     corner (the eye is 33 px wide at 512), and a lid closed over it left the eye's inner part open. Only the eyes
     change."""
-    grey = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+    grey = _soft_grey(image)
     points = points.copy()
     for eye in EYES:
         chain = points[eye]
@@ -261,10 +261,8 @@ def _eyes_to_lashes(image: np.ndarray, points: np.ndarray) -> np.ndarray:
         steps = np.arange(0.0, LASH_REACH * width, 0.5, dtype=np.float32)
         side = np.linspace(-LASH_SPREAD, LASH_SPREAD, 5, dtype=np.float32) * width
         reach = []
-        for corner, out in ((chain[0], -axis), (chain[3], axis)):  # the darkest pixel across the line at each step
-            at = corner + steps[:, None, None] * out + side[None, :, None] * across
-            darkest = cv2.remap(grey, at.astype(np.float32), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            light = darkest.min(1) >= dark
+        for corner, out in ((chain[0], -axis), (chain[3], axis)):
+            light = _darkest_across(grey, corner, out, across, steps, side) >= dark
             reach.append(float(steps[np.argmax(light)]) if light.any() else float(steps[-1]))
         along = (chain - chain[0]) @ axis / width  # 0 at the first corner .. 1 at the other
         points[eye] = chain + (along * reach[1] - (1 - along) * reach[0])[:, None] * axis
@@ -276,7 +274,7 @@ def _mouth_to_lip_line(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     lips runs (never widened): on the turned cameraman the fit put one corner 30 px into his cheek (his lips meet
     over 273 .. 303 px at 512, the inner corners lay at 236 and 302), and an opening cut into the cheek there. Only
     the mouth's landmarks move, along that line, in proportion."""
-    grey = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+    grey = _soft_grey(image)
     first, last = points[list(INNER_CORNERS)]
     axis = last - first
     width = float(np.linalg.norm(axis))
@@ -287,9 +285,7 @@ def _mouth_to_lip_line(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     dark = LIP_LINE_DARK * float(np.median(grey[y0:y1, x0:x1]))
     steps = np.arange(0.0, width + 0.5, 0.5, dtype=np.float32)
     side = np.linspace(-LIP_LINE_SPREAD, LIP_LINE_SPREAD, 9, dtype=np.float32) * width
-    at = first + steps[:, None, None] * axis + side[None, :, None] * across
-    darkest = cv2.remap(grey, at.astype(np.float32), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    line = steps[darkest.min(1) < dark]
+    line = steps[_darkest_across(grey, first, axis, across, steps, side) < dark]
     if not len(line):
         return points
     margin = LIP_LINE_MARGIN * width
@@ -298,6 +294,21 @@ def _mouth_to_lip_line(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     moved = points.copy()
     moved[MOUTH] += ((start + along * (end - start) / width) - along)[:, None] * axis
     return _inner_lips_to_lip_line(grey, moved, dark)
+
+
+def _soft_grey(image: np.ndarray) -> np.ndarray:
+    """The RGB `image` in float32 grey, its noise smoothed away: what the lash and lip-line searches read."""
+    return cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+
+
+def _darkest_across(
+    grey: np.ndarray, start: np.ndarray, direction: np.ndarray, across: np.ndarray, steps: np.ndarray, side: np.ndarray
+) -> np.ndarray:
+    """Per step along `direction` from `start` (`steps`, px), the darkest of `grey` across that line (at the
+    offsets `side` along `across`)."""
+    at = start + steps[:, None, None] * direction + side[None, :, None] * across
+    darkest = cv2.remap(grey, at.astype(np.float32), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return darkest.min(1)
 
 
 def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -> np.ndarray:
