@@ -73,8 +73,8 @@ def _forked(make: Callable[[int], np.ndarray], total: int, processes: int) -> It
             pid, done, free = workers[(i - 1) % processes]
             _wait_for(i, pid, done)
             frame = frames[(i - 1) % slots].copy()
-            if i + processes < total:
-                os.write(free, b"\0")  # its slot may be filled again
+            if i + slots < total:  # its slot is filled again, by frame i + slots: freed only then (_free)
+                _free(free)
             yield frame
     finally:
         _stop(workers)
@@ -117,6 +117,14 @@ def _start(
             os._exit(code)
     os.close(done_write), os.close(free_read)
     return pid, done_read, free_write
+
+
+def _free(free: int) -> None:
+    """Let a process fill a slot again. A process leaves once its last frame is made, maybe before the frames ahead
+    of it are taken: a slot is freed only for a frame it will still make, or the write finds no reader (a broken
+    pipe). One that left early failed or died: its next frame's wait (_wait_for) says so."""
+    with contextlib.suppress(BrokenPipeError):
+        os.write(free, b"\0")
 
 
 def _wait_for(i: int, pid: int, done: int) -> None:

@@ -4,6 +4,7 @@ bounded memory; a failing or dying frame maker fails the render and leaves no pr
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import cv2
@@ -115,6 +116,17 @@ def test_forked_frames_come_in_order_from_several_processes(children_before: set
     assert [int(f[0]) for f in frames] == list(range(40))
     makers = {int(f[1]) for f in frames}
     assert os.getpid() in makers and len(makers) == 4  # frame 0 here, then three processes
+    assert _children() == children_before
+
+
+def test_a_slow_consumer_gets_the_last_frames_of_processes_that_have_left(children_before: set[int]) -> None:
+    # each process makes its last two frames ahead of the consumer and leaves: freeing a slot for a frame no process
+    # will make wrote to a pipe whose reader was gone, and the render failed with a broken pipe
+    got = []
+    for frame in in_order_forked(lambda i: np.full(3, i), 12, processes=2):
+        got.append(int(frame[0]))
+        time.sleep(0.05)
+    assert got == list(range(12))
     assert _children() == children_before
 
 
