@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from models.eval.readers import Choice
 
 
 def register(app: typer.Typer) -> None:
@@ -24,15 +28,32 @@ def register(app: typer.Typer) -> None:
             None, "--face-index", min=0, help="Which face of --photo, when it has several (0 = largest)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+        landmarks: str = typer.Option(
+            "auto",
+            "--landmarks",
+            help="What reads the lips and lids: dlib (68 points), mesh (MediaPipe's face mesh: avatar models "
+            "download face_mesh, pip install ai-edge-litert) or auto (the mesh on a face turned past 30 degrees, "
+            "where installed).",
+        ),
     ) -> None:
         """Re-detect the face in every frame and score it against the audio: lips closed on p/b/m, open on
         open vowels, at rest in silence, and the audio/mouth offset. With --photo also: identity distance to
-        the photo, mouth sharpness, blinks per minute, head motion, jitter and the jaw seam."""
+        the photo, mouth sharpness, blinks per minute, head motion, jitter and the jaw seam. The report names
+        the landmark reader of the lips (aperture reader) and lids (blink reader), and why."""
+        from core.errors import BackendUnavailable
         from models.eval.lipsync import CLOSED, evaluate_video
+        from models.eval.readers import READERS, choose
+        from models.media.video import read_frames
 
-        report = evaluate_video(video, text).as_dict()
+        if landmarks not in READERS:
+            raise typer.BadParameter(f"one of {', '.join(READERS)}", param_hint="--landmarks")
+        try:
+            choice = choose(landmarks, read_frames(video))
+        except BackendUnavailable as err:
+            raise typer.BadParameter(str(err), param_hint="--landmarks") from err
+        report = evaluate_video(video, text, choice).as_dict()
         if photo is not None:
-            report |= _quality(video, photo, face_index)
+            report |= _quality(video, photo, face_index, choice)
         if as_json:
             typer.echo(json.dumps(report, indent=2))
             return
@@ -55,7 +76,7 @@ def register(app: typer.Typer) -> None:
         )
 
 
-def _quality(video: Path, photo: Path, face_index: int | None) -> dict:
+def _quality(video: Path, photo: Path, face_index: int | None, choice: Choice) -> dict:
     from models.eval.quality import evaluate_quality
     from models.face.analysis import analyze_face
     from models.face.image import load_image
@@ -63,4 +84,4 @@ def _quality(video: Path, photo: Path, face_index: int | None) -> dict:
 
     info = probe(video)
     face = analyze_face(load_image(photo), size=int(info["width"]), face_index=face_index)
-    return evaluate_quality(read_frames(video), face, float(info["fps"])).as_dict()
+    return evaluate_quality(read_frames(video), face, float(info["fps"]), choice).as_dict()

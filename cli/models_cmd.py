@@ -86,7 +86,7 @@ def _advance(progress: Progress, task: TaskID, done: int, total: int | None) -> 
 @models_app.command("download")
 def download(
     name: str = typer.Argument(
-        None, help="A weight or backend name (wav2lip, gfpgan, sadtalker); all when omitted."
+        None, help="A weight or backend name (wav2lip, gfpgan, sadtalker, face_mesh); all when omitted."
     ),
 ) -> None:
     """Fetch weights from their official URLs (needs internet access; copy data/weights over otherwise)."""

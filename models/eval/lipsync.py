@@ -1,7 +1,8 @@
 """Lip-sync evaluation of a finished video: re-detect the mouth in every frame and compare it with the speech.
 
-Mouth aperture = inner-lip gap / mouth width, from dlib landmarks fitted on the output frames themselves (not
-the renderer's own control values), so any renderer can be judged the same way.
+Mouth aperture = inner-lip gap / mouth width, from landmarks fitted on the output frames themselves (not
+the renderer's own control values), so any renderer can be judged the same way: dlib's, or the face mesh's on a
+turned face (models.eval.readers; the report names the reader).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from models.emotion.face import expression_summary
 from models.eval.quality import track_landmarks
+from models.eval.readers import Choice
 from models.face.analysis import mouth_opening
 from models.face.frame import FaceFrame
 from models.media.video import probe, read_frames
@@ -39,7 +41,10 @@ class LipSyncReport:
     offset_ms: float | None  # + = mouth moves after the sound
     n_phones: int
     phone_source: str
-    expression: dict[str, float] | None = None  # what the rest of the face does (models.emotion.face)
+    expression: dict[str, float] | None = None  # what the rest of the face does (models.emotion.face; dlib)
+    aperture_reader: str = "dlib"  # the landmarks the apertures come from (models.eval.readers)
+    reader_note: str | None = None  # why that reader
+    face_yaw_deg: float | None = None  # how far the face is turned (the mesh's; None where it was not run)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -61,25 +66,32 @@ def mouth_apertures(frames: Iterable[np.ndarray], points: list[np.ndarray | None
     return np.array([aperture(p) if p is not None else np.nan for p in fitted], np.float32)
 
 
-def evaluate_video(video: Path, transcript: str | None = None) -> LipSyncReport:
+def evaluate_video(video: Path, transcript: str | None = None, choice: Choice | None = None) -> LipSyncReport:
     """Score `video` against its own audio track, phones aligned to `transcript` (or recognised
-    without one)."""
+    without one); lips read by `choice` (models.eval.readers.choose; None: dlib)."""
     from models.audio.io import SAMPLE_RATE, load_audio
     from models.audio.phones import phone_track
 
     audio = load_audio(video, SAMPLE_RATE)
     track = phone_track(audio, SAMPLE_RATE, transcript)
-    return evaluate(video, track.phones, audio, SAMPLE_RATE, phone_source=track.source)
+    return evaluate(video, track.phones, audio, SAMPLE_RATE, phone_source=track.source, choice=choice)
 
 
 def evaluate(
-    video: Path, phones: list[Phone], audio: np.ndarray, sample_rate: int, phone_source: str = "given"
+    video: Path,
+    phones: list[Phone],
+    audio: np.ndarray,
+    sample_rate: int,
+    phone_source: str = "given",
+    choice: Choice | None = None,
 ) -> LipSyncReport:
-    """Score `video` against its `phones` and its speech `audio` (mono float)."""
+    """Score `video` against its `phones` and its speech `audio` (mono float); lips read by `choice` (None:
+    dlib)."""
     info = probe(video)
     fps = float(info["fps"])
     points = face_points(read_frames(video))
-    apertures = mouth_apertures([], points)
+    by_mesh = choice is not None and choice.reader == "mesh"
+    apertures = choice.mesh.apertures if by_mesh else mouth_apertures([], points)
     times = np.arange(len(apertures)) / fps
 
     def during(labels: set[str]) -> list[np.ndarray]:
@@ -107,7 +119,15 @@ def evaluate(
         n_phones=len(phones),
         phone_source=phone_source,
         expression=expression_summary(points, fps),
+        aperture_reader="mesh" if by_mesh else "dlib",
+        reader_note=choice.why if choice else None,
+        face_yaw_deg=_yaw(choice),
     )
+
+
+def _yaw(choice: Choice | None) -> float | None:
+    yaw = choice.mesh.yaw_deg if choice and choice.mesh else None
+    return round(yaw, 1) if yaw is not None else None
 
 
 def audio_mouth_offset(

@@ -6,7 +6,8 @@ Landmarks are re-fitted on every frame (dlib), so any renderer is judged the sam
   measured as a frame: the measure's own floor (0.07 on the astronaut, 0.58 on the turned cameraman, whose
   landmarks dlib re-fits elsewhere on the framed photo than on the original);
 - mouth sharpness: variance of the Laplacian in the mouth box, over the photo's;
-- blinks per minute: eye aspect ratio falling below BLINK_FRACTION of its open value;
+- blinks per minute: eye aspect ratio falling below BLINK_FRACTION of its open value (dlib's landmarks, or the
+  face mesh's eye model on a turned face: models.eval.readers; `blink_reader` says which);
 - head motion: spread of the head's roll (degrees) and of its position (px);
 - jitter: frame-to-frame noise of the rigid points (nose, eye corners), after their smooth motion;
 - seam: gradient energy in a thin band along the jaw line, over the photo's: a halo or a cut edge raises it.
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from models.eval.readers import Choice
 from models.face import landmarks as lm
 from models.face.analysis import FaceAnalysis
 from models.face.frame import EYES, JAW, MOUTH, FaceFrame
@@ -48,6 +50,7 @@ class QualityReport:
     jitter_px: float | None  # median frame-to-frame noise of the rigid points
     seam_ratio_median: float | None
     seam_ratio_p95: float | None
+    blink_reader: str = "dlib"  # the landmarks the blinks come from (models.eval.readers)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -77,14 +80,19 @@ def eye_aspect(points: np.ndarray) -> float:
     return float(np.mean(ratios))
 
 
-def count_blinks(aspects: np.ndarray) -> int:
+def count_blinks(aspects: np.ndarray, one_frame_counts: bool = False) -> int:
     """Separate closings in a series of eye aspect ratios (NaN where no face): a closing lasts at least two
-    frames (a one-frame dip is a landmark slip, common behind glasses) and ends when the eye is well open."""
+    frames (a one-frame dip of dlib's lids is a landmark slip, common behind glasses), or one with
+    `one_frame_counts` (the face mesh's eye model, which does not slip so: on the sample renders its only dips
+    were the drawn blinks, one of them closed for one frame), and ends when the eye is well open."""
     valid = ~np.isnan(aspects)
     if not valid.any():
         return 0
     series = aspects[valid]
-    series = np.median(np.stack([np.r_[series[:1], series[:-1]], series, np.r_[series[1:], series[-1:]]]), axis=0)
+    if not one_frame_counts:
+        series = np.median(
+            np.stack([np.r_[series[:1], series[:-1]], series, np.r_[series[1:], series[-1:]]]), axis=0
+        )
     open_value = float(np.median(series))
     blinks, closed = 0, False
     for value in series:
@@ -129,8 +137,11 @@ def _rigid_pose(points: np.ndarray, reference: np.ndarray) -> tuple[float, np.nd
     return roll, points[RIGID].mean(0) - reference[RIGID].mean(0)
 
 
-def evaluate_quality(frames: Iterable[np.ndarray], photo: FaceAnalysis, fps: float) -> QualityReport:
-    """Score `frames` (RGB, the photo's framing and size) against the analysed `photo`."""
+def evaluate_quality(
+    frames: Iterable[np.ndarray], photo: FaceAnalysis, fps: float, choice: Choice | None = None
+) -> QualityReport:
+    """Score `frames` (RGB, the photo's framing and size) against the analysed `photo`; blinks read by
+    `choice` (models.eval.readers.choose, on the same frames; None: dlib)."""
     reference = photo.landmarks
     photo_sharpness = mouth_sharpness(photo.image, reference)
     photo_seam = seam_energy(photo.image, reference)
@@ -167,13 +178,24 @@ def evaluate_quality(frames: Iterable[np.ndarray], photo: FaceAnalysis, fps: flo
         identity_distance_max_eyes_open=stat(eyes_open, np.max),
         identity_distance_photo=stat(photo_itself, np.max),
         mouth_sharpness_ratio=stat(sharpness, np.median),
-        blinks_per_minute=round(count_blinks(np.array(aspects, np.float32)) * 60 * fps / max(n, 1), 2),
+        blinks_per_minute=round(_blinks(np.array(aspects, np.float32), choice) * 60 * fps / max(n, 1), 2),
         head_roll_std_deg=stat(rolls, np.std),
         head_shift_std_px=stat([float(np.linalg.norm(s)) for s in shifts], np.std),
         jitter_px=_jitter(np.array(rigid)) if found > 2 else None,
         seam_ratio_median=stat(seams, np.median),
         seam_ratio_p95=stat(seams, lambda v: np.percentile(v, 95)),
+        blink_reader="mesh" if _by_mesh(choice) else "dlib",
     )
+
+
+def _by_mesh(choice: Choice | None) -> bool:
+    return choice is not None and choice.reader == "mesh"
+
+
+def _blinks(dlib_aspects: np.ndarray, choice: Choice | None) -> int:
+    if _by_mesh(choice):
+        return count_blinks(choice.mesh.eye_openings, one_frame_counts=True)
+    return count_blinks(dlib_aspects)
 
 
 def _identity(frame: np.ndarray, points: np.ndarray, photo: FaceAnalysis) -> float:

