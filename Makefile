@@ -27,8 +27,9 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 
 setup: system-deps $(VENV)/.base ## Create .venv with the embedded pipeline
 
-setup-dev: system-deps $(VENV)/.dev ## Create .venv with the test tools, the neural backends (torch CPU) and Chromium
+setup-dev: system-deps $(VENV)/.dev ## Create .venv with the test tools, the neural backends (torch CPU), Chromium and the eval's face mesh
 	@scripts/install_system_deps.sh chromium:chromium
+	@$(BIN)/avatar models download face_mesh >/dev/null || echo "face_mesh not downloaded: its tests will skip"
 
 demo: setup ## Make a talking-head video of the demo astronaut saying the demo sentence
 	$(BIN)/python -m cli.demo_assets

@@ -21,7 +21,6 @@ REST_LIFT = 0.0  # mouth corners level with the lip midline
 REST_BROW = 0.32  # brow above the eye corners
 REST_EYE = 0.28  # eye opening (lid gap over eye width)
 LIFT_SCALE, BROW_SCALE, EYE_SCALE = 0.15, 0.08, 0.10  # the change that counts as a full expression
-BLINK_CLOSED = 0.35  # eye opening below this share of the video's median counts as a blink
 
 
 @dataclass
@@ -90,17 +89,16 @@ def photo_expression(path: Path, face_index: int | None = None) -> Expression | 
     return found
 
 
-def expression_summary(points: list[np.ndarray | None], fps: float) -> dict[str, float] | None:
-    """What a face does over a video, from its landmarks per frame (None where no face was found): blinks per
-    minute, head roll (mean and spread), and the median mouth-corner lift, brow height and eye opening."""
+def expression_summary(points: list[np.ndarray | None]) -> dict[str, float] | None:
+    """What a face does over a video, from its landmarks per frame (None where no face was found): head roll
+    (mean and spread), and the median mouth-corner lift, brow height and eye opening. Blinks are counted by
+    models.eval.quality (count_blinks), once."""
     found = [expression(p) for p in points if p is not None]
     if len(found) < 2:
         return None
     eyes = np.array([e.eye_opening for e in found])
-    closed = eyes < BLINK_CLOSED * np.median(eyes)
     roll = np.array([e.roll_deg for e in found])
     return {
-        "blinks_per_minute": round(float(np.count_nonzero(closed[1:] & ~closed[:-1]) * 60 * fps / len(points)), 1),
         "head_roll_mean_deg": round(float(roll.mean()), 2),
         "head_roll_std_deg": round(float(roll.std()), 2),
         "mouth_corner_lift": round(float(np.median([e.mouth_corner_lift for e in found])), 4),

@@ -118,7 +118,7 @@ def evaluate(
         offset_ms=audio_mouth_offset(apertures, fps, audio, sample_rate),
         n_phones=len(phones),
         phone_source=phone_source,
-        expression=expression_summary(points, fps),
+        expression=expression_summary(points),
         aperture_reader="mesh" if by_mesh else "dlib",
         reader_note=choice.why if choice else None,
         face_yaw_deg=_yaw(choice),

@@ -12,6 +12,7 @@ from models.control.performance import Performance
 from models.control.rules import build_controls
 from models.emotion.face import expression_summary
 from models.eval.lipsync import face_points, mouth_apertures
+from models.eval.quality import count_blinks, eye_aspect
 from models.render.warp import puppet_for
 
 SENTENCE = "We walked along the river in the morning, and the water was calm and bright. Then we went home for lunch."
@@ -28,7 +29,11 @@ def measure(tmp_path_factory, astronaut_face):
         track = build_controls(speech.curves, performance, speech.duration, FPS, seed=5)
         frames = [puppet.frame(track.frame(i)) for i in range(track.n_frames)]
         points = face_points(frames)
-        return expression_summary(points, FPS) | {"aperture": float(np.nanmean(mouth_apertures([], points)))}
+        aspects = np.array([eye_aspect(p) if p is not None else np.nan for p in points])
+        return expression_summary(points) | {
+            "aperture": float(np.nanmean(mouth_apertures([], points))),
+            "blinks_per_minute": count_blinks(aspects) * 60 * FPS / len(points),
+        }
 
     return run
 
