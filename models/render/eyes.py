@@ -175,8 +175,12 @@ def close_lid(
     chord = inner[1] + np.clip(outward, 0, 1) * (outer[1] - inner[1])
     closed = np.maximum(chord + sag * np.clip(1 - (2 * outward - 1) ** 2, 0, 1), _along(lower, x) + OVERSHOOT * width)
     edge = y_upper + blink * (closed - y_upper)
-    crease = y_upper - layers.crease[eye]
-    top = y_upper - LASH_BAND * width
+    # Past the corners the lid tapers, its top coming down to the lid line where its reach ends: kept at the
+    # crease's height there, the lid's top went flat at the outer corner, an angle in the crease's arch.
+    past = np.maximum(-outward / CORNER_REACH[0], (outward - 1) / CORNER_REACH[1]) * abs(span) / width
+    taper = 1 - np.clip(past, 0, 1)
+    crease = y_upper - layers.crease[eye] * taper
+    top = y_upper - LASH_BAND * width * taper
     across = _smoothstep((outward + CORNER_REACH[0] * width / abs(span)) / SIDE_FADE) * _smoothstep(
         (1 + CORNER_REACH[1] * width / abs(span) - outward) / SIDE_FADE
     )

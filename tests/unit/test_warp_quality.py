@@ -3,12 +3,14 @@ opening jaw (measured on the astronaut)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 
 from models.face.analysis import FaceAnalysis
-from models.render.eyes import DRAWN_SOFTNESS, _softness
+from models.render.eyes import DRAWN_SOFTNESS, EYES, OUTER, _softness, build_eyes, close_lid
 from models.render.mesh import SLITS, spline_matrix
 from models.render.warp import Puppet, puppet_for
 
@@ -110,6 +112,35 @@ def test_a_closed_lid_is_as_soft_as_a_soft_photo(data_dir) -> None:
     puppet = Puppet(face)
     assert puppet.eyes is not None and puppet.eyes.softness > 2
     assert _steepest(puppet.frame({"blink": 1.0}), face) < 1.1 * _steepest(face.image, face)
+
+
+def test_past_the_outer_corner_the_closed_lid_tapers(data_dir) -> None:
+    """Past the outer corner the closed lid's top comes down towards the lid line, the crease's arch going on:
+    kept at the crease's height there, it went flat, an angle in the arch at the corner (astronaut_at_edge, whose
+    outer corners lie low: the top dropped 1 and 2 px over the 0.05 eye widths (2.5 px) past them, now 4 and 5)."""
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import astronaut_at_edge
+
+    face = analyze_face(astronaut_at_edge(), size=512)
+    layers = build_eyes(face.image, face.landmarks)
+    # the lid's own coverage: drawn in white (skin and lashes) over black
+    white = replace(
+        layers,
+        skin=np.full_like(layers.skin, 255),
+        grain=np.zeros_like(layers.grain),
+        lash_rgb=np.full_like(layers.lash_rgb, 255),
+    )
+    size = face.size
+    at = np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
+    for eye, (upper, lower) in enumerate(EYES):
+        canvas = np.zeros((size, size, 3), np.float32)
+        close_lid(canvas, at, white, eye, face.landmarks[list(upper)], face.landmarks[list(lower)], 1.0)
+        corner = face.landmarks[upper[OUTER[eye]]]
+        outwards = -1 if eye == 0 else 1
+        step = 0.05 * float(layers.width[eye])
+        covered = canvas[..., 0] > 25.5  # by a tenth or more
+        at_corner, past = (np.flatnonzero(covered[:, round(x)]).min() for x in (corner[0], corner[0] + outwards * step))
+        assert past - at_corner >= step
 
 
 @pytest.mark.parametrize("blur", [0.0, 1.5, 3.0])
