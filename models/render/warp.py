@@ -49,6 +49,9 @@ SHADE_FLOOR = 0.4  # light left in the narrowest corner of an opening
 OWN_TEETH_LIGHT = 0.8  # the least light left on the photo's own teeth in an opening narrower than its own
 FOLD_REACH = 2.0  # px a grid point just outside a squeezed triangle may move past its corners' motion (_hold_folds)
 SQUEEZED = 2 / 3  # ... squeezed: to this share of its area or less, or folded over (a flat one's reached 875 px)
+OPENING_SAMPLES = 4  # an opening's mask is counted on a grid this many times finer than the pixels (_opening_pixels)
+OPENING_EDGE = 2  # ... less its outline drawn this thick there (3 fine pixels: 0.75 px, as OpenCV's anti-aliased
+# outline took off an anti-aliased fill on a wide opening)
 EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
 LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
 # mouth widths the jaw opens past the photo's own opening over which its own teeth change to their cut, shading
@@ -748,11 +751,24 @@ def _opening_mask(opening: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _opening_pixels(opening: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """_opening_mask in uint8, 255 for 1."""
+    """_opening_mask in uint8, 255 for 1: each pixel's share of the opening less a band of 0.375 px either side of
+    its outline (OPENING_EDGE), counted on a grid OPENING_SAMPLES times finer. Lips (lids) that meet, or whose
+    outline crosses itself by up to 0.75 px, leave nothing. OpenCV's anti-aliased fill drew half a pixel's worth
+    along any outline, closed or not, and its anti-aliased outline in black took off only part of it: a grey line
+    between pressed lips."""
     behind = np.zeros(shape, np.uint8)
-    outline = [np.round(opening * 16).astype(np.int32)]
-    cv2.fillPoly(behind, outline, 255, cv2.LINE_AA, 4)
-    cv2.polylines(behind, outline, True, 0, 1, cv2.LINE_AA, 4)
+    low = np.maximum(np.floor(opening.min(0)).astype(int) - 1, 0)
+    high = np.minimum(np.ceil(opening.max(0)).astype(int) + 2, shape[::-1])
+    if np.any(high <= low):
+        return behind
+    n = OPENING_SAMPLES
+    fine = np.zeros(((high[1] - low[1]) * n, (high[0] - low[0]) * n), np.uint8)
+    # a pixel's centre is its own position: the fine pixels of pixel i are n i .. n i + n - 1
+    outline = [np.round(((opening - low + 0.5) * n - 0.5) * 16).astype(np.int32)]
+    cv2.fillPoly(fine, outline, 255, cv2.LINE_8, 4)
+    cv2.polylines(fine, outline, True, 0, OPENING_EDGE, cv2.LINE_8, 4)
+    counted = cv2.resize(fine, None, fx=1 / n, fy=1 / n, interpolation=cv2.INTER_AREA)
+    behind[low[1] : high[1], low[0] : high[0]] = counted
     return behind
 
 

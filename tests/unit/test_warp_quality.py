@@ -375,3 +375,37 @@ def test_pressed_lips_draw_no_ring_on_the_lips(data_dir) -> None:
     half = int(0.12 * face.frame.mouth_width)
     for point in (62, 66):  # the inner lips' middles
         assert _detail(puppet.frame(controls), moved[point], half) < 1.2 * _detail(face.image, p[point], half)
+
+
+def test_pressed_lips_show_nothing_of_the_mouths_inside(data_dir, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grace Hopper (two_people) with her lips pressed for a p/b/m, as in frame 52 of the speech clip: the lips'
+    outlines meet (0.03-0.25 px apart), and the frame is the same as with no opening at all. OpenCV's anti-aliased
+    fill of the opening drew half a pixel's worth along its outline, closed or not: a grey line between the lips
+    (1153 pixels changed by up to 64 levels)."""
+    import models.render.warp as warp
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import two_people
+
+    puppet = Puppet(analyze_face(two_people(), size=512))
+    controls = {"lip_press": 1.0, "lip_width": 0.035, "upper_lip": 0.169, "head_pitch": 0.5, "head_yaw": 0.124}
+    controls |= {"head_roll": 0.101, "head_dx": 0.742, "head_dy": -0.889}
+    drawn = puppet.frame(controls)
+    monkeypatch.setattr(warp, "_opening_pixels", lambda opening, shape: np.zeros(shape, np.uint8))
+    np.testing.assert_array_equal(drawn, puppet.frame(controls))
+
+
+@pytest.mark.parametrize("gap", [1.5, 3.0, 8.0])
+def test_an_openings_mask_covers_its_area_less_a_thin_rim(gap: float) -> None:
+    """A straight opening `gap` px high, at any sub-pixel offset: its mask sums to its area less 0.75 px of its
+    height (the rim the lips keep); an outline that crosses itself (the lower lip 0.7 px over the upper one at one
+    end, under it at the other) leaves nothing."""
+    from models.render.warp import _opening_pixels
+
+    x = np.linspace(10, 50, 20)
+    for y in np.linspace(20, 21, 5, endpoint=False):
+        upper, lower = np.stack([x, y - gap / 2 + 0 * x], 1), np.stack([x, y + gap / 2 + 0 * x], 1)
+        mask = _opening_pixels(np.concatenate([upper, lower[::-1]]).astype(np.float32), (40, 60))
+        assert mask[:, 15:45].sum() / 255 / 30 == pytest.approx(gap - 0.75, abs=0.05)
+        crossing = np.stack([x, y + np.linspace(-0.35, 0.35, len(x))], 1)
+        crossed = np.concatenate([crossing, (crossing * [1, -1] + [0, 2 * y])[::-1]]).astype(np.float32)
+        assert _opening_pixels(crossed, (40, 60)).max() == 0
