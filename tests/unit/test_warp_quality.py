@@ -409,3 +409,33 @@ def test_an_openings_mask_covers_its_area_less_a_thin_rim(gap: float) -> None:
         crossing = np.stack([x, y + np.linspace(-0.35, 0.35, len(x))], 1)
         crossed = np.concatenate([crossing, (crossing * [1, -1] + [0, 2 * y])[::-1]]).astype(np.float32)
         assert _opening_pixels(crossed, (40, 60)).max() == 0
+
+
+@pytest.mark.parametrize("size", [512, 1024])
+def test_the_dropped_chins_edge_follows_its_outline(size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """grace_on_white wide open: every pixel more than 2.5 px outside the face's moving outline (its anti-aliased,
+    blurred edge) shows the photo, every one more than 2.5 px inside it the face. The neck's and the face's fields
+    switch at grid points 4 px apart, and OpenCV's fill counted points up to 3 px outside the outline as inside:
+    where the outline ran along a grid row, the skin reached past it in 4 px steps over the collar and the white
+    (before: up to 112 levels off the photo)."""
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import grace_on_white
+
+    face = analyze_face(grace_on_white(), size=size)
+    puppet = Puppet(face)
+    controls = {"jaw_open": 1.0}
+    frame = puppet.frame(controls).astype(int)
+    moved = puppet.mesh.vertices + np.tensordot(puppet.rig.coefficients(controls), puppet.rig.bases, 1)
+    outlines = puppet._face_outlines(moved, puppet.rig.head_affine(controls))[:2]
+    monkeypatch.setattr(puppet, "_face_outlines", lambda moved, head: None)  # the face's field everywhere
+    unpinned = puppet.frame(controls).astype(int)
+    band = np.zeros(frame.shape[:2], np.uint8)
+    cv2.polylines(band, [np.round(outline).astype(np.int32) for outline in outlines], True, 1, 9)
+    band[: int(face.landmarks[33, 1])] = 0  # below the nose: the jaw
+    ys, xs = np.nonzero(band)
+    depth = [
+        max(cv2.pointPolygonTest(o, (float(x), float(y)), True) for o in outlines) for x, y in zip(xs, ys, strict=True)
+    ]
+    depth = np.array(depth)  # px inside the outline (< 0: outside)
+    assert np.abs(frame[ys, xs] - face.image[ys, xs])[depth < -2.5].max() <= 4
+    assert np.abs(frame[ys, xs] - unpinned[ys, xs])[depth > 2.5].max() <= 1
