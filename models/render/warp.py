@@ -48,7 +48,8 @@ LID_SHADOW_FULL = 0.6  # blink at which a closing lid shades the eyeball fully
 SHADE_FLOOR = 0.4  # light left in the narrowest corner of an opening
 OWN_TEETH_LIGHT = 0.8  # the least light left on the photo's own teeth in an opening narrower than its own
 FOLD_REACH = 2.0  # px a grid point just outside a squeezed triangle may move past its corners' motion (_hold_folds)
-SQUEEZED = 2 / 3  # ... squeezed: to this share of its area or less, or folded over (a flat one's reached 875 px)
+SQUEEZED = 2 / 3  # ... squeezed: to this share of its area or less, or of its length along any direction, or
+# folded over (a flat one's reached 875 px)
 OPENING_SAMPLES = 4  # an opening's mask is counted on a grid this many times finer than the pixels (_opening_pixels)
 OPENING_EDGE = 2  # ... less its outline drawn this thick there (3 fine pixels: 0.75 px, as OpenCV's anti-aliased
 # outline took off an anti-aliased fill on a wide opening)
@@ -382,9 +383,14 @@ class Puppet:
             x, y = face_grid[part].reshape(-1, 2).T
             shape = local[0][part].shape
             back = x * a[0] + y * a[2] + a[4] - x, x * a[1] + y * a[3] + a[5] - y
-            # moved area over rest area below SQUEEZED (folded: negative), whichever way the triangle turns at rest
+            # moved area over rest area below SQUEEZED (folded: negative), whichever way the triangle turns at rest,
+            # or squeezed as much along any one direction: a triangle that is flat at rest (the photo's closed
+            # mouth) and opened a little has no area to compare, and its inverse stretched 55-fold (a light speck on
+            # Grace Hopper's pressed lips, read 112 px away)
             rest = self.rest_area[drawn]
-            squeezed = drawn[twice[drawn] * rest < SQUEEZED * rest * rest]
+            squeezed = drawn[
+                (twice[drawn] * rest < SQUEEZED * rest * rest) | (_stretch(affines[drawn, :2]) > 1 / SQUEEZED**2)
+            ]
             if len(squeezed):
                 _hold_folds(back, at_ids, squeezed, -offsets[m.triangles[squeezed]], len(affines))
             local[0][part], local[1][part] = (plane.reshape(shape) for plane in back)
@@ -663,6 +669,14 @@ def _twice_area(edges: np.ndarray) -> np.ndarray:
     """Twice the signed areas of triangles given as (n, 2, 2) edges from each one's first corner: their
     determinants."""
     return edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]
+
+
+def _stretch(linear: np.ndarray) -> np.ndarray:
+    """The square of the most that each of the (n, 2, 2) linear maps stretches any direction (its largest
+    singular value), in closed form."""
+    squares = np.square(linear).sum((1, 2))
+    det = linear[:, 0, 0] * linear[:, 1, 1] - linear[:, 0, 1] * linear[:, 1, 0]
+    return (squares + np.sqrt(np.maximum(squares * squares - 4 * det * det, 0))) / 2
 
 
 def _hold_folds(
