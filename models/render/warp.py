@@ -53,7 +53,9 @@ SQUEEZED = 2 / 3  # ... squeezed: to this share of its area or less, or of its l
 OPENING_SAMPLES = 4  # an opening's mask is counted on a grid this many times finer than the pixels (_opening_pixels)
 OPENING_EDGE = 2  # ... less its outline drawn this thick there (3 fine pixels: 0.75 px, as OpenCV's anti-aliased
 # outline took off an anti-aliased fill on a wide opening)
-EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
+EDGE_SOFTNESS = 0.7  # px: the lips' and lids' inner edges are soft, not cut (0.6 over OpenCV's anti-aliased fill,
+# which smeared the mask's edge over about 2 px; over the mask's own area counts, 0.7 keeps the astronaut's mouth as
+# sharp as it was: 0.6 took its sharpness over the photo's from 2.76 to 3.21)
 LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
 # mouth widths the jaw opens past the photo's own opening over which its own teeth change to their cut, shading
 # layer (MouthLayers.opened): at rest and narrower the photo's opening shows as it is
