@@ -53,9 +53,9 @@ SQUEEZED = 2 / 3  # ... squeezed: to this share of its area or less, or of its l
 OPENING_SAMPLES = 4  # an opening's mask is counted on a grid this many times finer than the pixels (_opening_pixels)
 OPENING_EDGE = 2  # ... less its outline drawn this thick there (3 fine pixels: 0.75 px, as OpenCV's anti-aliased
 # outline took off an anti-aliased fill on a wide opening)
-EDGE_SOFTNESS = 0.7  # px: the lips' and lids' inner edges are soft, not cut (0.6 over OpenCV's anti-aliased fill,
-# which smeared the mask's edge over about 2 px; over the mask's own area counts, 0.7 keeps the astronaut's mouth as
-# sharp as it was: 0.6 took its sharpness over the photo's from 2.76 to 3.21)
+EDGE_SOFTNESS = (0.66, 0.6)  # px: the lips' and lids' inner edges are soft, not cut (mouth, eyes). Both were 0.6
+# over OpenCV's anti-aliased fill, which smeared the opening's edge over about 2 px; over its counted mask the mouth
+# takes 0.66 (0.6: the astronaut's mouth sharpness over the photo's 2.76 -> 3.21, 0.66: 2.87), the eyes keep 0.6
 LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
 # mouth widths the jaw opens past the photo's own opening over which its own teeth change to their cut, shading
 # layer (MouthLayers.opened): at rest and narrower the photo's opening shows as it is
@@ -520,7 +520,7 @@ class Puppet:
         if behind.max() < 0.5:
             return None
         shade = _blur(behind, self._shadow_reach(0))
-        return _light(shade), _rim(shade, _blur(behind, EDGE_SOFTNESS))
+        return _light(shade), _rim(shade, _blur(behind, EDGE_SOFTNESS[0]))
 
     def _box(self, points: np.ndarray, head: np.ndarray, margin: int = MARGIN) -> tuple[slice, slice] | None:
         out = cv2.transform(points[None], head)[0]
@@ -563,17 +563,18 @@ class Puppet:
         shape = lower_rgb.shape[:2]
         mask = _opening_pixels(slit.opening - corner, shape)
         reach = self._shadow_reach(slit.index)
+        softness = EDGE_SOFTNESS[min(slit.index, 1)]
         # Its blurs are zero farther than their kernels reach from the opening: they are computed (the same
         # values) only around it, and what shows through only where the soft edge is not zero. A closed slit
         # (nothing drawn) shows nothing through.
         opening = _box_of(mask)
         if opening is not None:  # `lit`: where the blurs reach, `seen`: where the soft edge does (both in the box)
-            lit = _grown(opening, max(_blur_radius(reach), _blur_radius(EDGE_SOFTNESS)) + 1, shape)
-            seen = _grown(opening, _blur_radius(EDGE_SOFTNESS) + 1, shape)
+            lit = _grown(opening, max(_blur_radius(reach), _blur_radius(softness)) + 1, shape)
+            seen = _grown(opening, _blur_radius(softness) + 1, shape)
             soft = mask[lit].astype(np.float32) / 255
             # What lies behind is shaded by the lips (lids) around it: darkest in the narrow corners.
             shade = _blur(soft, reach)
-            behind = _blur(soft, EDGE_SOFTNESS)
+            behind = _blur(soft, softness)
             in_lit = tuple(slice(a.start - b.start, a.stop - b.start) for a, b in zip(seen, lit, strict=True))
             shade_seen, behind_seen = shade[in_lit], _wide(behind[in_lit])
         scale = 1 / (cover_upper + cover_lower + 1e-6)
