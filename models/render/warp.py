@@ -48,8 +48,14 @@ LID_SHADOW_FULL = 0.6  # blink at which a closing lid shades the eyeball fully
 SHADE_FLOOR = 0.4  # light left in the narrowest corner of an opening
 OWN_TEETH_LIGHT = 0.8  # the least light left on the photo's own teeth in an opening narrower than its own
 FOLD_REACH = 2.0  # px a grid point just outside a squeezed triangle may move past its corners' motion (_hold_folds)
-SQUEEZED = 2 / 3  # ... squeezed: to this share of its area or less, or folded over (a flat one's reached 875 px)
-EDGE_SOFTNESS = 0.6  # px: the lips' and lids' inner edges are soft, not cut
+SQUEEZED = 2 / 3  # ... squeezed: to this share of its area or less, or of its length along any direction, or
+# folded over (a flat one's reached 875 px)
+OPENING_SAMPLES = 4  # an opening's mask is counted on a grid this many times finer than the pixels (_opening_pixels)
+OPENING_EDGE = 2  # ... less its outline drawn this thick there (3 fine pixels: 0.75 px, as OpenCV's anti-aliased
+# outline took off an anti-aliased fill on a wide opening)
+EDGE_SOFTNESS = (0.66, 0.6)  # px: the lips' and lids' inner edges are soft, not cut (mouth, eyes). Both were 0.6
+# over OpenCV's anti-aliased fill, which smeared the opening's edge over about 2 px; over its counted mask the mouth
+# takes 0.66 (0.6: the astronaut's mouth sharpness over the photo's 2.76 -> 3.21, 0.66: 2.87), the eyes keep 0.6
 LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
 # mouth widths the jaw opens past the photo's own opening over which its own teeth change to their cut, shading
 # layer (MouthLayers.opened): at rest and narrower the photo's opening shows as it is
@@ -379,9 +385,14 @@ class Puppet:
             x, y = face_grid[part].reshape(-1, 2).T
             shape = local[0][part].shape
             back = x * a[0] + y * a[2] + a[4] - x, x * a[1] + y * a[3] + a[5] - y
-            # moved area over rest area below SQUEEZED (folded: negative), whichever way the triangle turns at rest
+            # moved area over rest area below SQUEEZED (folded: negative), whichever way the triangle turns at rest,
+            # or squeezed as much along any one direction: a triangle that is flat at rest (the photo's closed
+            # mouth) and opened a little has no area to compare, and its inverse stretched 55-fold (a light speck on
+            # Grace Hopper's pressed lips, read 112 px away)
             rest = self.rest_area[drawn]
-            squeezed = drawn[twice[drawn] * rest < SQUEEZED * rest * rest]
+            squeezed = drawn[
+                (twice[drawn] * rest < SQUEEZED * rest * rest) | (_stretch(affines[drawn, :2]) > 1 / SQUEEZED**2)
+            ]
             if len(squeezed):
                 _hold_folds(back, at_ids, squeezed, -offsets[m.triangles[squeezed]], len(affines))
             local[0][part], local[1][part] = (plane.reshape(shape) for plane in back)
@@ -492,7 +503,8 @@ class Puppet:
         )
         face_rgb -= neck_rgb
         face_rgb *= _wide(keep)
-        blend = (neck_rgb + face_rgb)[0].astype(np.uint8)
+        face_rgb += neck_rgb + 0.5  # rounded: truncated, a pixel inside the face read a level under its own
+        blend = face_rgb[0].astype(np.uint8)
         out.reshape(-1, 3)[seam[:, 1] * self.size + seam[:, 0]] = blend  # flat indices: one scatter, not two
 
     def _shadow_reach(self, index: int) -> float:
@@ -508,7 +520,7 @@ class Puppet:
         if behind.max() < 0.5:
             return None
         shade = _blur(behind, self._shadow_reach(0))
-        return _light(shade), _rim(shade, _blur(behind, EDGE_SOFTNESS))
+        return _light(shade), _rim(shade, _blur(behind, EDGE_SOFTNESS[0]))
 
     def _box(self, points: np.ndarray, head: np.ndarray, margin: int = MARGIN) -> tuple[slice, slice] | None:
         out = cv2.transform(points[None], head)[0]
@@ -551,17 +563,18 @@ class Puppet:
         shape = lower_rgb.shape[:2]
         mask = _opening_pixels(slit.opening - corner, shape)
         reach = self._shadow_reach(slit.index)
+        softness = EDGE_SOFTNESS[min(slit.index, 1)]
         # Its blurs are zero farther than their kernels reach from the opening: they are computed (the same
         # values) only around it, and what shows through only where the soft edge is not zero. A closed slit
         # (nothing drawn) shows nothing through.
         opening = _box_of(mask)
         if opening is not None:  # `lit`: where the blurs reach, `seen`: where the soft edge does (both in the box)
-            lit = _grown(opening, max(_blur_radius(reach), _blur_radius(EDGE_SOFTNESS)) + 1, shape)
-            seen = _grown(opening, _blur_radius(EDGE_SOFTNESS) + 1, shape)
+            lit = _grown(opening, max(_blur_radius(reach), _blur_radius(softness)) + 1, shape)
+            seen = _grown(opening, _blur_radius(softness) + 1, shape)
             soft = mask[lit].astype(np.float32) / 255
             # What lies behind is shaded by the lips (lids) around it: darkest in the narrow corners.
             shade = _blur(soft, reach)
-            behind = _blur(soft, EDGE_SOFTNESS)
+            behind = _blur(soft, softness)
             in_lit = tuple(slice(a.start - b.start, a.stop - b.start) for a, b in zip(seen, lit, strict=True))
             shade_seen, behind_seen = shade[in_lit], _wide(behind[in_lit])
         scale = 1 / (cover_upper + cover_lower + 1e-6)
@@ -661,6 +674,14 @@ def _twice_area(edges: np.ndarray) -> np.ndarray:
     return edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]
 
 
+def _stretch(linear: np.ndarray) -> np.ndarray:
+    """The square of the most that each of the (n, 2, 2) linear maps stretches any direction (its largest
+    singular value), in closed form."""
+    squares = np.square(linear).sum((1, 2))
+    det = linear[:, 0, 0] * linear[:, 1, 1] - linear[:, 0, 1] * linear[:, 1, 0]
+    return (squares + np.sqrt(np.maximum(squares * squares - 4 * det * det, 0))) / 2
+
+
 def _hold_folds(
     back: tuple[np.ndarray, np.ndarray], ids: np.ndarray, squeezed: np.ndarray, moves: np.ndarray, n: int
 ) -> None:
@@ -736,8 +757,18 @@ def _extended(field: np.ndarray) -> np.ndarray:
 
 
 def _fill_on_grid(mask: np.ndarray, outline: np.ndarray) -> np.ndarray:
-    """`mask` (the coarse grid) with 1 at the grid points inside `outline` (output pixels), returned."""
-    cv2.fillPoly(mask, [np.round((outline - (GRID_STEP - 1) / 2) / GRID_STEP * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    """`mask` (the coarse grid) with 1 at the grid points inside `outline` (output pixels), returned. Filled at the
+    pixels' resolution and read at the grid points: OpenCV's fill takes in points up to 0.73 of its own pixels
+    outside an outline, which on the grid itself was up to 3 px, and the face's field there drew its edge a grid
+    step out where the edge ran along a grid row (a stepped chin over the collar)."""
+    on_grid = (outline - (GRID_STEP - 1) / 2) / GRID_STEP
+    low = np.maximum(np.floor(on_grid.min(0)).astype(int), 0)
+    high = np.minimum(np.ceil(on_grid.max(0)).astype(int) + 1, mask.shape[::-1])
+    if np.any(high <= low):
+        return mask
+    fine = np.zeros(((high[1] - low[1]) * GRID_STEP, (high[0] - low[0]) * GRID_STEP), np.uint8)
+    cv2.fillPoly(fine, [np.round((on_grid - low) * GRID_STEP * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    mask[low[1] : high[1], low[0] : high[0]] |= fine[::GRID_STEP, ::GRID_STEP]
     return mask
 
 
@@ -748,11 +779,24 @@ def _opening_mask(opening: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _opening_pixels(opening: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """_opening_mask in uint8, 255 for 1."""
+    """_opening_mask in uint8, 255 for 1: each pixel's share of the opening less a band of 0.375 px either side of
+    its outline (OPENING_EDGE), counted on a grid OPENING_SAMPLES times finer. Lips (lids) that meet, or whose
+    outline crosses itself by up to 0.75 px, leave nothing. OpenCV's anti-aliased fill drew half a pixel's worth
+    along any outline, closed or not, and its anti-aliased outline in black took off only part of it: a grey line
+    between pressed lips."""
     behind = np.zeros(shape, np.uint8)
-    outline = [np.round(opening * 16).astype(np.int32)]
-    cv2.fillPoly(behind, outline, 255, cv2.LINE_AA, 4)
-    cv2.polylines(behind, outline, True, 0, 1, cv2.LINE_AA, 4)
+    low = np.maximum(np.floor(opening.min(0)).astype(int) - 1, 0)
+    high = np.minimum(np.ceil(opening.max(0)).astype(int) + 2, shape[::-1])
+    if np.any(high <= low):
+        return behind
+    n = OPENING_SAMPLES
+    fine = np.zeros(((high[1] - low[1]) * n, (high[0] - low[0]) * n), np.uint8)
+    # a pixel's centre is its own position: the fine pixels of pixel i are n i .. n i + n - 1
+    outline = [np.round(((opening - low + 0.5) * n - 0.5) * 16).astype(np.int32)]
+    cv2.fillPoly(fine, outline, 255, cv2.LINE_8, 4)
+    cv2.polylines(fine, outline, True, 0, OPENING_EDGE, cv2.LINE_8, 4)
+    counted = cv2.resize(fine, None, fx=1 / n, fy=1 / n, interpolation=cv2.INTER_AREA)
+    behind[low[1] : high[1], low[0] : high[0]] = counted
     return behind
 
 

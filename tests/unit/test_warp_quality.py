@@ -406,3 +406,86 @@ def test_pressed_lips_draw_no_ring_on_the_lips(data_dir) -> None:
     half = int(0.12 * face.frame.mouth_width)
     for point in (62, 66):  # the inner lips' middles
         assert _detail(puppet.frame(controls), moved[point], half) < 1.2 * _detail(face.image, p[point], half)
+
+
+def test_pressed_lips_show_nothing_of_the_mouths_inside(data_dir, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grace Hopper (two_people) with her lips pressed for a p/b/m, as in frame 52 of the speech clip: the lips'
+    outlines meet (0.03-0.25 px apart), and the frame is the same as with no opening at all. OpenCV's anti-aliased
+    fill of the opening drew half a pixel's worth along its outline, closed or not: a grey line between the lips
+    (1153 pixels changed by up to 64 levels)."""
+    import models.render.warp as warp
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import two_people
+
+    puppet = Puppet(analyze_face(two_people(), size=512))
+    controls = {"lip_press": 1.0, "lip_width": 0.035, "upper_lip": 0.169, "head_pitch": 0.5, "head_yaw": 0.124}
+    controls |= {"head_roll": 0.101, "head_dx": 0.742, "head_dy": -0.889}
+    drawn = puppet.frame(controls)
+    monkeypatch.setattr(warp, "_opening_pixels", lambda opening, shape: np.zeros(shape, np.uint8))
+    np.testing.assert_array_equal(drawn, puppet.frame(controls))
+
+
+@pytest.mark.parametrize("gap", [1.5, 3.0, 8.0])
+def test_an_openings_mask_covers_its_area_less_a_thin_rim(gap: float) -> None:
+    """A straight opening `gap` px high, at any sub-pixel offset: its mask sums to its area less 0.75 px of its
+    height (the rim the lips keep); an outline that crosses itself (the lower lip 0.7 px over the upper one at one
+    end, under it at the other) leaves nothing."""
+    from models.render.warp import _opening_pixels
+
+    x = np.linspace(10, 50, 20)
+    for y in np.linspace(20, 21, 5, endpoint=False):
+        upper, lower = np.stack([x, y - gap / 2 + 0 * x], 1), np.stack([x, y + gap / 2 + 0 * x], 1)
+        mask = _opening_pixels(np.concatenate([upper, lower[::-1]]).astype(np.float32), (40, 60))
+        assert mask[:, 15:45].sum() / 255 / 30 == pytest.approx(gap - 0.75, abs=0.05)
+        crossing = np.stack([x, y + np.linspace(-0.35, 0.35, len(x))], 1)
+        crossed = np.concatenate([crossing, (crossing * [1, -1] + [0, 2 * y])[::-1]]).astype(np.float32)
+        assert _opening_pixels(crossed, (40, 60)).max() == 0
+
+
+@pytest.mark.parametrize("size", [512, 1024])
+def test_the_dropped_chins_edge_follows_its_outline(size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """grace_on_white wide open: every pixel more than 2.5 px outside the face's moving outline (its anti-aliased,
+    blurred edge) shows the photo, every one more than 2.5 px inside it the face. The neck's and the face's fields
+    switch at grid points 4 px apart, and OpenCV's fill counted points up to 3 px outside the outline as inside:
+    where the outline ran along a grid row, the skin reached past it in 4 px steps over the collar and the white
+    (before: up to 112 levels off the photo)."""
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import grace_on_white
+
+    face = analyze_face(grace_on_white(), size=size)
+    puppet = Puppet(face)
+    controls = {"jaw_open": 1.0}
+    frame = puppet.frame(controls).astype(int)
+    moved = puppet.mesh.vertices + np.tensordot(puppet.rig.coefficients(controls), puppet.rig.bases, 1)
+    outlines = puppet._face_outlines(moved, puppet.rig.head_affine(controls))[:2]
+    monkeypatch.setattr(puppet, "_face_outlines", lambda moved, head: None)  # the face's field everywhere
+    unpinned = puppet.frame(controls).astype(int)
+    band = np.zeros(frame.shape[:2], np.uint8)
+    cv2.polylines(band, [np.round(outline).astype(np.int32) for outline in outlines], True, 1, 9)
+    band[: int(face.landmarks[33, 1])] = 0  # below the nose: the jaw
+    ys, xs = np.nonzero(band)
+    depth = [
+        max(cv2.pointPolygonTest(o, (float(x), float(y)), True) for o in outlines) for x, y in zip(xs, ys, strict=True)
+    ]
+    depth = np.array(depth)  # px inside the outline (< 0: outside)
+    assert np.abs(frame[ys, xs] - face.image[ys, xs])[depth < -2.5].max() <= 4
+    assert np.abs(frame[ys, xs] - unpinned[ys, xs])[depth > 2.5].max() <= 1
+
+
+def test_a_closed_mouth_pressed_reads_no_far_pixel(data_dir) -> None:
+    """Grace Hopper's photo has her mouth closed: the triangles inside it are flat at rest. Pressed with a trace of a
+    frown (frame 106 of the speech clip, 1024 px) one of them opens a hair, and the grid points its raster takes in
+    just outside it followed its inverse, which stretched 55-fold: one read the photo 112 px from its neighbours, a
+    light speck on her lips (before: 3 of these 32 mouths, up to 152 px). Such a triangle is held like a squeezed one
+    (FOLD_REACH): every grid point of the lower lip's field reads within a few px of what its neighbours predict."""
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import grace_hopper
+
+    puppet = Puppet(analyze_face(grace_hopper(), size=1024))
+    for smile in np.linspace(-0.03, 0, 16):
+        for width in (0.1, 0.3):
+            controls = {"lip_press": 1.0, "lip_width": width, "smile": smile}
+            _, _, lower = np.split(np.tensordot(puppet.rig.coefficients(controls), puppet.bases, axes=1), 3)
+            field = puppet._maps(lower, puppet.lower_order, puppet.grid.copy()).grid
+            jump = np.abs(field - cv2.blur(field, (3, 3), borderType=cv2.BORDER_REPLICATE)).max(-1) * 9 / 8
+            assert jump.max() < 5, (smile, width)
