@@ -75,7 +75,7 @@ def test_a_turned_face_opens_its_lips_where_they_meet_not_in_its_cheek(data_dir:
     """The cameraman's first fit put his mouth's back corner 30 px into his cheek (inner corner at x 236 at 512 px;
     his lips meet over 273 .. 303): an opening cut a dark slit across the cheek (355 pixels beside his lips changed
     by over 20 levels at jaw_open 1, even opened half as wide). His mouth now ends where the dark line between his
-    lips does, and opens as wide as a frontal face's there."""
+    lips does, and opens there. His chin follows his lower lip a little: its edge and shade below y 340 move."""
     from models.render.warp import Puppet
 
     face = analyze_face(np.dstack([cameraman()] * 3))
@@ -85,8 +85,8 @@ def test_a_turned_face_opens_its_lips_where_they_meet_not_in_its_cheek(data_dir:
     rest, wide = (puppet.frame({"jaw_open": j}).astype(int).mean(2) for j in (0.0, 1.0))
     darkened = (rest - wide) > 40
     assert darkened.sum() > 150  # the lips do open
-    assert not darkened[:, :262].any()
-    cheek = (slice(270, 360), slice(0, 262))
+    assert not darkened[:340, :262].any()
+    cheek = (slice(270, 340), slice(0, 262))
     assert (np.abs(rest - wide)[cheek] > 20).sum() < 150
 
 
@@ -103,3 +103,21 @@ def test_a_turned_face_closes_its_lips_without_folding_the_lower_one(data_dir: P
     rest, shut = (puppet.frame(c).astype(int).mean(2) for c in ({}, {"lip_press": 1.0}))
     lower_lip = (slice(306, 330), slice(262, 310))
     assert not ((rest - shut)[lower_lip] > 30).any()
+
+
+def test_a_turned_face_parts_its_lips_over_a_dark_inside_on_a_mid_opening(data_dir: Path) -> None:
+    """Speech opens the jaw to 0.3 .. 0.6 on most open vowels. The cameraman's mouth is 0.25 of his nose-to-chin
+    height wide in the image (foreshortened; frontal photos 0.48 .. 0.60), and opened as far as a frontal mouth that
+    wide, at jaw_open 0.45 it was a slit of teeth: at most 9 px of a column darkened by over 40 levels. It opens now
+    as far as a frontal face of his height: the lips part over the dark inside, and still not into his cheek."""
+    from models.render.warp import Puppet
+
+    face = analyze_face(np.dstack([cameraman()] * 3))
+    puppet = Puppet(face)
+    rest, mid, shut = (
+        puppet.frame(c).astype(int).mean(2) for c in ({}, {"jaw_open": 0.45}, {"jaw_open": 0.45, "lip_press": 1.0})
+    )
+    darkened = (rest - mid) > 40
+    assert darkened.sum(0).max() >= 14
+    assert not darkened[:340, :262].any()
+    assert not ((rest - shut) > 40).any()
