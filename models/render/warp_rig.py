@@ -38,14 +38,15 @@ UPPER_ARCS = (((49, 50, 51, 52, 53), (48, 54)), ((61, 62, 63), (60, 64)))
 LOWER_ARCS = (((55, 56, 57, 58, 59), (48, 54)), ((65, 66, 67), (60, 64)))
 UPPER_LIP = {i for chain, _ in UPPER_ARCS for i in chain}
 # A turned face (its jaw line held still: its jaw landmarks may lie on the background) parts its lips instead: the
-# upper lip rises by this share of the gap, the lower lip drops by the rest, and the chin below it follows a little
-# (only the chin's landmarks, which lie on the face; the lower lip dropped alone squeezed the skin above the chin)
+# upper lip rises by this share of the gap, the lower lip drops by the rest, and the chin's own landmarks (on the
+# face) follow half as far. With the chin still, the lower lip squeezed the skin above it; following a third as
+# far, the lower lip's edge on the cameraman's profile pulled specks of the background in from jaw_open 1.
 TURNED_UPPER = 0.25
-TURNED_CHIN = {8: 0.3, 7: 0.25, 9: 0.2, 6: 0.12}
+TURNED_CHIN = {8: 0.5, 7: 0.4, 9: 0.45, 6: 0.2}
 # Its mouth's width in the image is foreshortened (the cameraman's, turned ~53 degrees: 0.25 of his nose-to-chin
 # height; frontal photos 0.48 .. 0.60), the opening's height is not: it opens as far as a mouth this share of its
 # nose-to-chin height wide (or its own width, if wider) opens facing the camera. At 0.45, his open vowels were
-# still slits filled with teeth; at 0.55, specks of the background came in at his chin's edge from jaw_open 0.8.
+# still slits filled with teeth; at 0.55, specks of the background came in at his profile's edge from jaw_open 0.8.
 TURNED_MOUTH = 0.5
 OPEN_NARROWING = 0.08  # px the corners move in per px of gap
 SPREAD = 0.14  # i/e: the lips widen by this share of the half width

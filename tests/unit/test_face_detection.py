@@ -56,7 +56,9 @@ def test_a_turned_face_blinks_on_its_eye_not_on_its_temple(data_dir: Path, astro
 
 def test_a_turned_face_opens_its_mouth_without_dragging_the_chin(data_dir: Path) -> None:
     """The cameraman's jaw landmarks lie partly on the bright background: moved with the jaw, they dragged a white
-    patch down beside his chin. On a turned face the lips open alone."""
+    patch down beside his chin (44 levels of change below it). On a turned face the jaw line stays; only the chin's
+    own landmarks follow the lower lip, half as far (warp_rig.TURNED_CHIN): it drops over his collar (20 levels),
+    and nothing as bright as the background appears where the photo is dark below it."""
     from models.render.warp import Puppet
 
     face = analyze_face(np.dstack([cameraman()] * 3))
@@ -64,7 +66,8 @@ def test_a_turned_face_opens_its_mouth_without_dragging_the_chin(data_dir: Path)
     rest, wide = (puppet.frame({"jaw_open": j}).astype(int) for j in (0.0, 1.0))
     chin = face.landmarks[8].astype(int)
     below = (slice(chin[1], chin[1] + 20), slice(chin[0] - 30, chin[0] + 30))
-    assert np.abs(wide - rest)[below].mean() < 12  # moving the jaw: 44
+    assert np.abs(wide - rest)[below].mean() < 25  # moving the jaw: 44
+    assert not ((wide.mean(2) > 120) & (rest.mean(2) < 100))[below].any()
     mouth = face.landmarks[48:68]
     x0, y0 = mouth.min(0).astype(int)
     x1, y1 = mouth.max(0).astype(int)

@@ -103,7 +103,7 @@ def test_the_mesh_reads_the_lips_and_blinks_of_a_turned_face(turned_clip) -> Non
 @needs_mesh
 def test_the_mesh_reads_a_turned_face_open_on_a_mid_opening(turned_clip) -> None:
     """The cameraman at jaw_open 0.45 (most open vowels of speech open the jaw 0.3 .. 0.6) was a slit of teeth
-    that the mesh read at 0.047, as good as shut next to his pressed lips (0.014); his lips part now: 0.108."""
+    that the mesh read at 0.047, as good as shut next to his pressed lips (0.014); his lips part now: 0.112."""
     from models.render.warp import Puppet
 
     _, face = turned_clip
