@@ -36,6 +36,18 @@ JAW_DROP |= {3: 0.07, 13: 0.07, 62: -0.04, 61: -0.03, 63: -0.03, 51: -0.03}
 # Each lip's outer and inner landmark chains with their corners: a lip moves along an arc between its corners.
 UPPER_ARCS = (((49, 50, 51, 52, 53), (48, 54)), ((61, 62, 63), (60, 64)))
 LOWER_ARCS = (((55, 56, 57, 58, 59), (48, 54)), ((65, 66, 67), (60, 64)))
+UPPER_LIP = {i for chain, _ in UPPER_ARCS for i in chain}
+# A turned face (its jaw line held still: its jaw landmarks may lie on the background) parts its lips instead: the
+# upper lip rises by this share of the gap, the lower lip drops by the rest, and the chin's own landmarks (on the
+# face) follow half as far. With the chin still, the lower lip squeezed the skin above it; following a third as
+# far, the lower lip's edge on the cameraman's profile pulled specks of the background in from jaw_open 1.
+TURNED_UPPER = 0.25
+TURNED_CHIN = {8: 0.5, 7: 0.4, 9: 0.45, 6: 0.2}
+# Its mouth's width in the image is foreshortened (the cameraman's, turned ~53 degrees: 0.25 of his nose-to-chin
+# height; frontal photos 0.48 .. 0.60), the opening's height is not: it opens as far as a mouth this share of its
+# nose-to-chin height wide (or its own width, if wider) opens facing the camera. At 0.45, his open vowels were
+# still slits filled with teeth; at 0.55, specks of the background came in at his profile's edge from jaw_open 0.8.
+TURNED_MOUTH = 0.5
 OPEN_NARROWING = 0.08  # px the corners move in per px of gap
 SPREAD = 0.14  # i/e: the lips widen by this share of the half width
 PURSE = 0.24  # o/u/w: they narrow by this share...
@@ -150,9 +162,10 @@ def build_rig(
     rests_parted: bool = False,
 ) -> Rig:
     """The rig of one face; with `jaw_moves` False (a turned face, whose jaw landmarks may lie on the background)
-    the mouth opens with the lips alone (as wide as a frontal face's: its mouth landmarks end where its lips meet,
-    models/face/analysis._mouth_to_lip_line, so the opening no longer reaches into the cheek), and the chin stays
-    put. With `chin_closes` False, closing the
+    the mouth opens with the lips alone, the upper rising a little and the lower dropping (TURNED_UPPER), as far as a
+    frontal face of its height opens (TURNED_MOUTH: its mouth's width in the image is foreshortened; its mouth
+    landmarks end where its lips meet, models/face/analysis._mouth_to_lip_line, so the opening does not reach into
+    the cheek); its jaw line stays put, its chin follows a little (TURNED_CHIN). With `chin_closes` False, closing the
     photo's own opening moves the lips alone: lifting the chin too is right for a photo, but in a video frame it
     drags the collar below the jaw up over the chin (models/render/dub.py). With `rests_parted` (a photo smiling
     with its teeth) the mouth at rest keeps part of the photo's own opening: a smile that shows the teeth relaxes
@@ -182,7 +195,10 @@ def build_rig(
     close += scaled(follow, 0.0, mean_gap)
 
     drop = _arc(along, LOWER_ARCS, 0.5) | JAW_DROP
-    drop = drop if jaw_moves else {i: w for i, w in drop.items() if i >= 17}
+    if not jaw_moves:
+        lips = {i: w * (1 - TURNED_UPPER) for i, w in drop.items() if i >= 17 and i not in UPPER_LIP}
+        raised = {i: -TURNED_UPPER * w for i, w in _arc(along, UPPER_ARCS, 1.0).items()}
+        drop = lips | raised | TURNED_CHIN
     opening = scaled(drop, 0.0, 1.0)  # one pixel of inner-lip gap
     for i in CORNERS:  # an open mouth narrows a little
         opening[i] -= OPEN_NARROWING * side[i] * right
@@ -226,7 +242,7 @@ def build_rig(
     return Rig(
         bases=np.stack([shapes[name] for name in BASES]).astype(np.float32),
         pivot=pivot.astype(np.float32),
-        open_px=OPEN_GAP * width,
+        open_px=OPEN_GAP * (width if jaw_moves else max(width, TURNED_MOUTH * height)),
         photo_gap=max(mean_gap, 0.0),
         size=size,
         rest_gap=min(REST_PARTED * max(mean_gap, 0.0), REST_PARTED_MAX * width) if rests_parted else 0.0,

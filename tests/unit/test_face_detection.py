@@ -56,7 +56,9 @@ def test_a_turned_face_blinks_on_its_eye_not_on_its_temple(data_dir: Path, astro
 
 def test_a_turned_face_opens_its_mouth_without_dragging_the_chin(data_dir: Path) -> None:
     """The cameraman's jaw landmarks lie partly on the bright background: moved with the jaw, they dragged a white
-    patch down beside his chin. On a turned face the lips open alone."""
+    patch down beside his chin (44 levels of change below it). On a turned face the jaw line stays; only the chin's
+    own landmarks follow the lower lip, half as far (warp_rig.TURNED_CHIN): it drops over his collar (20 levels),
+    and nothing as bright as the background appears where the photo is dark below it."""
     from models.render.warp import Puppet
 
     face = analyze_face(np.dstack([cameraman()] * 3))
@@ -64,7 +66,8 @@ def test_a_turned_face_opens_its_mouth_without_dragging_the_chin(data_dir: Path)
     rest, wide = (puppet.frame({"jaw_open": j}).astype(int) for j in (0.0, 1.0))
     chin = face.landmarks[8].astype(int)
     below = (slice(chin[1], chin[1] + 20), slice(chin[0] - 30, chin[0] + 30))
-    assert np.abs(wide - rest)[below].mean() < 12  # moving the jaw: 44
+    assert np.abs(wide - rest)[below].mean() < 25  # moving the jaw: 44
+    assert not ((wide.mean(2) > 120) & (rest.mean(2) < 100))[below].any()
     mouth = face.landmarks[48:68]
     x0, y0 = mouth.min(0).astype(int)
     x1, y1 = mouth.max(0).astype(int)
@@ -75,7 +78,7 @@ def test_a_turned_face_opens_its_lips_where_they_meet_not_in_its_cheek(data_dir:
     """The cameraman's first fit put his mouth's back corner 30 px into his cheek (inner corner at x 236 at 512 px;
     his lips meet over 273 .. 303): an opening cut a dark slit across the cheek (355 pixels beside his lips changed
     by over 20 levels at jaw_open 1, even opened half as wide). His mouth now ends where the dark line between his
-    lips does, and opens as wide as a frontal face's there."""
+    lips does, and opens there. His chin follows his lower lip a little: its edge and shade below y 340 move."""
     from models.render.warp import Puppet
 
     face = analyze_face(np.dstack([cameraman()] * 3))
@@ -85,8 +88,8 @@ def test_a_turned_face_opens_its_lips_where_they_meet_not_in_its_cheek(data_dir:
     rest, wide = (puppet.frame({"jaw_open": j}).astype(int).mean(2) for j in (0.0, 1.0))
     darkened = (rest - wide) > 40
     assert darkened.sum() > 150  # the lips do open
-    assert not darkened[:, :262].any()
-    cheek = (slice(270, 360), slice(0, 262))
+    assert not darkened[:340, :262].any()
+    cheek = (slice(270, 340), slice(0, 262))
     assert (np.abs(rest - wide)[cheek] > 20).sum() < 150
 
 
@@ -103,3 +106,21 @@ def test_a_turned_face_closes_its_lips_without_folding_the_lower_one(data_dir: P
     rest, shut = (puppet.frame(c).astype(int).mean(2) for c in ({}, {"lip_press": 1.0}))
     lower_lip = (slice(306, 330), slice(262, 310))
     assert not ((rest - shut)[lower_lip] > 30).any()
+
+
+def test_a_turned_face_parts_its_lips_over_a_dark_inside_on_a_mid_opening(data_dir: Path) -> None:
+    """Speech opens the jaw to 0.3 .. 0.6 on most open vowels. The cameraman's mouth is 0.25 of his nose-to-chin
+    height wide in the image (foreshortened; frontal photos 0.48 .. 0.60), and opened as far as a frontal mouth that
+    wide, at jaw_open 0.45 it was a slit of teeth: at most 9 px of a column darkened by over 40 levels. It opens now
+    as far as a frontal face of his height: the lips part over the dark inside, and still not into his cheek."""
+    from models.render.warp import Puppet
+
+    face = analyze_face(np.dstack([cameraman()] * 3))
+    puppet = Puppet(face)
+    rest, mid, shut = (
+        puppet.frame(c).astype(int).mean(2) for c in ({}, {"jaw_open": 0.45}, {"jaw_open": 0.45, "lip_press": 1.0})
+    )
+    darkened = (rest - mid) > 40
+    assert darkened.sum(0).max() >= 14
+    assert not darkened[:340, :262].any()
+    assert not ((rest - shut) > 40).any()
