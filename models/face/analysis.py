@@ -36,7 +36,7 @@ LIP_LINE_DARK = 0.6  # a turned face's mouth ends where no pixel across its lip 
 LIP_LINE_SPREAD = 0.1  # ... within this many inner-mouth widths either side of its corner-to-corner line
 LIP_LINE_REACH = 0.35  # inner-mouth widths either side of it where the inner lips are looked for
 LIP_LINE_MARGIN = 0.05  # inner-mouth widths: the corner lies this far past the last dark pixel
-CACHE_VERSION = 4  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 5  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents

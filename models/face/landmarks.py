@@ -21,7 +21,7 @@ FIT_MIN = 160  # px: landmarks of a smaller face are fitted on an enlarged copy 
 TRACK_BOX_SIDE, TRACK_BOX_RISE = 1.047, 0.022  # a HOG box around 68 landmarks: jaw widths; its side above their mean
 CNN_ONLY_NOTE = (
     "the face was found only by the CNN detector (turned away, partly hidden or dim): its landmarks are rough, so "
-    "the warp renderer opens the lips only where it finds them meeting, keeps the chin still and closes the lids "
+    "the warp renderer opens the lips only where it finds them meeting, keeps the jaw line still and closes the lids "
     "only over the eyes a second fit finds (not one hidden behind the nose); check the result, a front-facing photo "
     "works best"
 )
