@@ -42,6 +42,12 @@ OCCLUSION = (0.045, 0.55)  # (mouth widths the teeth's shadow reaches below thei
 # mouth widths around the lips (sideways, up and down) where the inside can show: the widest opening (jaw_open 1.2,
 # models/render/warp_rig.OPEN_GAP) moves the lower lip about 0.46 down and samples the lower layer as far above
 INSIDE_REACH = (0.4, 0.8)
+# A smile that shows its teeth ends in a dark commissure that dlib's inner corners (60, 64) miss, below and outside
+# it: the opening's corners are moved onto the darkest point this far around them (mouth widths), on the photo
+# blurred this much, if it is this much darker than the landmark's own pixel
+COMMISSURE_REACH = 0.06
+COMMISSURE_BLUR = 0.01
+COMMISSURE_DARKER = 0.6
 
 
 @dataclass
@@ -53,6 +59,30 @@ class MouthLayers:
     # the upper layer for a mouth opened past the photo's own opening: its teeth alone, ending at their own curved
     # edge and shading the cavity under them (the photo's opening below their edge is its lower lip's inside)
     opened: np.ndarray | None = None
+
+
+def on_commissures(image: np.ndarray, points: np.ndarray, frame: FaceFrame, teeth_visible: bool) -> np.ndarray:
+    """`points` with the inner mouth corners moved onto the photo's dark commissures, for a photo showing its
+    teeth (elsewhere `points` as they are). Left at the landmark, the commissure lay on the upper lip beside the
+    opening's corner: an opening jaw moved the corner away from it, a dark dot above the opening's end."""
+    if not teeth_visible:
+        return points
+    width = frame.mouth_width
+    reach = int(np.ceil(COMMISSURE_REACH * width))
+    blur = COMMISSURE_BLUR * width
+    # the photo around the two corners alone, with room for the blur
+    low = np.maximum(np.floor(points[list(INNER_CORNERS)].min(0)).astype(int) - reach - int(np.ceil(4 * blur)), 0)
+    high = np.ceil(points[list(INNER_CORNERS)].max(0)).astype(int) + reach + int(np.ceil(4 * blur)) + 1
+    luma = cv2.GaussianBlur(image[low[1] : high[1], low[0] : high[0]].astype(np.float32) @ LUMA, (0, 0), blur)
+    moved = points.copy()
+    for corner in INNER_CORNERS:
+        x, y = np.clip(np.round(points[corner]).astype(int) - low, 0, np.array(luma.shape[::-1]) - 1)
+        rows, cols = slice(max(y - reach, 0), y + reach + 1), slice(max(x - reach, 0), x + reach + 1)
+        around = luma[rows, cols]
+        row, col = np.unravel_index(np.argmin(around), around.shape)
+        if around[row, col] < COMMISSURE_DARKER * luma[y, x]:
+            moved[corner] = low + (cols.start + col, rows.start + row)
+    return moved
 
 
 def inside_box(points: np.ndarray, frame: FaceFrame, size: int) -> tuple[slice, slice]:

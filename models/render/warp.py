@@ -30,7 +30,7 @@ from models.render.base import FrameRenderer
 from models.render.eyes import CORNER_REACH, EyeLayers, build_eyes, close_lid
 from models.render.head_region import head_hold
 from models.render.mesh import GRID_STEP, LOWER, SLITS, SPLINE_STEPS, UPPER, FaceMesh, build_mesh, spline_matrix
-from models.render.mouth import MouthLayers, build_mouth, inside_box, lips_over_opening
+from models.render.mouth import MouthLayers, build_mouth, inside_box, lips_over_opening, on_commissures
 from models.render.warp_rig import Rig, build_rig
 from models.types import Availability, ControlTrack, Resource
 
@@ -130,12 +130,15 @@ class Puppet:
         self.size = size = face.size
         frame = face.frame
         self.frontal = face.frontal
+        # the opening's corners (mesh, rig, outline) on a toothy smile's dark commissures, which then move with
+        # them; the photo and its mouth layers keep dlib's corners (its opening grown over, its teeth, as before)
+        points = on_commissures(face.image, face.landmarks, frame, face.teeth_visible and face.frontal)
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
-        self.mesh: FaceMesh = build_mesh(face.landmarks, frame, size)
+        self.mesh: FaceMesh = build_mesh(points, frame, size)
         corners = self.mesh.vertices[self.mesh.triangles]
         self.rest_area = _twice_area(corners[:, 1:] - corners[:, :1])
         self.rig: Rig = build_rig(
-            face.landmarks,
+            points,
             frame,
             len(self.mesh.vertices),
             size,
@@ -169,7 +172,6 @@ class Puppet:
         self.lids = _turned_lids(face) if eyes and not face.frontal else []
         eye_points = face.landmarks if face.frontal else face.eye_landmarks
         self.eyes: EyeLayers | None = build_eyes(face.image, eye_points) if eyes and eye_points is not None else None
-        points = face.landmarks
         self.jaw_spline = spline_matrix(points[JAW])
         self.down = frame.down
         self.jaw_soft, self.jaw_lift = _jaw_margins(face.image, points, frame)

@@ -243,6 +243,41 @@ def test_a_wide_open_lower_lip_is_round_not_a_v(astronaut_face: FaceAnalysis, ja
     assert np.degrees(np.abs(np.diff(heading))).max() < 20
 
 
+def _opening_now(puppet: Puppet, controls: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The mouth's opening as the renderer outlines it (a head at rest), filled (uint8, grown by a pixel), and its
+    corners (the puppet's inner mouth corners, moved)."""
+    offsets, upper, lower = np.split(np.tensordot(puppet.rig.coefficients(controls), puppet.bases, axes=1), 3)
+    (upper_curve, lower_curve), (upper_chain, lower_chain) = puppet.splines[0], SLITS[0]
+    vertices = puppet.mesh.vertices
+    outline = np.concatenate(
+        [
+            upper_curve @ (vertices[list(upper_chain)] + upper[list(upper_chain)]),
+            lower_curve @ (vertices[list(lower_chain)] + lower[list(lower_chain)]),
+        ]
+    )
+    filled = np.zeros((puppet.size, puppet.size), np.uint8)
+    cv2.fillPoly(filled, [np.round(outline * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return cv2.dilate(filled, np.ones((3, 3), np.uint8)), vertices[[60, 64]] + offsets[[60, 64]]
+
+
+@pytest.mark.parametrize("jaw", [0.0, 0.35, 0.6, 1.0])
+def test_the_smiles_dark_corners_are_the_openings_ends(astronaut_face: FaceAnalysis, jaw: float) -> None:
+    """Her smile ends in dark commissures that dlib's inner corners miss (below and outside them). The opening's
+    corners are put on them, so at every opening the darkest skin around each corner, outside the opening, lies
+    at it: the commissure is the opening's own end (before: 0.033-0.045 mouth widths away, a dark dot above the
+    opening's corner, which dropped away from it; now 0.012-0.020)."""
+    puppet = puppet_for(astronaut_face)
+    controls = {"jaw_open": jaw}
+    width = astronaut_face.frame.mouth_width
+    luma = cv2.GaussianBlur(_luma(puppet.frame(controls)), (0, 0), 0.01 * width)
+    opening, corners = _opening_now(puppet, controls)
+    ys, xs = np.mgrid[: puppet.size, : puppet.size]
+    for x, y in corners:
+        around = (np.hypot(xs - x, ys - y) < 0.08 * width) & (opening == 0)
+        darkest = np.unravel_index(np.argmin(np.where(around, luma, np.inf)), luma.shape)
+        assert np.hypot(darkest[1] - x, darkest[0] - y) < 0.025 * width
+
+
 def _detail(image: np.ndarray, centre: np.ndarray, half: int) -> float:
     """The fine detail (99th percentile of the luma's |Laplacian|) of a square of `image` about `centre`."""
     x, y = np.round(centre).astype(int)
