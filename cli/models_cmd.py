@@ -96,9 +96,12 @@ def download(
         raise typer.BadParameter(err.args[0]) from err
     console = Console(stderr=True)
     failed = []
+    missing = {spec.name for spec in specs if not weights.status(spec.name).ok}
     for spec in specs:
         if weights.status(spec.name).ok and not weights.check(spec.name).startswith("MISMATCH"):
-            console.print(f"{spec.name}: already at {escape(str(weights.weights_path(spec.name)))}")
+            where = escape(str(weights.weights_path(spec.name)))
+            said = f"saved {where} (same archive)" if spec.name in missing else f"already at {where}"
+            console.print(f"{spec.name}: {said}")
             continue
         error = None
         with Progress(

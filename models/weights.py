@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -251,7 +252,8 @@ def download(name: str, progress: Callable[[int, int | None], None] | None = Non
             f"internet access, run `avatar models download {s.name}` on a connected machine and copy "
             f"{Path(s.filename).name}{inside} to {target}",
         ) from err
-    sha256 = _extract(partial, s.member) if s.member else digest.hexdigest()
+    siblings = _siblings(s) if s.member and source == s.url else []
+    sha256 = _extract(partial, s.member, siblings) if s.member else digest.hexdigest()
     if s.sha256 and sha256 != s.sha256:
         partial.unlink(missing_ok=True)
         raise DownloadError(
@@ -261,15 +263,39 @@ def download(name: str, progress: Callable[[int, int | None], None] | None = Non
     return target
 
 
-def _extract(archive: Path, member: str) -> str:
-    """Replace the downloaded zip `archive` by its file `member`; that file's sha256."""
-    import zipfile
+def _siblings(s: WeightSpec) -> list[WeightSpec]:
+    """The other files inside the archive `s` comes in that are not there yet: one download serves them all."""
+    return [
+        other
+        for other in WEIGHTS.values()
+        if other.member and other.name != s.name and other.url == s.url and not weights_path(other.name).exists()
+    ]
 
+
+def _extract(archive: Path, member: str, siblings: list[WeightSpec] | None = None) -> str:
+    """Replace the downloaded zip `archive` by its file `member`; that file's sha256. The `siblings`' files are
+    saved too, each where its checksum holds (otherwise its own download fetches it and says what is wrong)."""
     try:
         with zipfile.ZipFile(archive) as z:
             data = z.read(member)
+            for other in siblings or []:
+                _save_member(z, other)
     except (zipfile.BadZipFile, KeyError) as err:
         archive.unlink(missing_ok=True)
         raise DownloadError(f"{archive.name.removesuffix('.part')}: no {member} in the download ({err})") from err
     archive.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
+
+
+def _save_member(archive: zipfile.ZipFile, s: WeightSpec) -> None:
+    try:
+        data = archive.read(s.member)
+    except KeyError:
+        return
+    if s.sha256 and hashlib.sha256(data).hexdigest() != s.sha256:
+        return
+    target = weights_path(s.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    partial.write_bytes(data)
+    os.replace(partial, target)

