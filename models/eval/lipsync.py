@@ -66,15 +66,21 @@ def mouth_apertures(frames: Iterable[np.ndarray], points: list[np.ndarray | None
     return np.array([aperture(p) if p is not None else np.nan for p in fitted], np.float32)
 
 
-def evaluate_video(video: Path, transcript: str | None = None, choice: Choice | None = None) -> LipSyncReport:
+def evaluate_video(
+    video: Path,
+    transcript: str | None = None,
+    choice: Choice | None = None,
+    points: list[np.ndarray | None] | None = None,
+) -> LipSyncReport:
     """Score `video` against its own audio track, phones aligned to `transcript` (or recognised
-    without one); lips read by `choice` (models.eval.readers.choose; None: dlib)."""
+    without one); lips read by `choice` (models.eval.readers.choose; None: dlib); `points`: the frames' dlib
+    landmarks (face_points) when already fitted."""
     from models.audio.io import SAMPLE_RATE, load_audio
     from models.audio.phones import phone_track
 
     audio = load_audio(video, SAMPLE_RATE)
     track = phone_track(audio, SAMPLE_RATE, transcript)
-    return evaluate(video, track.phones, audio, SAMPLE_RATE, phone_source=track.source, choice=choice)
+    return evaluate(video, track.phones, audio, SAMPLE_RATE, phone_source=track.source, choice=choice, points=points)
 
 
 def evaluate(
@@ -84,21 +90,21 @@ def evaluate(
     sample_rate: int,
     phone_source: str = "given",
     choice: Choice | None = None,
+    points: list[np.ndarray | None] | None = None,
 ) -> LipSyncReport:
     """Score `video` against its `phones` and its speech `audio` (mono float); lips read by `choice` (None:
-    dlib)."""
+    dlib); `points`: the frames' dlib landmarks when already fitted (the expression is read from them)."""
     info = probe(video)
     fps = float(info["fps"])
-    points = face_points(read_frames(video))
+    if points is None:
+        points = face_points(read_frames(video))
     by_mesh = choice is not None and choice.reader == "mesh"
     apertures = choice.mesh.apertures if by_mesh else mouth_apertures([], points)
     times = np.arange(len(apertures)) / fps
 
     def during(labels: set[str]) -> list[np.ndarray]:
         spans = [
-            apertures[(times >= p.start) & (times < max(p.end, p.start + 1 / fps))]
-            for p in phones
-            if p.label in labels
+            apertures[(times >= p.start) & (times < max(p.end, p.start + 1 / fps))] for p in phones if p.label in labels
         ]
         return [s[~np.isnan(s)] for s in spans if np.any(~np.isnan(s))]
 
@@ -121,18 +127,11 @@ def evaluate(
         expression=expression_summary(points),
         aperture_reader="mesh" if by_mesh else "dlib",
         reader_note=choice.why if choice else None,
-        face_yaw_deg=_yaw(choice),
+        face_yaw_deg=round(choice.yaw_deg, 1) if choice and choice.yaw_deg is not None else None,
     )
 
 
-def _yaw(choice: Choice | None) -> float | None:
-    yaw = choice.mesh.yaw_deg if choice and choice.mesh else None
-    return round(yaw, 1) if yaw is not None else None
-
-
-def audio_mouth_offset(
-    apertures: np.ndarray, fps: float, audio: np.ndarray, sample_rate: int
-) -> float | None:
+def audio_mouth_offset(apertures: np.ndarray, fps: float, audio: np.ndarray, sample_rate: int) -> float | None:
     """The lag (ms) that best aligns mouth aperture with the loudness envelope; + = mouth late."""
     valid = ~np.isnan(apertures)
     if valid.sum() < 3 or np.ptp(apertures[valid]) == 0:
@@ -146,8 +145,7 @@ def audio_mouth_offset(
     mouth, loudness = _zscore(mouth[:n]), _zscore(loudness[:n])
     max_lag = int(MAX_LAG * ENVELOPE_RATE)
     scores = [
-        float(np.dot(mouth[max(lag, 0) : n + min(lag, 0)], loudness[max(-lag, 0) : n - max(lag, 0)]))
-        / (n - abs(lag))
+        float(np.dot(mouth[max(lag, 0) : n + min(lag, 0)], loudness[max(-lag, 0) : n - max(lag, 0)])) / (n - abs(lag))
         for lag in range(-max_lag, max_lag + 1)
     ]
     return (int(np.argmax(scores)) - max_lag) * 1000.0 / ENVELOPE_RATE

@@ -1,10 +1,15 @@
 """How a talking-head video compares with the photo it was made from, measured on the output frames alone.
 
-Landmarks are re-fitted on every frame (dlib), so any renderer is judged the same way:
+Landmarks are re-fitted on every frame, so any renderer is judged the same way: dlib's 68 points, or on a face
+turned past 30 degrees (where models.eval.readers chose the face mesh) the mesh's vertices in dlib's layout
+(models.face.mesh.DLIB_68). dlib's fit does not follow such a face: on the cameraman (turned ~53 degrees) it put
+his landmarks elsewhere on the framed photo than on the original, and his unmoved photo read 0.58 from itself and
+his render's seam up to 1.7 times the photo's. The photo is measured by the frames' reader (`landmarks_reader`):
+with dlib, its analysis's landmarks and the embedding of the photo before framing; with the mesh, the mesh fitted on
+the framed photo. The measures:
 - identity: dlib's 128-D descriptor distance of each frame's face to the photo's (same person: below 0.6;
   face_recognition's own threshold; a faithful animation stays far below it), and of the framed photo itself
-  measured as a frame: the measure's own floor (0.07 on the astronaut, 0.58 on the turned cameraman, whose
-  landmarks dlib re-fits elsewhere on the framed photo than on the original);
+  measured as a frame: the measure's own floor (0.07 on the astronaut, 0.03 on the cameraman with the mesh);
 - mouth sharpness: variance of the Laplacian in the mouth box, over the photo's;
 - blinks per minute: eye aspect ratio falling below BLINK_FRACTION of its open value (dlib's landmarks, or the
   face mesh's eye model on a turned face: models.eval.readers; `blink_reader` says which);
@@ -21,8 +26,9 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from models.eval.readers import Choice
+from models.eval.readers import Choice, read_with_mesh
 from models.face import landmarks as lm
+from models.face import mesh
 from models.face.analysis import FaceAnalysis
 from models.face.frame import EYES, JAW, MOUTH, FaceFrame
 
@@ -31,6 +37,10 @@ RIGID = [27, 28, 29, 30, 31, 35, 36, 39, 42, 45]  # nose and eye corners: they m
 JAW_LINE = JAW[3:14]  # the part of the jaw that moves when the mouth opens
 BLINK_FRACTION = 0.6  # eye aspect ratio below this share of its median counts as closed
 REOPEN_FRACTION = 0.8  # ... and above this share as open again
+# frames either side of a closing that count as the blink too, where the mesh's eye model reads the lids: it reads a
+# half-lowered lid as open (the cameraman's render: 0.32-0.33 beside the closed frame's 0.16, while his identity
+# distance rose to 0.36-0.42 on them, 0.35 at most elsewhere)
+MESH_BLINK_RAMP = 2
 SEAM_BAND = (-2.0, 4.0)  # px across the jaw line (outwards positive) where the seam is measured
 SAME_PERSON = 0.6
 
@@ -51,6 +61,7 @@ class QualityReport:
     seam_ratio_median: float | None
     seam_ratio_p95: float | None
     blink_reader: str = "dlib"  # the landmarks the blinks come from (models.eval.readers)
+    landmarks_reader: str = "dlib"  # ... and those every other measure is placed by: dlib's, or the mesh's (DLIB_68)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -90,9 +101,7 @@ def count_blinks(aspects: np.ndarray, one_frame_counts: bool = False) -> int:
         return 0
     series = aspects[valid]
     if not one_frame_counts:
-        series = np.median(
-            np.stack([np.r_[series[:1], series[:-1]], series, np.r_[series[1:], series[-1:]]]), axis=0
-        )
+        series = np.median(np.stack([np.r_[series[:1], series[:-1]], series, np.r_[series[1:], series[-1:]]]), axis=0)
     open_value = float(np.median(series))
     blinks, closed = 0, False
     for value in series:
@@ -138,33 +147,44 @@ def _rigid_pose(points: np.ndarray, reference: np.ndarray) -> tuple[float, np.nd
 
 
 def evaluate_quality(
-    frames: Iterable[np.ndarray], photo: FaceAnalysis, fps: float, choice: Choice | None = None
+    frames: Iterable[np.ndarray],
+    photo: FaceAnalysis,
+    fps: float,
+    choice: Choice | None = None,
+    points: Iterable[np.ndarray | None] | None = None,
 ) -> QualityReport:
-    """Score `frames` (RGB, the photo's framing and size) against the analysed `photo`; blinks read by
-    `choice` (models.eval.readers.choose, on the same frames; None: dlib)."""
-    reference = photo.landmarks
-    photo_sharpness = mouth_sharpness(photo.image, reference)
-    photo_seam = seam_energy(photo.image, reference)
+    """Score `frames` (RGB, the photo's framing and size) against the analysed `photo`. `choice`
+    (models.eval.readers.choose, on the same frames; None: dlib) reads the blinks and, where it is the mesh, places
+    every other measure too, on the frames and on the photo alike; `points`: the frames' dlib landmarks when
+    already fitted (track_landmarks)."""
+    reference = _Reference.by_mesh(photo) if _by_mesh(choice) else None
+    if reference is not None:
+        assert choice is not None and choice.mesh is not None
+        fitted = zip(frames, [p if np.isfinite(p).all() else None for p in choice.mesh.points], strict=True)
+    else:
+        reference = _Reference.by_dlib(photo)
+        fitted = track_landmarks(frames) if points is None else zip(frames, points, strict=True)
     distances, sharpness, aspects, rolls, shifts, seams, rigid = [], [], [], [], [], [], []
     n = 0
-    for frame, points in track_landmarks(frames):
+    for frame, frame_points in fitted:
         n += 1
-        if points is None:
+        if frame_points is None:
             aspects.append(np.nan)
             rigid.append(np.full((len(RIGID), 2), np.nan))
             continue
-        distances.append(_identity(frame, points, photo))
-        sharpness.append(mouth_sharpness(frame, points) / max(photo_sharpness, 1e-6))
-        aspects.append(eye_aspect(points))
-        roll, shift = _rigid_pose(points, reference)
+        distances.append(_identity(frame, frame_points, reference.embedding))
+        sharpness.append(mouth_sharpness(frame, frame_points) / max(reference.sharpness, 1e-6))
+        aspects.append(eye_aspect(frame_points))
+        roll, shift = _rigid_pose(frame_points, reference.points)
         rolls.append(roll)
         shifts.append(shift)
-        seams.append(seam_energy(frame, points) / max(photo_seam, 1e-6))
-        rigid.append(points[RIGID])
+        seams.append(seam_energy(frame, frame_points) / max(reference.seam, 1e-6))
+        rigid.append(frame_points[RIGID])
+    if reference.reader == "mesh":  # its eye model's lids, which follow a turned face's blinks
+        aspects = list(choice.mesh.eye_openings)
     found = n - int(np.sum(np.isnan(aspects)))
-    seen = np.array([a for a in aspects if not np.isnan(a)])
-    eyes_open = [d for d, a in zip(distances, seen, strict=True) if a >= REOPEN_FRACTION * np.median(seen)]
-    photo_itself = _identity_distances([photo.image], photo)
+    ramp = MESH_BLINK_RAMP if reference.reader == "mesh" else 0
+    eyes_open = [d for d, o in zip(distances, eyes_open_frames(np.array(aspects, float), ramp), strict=True) if o]
 
     def stat(values: list[float], fn) -> float | None:
         values = [v for v in values if np.isfinite(v)]
@@ -176,7 +196,7 @@ def evaluate_quality(
         identity_distance_max=stat(distances, np.max),
         identity_distance_median=stat(distances, np.median),
         identity_distance_max_eyes_open=stat(eyes_open, np.max),
-        identity_distance_photo=stat(photo_itself, np.max),
+        identity_distance_photo=stat(reference.itself(), np.max),
         mouth_sharpness_ratio=stat(sharpness, np.median),
         blinks_per_minute=round(_blinks(np.array(aspects, np.float32), choice) * 60 * fps / max(n, 1), 2),
         head_roll_std_deg=stat(rolls, np.std),
@@ -185,11 +205,65 @@ def evaluate_quality(
         seam_ratio_median=stat(seams, np.median),
         seam_ratio_p95=stat(seams, lambda v: np.percentile(v, 95)),
         blink_reader="mesh" if _by_mesh(choice) else "dlib",
+        landmarks_reader=reference.reader,
     )
 
 
+@dataclass(frozen=True)
+class _Reference:
+    """The photo as the frames' reader measures it: what each frame is compared with."""
+
+    photo: FaceAnalysis
+    reader: str  # "dlib" or "mesh"
+    points: np.ndarray  # (68, 2) in the framed photo's pixels
+    embedding: np.ndarray | None
+    sharpness: float
+    seam: float
+
+    @classmethod
+    def by_dlib(cls, photo: FaceAnalysis) -> _Reference:
+        """The analysis's own landmarks, and its embedding of the photo before framing."""
+        return cls.of(photo, "dlib", photo.landmarks, photo.embedding)
+
+    @classmethod
+    def by_mesh(cls, photo: FaceAnalysis) -> _Reference | None:
+        """The mesh fitted on the framed photo in the analysis's face box (None where it finds no face there)."""
+        fitted = mesh.fit_from_box(photo.image, tuple(float(v) for v in photo.box))
+        if fitted is None:
+            return None
+        points = mesh.as_dlib68(fitted)
+        return cls.of(photo, "mesh", points, lm.descriptor_at(photo.image, points))
+
+    @classmethod
+    def of(cls, photo: FaceAnalysis, reader: str, points: np.ndarray, embedding: np.ndarray | None) -> _Reference:
+        return cls(
+            photo, reader, points, embedding, mouth_sharpness(photo.image, points), seam_energy(photo.image, points)
+        )
+
+    def itself(self) -> list[float]:
+        """The identity distance of the framed, unmoved photo read as a frame (the measure's floor)."""
+        if self.reader == "mesh":
+            read = read_with_mesh([self.photo.image]).points
+            fitted = [p for p in read if np.isfinite(p).all()]
+        else:
+            fitted = [p for _, p in track_landmarks([self.photo.image]) if p is not None]
+        return [_identity(self.photo.image, p, self.embedding) for p in fitted]
+
+
+def eyes_open_frames(aspects: np.ndarray, ramp: int) -> np.ndarray:
+    """For each frame with a face (`aspects` not NaN): whether its eyes are open, the `ramp` frames either side of a
+    closed one counted as closed."""
+    valid = ~np.isnan(aspects)
+    if not valid.any():
+        return np.zeros(0, bool)
+    closed = valid & (np.nan_to_num(aspects, nan=np.inf) < REOPEN_FRACTION * np.median(aspects[valid]))
+    if ramp:
+        closed = np.convolve(closed, np.ones(2 * ramp + 1), "same") > 0
+    return ~closed[valid]
+
+
 def _by_mesh(choice: Choice | None) -> bool:
-    return choice is not None and choice.reader == "mesh"
+    return choice is not None and choice.reader == "mesh" and choice.mesh is not None
 
 
 def _blinks(dlib_aspects: np.ndarray, choice: Choice | None) -> int:
@@ -198,14 +272,10 @@ def _blinks(dlib_aspects: np.ndarray, choice: Choice | None) -> int:
     return count_blinks(dlib_aspects)
 
 
-def _identity(frame: np.ndarray, points: np.ndarray, photo: FaceAnalysis) -> float:
-    if photo.embedding is None:
+def _identity(frame: np.ndarray, points: np.ndarray, embedding: np.ndarray | None) -> float:
+    if embedding is None:
         return float("nan")
-    return float(np.linalg.norm(lm.descriptor_at(frame, points) - photo.embedding))
-
-
-def _identity_distances(frames: Iterable[np.ndarray], photo: FaceAnalysis) -> list[float]:
-    return [_identity(frame, points, photo) for frame, points in track_landmarks(frames) if points is not None]
+    return float(np.linalg.norm(lm.descriptor_at(frame, points) - embedding))
 
 
 def _jitter(rigid: np.ndarray) -> float | None:

@@ -5,12 +5,17 @@ stay put while the rendered ones move), so `auto` reads such a face with the mes
 is installed. The mesh's closed lips read a little open (0.02 of the mouth width on the sample renders, more on
 a lip band without a dark line between the lips), so dlib stays the reader of frontal faces, whose p/b/m
 thresholds were set on its readings. Every report says which reader it used and why.
+
+Where the mesh reads the lips and lids, it also gives the quality measures their points (models.eval.quality):
+its vertices nearest dlib's 68 (models.face.mesh.DLIB_68), which follow the turned face where dlib's do not.
+`auto` decides the yaw on every YAW_SAMPLE_EVERY-th frame and runs the mesh on all frames only where it reads them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -19,7 +24,8 @@ from models.face import landmarks as lm
 from models.face import mesh
 
 READERS = ("auto", "dlib", "mesh")
-TURNED_DEG = 30.0  # auto: a face turned further than this (median over the frames) is read with the mesh
+TURNED_DEG = 30.0  # auto: a face turned further than this (median over the sampled frames) is read with the mesh
+YAW_SAMPLE_EVERY = 25  # auto: the frames whose yaw decides the reader (mesh and eyes: ~5 ms of CPU a frame)
 
 
 @dataclass(frozen=True)
@@ -29,18 +35,26 @@ class MeshReading:
     apertures: np.ndarray  # inner-lip gap over mouth width
     eye_openings: np.ndarray  # lid gap over eye width: both eyes' mean, or the nearer eye's on a turned face
     yaw_deg: float | None  # median over the frames with a face
+    points: np.ndarray  # (frames, 68, 2): the mesh's points in dlib's layout (mesh.as_dlib68)
 
 
 @dataclass(frozen=True)
 class Choice:
     reader: str  # "dlib" or "mesh"
     why: str
-    mesh: MeshReading | None  # the mesh's reading where it was run (also when dlib was kept)
+    mesh: MeshReading | None  # the mesh's reading of every frame, where it is the reader
+    yaw_deg: float | None = None  # how far the face is turned (the mesh's; None where it was not run)
 
 
 def _face_box(frame: np.ndarray) -> tuple[float, float, float, float] | None:
     faces = lm.detect_faces(frame)
-    return (faces[0].left(), faces[0].top(), faces[0].right(), faces[0].bottom()) if faces else None
+    return lm.corners(faces[0]) if faces else None
+
+
+def median_yaw(frames: Iterable[np.ndarray]) -> float | None:
+    """The mesh's yaw (degrees), median over the `frames` where it finds a face; None where it finds none."""
+    yaws = [mesh.yaw_degrees(f.points) for f in mesh.track(frames, _face_box) if f is not None]
+    return float(np.median(yaws)) if yaws else None
 
 
 def read_with_mesh(frames: Iterable[np.ndarray]) -> MeshReading:
@@ -58,11 +72,13 @@ def read_with_mesh(frames: Iterable[np.ndarray]) -> MeshReading:
         apertures=np.array([mesh.mouth_aperture(f.points) if f else np.nan for f in fits], np.float32),
         eye_openings=np.array([openness(f) if f else np.nan for f in fits], np.float32),
         yaw_deg=yaw,
+        points=np.array([mesh.as_dlib68(f.points) if f else np.full((68, 2), np.nan) for f in fits], np.float32),
     )
 
 
-def choose(reader: str, frames: Iterable[np.ndarray]) -> Choice:
-    """The reader for a video's `frames`: `reader` is "dlib", "mesh" (an error when it is not installed) or
+def choose(reader: str, frames: Callable[[], Iterable[np.ndarray]]) -> Choice:
+    """The reader for a video whose frames `frames()` gives (called once or twice: for the sample, and for the
+    mesh's reading where it is the reader): `reader` is "dlib", "mesh" (an error when it is not installed) or
     "auto" (the mesh for a face turned past TURNED_DEG, where it is installed; dlib otherwise)."""
     if reader not in READERS:
         raise ValueError(f"unknown landmark reader {reader!r}; one of {', '.join(READERS)}")
@@ -73,14 +89,14 @@ def choose(reader: str, frames: Iterable[np.ndarray]) -> Choice:
         if reader == "mesh":
             raise BackendUnavailable(available.reason)
         return Choice("dlib", f"auto: the face mesh is not installed ({available.reason})", None)
-    reading = read_with_mesh(frames)
     if reader == "mesh":
-        return Choice("mesh", "asked for", reading)
-    if reading.yaw_deg is None:
-        return Choice("dlib", "auto: the mesh found no face", reading)
-    turned = reading.yaw_deg > TURNED_DEG
-    return Choice(
-        "mesh" if turned else "dlib",
-        f"auto: face turned {reading.yaw_deg:.0f} degrees ({'over' if turned else 'within'} {TURNED_DEG:.0f})",
-        reading,
-    )
+        reading = read_with_mesh(frames())
+        return Choice("mesh", "asked for", reading, reading.yaw_deg)
+    yaw = median_yaw(islice(frames(), 0, None, YAW_SAMPLE_EVERY))
+    if yaw is None:
+        return Choice("dlib", "auto: the mesh found no face", None)
+    why = f"auto: face turned {yaw:.0f} degrees ({'over' if yaw > TURNED_DEG else 'within'} {TURNED_DEG:.0f})"
+    if yaw <= TURNED_DEG:
+        return Choice("dlib", why, None, yaw)
+    reading = read_with_mesh(frames())
+    return Choice("mesh", why, reading, reading.yaw_deg)

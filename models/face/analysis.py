@@ -156,7 +156,7 @@ def detect_photo_faces(image: np.ndarray, digest: str | None = None) -> Detectio
         return found
     notes: list[str] = []
     boxes = lm.detect_faces(image, notes)
-    stored = {"boxes": [[b.left(), b.top(), b.right(), b.bottom()] for b in boxes], "notes": notes}
+    stored = {"boxes": [list(lm.corners(b)) for b in boxes], "notes": notes}
     write_atomically(_detection_file(digest), lambda tmp: tmp.write_text(json.dumps(stored)))
     return Detection(boxes, notes)
 

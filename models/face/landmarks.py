@@ -150,6 +150,11 @@ def descriptor_at(rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
         return np.array(_encoder().compute_face_descriptor(rgb, shape), dtype=np.float32)
 
 
+def corners(box: dlib.rectangle) -> tuple[int, int, int, int]:
+    """A detector's box as (left, top, right, bottom) pixels."""
+    return box.left(), box.top(), box.right(), box.bottom()
+
+
 def box_from_points(points: np.ndarray) -> dlib.rectangle:
     """A detector-like box around 68 landmarks, for re-fitting landmarks on later frames of a video.
 

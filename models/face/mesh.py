@@ -13,6 +13,10 @@ face_landmark_cpu.pbtxt and face_landmark_landmarks_to_roi.pbtxt, modules/iris_l
   the eyes lie level; out come 468 x, y, z in the crop's pixels and a face-presence logit (sigmoid > 0.5);
 - eyes: a 64x64 RGB crop in [0, 1] of a square 2.3 times the eye's width, level with its corners, the person's
   left eye mirrored (the model knows right eyes only); out come 71 x, y, z (0-15: the eye's contour).
+
+Each crop moves the mesh, and the mesh the next crop: a first crop from a detector's box is re-cropped until it stays
+put, and a video's next crop is kept where the mesh would move it by less than SETTLED (a still face then reads
+alike on every frame). DLIB_68 names the vertices that stand for dlib's 68 points, for the measures set on those.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ BACKEND = "face_mesh"  # the weights' name in models.weights
 MESH_SIDE, EYE_SIDE = 192, 64  # the models' input sizes, pixels
 MESH_SCALE, EYE_SCALE = 1.5, 2.3  # a crop's side over the face's / the eye's extent
 PRESENCE = 0.5  # sigmoid of the face flag above which the crop holds a face
-SETTLE_PASSES = 2  # re-crops from the mesh's own points after a first crop from a detector's box
+SETTLE_PASSES = 12  # at most this many re-crops from the mesh's own points after a first crop from a detector's box,
+SETTLED = 0.005  # ... until the crop would move less than this share of its side (its turn: as many radians)
 
 # Mesh indices (MediaPipe's canonical face mesh). "Right" is the person's right: the image's left when frontal.
 RIGHT_EYE_CORNERS = (33, 133)  # outer, inner
@@ -42,6 +47,18 @@ MOUTH_CORNERS = (61, 291)
 # The eye model's contour: 0 and 8 the corners, 1-7 the lower lid, 9-15 the upper; these face each other.
 EYE_CORNERS = (0, 8)
 LID_PAIRS = ((11, 3), (12, 4), (13, 5))
+# The vertices that stand for dlib's 68 points (iBUG layout, its 0 on the image's left): on the frontal sample photos
+# (astronaut, Grace Hopper, each also tight and tilted) the nearest to dlib's of the mesh's own contours (silhouette,
+# upper brow, lids, lips), 0.01-0.12 of the eyes' distance from them on average, left/right symmetric; drawn on the
+# cameraman (turned ~53 degrees) they follow his face where dlib's do not.
+DLIB_68 = (
+    (127, 93, 132, 58, 172, 150, 149, 148, 152, 377, 378, 379, 397, 288, 361, 323, 356)  # jaw
+    + (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)  # brows
+    + (168, 197, 5, 4, 75, 97, 2, 326, 305)  # nose: bridge, then the nostrils' base
+    + (7, 159, 158, 155, 153, 144, 382, 385, 386, 249, 373, 380)  # eyes
+    + (61, 39, 37, 0, 267, 269, 291, 321, 314, 17, 84, 91)  # outer lips
+    + (78, 82, 13, 312, 308, 317, 14, 87)  # inner lips
+)
 
 _LOCK = threading.Lock()  # the interpreters' tensors are shared: one run at a time
 
@@ -53,6 +70,12 @@ class Roi:
     centre: np.ndarray
     side: float
     angle: float
+
+    def moved_from(self, other: Roi) -> float:
+        """How far this crop lies from `other`: the largest of its centre's shift and side's change (shares of the
+        side) and its turn (radians)."""
+        shift = float(np.linalg.norm(self.centre - other.centre)) / self.side
+        return max(shift, abs(self.side - other.side) / self.side, abs(self.angle - other.angle))
 
     def to_image(self, pixels: int) -> np.ndarray:
         """The 2x3 affine map from the model's input pixels (0..pixels) to image pixels."""
@@ -133,13 +156,33 @@ def fit(rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
 
 def fit_from_box(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
     """The mesh of the face in a detector's `box` (left, top, right, bottom), the crop settled on the mesh's own
-    extent as MediaPipe's tracking does; None where the model sees no face."""
-    points, score = fit(rgb, roi_from_box(*box))
+    extent as MediaPipe's tracking does, until it stays put; None where the model sees no face. Each crop moves
+    the next: on the turned cameraman two re-crops from his CNN box left the far jaw and eye ~15 px from where
+    later crops settle (0.33 apart in identity descriptors, measured on those points); eight to ten settle it."""
+    settled = _settle(rgb, roi_from_box(*box))
+    return settled[0] if settled is not None else None
+
+
+def _settle(rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, Roi] | None:
+    """The mesh in `roi` re-cropped on its own points until the crop moves less than SETTLED, and that crop."""
+    points, score = fit(rgb, roi)
     for _ in range(SETTLE_PASSES):
         if score < PRESENCE:
             return None
-        points, score = fit(rgb, roi_from_mesh(points))
-    return points if score >= PRESENCE else None
+        following = _following(roi, points)
+        if following is roi:
+            break
+        roi = following
+        points, score = fit(rgb, roi)
+    return (points, roi) if score >= PRESENCE else None
+
+
+def _following(roi: Roi, points: np.ndarray) -> Roi:
+    """The crop after `roi` whose mesh is `points`: the mesh's own, or `roi` itself where that lies within SETTLED
+    of it. Re-cropped on every frame, a still face's mesh wandered by ~0.5 px from frame to frame (its far jaw by
+    up to 5), each crop moving the next."""
+    own = roi_from_mesh(points)
+    return roi if own.moved_from(roi) < SETTLED else own
 
 
 def eye_contours(rgb: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,16 +208,22 @@ def track(
 ) -> Iterator[MeshFit | None]:
     """The reading per frame: each crop follows the previous frame's mesh; `find_box(frame)` (a face box or None)
     starts it and restarts it where the model loses the face."""
-    points = None
+    roi: Roi | None = None
     for frame in frames:
-        if points is not None:
-            points, score = fit(frame, roi_from_mesh(points))
-            if score < PRESENCE:
-                points = None
-        if points is None:
+        points = None
+        if roi is not None:
+            points, score = fit(frame, roi)
+            roi = _following(roi, points) if score >= PRESENCE else None
+        if roi is None:
             box = find_box(frame)
-            points = fit_from_box(frame, box) if box is not None else None
+            settled = _settle(frame, roi_from_box(*box)) if box is not None else None
+            points, roi = settled if settled is not None else (None, None)
         yield MeshFit(points, eye_contours(frame, points)) if points is not None else None
+
+
+def as_dlib68(points: np.ndarray) -> np.ndarray:
+    """The mesh's points in dlib's 68-point layout: (68, 2) float32 image pixels (models.face.frame names them)."""
+    return np.ascontiguousarray(points[list(DLIB_68), :2], dtype=np.float32)
 
 
 def _distance(points: np.ndarray, pair: tuple[int, int]) -> float:
