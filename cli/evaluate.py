@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
             "--landmarks",
             help="What reads the lips and lids, and places the --photo measures: dlib (68 points), mesh (MediaPipe's "
             "face mesh: avatar models download face_mesh, pip install ai-edge-litert) or auto (the mesh on a face "
-            "turned past 30 degrees, where installed).",
+            "turned past 30 degrees, and on the lids of any face, where installed).",
         ),
     ) -> None:
         """Re-detect the face in every frame and score it against the audio: lips closed on p/b/m, open on

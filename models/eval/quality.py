@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from models.eval.readers import Choice, read_with_mesh
+from models.eval.readers import Choice, MeshReading, read_with_mesh
 from models.face import landmarks as lm
 from models.face import mesh
 from models.face.analysis import FaceAnalysis
@@ -165,13 +165,15 @@ def evaluate_quality(
         reference = _Reference.by_dlib(photo)
         fitted = track_landmarks(frames) if points is None else zip(frames, points, strict=True)
     distances, sharpness, aspects, rolls, shifts, seams, rigid = [], [], [], [], [], [], []
-    n = 0
+    n = found = 0
     for frame, frame_points in fitted:
         n += 1
         if frame_points is None:
+            distances.append(np.nan)
             aspects.append(np.nan)
             rigid.append(np.full((len(RIGID), 2), np.nan))
             continue
+        found += 1
         distances.append(_identity(frame, frame_points, reference.embedding))
         sharpness.append(mouth_sharpness(frame, frame_points) / max(reference.sharpness, 1e-6))
         aspects.append(eye_aspect(frame_points))
@@ -180,10 +182,10 @@ def evaluate_quality(
         shifts.append(shift)
         seams.append(seam_energy(frame, frame_points) / max(reference.seam, 1e-6))
         rigid.append(frame_points[RIGID])
-    if reference.reader == "mesh":  # its eye model's lids, which follow a turned face's blinks
-        aspects = list(choice.mesh.eye_openings)
-    found = n - int(np.sum(np.isnan(aspects)))
-    ramp = MESH_BLINK_RAMP if reference.reader == "mesh" else 0
+    lids = _lids(choice)
+    if lids is not None:  # the mesh's eye model: it follows a turned face's blinks, and lids over downcast eyes
+        aspects = list(lids.eye_openings)
+    ramp = MESH_BLINK_RAMP if lids is not None else 0
     eyes_open = [d for d, o in zip(distances, eyes_open_frames(np.array(aspects, float), ramp), strict=True) if o]
 
     def stat(values: list[float], fn) -> float | None:
@@ -204,7 +206,7 @@ def evaluate_quality(
         jitter_px=_jitter(np.array(rigid)) if found > 2 else None,
         seam_ratio_median=stat(seams, np.median),
         seam_ratio_p95=stat(seams, lambda v: np.percentile(v, 95)),
-        blink_reader="mesh" if _by_mesh(choice) else "dlib",
+        blink_reader="mesh" if lids is not None else "dlib",
         landmarks_reader=reference.reader,
     )
 
@@ -251,24 +253,30 @@ class _Reference:
 
 
 def eyes_open_frames(aspects: np.ndarray, ramp: int) -> np.ndarray:
-    """For each frame with a face (`aspects` not NaN): whether its eyes are open, the `ramp` frames either side of a
-    closed one counted as closed."""
+    """For each frame: whether its eyes are seen open (False where `aspects` is NaN: no face), the `ramp` frames
+    either side of a closed one counted as closed."""
     valid = ~np.isnan(aspects)
     if not valid.any():
-        return np.zeros(0, bool)
+        return valid
     closed = valid & (np.nan_to_num(aspects, nan=np.inf) < REOPEN_FRACTION * np.median(aspects[valid]))
     if ramp:
         closed = np.convolve(closed, np.ones(2 * ramp + 1), "same") > 0
-    return ~closed[valid]
+    return valid & ~closed
 
 
 def _by_mesh(choice: Choice | None) -> bool:
     return choice is not None and choice.reader == "mesh" and choice.mesh is not None
 
 
+def _lids(choice: Choice | None) -> MeshReading | None:
+    """The mesh's reading where it was run: its eye model reads the lids whenever it is installed."""
+    return choice.mesh if choice is not None else None
+
+
 def _blinks(dlib_aspects: np.ndarray, choice: Choice | None) -> int:
-    if _by_mesh(choice):
-        return count_blinks(choice.mesh.eye_openings, one_frame_counts=True)
+    lids = _lids(choice)
+    if lids is not None:
+        return count_blinks(lids.eye_openings, one_frame_counts=True)
     return count_blinks(dlib_aspects)
 
 

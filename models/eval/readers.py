@@ -6,16 +6,17 @@ is installed. The mesh's closed lips read a little open (0.02 of the mouth width
 a lip band without a dark line between the lips), so dlib stays the reader of frontal faces, whose p/b/m
 thresholds were set on its readings. Every report says which reader it used and why.
 
-Where the mesh reads the lips and lids, it also gives the quality measures their points (models.eval.quality):
-its vertices nearest dlib's 68 (models.face.mesh.DLIB_68), which follow the turned face where dlib's do not.
-`auto` decides the yaw on every YAW_SAMPLE_EVERY-th frame and runs the mesh on all frames only where it reads them.
+Where the mesh reads the lips, it also gives the quality measures their points (models.eval.quality): its
+vertices nearest dlib's 68 (models.face.mesh.DLIB_68), which follow the turned face where dlib's do not. The lids
+are the mesh's wherever it is installed, frontal faces included: its eye model follows a blink over eyes that look
+down (two held-out faces looking down at cards: a lid drawn shut read 20 blinks a minute by the mesh, none by dlib,
+whose eye aspect stayed at its open value), and on the frontal sample photos it counts the blinks dlib counts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import islice
 
 import numpy as np
 
@@ -25,7 +26,6 @@ from models.face import mesh
 
 READERS = ("auto", "dlib", "mesh")
 TURNED_DEG = 30.0  # auto: a face turned further than this (median over the sampled frames) is read with the mesh
-YAW_SAMPLE_EVERY = 25  # auto: the frames whose yaw decides the reader (mesh and eyes: ~5 ms of CPU a frame)
 
 
 @dataclass(frozen=True)
@@ -42,19 +42,13 @@ class MeshReading:
 class Choice:
     reader: str  # "dlib" or "mesh"
     why: str
-    mesh: MeshReading | None  # the mesh's reading of every frame, where it is the reader
+    mesh: MeshReading | None  # the mesh's reading of every frame, wherever it was run: it reads the lids then
     yaw_deg: float | None = None  # how far the face is turned (the mesh's; None where it was not run)
 
 
 def _face_box(frame: np.ndarray) -> tuple[float, float, float, float] | None:
     faces = lm.detect_faces(frame)
     return lm.corners(faces[0]) if faces else None
-
-
-def median_yaw(frames: Iterable[np.ndarray]) -> float | None:
-    """The mesh's yaw (degrees), median over the `frames` where it finds a face; None where it finds none."""
-    yaws = [mesh.yaw_degrees(f.points) for f in mesh.track(frames, _face_box) if f is not None]
-    return float(np.median(yaws)) if yaws else None
 
 
 def read_with_mesh(frames: Iterable[np.ndarray]) -> MeshReading:
@@ -77,9 +71,9 @@ def read_with_mesh(frames: Iterable[np.ndarray]) -> MeshReading:
 
 
 def choose(reader: str, frames: Callable[[], Iterable[np.ndarray]]) -> Choice:
-    """The reader for a video whose frames `frames()` gives (called once or twice: for the sample, and for the
-    mesh's reading where it is the reader): `reader` is "dlib", "mesh" (an error when it is not installed) or
-    "auto" (the mesh for a face turned past TURNED_DEG, where it is installed; dlib otherwise)."""
+    """The reader for a video whose frames `frames()` gives: `reader` is "dlib", "mesh" (an error when it is not
+    installed) or "auto" (the mesh for a face turned past TURNED_DEG, where it is installed; dlib otherwise; the
+    mesh's reading of the lids comes along wherever the mesh ran)."""
     if reader not in READERS:
         raise ValueError(f"unknown landmark reader {reader!r}; one of {', '.join(READERS)}")
     if reader == "dlib":
@@ -89,14 +83,11 @@ def choose(reader: str, frames: Callable[[], Iterable[np.ndarray]]) -> Choice:
         if reader == "mesh":
             raise BackendUnavailable(available.reason)
         return Choice("dlib", f"auto: the face mesh is not installed ({available.reason})", None)
+    reading = read_with_mesh(frames())
     if reader == "mesh":
-        reading = read_with_mesh(frames())
         return Choice("mesh", "asked for", reading, reading.yaw_deg)
-    yaw = median_yaw(islice(frames(), 0, None, YAW_SAMPLE_EVERY))
+    yaw = reading.yaw_deg
     if yaw is None:
         return Choice("dlib", "auto: the mesh found no face", None)
     why = f"auto: face turned {yaw:.0f} degrees ({'over' if yaw > TURNED_DEG else 'within'} {TURNED_DEG:.0f})"
-    if yaw <= TURNED_DEG:
-        return Choice("dlib", why, None, yaw)
-    reading = read_with_mesh(frames())
-    return Choice("mesh", why, reading, reading.yaw_deg)
+    return Choice("mesh" if yaw > TURNED_DEG else "dlib", why, reading, yaw)

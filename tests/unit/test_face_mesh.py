@@ -46,9 +46,8 @@ def test_a_one_frame_closing_counts_only_when_asked() -> None:
 def test_the_mesh_counts_the_frames_beside_a_closing_as_the_blink() -> None:
     """The eye model reads a half-lowered lid as open; dlib's lids (no ramp) are left as they were."""
     aspects = np.array([0.3] * 4 + [0.32, 0.1, 0.31] + [0.3] * 4 + [np.nan, 0.3], np.float32)
-    assert np.flatnonzero(~eyes_open_frames(aspects, 0)).tolist() == [5]
-    assert np.flatnonzero(~eyes_open_frames(aspects, MESH_BLINK_RAMP)).tolist() == [3, 4, 5, 6, 7]
-    assert len(eyes_open_frames(aspects, 0)) == len(aspects) - 1  # one per frame with a face
+    assert np.flatnonzero(~eyes_open_frames(aspects, 0)).tolist() == [5, 11]  # 11: no face there
+    assert np.flatnonzero(~eyes_open_frames(aspects, MESH_BLINK_RAMP)).tolist() == [3, 4, 5, 6, 7, 11]
 
 
 def test_without_the_mesh_auto_keeps_dlib_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,18 +82,21 @@ def test_the_mesh_reads_a_frontal_photo_as_dlib_does(photo: str) -> None:
 
 
 @needs_mesh
-def test_auto_reads_a_frontal_faces_yaw_on_a_sample_of_frames(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The mesh ran on every frame only to learn that the face looks ahead (~1.2 s of CPU on a 6 s clip)."""
+def test_auto_reads_a_frontal_faces_lips_with_dlib_and_its_lids_with_the_mesh() -> None:
+    """The eye model follows blinks dlib's lids miss (over eyes that look down); the lips stay dlib's."""
+    from models.face.analysis import analyze_face
+    from models.render.warp import puppet_for
     from scripts.sample_photos import grace_hopper
 
-    frames = [np.ascontiguousarray(grace_hopper())] * 30
-    read = []
-    contours = mesh.eye_contours
-    monkeypatch.setattr(mesh, "eye_contours", lambda rgb, points: read.append(1) or contours(rgb, points))
+    face = analyze_face(np.ascontiguousarray(grace_hopper()), size=256)
+    puppet = puppet_for(face)
+    frames = [puppet.frame({"blink": b}) for b in ([0.0] * 8 + [1.0, 1.0]) * 2 + [0.0] * 8]
     choice = readers.choose("auto", lambda: frames)
-    assert (choice.reader, choice.mesh) == ("dlib", None)
-    assert choice.yaw_deg is not None and choice.yaw_deg < 10
-    assert len(read) == 2  # frames 0 and 25
+    assert choice.reader == "dlib" and choice.yaw_deg is not None and choice.yaw_deg < 10
+    assert choice.mesh is not None and len(choice.mesh.eye_openings) == len(frames)
+    report = evaluate_quality(frames, face, FPS, choice)
+    assert (report.blink_reader, report.landmarks_reader) == ("mesh", "dlib")
+    assert report.blinks_per_minute == pytest.approx(2 * 60 * FPS / len(frames), abs=0.01)
 
 
 @pytest.fixture(scope="module")
