@@ -60,7 +60,7 @@ class QualityReport:
     jitter_px: float | None  # median frame-to-frame noise of the rigid points
     seam_ratio_median: float | None
     seam_ratio_p95: float | None
-    blink_reader: str = "dlib"  # the landmarks the blinks come from (models.eval.readers)
+    blink_reader: str = "dlib"  # what saw the blinks: dlib, mesh, or dlib+mesh (a closing either saw; readers.py)
     landmarks_reader: str = "dlib"  # ... and those every other measure is placed by: dlib's, or the mesh's (DLIB_68)
 
     def as_dict(self) -> dict:
@@ -91,25 +91,47 @@ def eye_aspect(points: np.ndarray) -> float:
     return float(np.mean(ratios))
 
 
-def count_blinks(aspects: np.ndarray, one_frame_counts: bool = False) -> int:
-    """Separate closings in a series of eye aspect ratios (NaN where no face): a closing lasts at least two
-    frames (a one-frame dip of dlib's lids is a landmark slip, common behind glasses), or one with
-    `one_frame_counts` (the face mesh's eye model, which does not slip so: on the sample renders its only dips
-    were the drawn blinks, one of them closed for one frame), and ends when the eye is well open."""
-    valid = ~np.isnan(aspects)
-    if not valid.any():
-        return 0
-    series = aspects[valid]
+def closings(aspects: np.ndarray, one_frame_counts: bool = False) -> list[tuple[int, int]]:
+    """(first, last frame) of each separate closing in a series of eye aspect ratios (NaN where no face): a closing
+    lasts at least two frames (a one-frame dip of dlib's lids is a landmark slip, common behind glasses), or one with
+    `one_frame_counts` (the face mesh's eye model, which does not slip so: on the sample renders its only dips were
+    the drawn blinks, one of them closed for one frame), and ends when the eye is well open."""
+    frames = np.flatnonzero(~np.isnan(aspects))
+    if not len(frames):
+        return []
+    series = aspects[frames]
     if not one_frame_counts:
         series = np.median(np.stack([np.r_[series[:1], series[:-1]], series, np.r_[series[1:], series[-1:]]]), axis=0)
     open_value = float(np.median(series))
-    blinks, closed = 0, False
-    for value in series:
-        if not closed and value < BLINK_FRACTION * open_value:
-            blinks, closed = blinks + 1, True
-        elif closed and value > REOPEN_FRACTION * open_value:
-            closed = False
-    return blinks
+    runs: list[tuple[int, int]] = []
+    start = None
+    for i, value in enumerate(series):
+        if start is None and value < BLINK_FRACTION * open_value:
+            start = i
+        elif start is not None and value > REOPEN_FRACTION * open_value:
+            runs.append((int(frames[start]), int(frames[i - 1])))
+            start = None
+    if start is not None:
+        runs.append((int(frames[start]), int(frames[-1])))
+    return runs
+
+
+def count_blinks(aspects: np.ndarray, one_frame_counts: bool = False) -> int:
+    """How many separate closings (`closings`) the series holds."""
+    return len(closings(aspects, one_frame_counts))
+
+
+def separate(runs: list[tuple[int, int]]) -> int:
+    """How many separate closings the (first, last frame) `runs` of several readers make: overlapping or touching
+    runs are one."""
+    count, last = 0, None
+    for first, end in sorted(runs):
+        if last is None or first > last + 1:
+            count += 1
+            last = end
+        else:
+            last = max(last, end)
+    return count
 
 
 def mouth_sharpness(image: np.ndarray, points: np.ndarray) -> float:
@@ -182,11 +204,9 @@ def evaluate_quality(
         shifts.append(shift)
         seams.append(seam_energy(frame, frame_points) / max(reference.seam, 1e-6))
         rigid.append(frame_points[RIGID])
-    lids = _lids(choice)
-    if lids is not None:  # the mesh's eye model: it follows a turned face's blinks, and lids over downcast eyes
-        aspects = list(lids.eye_openings)
-    ramp = MESH_BLINK_RAMP if lids is not None else 0
-    eyes_open = [d for d, o in zip(distances, eyes_open_frames(np.array(aspects, float), ramp), strict=True) if o]
+    lids = _lids(choice)  # the mesh's eye model: it follows a turned face's blinks, and lids over downcast eyes
+    openness, ramp = (lids.eye_openings, MESH_BLINK_RAMP) if lids is not None else (np.array(aspects, float), 0)
+    eyes_open = [d for d, o in zip(distances, eyes_open_frames(np.asarray(openness, float), ramp), strict=True) if o]
 
     def stat(values: list[float], fn) -> float | None:
         values = [v for v in values if np.isfinite(v)]
@@ -206,7 +226,7 @@ def evaluate_quality(
         jitter_px=_jitter(np.array(rigid)) if found > 2 else None,
         seam_ratio_median=stat(seams, np.median),
         seam_ratio_p95=stat(seams, lambda v: np.percentile(v, 95)),
-        blink_reader="mesh" if lids is not None else "dlib",
+        blink_reader="mesh" if reference.reader == "mesh" else "dlib+mesh" if lids is not None else "dlib",
         landmarks_reader=reference.reader,
     )
 
@@ -273,11 +293,15 @@ def _lids(choice: Choice | None) -> MeshReading | None:
     return choice.mesh if choice is not None else None
 
 
-def _blinks(dlib_aspects: np.ndarray, choice: Choice | None) -> int:
+def _blinks(aspects: np.ndarray, choice: Choice | None) -> int:
+    """Closings seen by the frames' landmarks (`aspects`: their eye aspect ratios) or by the mesh's eye model where
+    it ran: each reader misses some (dlib's lids over eyes that look down, the eye model's behind glasses, where it
+    reads a shut lid at 0.6 of open) and neither dips without a closing beyond its slips, which `closings` drops."""
+    runs = closings(aspects)
     lids = _lids(choice)
     if lids is not None:
-        return count_blinks(lids.eye_openings, one_frame_counts=True)
-    return count_blinks(dlib_aspects)
+        runs += closings(lids.eye_openings, one_frame_counts=True)
+    return separate(runs)
 
 
 def _identity(frame: np.ndarray, points: np.ndarray, embedding: np.ndarray | None) -> float:

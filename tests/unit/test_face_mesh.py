@@ -14,10 +14,12 @@ from models.eval.quality import (
     MESH_BLINK_RAMP,
     SAME_PERSON,
     QualityReport,
+    closings,
     count_blinks,
     evaluate_quality,
     eye_aspect,
     eyes_open_frames,
+    separate,
 )
 from models.face import landmarks as lm
 from models.face import mesh
@@ -41,6 +43,16 @@ def test_a_one_frame_closing_counts_only_when_asked() -> None:
     aspects = np.array([0.3] * 10 + [0.1] + [0.3] * 10 + [0.1, 0.1] + [0.3] * 5, np.float32)
     assert count_blinks(aspects) == 1  # dlib's lids: a one-frame dip is a slip
     assert count_blinks(aspects, one_frame_counts=True) == 2
+
+
+def test_a_closing_either_reader_saw_counts_once() -> None:
+    """Grace Hopper behind her glasses: the eye model read a shut lid at 0.6 of open and missed one blink dlib saw;
+    over eyes that look down dlib's lids stay put where the eye model sees them shut."""
+    dlib = np.array([0.3] * 6 + [0.09] * 3 + [0.3] * 10 + [0.1] * 3 + [0.3] * 6, np.float32)
+    eyes = np.array([0.3] * 5 + [0.12] * 3 + [0.3] * 11 + [0.19] * 3 + [0.3] * 4 + [0.1, 0.3], np.float32)
+    assert closings(dlib) == [(6, 8), (19, 21)]
+    assert closings(eyes, one_frame_counts=True) == [(5, 7), (26, 26)]  # 0.19: not shut enough to count
+    assert separate(closings(dlib) + closings(eyes, one_frame_counts=True)) == 3
 
 
 def test_the_mesh_counts_the_frames_beside_a_closing_as_the_blink() -> None:
@@ -95,7 +107,7 @@ def test_auto_reads_a_frontal_faces_lips_with_dlib_and_its_lids_with_the_mesh() 
     assert choice.reader == "dlib" and choice.yaw_deg is not None and choice.yaw_deg < 10
     assert choice.mesh is not None and len(choice.mesh.eye_openings) == len(frames)
     report = evaluate_quality(frames, face, FPS, choice)
-    assert (report.blink_reader, report.landmarks_reader) == ("mesh", "dlib")
+    assert (report.blink_reader, report.landmarks_reader) == ("dlib+mesh", "dlib")
     assert report.blinks_per_minute == pytest.approx(2 * 60 * FPS / len(frames), abs=0.01)
 
 
