@@ -21,6 +21,7 @@ from core.errors import InputError
 from models.face import landmarks as lm
 from models.face.cache import cache_file, image_digest, write_atomically
 from models.face.frame import EYES, INNER_CORNERS, INNER_GAPS, INNER_LIP, MOUTH, NOSE_TIP, OUTER_LIP, FaceFrame
+from models.face.lips import inner_lips_on_opening
 from models.face.pose import head_pose
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ LIP_LINE_DARK = 0.6  # a turned face's mouth ends where no pixel across its lip 
 LIP_LINE_SPREAD = 0.1  # ... within this many inner-mouth widths either side of its corner-to-corner line
 LIP_LINE_REACH = 0.35  # inner-mouth widths either side of it where the inner lips are looked for
 LIP_LINE_MARGIN = 0.05  # inner-mouth widths: the corner lies this far past the last dark pixel
-CACHE_VERSION = 5  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 6  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -206,8 +207,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     framed, matrix, notes = frame_face(image, points, size)
     points = _transform(points, matrix)
     frontal = lm.CNN_ONLY_NOTE not in detection.notes
-    if not frontal:
-        points = _mouth_to_lip_line(framed, points)
+    points = inner_lips_on_opening(framed, points) if frontal else _mouth_to_lip_line(framed, points)
     corners = _transform(np.array([[rect.left(), rect.top()], [rect.right(), rect.bottom()]], np.float32), matrix)
     open_px = mouth_opening(points)
     return FaceAnalysis(

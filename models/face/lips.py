@@ -1,0 +1,176 @@
+"""The inner lip line of a photo's open mouth, read from its pixels where dlib's inner-lip landmarks are implausible.
+
+On a small, soft grin dlib can fit the inner lips off the mouth: on one laughing face its inner points 61-63 and
+65-67 lay on the left half of the mouth while 64 lay at its right corner, the upper inner line crossed the upper
+teeth, and the teeth left outside it were warped as lip (a smeared band between lips pressed together). Where the
+inner points are spaced so (`implausible`), the opening is found in the photo: teeth (brighter and less red than the
+lips) and the thin dark rims joining them (the shade under the upper lip, the cavity's edge, the commissures), near
+dlib's inner lips and inside its outer ones. The inner-lip pairs are spread evenly between dlib's inner corners and
+moved out to its edge, never in; the outer lips move out with them. Evenly spaced inner lips (the gallery's faces,
+toothy smiles included) are left as dlib fits them.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from models.face.frame import INNER_CORNERS, INNER_GAPS, INNER_LIP, MOUTH_SLIT, OUTER_LIP, FaceFrame
+
+MIN_OPEN = 0.04  # mouth widths: a mouth opened less than this (dlib's inner lips) is left alone
+BLUR = 0.008  # mouth widths: the photo is smoothed this much before its pixels are read
+REACH = 0.04  # mouth widths: the lips' outline is widened this much to look for the opening in...
+INNER_REACH = 0.08  # ... no further than this from dlib's inner-lip polygon
+TEETH_CONTRAST = (20.0, 6.0)  # Lab L and a*: teeth at least this much brighter and less red than the lips, or no fix
+TEETH_SPLIT = 0.5  # a tooth pixel lies this far from the lips' L and a* towards the teeth's
+RIM = 0.08  # mouth widths: a shadow line (cavity, commissure, lip shadow) is narrower than this...
+RIM_DARK = 0.25  # ... darker than what lies around it by this share of the teeth-to-lips contrast...
+RIM_BELOW_LIPS = 0.1  # ... and than the lips by this share of it (a thin lip between teeth and skin is no rim)...
+RIM_REACH = 0.03  # ... and comes this close to the teeth (mouth widths)
+TOOTH_GAPS = 0.03  # mouth widths: gaps between teeth narrower than this are closed
+# dlib's inner lips are implausible where two neighbours along a lip (corners included) lie further apart than
+# this share of the corner-to-corner width: 0.33 .. 0.42 on the gallery's faces, 0.52 on the laughing face. (0.47
+# on a parted smile whose own teeth, moved out so, were drawn with the shadow above them as a dark band when opened)
+SPACING = 0.5
+ALONG = (0.25, 0.5, 0.75)  # where the inner-lip pairs (INNER_GAPS) are put between the inner corners
+OUTER_CHAINS = ((49, 50, 51, 52, 53), (59, 58, 57, 56, 55))  # the outer lips' landmarks over / under MOUTH_SLIT's
+
+
+def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`points` with the inner-lip landmarks of an open mouth moved out to the edge of its opening found in the RGB
+    `image`, where dlib's are implausibly spaced (`implausible`); elsewhere `points` as they are."""
+    width = FaceFrame.of(points).mouth_width
+    if width < 8 or _opened(points) < MIN_OPEN * width or not implausible(points):
+        return points
+    found = _opening(image, points, width)
+    if found is None:
+        return points
+    return _on_edge(points, *found)
+
+
+def implausible(points: np.ndarray) -> bool:
+    """Whether two neighbours on an inner lip, corners included, lie more than SPACING of the way from one inner
+    corner to the other apart (across the face)."""
+    first, last = points[list(INNER_CORNERS)]
+    right = FaceFrame.of(points).right
+    span = float((last - first) @ right)
+    if abs(span) < 1e-6:
+        return False
+    return any(float(np.max(np.diff((points[list(chain)] - first) @ right / span))) > SPACING for chain in MOUTH_SLIT)
+
+
+def _opened(points: np.ndarray) -> float:
+    return float(np.mean([np.linalg.norm(points[a] - points[b]) for a, b in INNER_GAPS]))
+
+
+def _opening(image: np.ndarray, points: np.ndarray, width: float) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """The opening (teeth and the dark rims joining them) as a boolean mask of a crop around the mouth, and the
+    crop's first pixel in `image`; None where the photo shows no teeth distinct from its lips."""
+    reach = REACH * width
+    low = np.maximum(np.floor(points[OUTER_LIP].min(0) - 2 * reach), 0).astype(int)
+    high = np.minimum(np.ceil(points[OUTER_LIP].max(0) + 2 * reach), image.shape[1::-1]).astype(int)
+    crop = np.ascontiguousarray(image[low[1] : high[1], low[0] : high[0]])
+    lab = cv2.cvtColor(cv2.GaussianBlur(crop, (0, 0), max(0.7, BLUR * width)), cv2.COLOR_RGB2LAB).astype(np.float32)
+    light, red = lab[..., 0], lab[..., 1]
+    local = points - low
+    inner = _polygon(local[INNER_LIP], light.shape)
+    # dlib's inner lips lie near the opening, if not on it: it is looked for inside the outer ones, not far off these
+    outline = _polygon(local[OUTER_LIP], light.shape, grow=round(reach)) & _grown(inner, INNER_REACH * width)
+    lips = outline & ~inner
+    if np.count_nonzero(inner) < 12 or np.count_nonzero(lips) < 12:
+        return None
+    bright = light[inner] >= np.percentile(light[inner], 67)
+    teeth_light, teeth_red = float(np.median(light[inner][bright])), float(np.median(red[inner][bright]))
+    redder = red[lips] >= np.median(red[lips])
+    lip_light, lip_red = float(np.median(light[lips][redder])), float(np.median(red[lips][redder]))
+    if teeth_light - lip_light < TEETH_CONTRAST[0] or lip_red - teeth_red < TEETH_CONTRAST[1]:
+        return None
+    teeth = (
+        outline
+        & (light > lip_light + TEETH_SPLIT * (teeth_light - lip_light))
+        & (red < lip_red - TEETH_SPLIT * (lip_red - teeth_red))
+    )
+    _, labels = cv2.connectedComponents(teeth.astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[inner & teeth])
+    teeth = np.isin(labels, touching[touching > 0])
+    if not teeth.any():
+        return None
+    teeth = _closed(teeth, TOOTH_GAPS * width) & outline
+    side = 2 * max(1, round(RIM * width / 2)) + 1
+    valleys = cv2.morphologyEx(light, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+    contrast = teeth_light - lip_light
+    rims = outline & (valleys > RIM_DARK * contrast) & (light < lip_light - RIM_BELOW_LIPS * contrast)
+    _, labels = cv2.connectedComponents(rims.astype(np.uint8), connectivity=8)
+    near = _grown(teeth, RIM_REACH * width)
+    joined = np.unique(labels[near & rims])
+    opening = teeth | np.isin(labels, joined[joined > 0])
+    return _columns_filled(opening), (int(low[0]), int(low[1]))
+
+
+def _on_edge(points: np.ndarray, opening: np.ndarray, corner: tuple[int, int]) -> np.ndarray:
+    """`points` with the inner-lip pairs (INNER_GAPS) at ALONG of the way between dlib's inner corners (across the
+    face), on dlib's inner-lip line there or, where `opening` (a crop whose first pixel lies at `corner`) reaches
+    further out, on its edge; the outer lips move out as far as the inner ones did.
+    Upper and lower of a pair lie on one line down the face, along which the rig closes them: 6 px apart across
+    it, lips pressed together left a sliver of the mouth's inside between them."""
+    first, last = points[list(INNER_CORNERS)]
+    frame = FaceFrame.of(points)
+    down = frame.down  # the rig closes a pair along it: upper and lower then meet
+    axis = frame.right if (last - first) @ frame.right >= 0 else -frame.right  # from the first corner to the last
+
+    def local(xy: np.ndarray) -> np.ndarray:  # (along, across) from the first inner corner
+        return np.stack([(xy - first) @ axis, (xy - first) @ down], -1)
+
+    ys, xs = np.nonzero(opening)
+    pixels = local(np.stack([xs, ys], 1).astype(np.float32) + corner)
+    span = float((last - first) @ axis)
+    along = np.array([0.0, *(fraction * span for fraction in ALONG), span])
+    moved = points.copy()
+    for chain, outward in zip(MOUTH_SLIT, (-1.0, 1.0), strict=True):
+        dlib = local(points[list(chain)])
+        across = np.array([_across_at(dlib, at) for at in along])
+        across[[0, -1]] = dlib[[0, -1], 1]
+        for k in range(1, len(along) - 1):  # out to the opening's edge in the pair's own column
+            column = pixels[np.abs(pixels[:, 0] - along[k]) < 1.0, 1]
+            if len(column):
+                across[k] = outward * max(outward * across[k], float(np.max(outward * column)))
+        moved[list(chain[1:-1])] = first + along[1:-1, None] * axis + across[1:-1, None] * down
+    for inner_chain, outer, outward in zip(MOUTH_SLIT, OUTER_CHAINS, (-1.0, 1.0), strict=True):
+        before, after = local(points[list(inner_chain)]), local(moved[list(inner_chain)])
+        for index in outer:
+            at = float(local(points[index])[0])
+            moved[index] += outward * max(outward * (_across_at(after, at) - _across_at(before, at)), 0.0) * down
+    return moved.astype(np.float32)
+
+
+def _across_at(chain: np.ndarray, at: float) -> float:
+    """The across-coordinate of a lip `chain` (along, across: corner to corner) at `at` along it, flat past its ends."""
+    order = np.argsort(chain[:, 0])
+    return float(np.interp(at, chain[order, 0], chain[order, 1]))
+
+
+def _polygon(polygon: np.ndarray, shape: tuple[int, ...], grow: int = 0) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    if grow > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return mask.astype(bool)
+
+
+def _closed(mask: np.ndarray, size: float) -> np.ndarray:
+    side = 2 * max(1, round(size / 2)) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
+
+
+def _grown(mask: np.ndarray, by: float) -> np.ndarray:
+    side = 2 * max(1, round(by)) + 1
+    return cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))).astype(bool)
+
+
+def _columns_filled(mask: np.ndarray) -> np.ndarray:
+    """`mask` filled down each column from its first to its last pixel there (an opening is one run per column)."""
+    rows = np.arange(mask.shape[0])[:, None]
+    top = np.where(mask.any(0), np.argmax(mask, 0), mask.shape[0])
+    bottom = mask.shape[0] - 1 - np.argmax(mask[::-1], 0)
+    return (rows >= top) & (rows <= bottom)
