@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     video_x264_params: str = "mbtree=1:rc-lookahead=10"  # "key=value:..." as x264 takes them; "" for none
     render_threads: int | None = Field(default=None, ge=1)  # threads (or processes) making frames; None: one per CPU
     render_processes: bool = True  # make them in forked processes, not threads (Linux; models/render/forked.py)
-    # live stream (/ws): audio heard past a frame's time before it is drawn; the lips lead the sound by 60 ms and
-    # the controller reads one frame (40 ms) past that (benchmarks/stream_latency.py measures the trade-off)
+    # live stream (/ws): audio heard past a frame's time before it is drawn; the controller reads up to 40 ms past
+    # a frame (a closure shows on the frame it falls in; openings lead the sound by 20 ms) and one frame past
+    # that (benchmarks/stream_latency.py measures the trade-off)
     stream_lookahead_ms: int = 100
     stream_jpeg_quality: int = 80  # live stream frames
 

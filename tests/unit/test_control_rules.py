@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from models.audio.visemes import shape_curves
 from models.control.rules import ANTICIPATION, build_controls
-from models.types import CONTROL_CHANNELS, MouthCurves
+from models.types import CONTROL_CHANNELS, MouthCurves, Phone
 
 RATE = 100
 
@@ -58,6 +59,19 @@ def test_lips_part_with_the_release_and_open_a_short_vowel_between_two_bilabials
     assert press[frame[0.96]] == 0.0 and press[frame[1.00]] == 0.0  # released with the first b
     assert jaw[frame[0.96]] > 0.3 and jaw[frame[1.00]] > 0.3
     assert press[frame[0.88]] == 1.0  # shut ahead of the first b
+
+
+def test_a_vowel_stays_open_until_the_frame_a_closure_falls_in():
+    """At 25 fps, a vowel then an m at 0.90: the frame at 0.84 shows the vowel open and unpressed, the one at 0.88
+    (whose 40 ms reach the m) pressed. Before, the frame at 0.84 was pressed (0.4) and its jaw half shut: a
+    closure looked 60 ms ahead and faded in over 30 ms before the m."""
+    phones = [Phone("SIL", 0, 0.5), Phone("AA", 0.5, 0.9), Phone("M", 0.9, 0.96), Phone("AA", 0.96, 1.4)]
+    c = shape_curves([*phones, Phone("SIL", 1.4, 2.0)], np.full(200, 0.8), RATE, 2.0)
+    track = build_controls(c, "neutral", duration=2.0, fps=25)
+    press, jaw = track.channels["lip_press"], track.channels["jaw_open"]
+    assert press[21] == 0.0 and jaw[21] > 0.6  # 0.84 s
+    assert press[22] == 1.0 and jaw[22] == 0.0  # 0.88 s
+    assert press[24] == 0.0 and jaw[25] > 0.6  # parted after the m
 
 
 def test_silence_keeps_the_mouth_closed_and_channels_complete():
