@@ -50,7 +50,7 @@ LIP_LINE_REACH = 0.35  # inner-mouth widths either side of it where the inner li
 LIP_LINE_MARGIN = 0.05  # inner-mouth widths: the corner lies this far past the last dark pixel
 LIP_LINE_WIDER = 0.4  # inner-mouth widths past each inner corner that a dark line running on past it is followed
 OUTER_UPPER = [49, 50, 51, 52, 53]  # the upper lip's outer landmarks between the corners
-LIP_MIN_THICKNESS = 0.04  # inner-mouth widths: a turned face's outer lips lie at least this far outside its inner
+LIP_MIN_THICKNESS = 0.04  # inner-mouth widths a turned face's outer lips lie outside its inner ones, at least
 LIP_LINE_WINDOW = 0.08  # inner-mouth widths either side of an inner-lip pair over which its opening is read
 # a face the frontal detector found but turned further than this (degrees, head_pose on dlib's landmarks) has rough
 # mouth landmarks: they are moved onto the photo's lips as a turned face's are (the turned man of a group photo: 55,
@@ -371,9 +371,8 @@ def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -
     at = first + steps[:, None, None] * axis + offsets[None, :, None] * down
     profiles = cv2.remap(grey, at.astype(np.float32), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     near = np.abs(offsets) <= reach
-    spans = np.array(
-        [_opening_across(profile, near, dark) for profile in profiles], np.float32
-    )  # (steps, 2), NaN: none
+    # (steps, 2): the opening's top and bottom index across, NaN where there is none
+    spans = np.array([_opening_across(profile, near, dark) for profile in profiles], np.float32)
     found = np.flatnonzero(~np.isnan(spans[:, 0]))
     if not len(found):
         return points
@@ -391,7 +390,9 @@ def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -
     return _outer_lips_around(moved, first, axis, down, LIP_MIN_THICKNESS * length)
 
 
-def _outer_lips_around(points: np.ndarray, origin: np.ndarray, axis: np.ndarray, down: np.ndarray, thick: float):
+def _outer_lips_around(
+    points: np.ndarray, origin: np.ndarray, axis: np.ndarray, down: np.ndarray, thick: float
+) -> np.ndarray:
     """`points` with the outer lips moved out where they do not hold the inner ones: each outer lip at least `thick`
     px above (below) the inner upper (lower) lip where it lies along the mouth, the outer corners as far past the
     inner ones. On the turned cameraman rendered with an open mouth and taken as a photo, dlib's fit put the outer
