@@ -20,7 +20,19 @@ import numpy as np
 from core.errors import InputError
 from models.face import landmarks as lm
 from models.face.cache import cache_file, image_digest, write_atomically
-from models.face.frame import EYES, INNER_CORNERS, INNER_GAPS, INNER_LIP, MOUTH, NOSE_TIP, OUTER_LIP, FaceFrame
+from models.face.frame import (
+    EYES,
+    INNER_CORNERS,
+    INNER_GAPS,
+    INNER_LIP,
+    MOUTH,
+    MOUTH_CORNERS,
+    MOUTH_SLIT,
+    NOSE_TIP,
+    OUTER_LIP,
+    OUTER_LOWER_LIP,
+    FaceFrame,
+)
 from models.face.lips import inner_lips_on_opening
 from models.face.pose import head_pose
 
@@ -37,7 +49,17 @@ LIP_LINE_DARK = 0.6  # a turned face's mouth ends where no pixel across its lip 
 LIP_LINE_SPREAD = 0.1  # ... within this many inner-mouth widths either side of its corner-to-corner line
 LIP_LINE_REACH = 0.35  # inner-mouth widths either side of it where the inner lips are looked for
 LIP_LINE_MARGIN = 0.05  # inner-mouth widths: the corner lies this far past the last dark pixel
-CACHE_VERSION = 6  # of both caches: bump it when the detection or the analysis changes
+LIP_LINE_WIDER = 0.4  # inner-mouth widths past each inner corner that a dark line running on past it is followed
+OUTER_UPPER = [49, 50, 51, 52, 53]  # the upper lip's outer landmarks between the corners
+LIP_MIN_THICKNESS = 0.04  # inner-mouth widths a turned face's outer lips lie outside its inner ones, at least
+LIP_LINE_WINDOW = 0.08  # inner-mouth widths either side of an inner-lip pair over which its opening is read
+# a face the frontal detector found but turned further than this (degrees, head_pose on dlib's landmarks) has rough
+# mouth landmarks: they are moved onto the photo's lips as a turned face's are (the turned man of a group photo: 55,
+# whose inner lips dlib bunched under his teeth; the turned cameraman rendered with an open mouth: 48, whose mouth
+# dlib put a mouth width too far back; a face turned 40 degrees keeps its landmarks, they hold)
+TURNED_YAW = 44.0
+TEETH_UNDER_LIP = 0.82  # a turned face's upper lip over its teeth is at most this share of their brightness
+CACHE_VERSION = 7  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -60,6 +82,9 @@ class FaceAnalysis:
     source_hash: str
     notes: list[str]  # what the framing had to do (a tight photo, a face at its edge), for the job's warnings
     frontal: bool = True  # found by the frontal (HOG) detector: its landmarks, lids included, can be trusted
+    # the mouth is turned far (not `frontal`, or turned past TURNED_YAW): its landmarks were moved onto
+    # the photo's lips (_mouth_to_lip_line), and it opens with its lips alone (models/render/warp_rig.build_rig)
+    mouth_turned: bool = False
     # a turned face (not `frontal`): its 68 landmarks fitted again on `image` (refit_turned), whose eyes land on its
     # eye; None for a frontal face, or where the detector finds no face in `image`
     eye_landmarks: np.ndarray | None = None
@@ -95,6 +120,7 @@ class FaceAnalysis:
             ("face_index", int),
             ("source_hash", str),
             ("frontal", bool),
+            ("mouth_turned", bool),
         ):
             data[name] = kind(data[name])
         return cls(**data)
@@ -207,7 +233,8 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     framed, matrix, notes = frame_face(image, points, size)
     points = _transform(points, matrix)
     frontal = lm.CNN_ONLY_NOTE not in detection.notes
-    points = inner_lips_on_opening(framed, points) if frontal else _mouth_to_lip_line(framed, points)
+    mouth_turned = not frontal or abs(float(head_pose(points, size)[1])) > TURNED_YAW
+    points = _mouth_to_lip_line(framed, points) if mouth_turned else inner_lips_on_opening(framed, points)
     corners = _transform(np.array([[rect.left(), rect.top()], [rect.right(), rect.bottom()]], np.float32), matrix)
     open_px = mouth_opening(points)
     return FaceAnalysis(
@@ -225,6 +252,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         source_hash=digest,
         notes=detection.notes + notes,
         frontal=frontal,
+        mouth_turned=mouth_turned,
         eye_landmarks=None if frontal else refit_turned(framed, points),
     )
 
@@ -271,9 +299,11 @@ def _eyes_to_lashes(image: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def _mouth_to_lip_line(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """`points` with the mouth drawn in, along its inner corner-to-corner line, to where the dark line between the
-    lips runs (never widened): on the turned cameraman the fit put one corner 30 px into his cheek (his lips meet
-    over 273 .. 303 px at 512, the inner corners lay at 236 and 302), and an opening cut into the cheek there. Only
-    the mouth's landmarks move, along that line, in proportion."""
+    lips runs: on the turned cameraman the fit put one corner 30 px into his cheek (his lips meet over 273 .. 303 px
+    at 512, the inner corners lay at 236 and 302), and an opening cut into the cheek there. It is widened only where
+    the dark line runs on past a corner (at most LIP_LINE_WIDER): on the cameraman rendered with an open mouth and
+    taken as a photo, the fit's mouth ended a third of the opening short of its far end. Only the mouth's landmarks
+    move, along that line, in proportion; then the inner lips are read across it (_inner_lips_to_lip_line)."""
     grey = _soft_grey(image)
     first, last = points[list(INNER_CORNERS)]
     axis = last - first
@@ -283,13 +313,22 @@ def _mouth_to_lip_line(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     x0, y0 = np.maximum(np.floor(points[MOUTH].min(0)), 0).astype(int)
     x1, y1 = np.ceil(points[MOUTH].max(0)).astype(int) + 1
     dark = LIP_LINE_DARK * float(np.median(grey[y0:y1, x0:x1]))
-    steps = np.arange(0.0, width + 0.5, 0.5, dtype=np.float32)
+    wider = LIP_LINE_WIDER * width
+    steps = np.arange(-wider, width + wider + 0.5, 0.5, dtype=np.float32)
     side = np.linspace(-LIP_LINE_SPREAD, LIP_LINE_SPREAD, 9, dtype=np.float32) * width
-    line = steps[_darkest_across(grey, first, axis, across, steps, side) < dark]
-    if not len(line):
+    is_dark = _darkest_across(grey, first, axis, across, steps, side) < dark
+    inside = (steps >= 0) & (steps <= width)
+    if not is_dark[inside].any():
         return points
+    line = np.flatnonzero(is_dark & inside)
+    lo, hi = int(line[0]), int(line[-1])
+    while lo > 0 and is_dark[lo - 1]:  # a dark line that runs on past a corner is followed
+        lo -= 1
+    while hi < len(steps) - 1 and is_dark[hi + 1]:
+        hi += 1
     margin = LIP_LINE_MARGIN * width
-    start, end = max(float(line[0]) - margin, 0.0), min(float(line[-1]) + margin, width)
+    start = max(float(steps[lo]) - margin, 0.0 if steps[lo] >= 0 else -wider)
+    end = min(float(steps[hi]) + margin, width if steps[hi] <= width else width + wider)
     along = (points[MOUTH] - first) @ axis  # 0 at the first inner corner .. width at the other
     moved = points.copy()
     moved[MOUTH] += ((start + along * (end - start) / width) - along)[:, None] * axis
@@ -312,31 +351,104 @@ def _darkest_across(
 
 
 def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -> np.ndarray:
-    """`points` with each pair of inner-lip landmarks (upper, lower) on the dark line between the lips, as far apart
-    as that line is thick (darker than `dark`): the cameraman's lower inner lip lay 10 px below the line where his
-    lips meet, and closing that gap drew his lower lip up over itself."""
+    """`points` with the inner lips on the opening between the lips, read across the mouth every half pixel along
+    its inner corner-to-corner line: the dark line between the lips (darker than `dark`), and the teeth above it up
+    to the upper lip (_over_teeth). The inner corners move across onto that opening where it begins and ends (where
+    they lie off it); the pairs of inner-lip landmarks (upper, lower) lie a quarter, a half and three quarters of
+    the way along it, as far apart as it is open around there (the median over LIP_LINE_WINDOW); the outer lips
+    are kept outside the inner ones (_outer_lips_around). The cameraman's lower inner lip lay 10 px below the line
+    where his lips meet, and closing that gap drew his lower lip up over itself; on the turned man of a group photo
+    the fit bunched the inner lips on the near side, under his teeth, and put a corner on his lower lip: a press
+    closed a short stretch of the dark line and left the teeth between his lips."""
     first, last = points[list(INNER_CORNERS)]
-    axis = (last - first) / max(float(np.linalg.norm(last - first)), 1e-6)
-    across = np.array([-axis[1], axis[0]], np.float32)
-    reach = LIP_LINE_REACH * float(np.linalg.norm(last - first))
-    offsets = np.arange(-reach, reach + 0.25, 0.5, dtype=np.float32)
+    length = max(float(np.linalg.norm(last - first)), 1e-6)
+    axis = (last - first) / length
+    down = np.array([-axis[1], axis[0]], np.float32)
+    down *= 1.0 if FaceFrame.of(points).down @ down >= 0 else -1.0
+    reach = LIP_LINE_REACH * length  # the darkest point lies this far from the line; the opening may reach twice as far
+    offsets = np.arange(-2 * reach, 2 * reach + 0.25, 0.5, dtype=np.float32)
+    steps = np.arange(0.0, length + 0.25, 0.5, dtype=np.float32)
+    at = first + steps[:, None, None] * axis + offsets[None, :, None] * down
+    profiles = cv2.remap(grey, at.astype(np.float32), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    near = np.abs(offsets) <= reach
+    # (steps, 2): the opening's top and bottom index across, NaN where there is none
+    spans = np.array([_opening_across(profile, near, dark) for profile in profiles], np.float32)
+    found = np.flatnonzero(~np.isnan(spans[:, 0]))
+    if not len(found):
+        return points
+    ends = offsets[spans[found].astype(int)]  # (k, 2) top and bottom, px along `down`
     moved = points.copy()
-    for upper, lower in INNER_GAPS:
-        on_line = first + ((points[upper] + points[lower]) / 2 - first) @ axis * axis
-        at = (on_line + offsets[:, None] * across)[None].astype(np.float32)
-        profile = cv2.remap(grey, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
-        darkest = int(np.argmin(profile))
-        if profile[darkest] >= dark:
-            continue
-        top, bottom = darkest, darkest
-        while top > 0 and profile[top - 1] < dark:
-            top -= 1
-        while bottom < len(offsets) - 1 and profile[bottom + 1] < dark:
-            bottom += 1
-        sign = 1.0 if (points[lower] - points[upper]) @ across >= 0 else -1.0  # `across` may point up or down
-        ends = sorted((offsets[top], offsets[bottom]), key=lambda v: sign * v)
-        moved[upper], moved[lower] = (on_line + end * across for end in ends)
+    for corner, k in zip(INNER_CORNERS, (0, -1), strict=True):  # the corners lie on the line (offset 0): onto the
+        moved[corner] = points[corner] + float(np.clip(0.0, *ends[k])) * down  # opening there, where off it
+    window = LIP_LINE_WINDOW * length
+    start, end = steps[found[0]], steps[found[-1]]
+    for k, (upper, lower) in enumerate(INNER_GAPS):
+        along = start + (k + 1) / (len(INNER_GAPS) + 1) * (end - start)
+        near = np.abs(steps[found] - along) <= window
+        top, bottom = np.median(ends[near], axis=0) if near.any() else ends[np.argmin(np.abs(steps[found] - along))]
+        moved[upper], moved[lower] = (first + along * axis + offset * down for offset in (top, bottom))
+    return _outer_lips_around(moved, first, axis, down, LIP_MIN_THICKNESS * length)
+
+
+def _outer_lips_around(
+    points: np.ndarray, origin: np.ndarray, axis: np.ndarray, down: np.ndarray, thick: float
+) -> np.ndarray:
+    """`points` with the outer lips moved out where they do not hold the inner ones: each outer lip at least `thick`
+    px above (below) the inner upper (lower) lip where it lies along the mouth, the outer corners as far past the
+    inner ones. On the turned cameraman rendered with an open mouth and taken as a photo, dlib's fit put the outer
+    lips a mouth width back on his cheek, its lower lip inside the opening: with the inner lips on the opening, a
+    press folded the lips over each other. Outer lips that hold the inner ones stay where they are."""
+    along, across = (points - origin) @ axis, (points - origin) @ down
+    moved = points.copy()
+    for outer, inner, sign in ((OUTER_UPPER, MOUTH_SLIT[0], -1.0), (OUTER_LOWER_LIP, MOUTH_SLIT[1], 1.0)):
+        order = np.argsort(along[list(inner)])
+        edge = np.interp(along[outer], along[list(inner)][order], across[list(inner)][order])
+        beyond = np.maximum(sign * (edge + sign * thick - across[outer]), 0.0)  # how far short of it each lies
+        moved[outer] += (sign * beyond)[:, None] * down
+    for outer, inner, sign in zip(MOUTH_CORNERS, INNER_CORNERS, (-1.0, 1.0), strict=True):
+        short = max(sign * (along[inner] + sign * thick - along[outer]), 0.0)
+        moved[outer] += sign * short * axis
     return moved
+
+
+def _opening_across(profile: np.ndarray, near: np.ndarray, dark: float) -> tuple[float, float]:
+    """The first and last index in `profile` (grey across the lips, downwards) of the opening between the lips: the
+    run darker than `dark` around the darkest value where `near`, and the teeth above it (_over_teeth); NaNs where
+    none is that dark."""
+    darkest = int(np.flatnonzero(near)[np.argmin(profile[near])])
+    if profile[darkest] >= dark:
+        return np.nan, np.nan
+    top, bottom = darkest, darkest
+    while top > 0 and profile[top - 1] < dark:
+        top -= 1
+    while bottom < len(profile) - 1 and profile[bottom + 1] < dark:
+        bottom += 1
+    return _over_teeth(profile, top), bottom
+
+
+def _over_teeth(profile: np.ndarray, top: int) -> int:
+    """The index in `profile` (grey across the lips, downwards) of the upper lip's edge where a lit band (the teeth)
+    lies between it and the dark run beginning at `top`, else `top`. Upwards from the run the profile climbs to
+    the band's brightest, then falls to the upper lip, a dark band (lighter skin above it) at most TEETH_UNDER_LIP
+    of the band's brightness; its edge lies where the profile crosses half way between them. On the turned man of a
+    group photo the fit ended his opening under his upper teeth (his lip at 108, his teeth 152, the dark inside 60,
+    the skin 205)."""
+    band = profile[top::-1]  # upwards from the dark run
+    peak = _climb(band, 0, 1)
+    lip = _climb(band, peak, -1)
+    if peak == 0 or lip >= len(band) - 1 or band[lip] > TEETH_UNDER_LIP * band[peak]:
+        return top
+    half = (band[lip] + band[peak]) / 2
+    edge = lip - int(np.argmax(band[peak : lip + 1][::-1] >= half))  # from the lip back towards the teeth
+    return top - edge
+
+
+def _climb(values: np.ndarray, start: int, sign: int) -> int:
+    """The index where `values`, followed on from `start`, stops rising (`sign` 1) or falling (-1)."""
+    i = start
+    while i < len(values) - 1 and sign * (values[i + 1] - values[i]) >= 0:
+        i += 1
+    return i
 
 
 def frame_face(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:

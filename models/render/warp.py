@@ -10,8 +10,9 @@ stay where the head puts them: a dropping chin slides over them instead of dragg
 chin (a closing mouth lifts it) the neck eases into the face's motion, so no seam runs along the old outline.
 The face's moving outline stops inside the photo's own edge where the colour leaves the skin, so a light
 background behind the jaw is not carried over the collar (a halo); a markedly darker step is the chin's shadow and
-moves with it, and the outline bends smoothly along the jaw. A face only the CNN detector finds (turned) does not
-move its jaw line, and its lids close over the eye found by a second landmark fit on the framed photo
+moves with it, and the outline bends smoothly along the jaw. A turned face (FaceAnalysis.mouth_turned: one only the
+CNN detector finds, or one turned past models/face/analysis.TURNED_YAW) does not move its jaw line. The lids of a
+face only the CNN detector finds close over the eye found by a second landmark fit on the framed photo
 (FaceAnalysis.eye_landmarks), drawn with the head, not through the mesh: its first landmarks are too rough for that.
 """
 
@@ -132,7 +133,7 @@ class Puppet:
         self.frontal = face.frontal
         # the opening's corners (mesh, rig, outline) on a toothy smile's dark commissures, which then move with
         # them; the photo and its mouth layers keep dlib's corners (its opening grown over, its teeth, as before)
-        points = on_commissures(face.image, face.landmarks, frame, face.teeth_visible and face.frontal)
+        points = on_commissures(face.image, face.landmarks, frame, face.teeth_visible and not face.mouth_turned)
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
         self.mesh: FaceMesh = build_mesh(points, frame, size)
         corners = self.mesh.vertices[self.mesh.triangles]
@@ -142,14 +143,14 @@ class Puppet:
             frame,
             len(self.mesh.vertices),
             size,
-            jaw_moves=face.frontal,
+            jaw_moves=not face.mouth_turned,
             chin_closes=chin_closes,
             rests_parted=parted_rest and face.teeth_visible,
         )
         box = inside_box(face.landmarks, frame, size) if mouth_box else None
         # a video's frame (`teeth_reach`): its teeth reach under its lips as they are; a turned face: the edge found
         # between its rough lip landmarks is not its teeth'. Neither cuts its own teeth at their edge (`opened`).
-        cut_teeth = not teeth_reach and face.frontal
+        cut_teeth = not teeth_reach and not face.mouth_turned
         self.mouth: MouthLayers = build_mouth(
             face.image, face.landmarks, frame, face.lip_rgb, face.skin_rgb, face.teeth_visible, box, cut_teeth
         )
