@@ -2,14 +2,15 @@
 
 The photo's upper lid stays where it is; a lid slides down from its crease over the eyeball, blending into
 the photo across the crease. Its skin is grown, once per face, from the skin around the eye (above, below,
-beside) over the eye and its lashes, smoothed, toned like the photo's own lid in the socket's shade and given
-the fine grain of the skin below the eye, so it is lit like the face there and meets the photo without a seam;
-per frame it is shaded as a lid rolling over the eyeball (lit in its middle, darker towards the corners and the
-lash line). Its edge carries a dark lash line, thicker towards the outer corner, soft below the edge where the
-lashes hang. A closed lid ends in a smooth arc just past the lower lid (which hardly moves in a blink), so no eye
-white is left, the corners included. Over a soft photo (a small face enlarged) lid and lashes are blurred to the
-photo's own softness around the eyes. All geometry is per output pixel in the face's own (photo) frame, so a turned
-or tilted head needs nothing extra.
+beside) over the eye and its lashes, smoothed, toned like the photo's own lid in the socket's shade (but lit
+almost like the skin below the eye where the fold's shadow darkens that lid) and given the fine grain of the
+skin below the eye, so it is lit like the face there and meets the photo without a seam; per frame it is shaded
+as a lid rolling over the eyeball (lit in its middle, darker towards the corners and the lash line). Its edge
+carries a dark lash line, thicker towards the outer corner, soft below the edge where the lashes hang. A closed
+lid ends in a smooth arc just past the lower lid (which hardly moves in a blink), so no eye white is left, the
+corners included. Over a soft photo (a small face enlarged) lid and lashes are blurred to the photo's own softness
+around the eyes. All geometry is per output pixel in the face's own (photo) frame, so a turned or tilted head
+needs nothing extra.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from models.face.frame import BROWS, LEFT_EYE_SLIT, RIGHT_EYE_SLIT
 
 EYES = (LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 OUTER = (0, -1)  # where each eye's outer corner is in its chains (dlib's 36 and 45)
 # In eye widths (corner to corner) unless said otherwise:
 LASH_BAND = 0.15  # how far above the upper-lid landmarks the photo's lashes reach: not part of the lid skin
@@ -33,10 +35,11 @@ LASH_WIDTH = (0.02, 0.045)  # half thickness of the lash line at the inner and t
 LASH_ALPHA = 0.65  # at the line's middle: closed, the lashes hang over the lower lid and its skin shows between them
 FADE_IN = 0.15  # blink amount over which the slid lid replaces the photo's own lashes
 STRIP_FADE = 0.4  # of the crease to lashes distance: the lid blends into the photo's over twice this, about the crease
-SIDE_FADE = 0.25  # of the eye's span: ... and over this much at the corners
+SIDE_FADE = 0.1  # of the eye's span: ... and over this much at its ends past the corners (0.25 left eyeball there)
 SOFT_SIGMA = 1.2  # px: smooths the inpainting's own streaks
 TONE_SIGMA = 0.05  # eye widths: the lid's tone is the skin's, this much smoothed
-LID_TONE = (0.8, 1.0)  # limits of the gain that gives the grown lid skin the photo's lid tone
+LID_TONE = (0.8, 1.4)  # limits of the brightness change that gives the grown lid skin its tone
+LIT_LID = 0.85  # a closed lid is at least this bright against the skin below the eye: the eyeball's front is lit
 DARK = 0.9  # pixels around the eye darker than this (against their median) are lashes or shadow, not skin
 LASHES_DARK = 0.6  # ... and darker than this are lashes: the lid's tone counts the shadow, not them
 GRAIN_SIGMA = 2.0  # px: texture finer than this is the skin's grain
@@ -64,7 +67,7 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     over the eye and its lashes, so it meets the photo without a seam, with the fine texture of the skin
     below the eye (the lid's own skin has no texture left to take)."""
     size = image.shape[0]
-    luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = image.astype(np.float32) @ LUMA
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     mask = np.zeros((size, size), bool)
     lashes, widths, creases, textured, lid_skin = [], [], [], [], []
@@ -87,7 +90,9 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         # The photo's own lid skin, between its lashes and the crease, in the socket's and the fold's shade: the
         # tone a closed lid has (toned from its brightest skin alone, a closed lid read as a pale patch).
         skin_tone = luma > LASHES_DARK * median
-        lid_skin.append((beside & (above > LASH_BAND * width) & (above < crease) & skin_tone, eye_and_lashes))
+        own = beside & (above > LASH_BAND * width) & (above < crease) & skin_tone
+        under_eye = beside & (below > LOWER_LASHES * width) & (below < 3 * LOWER_LASHES * width) & skin_tone
+        lid_skin.append((own, under_eye, eye_and_lashes))
         rim = beside & (above > 0) & (above < LASH_BAND * width)
         darkest = luma[rim] <= np.percentile(luma[rim], 15)
         lashes.append(image[rim][darkest].astype(np.float32).mean(0) * 0.8)
@@ -105,10 +110,10 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     skin = cv2.GaussianBlur(skin, (0, 0), max(SOFT_SIGMA, TONE_SIGMA * float(np.mean(widths)))).astype(np.float32)
     img = image.astype(np.float32)
     # Grown from the brighter skin around it, the skin over the eye is lighter than a lid in the socket's shade:
-    # it takes the tone of the photo's own lid.
-    for own, over_eye in lid_skin:
+    # it takes the tone of the photo's own lid (_lid_tone).
+    for own, under_eye, over_eye in lid_skin:
         if own.sum() > 10 and over_eye.any():
-            gain = np.clip(img[own].mean(0) / np.maximum(skin[over_eye].mean(0), 1.0), *LID_TONE)
+            gain = _tone_gain(_lid_tone(img[own], img[under_eye]), skin[over_eye].mean(0))
             soft = cv2.GaussianBlur(over_eye.astype(np.float32), (0, 0), 0.1 * float(np.mean(widths)))[..., None]
             skin *= 1 + soft * (gain - 1)
     grain = np.clip(img - cv2.GaussianBlur(img, (0, 0), GRAIN_SIGMA), -GRAIN_CLIP, GRAIN_CLIP)
@@ -117,6 +122,29 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         lid_grain[lid_region] = grain[below_region]
     softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], float(np.mean(widths)))
     return EyeLayers(skin, lid_grain, *(np.array(v, np.float32) for v in (lashes, widths, creases)), softness)
+
+
+def _lid_tone(lid: np.ndarray, under_eye: np.ndarray) -> np.ndarray:
+    """A closed lid's colour: the photo's own `lid` skin (pixels), at least LIT_LID as bright as the skin below
+    the eye. Between a deep-set eye's lashes and its crease lies the fold's shadow, and what little lid shows is
+    in it; closed, the lid stretched over the eyeball catches the light (toned from that shade, it was a dark
+    grey-brown patch on a smiling man's deep-set eyes, like a bruise)."""
+    tone = lid.astype(np.float32).mean(0)
+    if len(under_eye) > 10:
+        tone *= max(LIT_LID * _luma(under_eye.astype(np.float32).mean(0)) / max(_luma(tone), 1.0), 1.0)
+    return tone
+
+
+def _tone_gain(tone: np.ndarray, grown: np.ndarray) -> np.ndarray:
+    """The gain per channel that gives skin of colour `grown` the colour `tone`, its change in brightness kept within
+    LID_TONE (clipped per channel instead, a lid darkened towards a reddish shade lost some of its red)."""
+    gain = tone / np.maximum(grown, 1.0)
+    change = _luma(tone) / max(_luma(grown), 1.0)
+    return gain * float(np.clip(change, *LID_TONE)) / max(change, 1e-3)
+
+
+def _luma(rgb: np.ndarray) -> float:
+    return float(rgb @ LUMA)
 
 
 def _softness(luma: np.ndarray, eyes: np.ndarray, width: float) -> float:
@@ -210,9 +238,8 @@ def close_lid(
     around = np.clip((2 * outward - 1) ** 2, 0, 1)
     # Shaded as a lid over a round eyeball, lit from the front: the bulge lit in its middle, turning away (darker)
     # towards the lash line and the corners.
-    shade = (
-        (1 + ROUND[0] * np.sin(np.pi * np.clip(depth * 1.15, 0, 1)) * (1 - around))
-        * (1 - ROUND[1] * np.clip(around + np.clip((depth - 0.55) / 0.45, 0, 1) ** 2, 0, 1))
+    shade = (1 + ROUND[0] * np.sin(np.pi * np.clip(depth * 1.15, 0, 1)) * (1 - around)) * (
+        1 - ROUND[1] * np.clip(around + np.clip((depth - 0.55) / 0.45, 0, 1) ** 2, 0, 1)
     )
     colour = cv2.remap(layers.skin, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     colour += cv2.remap(layers.grain, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
