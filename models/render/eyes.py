@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from models.face.frame import BROWS, LEFT_EYE_SLIT, RIGHT_EYE_SLIT
+from models.render.softness import photo_softness
 
 EYES = (LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -47,9 +48,7 @@ GRAIN_CLIP = 10.0  # stronger details (lashes, hairs) are not grain
 LOWER_LASHES = 0.12  # how far below the lower-lid landmarks the lower lashes reach
 ROUND = (0.04, 0.12)  # the lid is curved over the eyeball: lit in its middle, darker towards corners and edge
 LASH_CLUMPS = 0.3  # the lashes below the edge gather in clumps: their darkness varies this much along the lid
-SOFTNESS_PROBE = 2.0  # px: the blur that tells how soft the photo already is around the eyes
 DRAWN_SOFTNESS = 1.0  # px: how soft the drawn lid's edges are already (anti-aliasing, the lashes' profile)
-MIN_SOFTNESS = 0.3  # px: less blur than this is not drawn
 
 
 @dataclass
@@ -148,21 +147,12 @@ def _luma(rgb: np.ndarray) -> float:
 
 
 def _softness(luma: np.ndarray, eyes: np.ndarray, width: float) -> float:
-    """How much a crisp drawing must be blurred (Gaussian sigma, px) to be as soft as the photo around the `eyes`
-    (their landmarks): an edge already blurred by b keeps b / sqrt(b^2 + s^2) of its steepest slope when blurred
-    by s more. A small face enlarged to the frame is soft; a lid drawn crisp over it read as pasted on."""
+    """How much the drawn lid must be blurred (Gaussian sigma, px) to be as soft as the photo around the `eyes`
+    (their landmarks, `width` px apart on average; models/render/softness.py). A lid drawn crisp over a small face
+    enlarged read as pasted on."""
     x0, y0 = np.maximum(np.floor(eyes.min(0) - [0.3 * width, width]), 0).astype(int)
     x1, y1 = np.ceil(eyes.max(0) + [0.3 * width, 0.5 * width]).astype(int)
-    region = np.ascontiguousarray(luma[y0:y1, x0:x1])
-
-    def steepest(grey: np.ndarray) -> float:
-        slope = cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
-        return float(np.percentile(slope[2:-2, 2:-2], 99))
-
-    kept = min(steepest(cv2.GaussianBlur(region, (0, 0), SOFTNESS_PROBE)) / max(steepest(region), 1e-6), 0.99)
-    blur = SOFTNESS_PROBE * kept / np.sqrt(1 - kept**2)
-    softness = float(np.sqrt(max(blur**2 - DRAWN_SOFTNESS**2, 0.0)))
-    return softness if softness >= MIN_SOFTNESS else 0.0
+    return photo_softness(luma[y0:y1, x0:x1], DRAWN_SOFTNESS)
 
 
 def close_lid(

@@ -6,7 +6,8 @@ Colours come from the face (lip colour for the cavity and tongue, skin brightnes
 is lit like the face. When the photo already shows teeth, its own teeth are used instead of synthetic ones; opened
 wider than in the photo they end at their own curved edge, over their shadow (`MouthLayers.opened`).
 The warp samples the photo with its own opening grown over from the lips (`lips_over_opening`), so lips closed
-from an open photo meet lip to lip.
+from an open photo meet lip to lip. Over a soft photo (a small face enlarged) the drawn inside is blurred to the
+photo's own softness around the lips (`MouthLayers.softness`; the renderer softens the lips' inner edge with it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from models.face.analysis import mouth_opening
 from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH, MOUTH_SLIT, FaceFrame
 from models.render.mesh import spline_matrix
+from models.render.softness import photo_softness
 
 TEETH_RGB = np.array([236, 230, 214], np.float32)
 # Tooth edges across the mouth, as fractions of the half mouth width from the centre (incisors,
@@ -48,6 +50,13 @@ INSIDE_REACH = (0.4, 0.8)
 COMMISSURE_REACH = 0.06
 COMMISSURE_BLUR = 0.01
 COMMISSURE_DARKER = 0.6
+# Over a soft photo (a small face enlarged) the drawn inside is blurred to the photo's own softness around the lips
+# (models/render/softness.py), measured this far around them (mouth widths, sideways and up and down)
+SOFTNESS_AROUND = (0.25, 0.3)
+# px: how soft the drawn inside already is. The same probe read 0.99 to 1.06 px on it (opened mouths of five faces,
+# lips' inner edge included); sharp photos read about as soft around the lips (Grace Hopper 1.08 px, two_people 1.04
+# at 512) and keep their mouths as they were
+DRAWN_SOFTNESS = 1.1
 
 
 @dataclass
@@ -59,6 +68,7 @@ class MouthLayers:
     # the upper layer for a mouth opened past the photo's own opening: its teeth alone, ending at their own curved
     # edge and shading the cavity under them (the photo's opening below their edge is its lower lip's inside)
     opened: np.ndarray | None = None
+    softness: float = 0.0  # px: the drawn inside is blurred by this much, as soft as the photo around the lips
 
 
 def on_commissures(image: np.ndarray, points: np.ndarray, frame: FaceFrame, teeth_visible: bool) -> np.ndarray:
@@ -120,6 +130,7 @@ def build_mouth(
     tint = np.sqrt(skin_rgb.astype(np.float32) / max(float(np.mean(skin_rgb)), 1.0))
     teeth_rgb = np.clip(TEETH_RGB * tint * (0.7 + 0.2 * min(light, 1.0)), 0, 255)
     opening = _opening(image, points) if teeth_visible else None
+    softness = _softness(image, points, width)
     if opening is not None:  # the lower teeth match the photo's own upper ones
         teeth_rgb = _photo_teeth_rgb(image, opening, teeth_rgb)
     side_shade = np.clip(1 - 0.55 * along**2, 0.2, 1)  # teeth and cavity recede into shadow at the sides
@@ -164,10 +175,39 @@ def build_mouth(
         if opened is not None:
             opened[..., :3] = np.repeat(opened[..., :3] @ LUMA[:, None], 3, axis=-1)
     upper = np.dstack([upper_rgb, upper_alpha]).astype(np.float32)
+    lower_rgb = lower_rgb.astype(np.float32)
+    if softness:  # as soft as the photo: the drawn teeth, tongue and cavity, the cut of the photo's own teeth
+        lower_rgb = cv2.GaussianBlur(lower_rgb, (0, 0), softness)
+        upper = upper if opening is not None else _blurred(upper, softness)  # the photo's own teeth are as they are
+        opened = None if opened is None else _blurred(opened, softness)
     corner = np.array([box[1].start, box[0].start], np.float32)
     return MouthLayers(
-        upper=upper, lower=lower_rgb.astype(np.float32), corner=corner, own_teeth=teeth_visible, opened=opened
+        upper=upper,
+        lower=lower_rgb,
+        corner=corner,
+        own_teeth=teeth_visible,
+        opened=opened,
+        softness=softness,
     )
+
+
+def _blurred(rgba: np.ndarray, sigma: float) -> np.ndarray:
+    """The RGBA layer blurred by `sigma` px, its colour weighted by its alpha (no colour bleeds in from where it
+    does not cover)."""
+    weighted = rgba.copy()
+    weighted[..., :3] *= rgba[..., 3:]
+    blurred = cv2.GaussianBlur(weighted, (0, 0), sigma)
+    blurred[..., :3] /= np.maximum(blurred[..., 3:], 1e-3)
+    return blurred
+
+
+def _softness(image: np.ndarray, points: np.ndarray, width: float) -> float:
+    """How much the drawn inside must be blurred (Gaussian sigma, px) to be as soft as the photo around the lips
+    (`width`: the mouth's): drawn crisp over a small face enlarged, its teeth read as pasted on."""
+    reach = np.array(SOFTNESS_AROUND) * width
+    x0, y0 = np.maximum(np.floor(points[MOUTH].min(0) - reach), 0).astype(int)
+    x1, y1 = np.ceil(points[MOUTH].max(0) + reach).astype(int)
+    return photo_softness(image[y0:y1, x0:x1].astype(np.float32) @ LUMA, DRAWN_SOFTNESS)
 
 
 def _incisal_edge(

@@ -154,6 +154,8 @@ class Puppet:
         self.mouth: MouthLayers = build_mouth(
             face.image, face.landmarks, frame, face.lip_rgb, face.skin_rgb, face.teeth_visible, box, cut_teeth
         )
+        # the lips' inner edge as soft as the photo around them and the inside drawn behind it (MouthLayers.softness)
+        self.edge_softness = [float(np.hypot(EDGE_SOFTNESS[0], self.mouth.softness))] + [EDGE_SOFTNESS[1]] * 2
         if teeth_reach and face.teeth_visible:
             reach = 2 * max(1, round(teeth_reach * frame.mouth_width)) + 1
             alpha = self.mouth.upper[..., 3]
@@ -523,7 +525,7 @@ class Puppet:
         if behind.max() < 0.5:
             return None
         shade = _blur(behind, self._shadow_reach(0))
-        return _light(shade), _rim(shade, _blur(behind, EDGE_SOFTNESS[0]))
+        return _light(shade), _rim(shade, _blur(behind, self.edge_softness[0]))
 
     def _box(self, points: np.ndarray, head: np.ndarray, margin: int = MARGIN) -> tuple[slice, slice] | None:
         out = cv2.transform(points[None], head)[0]
@@ -566,7 +568,7 @@ class Puppet:
         shape = lower_rgb.shape[:2]
         mask = _opening_pixels(slit.opening - corner, shape)
         reach = self._shadow_reach(slit.index)
-        softness = EDGE_SOFTNESS[min(slit.index, 1)]
+        softness = self.edge_softness[slit.index]
         # Its blurs are zero farther than their kernels reach from the opening: they are computed (the same
         # values) only around it, and what shows through only where the soft edge is not zero. A closed slit
         # (nothing drawn) shows nothing through.
