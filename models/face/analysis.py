@@ -59,7 +59,12 @@ LIP_LINE_WINDOW = 0.08  # inner-mouth widths either side of an inner-lip pair ov
 # dlib put a mouth width too far back; a face turned 40 degrees keeps its landmarks, they hold)
 TURNED_YAW = 44.0
 TEETH_UNDER_LIP = 0.82  # a turned face's upper lip over its teeth is at most this share of their brightness
-CACHE_VERSION = 7  # of both caches: bump it when the detection or the analysis changes
+# a turned photo's mouth is open where teeth show between its lips along this share of the opening, or where the
+# opening (its 90th percentile across) is this share of its length thick: the turned man of a group photo 0.32 and
+# 0.28, the cameraman rendered at jaw_open 0.45 and taken as a photo 0.71 and 0.33, the closed cameraman 0 and 0.18
+LIP_OPEN_TEETH = 0.1
+LIP_OPEN_THICK = 0.25
+CACHE_VERSION = 8  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -353,13 +358,18 @@ def _darkest_across(
 def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -> np.ndarray:
     """`points` with the inner lips on the opening between the lips, read across the mouth every half pixel along
     its inner corner-to-corner line: the dark line between the lips (darker than `dark`), and the teeth above it up
-    to the upper lip (_over_teeth). The inner corners move across onto that opening where it begins and ends (where
-    they lie off it); the pairs of inner-lip landmarks (upper, lower) lie a quarter, a half and three quarters of
-    the way along it, as far apart as it is open around there (the median over LIP_LINE_WINDOW); the outer lips
-    are kept outside the inner ones (_outer_lips_around). The cameraman's lower inner lip lay 10 px below the line
-    where his lips meet, and closing that gap drew his lower lip up over itself; on the turned man of a group photo
-    the fit bunched the inner lips on the near side, under his teeth, and put a corner on his lower lip: a press
-    closed a short stretch of the dark line and left the teeth between his lips."""
+    to the upper lip (_over_teeth). Each pair of inner-lip landmarks (upper, lower) lies as far apart as the opening
+    is around it (the median over LIP_LINE_WINDOW); the outer lips are kept outside the inner ones
+    (_outer_lips_around). The cameraman's lower inner lip lay 10 px below the line where his lips meet, and closing
+    that gap drew his lower lip up over itself.
+    Where the photo's mouth is open (_shows_open) the fit is not trusted along the mouth: the inner corners move
+    across onto the opening where it begins and ends (where they lie off it), and the pairs lie a quarter, a half
+    and three quarters of the way along it. On the turned man of a group photo the fit bunched the inner lips on the
+    near side, under his teeth, and put a corner on his lower lip: a press closed a short stretch of the dark line
+    and left the teeth between his lips. Where it is closed, the corners and the pairs keep their places along the
+    mouth: the fit's pairs lie nearer its far end, as a turned mouth's middle does; spread evenly on the closed
+    cameraman, with his near corner lifted onto the line, his pressed lips read 0.024 (the face mesh's aperture,
+    against 0.017) and his opening at jaw_open 0.6 0.107 (against 0.135)."""
     first, last = points[list(INNER_CORNERS)]
     length = max(float(np.linalg.norm(last - first)), 1e-6)
     axis = (last - first) / length
@@ -371,19 +381,24 @@ def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -
     at = first + steps[:, None, None] * axis + offsets[None, :, None] * down
     profiles = cv2.remap(grey, at.astype(np.float32), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     near = np.abs(offsets) <= reach
-    # (steps, 2): the opening's top and bottom index across, NaN where there is none
+    # (steps, 3): the opening's top (over the teeth), its dark run's top, its bottom, index across; NaN where none
     spans = np.array([_opening_across(profile, near, dark) for profile in profiles], np.float32)
     found = np.flatnonzero(~np.isnan(spans[:, 0]))
     if not len(found):
         return points
-    ends = offsets[spans[found].astype(int)]  # (k, 2) top and bottom, px along `down`
+    ends = offsets[spans[found][:, [0, 2]].astype(int)]  # (k, 2) top and bottom, px along `down`
+    opened = _shows_open(ends, spans[found, 0] < spans[found, 1], length)
     moved = points.copy()
-    for corner, k in zip(INNER_CORNERS, (0, -1), strict=True):  # the corners lie on the line (offset 0): onto the
-        moved[corner] = points[corner] + float(np.clip(0.0, *ends[k])) * down  # opening there, where off it
+    if opened:
+        for corner, k in zip(INNER_CORNERS, (0, -1), strict=True):  # the corners lie on the line (offset 0): onto
+            moved[corner] = points[corner] + float(np.clip(0.0, *ends[k])) * down  # the opening there, where off it
     window = LIP_LINE_WINDOW * length
     start, end = steps[found[0]], steps[found[-1]]
     for k, (upper, lower) in enumerate(INNER_GAPS):
-        along = start + (k + 1) / (len(INNER_GAPS) + 1) * (end - start)
+        if opened:
+            along = start + (k + 1) / (len(INNER_GAPS) + 1) * (end - start)
+        else:
+            along = float(((points[upper] + points[lower]) / 2 - first) @ axis)
         near = np.abs(steps[found] - along) <= window
         top, bottom = np.median(ends[near], axis=0) if near.any() else ends[np.argmin(np.abs(steps[found] - along))]
         moved[upper], moved[lower] = (first + along * axis + offset * down for offset in (top, bottom))
@@ -411,19 +426,27 @@ def _outer_lips_around(
     return moved
 
 
-def _opening_across(profile: np.ndarray, near: np.ndarray, dark: float) -> tuple[float, float]:
-    """The first and last index in `profile` (grey across the lips, downwards) of the opening between the lips: the
-    run darker than `dark` around the darkest value where `near`, and the teeth above it (_over_teeth); NaNs where
-    none is that dark."""
+def _shows_open(ends: np.ndarray, teeth: np.ndarray, length: float) -> bool:
+    """Whether a turned photo's mouth is open, from its opening read across the mouth (`ends`: (k, 2) top and
+    bottom, px; `teeth`: (k,) where teeth show over the dark run) along an inner mouth `length` px long: teeth show
+    along LIP_OPEN_TEETH of it, or it is LIP_OPEN_THICK of its length thick (its 90th percentile)."""
+    thick = float(np.percentile(ends[:, 1] - ends[:, 0], 90))
+    return bool(teeth.mean() >= LIP_OPEN_TEETH or thick >= LIP_OPEN_THICK * length)
+
+
+def _opening_across(profile: np.ndarray, near: np.ndarray, dark: float) -> tuple[float, float, float]:
+    """The indices in `profile` (grey across the lips, downwards) of the opening between the lips: its top, over
+    the teeth above the run darker than `dark` around the darkest value where `near` (_over_teeth); that run's top;
+    and its bottom. NaNs where none is that dark."""
     darkest = int(np.flatnonzero(near)[np.argmin(profile[near])])
     if profile[darkest] >= dark:
-        return np.nan, np.nan
+        return np.nan, np.nan, np.nan
     top, bottom = darkest, darkest
     while top > 0 and profile[top - 1] < dark:
         top -= 1
     while bottom < len(profile) - 1 and profile[bottom + 1] < dark:
         bottom += 1
-    return _over_teeth(profile, top), bottom
+    return _over_teeth(profile, top), top, bottom
 
 
 def _over_teeth(profile: np.ndarray, top: int) -> int:
