@@ -1,16 +1,16 @@
 """Closing lids: the skin and lashes a blinking eye shows that an open-eyed photo does not.
 
-The photo's upper lid stays where it is; a lid slides down from its crease over the eyeball, blending into
-the photo across the crease. Its skin is grown, once per face, from the skin around the eye (above, below,
-beside) over the eye and its lashes, smoothed, toned like the photo's own lid in the socket's shade (but lit
-almost like the skin below the eye where the fold's shadow darkens that lid) and given the fine grain of the
-skin below the eye, so it is lit like the face there and meets the photo without a seam; per frame it is shaded
-as a lid rolling over the eyeball (lit in its middle, darker towards the corners and the lash line). Its edge
-carries a dark lash line, thicker towards the outer corner, soft below the edge where the lashes hang. A closed
-lid ends in a smooth arc just past the lower lid (which hardly moves in a blink), so no eye white is left, the
-corners included. Over a soft photo (a small face enlarged) lid and lashes are blurred to the photo's own softness
-around the eyes. All geometry is per output pixel in the face's own (photo) frame, so a turned or tilted head
-needs nothing extra.
+The photo's upper lid stays where it is; a lid slides down from its crease over the eyeball, fading into the
+photo from its lashes up past the crease and out past the corners, so no outline shows. Its skin is grown, once
+per face, from the skin around the eye (above, below, beside) over the eye and its lashes, smoothed, toned like
+the photo's own lid in the socket's shade (but lit almost like the skin below the eye where the fold's shadow
+darkens that lid) and given the fine grain of the skin below the eye, so it is lit like the face there and meets
+the photo without a seam; per frame it is shaded as a lid rolling over the eyeball (lit in its middle, darker
+towards the corners and the lash line). Its edge carries a dark lash line, thicker towards the outer corner, soft
+below the edge where the lashes hang. A closed lid ends in a smooth arc just past the lower lid (which hardly
+moves in a blink), so no eye white is left, the corners included. Over a soft photo (a small face enlarged) lid
+and lashes are blurred to the photo's own softness around the eyes. All geometry is per output pixel in the
+face's own (photo) frame, so a turned or tilted head needs nothing extra.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ CORNER_REACH = (0.08, 0.15)  # the lid reaches past the inner and outer corner (
 LASH_WIDTH = (0.02, 0.045)  # half thickness of the lash line at the inner and the outer corner
 LASH_ALPHA = 0.65  # at the line's middle: closed, the lashes hang over the lower lid and its skin shows between them
 FADE_IN = 0.15  # blink amount over which the slid lid replaces the photo's own lashes
-STRIP_FADE = 0.4  # of the crease to lashes distance: the lid blends into the photo's over twice this, about the crease
-SIDE_FADE = 0.1  # of the eye's span: ... and over this much at its ends past the corners (0.25 left eyeball there)
+STRIP_FADE = 0.4  # of the crease to lashes distance: the lid fades in from this above the crease to its lashes
+SIDE_FADE = 0.1  # eye widths: ... and out past the corners over CORNER_REACH and this much more
 SOFT_SIGMA = 1.2  # px: smooths the inpainting's own streaks
 TONE_SIGMA = 0.05  # eye widths: the lid's tone is the skin's, this much smoothed
 LID_TONE = (0.8, 1.4)  # limits of the brightness change that gives the grown lid skin its tone
@@ -48,6 +48,7 @@ GRAIN_CLIP = 10.0  # stronger details (lashes, hairs) are not grain
 LOWER_LASHES = 0.12  # how far below the lower-lid landmarks the lower lashes reach
 ROUND = (0.04, 0.12)  # the lid is curved over the eyeball: lit in its middle, darker towards corners and edge
 LASH_CLUMPS = 0.3  # the lashes below the edge gather in clumps: their darkness varies this much along the lid
+HALO = 1.0  # of the photo's softness (px): the grown skin's mask reaches this far past the eyes and lashes
 DRAWN_SOFTNESS = 1.0  # px: how soft the drawn lid's edges are already (anti-aliasing, the lashes' profile)
 
 
@@ -104,7 +105,10 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         y0, x0, x1 = max(y0, 0), max(x0, 0), min(x1, size)
         y1 = min(y1, size - shift)
         textured.append(((slice(y0, y1), slice(x0, x1)), (slice(y0 + shift, y1 + shift), slice(x0, x1))))
-    mask = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+    softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], float(np.mean(widths)))
+    # On a soft photo the lashes' dark halo reaches past the masks: grown from it, the lid had a dark rim.
+    halo = max(3, 1 + 2 * int(np.ceil(HALO * softness)))
+    mask = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (halo, halo)))
     skin = cv2.inpaint(np.ascontiguousarray(image), mask, max(3.0, 0.1 * float(np.mean(widths))), cv2.INPAINT_TELEA)
     skin = cv2.GaussianBlur(skin, (0, 0), max(SOFT_SIGMA, TONE_SIGMA * float(np.mean(widths)))).astype(np.float32)
     img = image.astype(np.float32)
@@ -119,7 +123,6 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     lid_grain = np.zeros_like(img)
     for lid_region, below_region in textured:
         lid_grain[lid_region] = grain[below_region]
-    softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], float(np.mean(widths)))
     return EyeLayers(skin, lid_grain, *(np.array(v, np.float32) for v in (lashes, widths, creases)), softness)
 
 
@@ -174,10 +177,11 @@ def close_lid(
     sag = float(np.max(reach[middle] / arc[middle])) if middle.any() else OVERSHOOT * width
     # Only the pixels the lid or its lashes can reach: the colour work is costly.
     x, y = at[..., 0], at[..., 1]
-    margin = max(CORNER_REACH) * width
+    margin = (max(CORNER_REACH) + SIDE_FADE) * width
+    above = layers.crease[eye] + STRIP_FADE * (layers.crease[eye] - LASH_BAND * width)
     bottom = max(float(chord.max()) + sag, float(reach.max() + chord.max())) + 3 * LASH_WIDTH[1] * width + 1
     near = (x > upper[:, 0].min() - margin) & (x < upper[:, 0].max() + margin)
-    near &= (y > upper[:, 1].min() - layers.crease[eye] - 1) & (y < bottom)
+    near &= (y > upper[:, 1].min() - above - 1) & (y < bottom)
     rows, cols = np.flatnonzero(near.any(1)), np.flatnonzero(near.any(0))
     if len(rows) == 0:
         return
@@ -193,21 +197,20 @@ def close_lid(
     chord = inner[1] + np.clip(outward, 0, 1) * (outer[1] - inner[1])
     closed = np.maximum(chord + sag * np.clip(1 - (2 * outward - 1) ** 2, 0, 1), _along(lower, x) + OVERSHOOT * width)
     edge = y_upper + blink * (closed - y_upper)
-    # Past the corners the lid tapers, its top coming down to the lid line where its reach ends: kept at the
-    # crease's height there, the lid's top went flat at the outer corner, an angle in the crease's arch.
-    past = np.maximum(-outward / CORNER_REACH[0], (outward - 1) / CORNER_REACH[1]) * abs(span) / width
-    taper = 1 - np.clip(past, 0, 1)
-    crease = y_upper - layers.crease[eye] * taper
-    top = y_upper - LASH_BAND * width * taper
-    across = _smoothstep((outward + CORNER_REACH[0] * width / abs(span)) / SIDE_FADE) * _smoothstep(
-        (1 + CORNER_REACH[1] * width / abs(span) - outward) / SIDE_FADE
-    )
+    # Past the corners the lid tapers and fades out: its top comes down to the lid line, steeply first, the
+    # crease's arch going on (kept at the crease's height, the lid's top went flat at the outer corner), then
+    # gently into the lid line (down to it within CORNER_REACH, its side was a steep wall: an outline).
+    beyond = np.maximum(-outward, outward - 1) * abs(span) / width  # eye widths past the nearer corner
+    taper = 1 - np.clip(beyond / (np.where(outward < 0.5, CORNER_REACH[0], CORNER_REACH[1]) + SIDE_FADE), 0, 1)
+    crease = y_upper - layers.crease[eye] * taper**2
     fade = float(_smoothstep(blink / FADE_IN))
     # The lid hangs from the crease (which a closed, stretched lid softens: it blends in across it) over the eye.
     depth = np.clip((y - crease) / np.maximum(edge - crease, 1.0), 0, 1)  # 0 at the crease .. 1 at the edge
-    blend = np.maximum(STRIP_FADE * (top - crease), 1.0)
-    lid = _smoothstep((y - crease + blend) / (2 * blend))
-    lid = lid * np.clip(edge - y + 0.5, 0, 1) * across * fade
+    # It fades into the photo from the lashes' top up to past the crease: faded about the crease alone, the lid's
+    # top was an outline.
+    strip = layers.crease[eye] - LASH_BAND * width
+    lid = _smoothstep((y - crease + STRIP_FADE * strip) / max((1 + STRIP_FADE) * strip, 1.0)) * _smoothstep(taper)
+    lid = lid * np.clip(edge - y + 0.5, 0, 1) * fade
     thickness = (LASH_WIDTH[0] + (LASH_WIDTH[1] - LASH_WIDTH[0]) * np.clip(outward, 0, 1) ** 2) * width
     # The lashes hang from the edge over what lies below it, in clumps, thin out into the inner corner and end
     # a little past the outer one.
