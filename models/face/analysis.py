@@ -54,9 +54,11 @@ OUTER_UPPER = [49, 50, 51, 52, 53]  # the upper lip's outer landmarks between th
 LIP_MIN_THICKNESS = 0.04  # inner-mouth widths a turned face's outer lips lie outside its inner ones, at least
 LIP_LINE_WINDOW = 0.08  # inner-mouth widths either side of an inner-lip pair over which its opening is read
 # a face the frontal detector found but turned further than this (degrees, head_pose on dlib's landmarks) has rough
-# mouth landmarks: they are moved onto the photo's lips as a turned face's are (the turned man of a group photo: 55,
-# whose inner lips dlib bunched under his teeth; the turned cameraman rendered with an open mouth: 48, whose mouth
-# dlib put a mouth width too far back; a face turned 40 degrees keeps its landmarks, they hold)
+# mouth and eye landmarks: they are moved onto the photo's lips and its eyes fitted again as a turned face's are (the
+# turned man of a group photo: 55, whose inner lips dlib bunched under his teeth and whose lids, closed on dlib's
+# eyes, drew a lash arc off his eye and a lid patch on his far eye at the face's edge; the turned cameraman rendered
+# with an open mouth: 48, whose mouth dlib put a mouth width too far back and whose far eye beside his nose took a
+# lid patch too; a face turned 40 degrees keeps its landmarks, they hold)
 TURNED_YAW = 44.0
 TEETH_UNDER_LIP = 0.82  # a turned face's upper lip over its teeth is at most this share of their brightness
 # a turned photo's mouth is open where teeth show between its lips along this share of the opening, or where the
@@ -64,7 +66,7 @@ TEETH_UNDER_LIP = 0.82  # a turned face's upper lip over its teeth is at most th
 # 0.28, the cameraman rendered at jaw_open 0.45 and taken as a photo 0.71 and 0.33, the closed cameraman 0 and 0.18
 LIP_OPEN_TEETH = 0.1
 LIP_OPEN_THICK = 0.25
-CACHE_VERSION = 8  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 9  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -86,12 +88,14 @@ class FaceAnalysis:
     face_index: int
     source_hash: str
     notes: list[str]  # what the framing had to do (a tight photo, a face at its edge), for the job's warnings
-    frontal: bool = True  # found by the frontal (HOG) detector: its landmarks, lids included, can be trusted
-    # the mouth is turned far (not `frontal`, or turned past TURNED_YAW): its landmarks were moved onto
-    # the photo's lips (_mouth_to_lip_line), and it opens with its lips alone (models/render/warp_rig.build_rig)
+    # found by the frontal (HOG) detector: its landmarks, lids included, can be trusted unless it is `mouth_turned`
+    frontal: bool = True
+    # the face is turned far (not `frontal`, or turned past TURNED_YAW): its mouth landmarks were moved onto
+    # the photo's lips (_mouth_to_lip_line), it opens with its lips alone (models/render/warp_rig.build_rig), and
+    # its lids close over `eye_landmarks`
     mouth_turned: bool = False
-    # a turned face (not `frontal`): its 68 landmarks fitted again on `image` (refit_turned), whose eyes land on its
-    # eye; None for a frontal face, or where the detector finds no face in `image`
+    # a turned face (`mouth_turned`): its 68 landmarks fitted again on `image` (refit_turned), whose eyes land on its
+    # eye; None for a face not turned far, or where the detector finds no face in `image`
     eye_landmarks: np.ndarray | None = None
 
     @property
@@ -258,7 +262,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         notes=detection.notes + notes,
         frontal=frontal,
         mouth_turned=mouth_turned,
-        eye_landmarks=None if frontal else refit_turned(framed, points),
+        eye_landmarks=refit_turned(framed, points) if mouth_turned else None,
     )
 
 

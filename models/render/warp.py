@@ -11,9 +11,9 @@ chin (a closing mouth lifts it) the neck eases into the face's motion, so no sea
 The face's moving outline stops inside the photo's own edge where the colour leaves the skin, so a light
 background behind the jaw is not carried over the collar (a halo); a markedly darker step is the chin's shadow and
 moves with it, and the outline bends smoothly along the jaw. A turned face (FaceAnalysis.mouth_turned: one only the
-CNN detector finds, or one turned past models/face/analysis.TURNED_YAW) does not move its jaw line. The lids of a
-face only the CNN detector finds close over the eye found by a second landmark fit on the framed photo
-(FaceAnalysis.eye_landmarks), drawn with the head, not through the mesh: its first landmarks are too rough for that.
+CNN detector finds, or one turned past models/face/analysis.TURNED_YAW) does not move its jaw line, and its lids
+close over the eye found by a second landmark fit on the framed photo (FaceAnalysis.eye_landmarks), drawn with the
+head, not through the mesh: its first landmarks are too rough for that.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class Puppet:
     ):
         self.size = size = face.size
         frame = face.frame
-        self.frontal = face.frontal
+        self.turned = face.mouth_turned
         # the opening's corners (mesh, rig, outline) on a toothy smile's dark commissures, which then move with
         # them; the photo and its mouth layers keep dlib's corners (its opening grown over, its teeth, as before)
         points = on_commissures(face.image, face.landmarks, frame, face.teeth_visible and not face.mouth_turned)
@@ -172,8 +172,8 @@ class Puppet:
         self.eyeball = _four_channels(face.image.astype(np.float32)) if eyes else None
         self.mouth_lower = _four_channels(self.mouth.lower)
         # a turned face's lids: on the eyes of its second fit that are to be seen, not on its rough eye landmarks
-        self.lids = _turned_lids(face) if eyes and not face.frontal else []
-        eye_points = face.landmarks if face.frontal else face.eye_landmarks
+        self.lids = _turned_lids(face) if eyes and face.mouth_turned else []
+        eye_points = face.eye_landmarks if face.mouth_turned else face.landmarks
         self.eyes: EyeLayers | None = build_eyes(face.image, eye_points) if eyes and eye_points is not None else None
         self.jaw_spline = spline_matrix(points[JAW])
         self.down = frame.down
@@ -210,7 +210,7 @@ class Puppet:
 
     def frame(self, controls: dict[str, float]) -> np.ndarray:
         blink = min(max(float(controls.get("blink", 0.0)), 0.0), 1.0)
-        if not self.frontal:  # a turned face's rough eye landmarks stay put: its lids are drawn at self.lids
+        if self.turned:  # a turned face's rough eye landmarks stay put: its lids are drawn at self.lids
             controls = {**controls, "blink": 0.0}
         coefficients = self.rig.coefficients(controls)
         offsets, upper_offsets, lower_offsets = np.split(np.tensordot(coefficients, self.bases, axes=1), 3)
@@ -241,7 +241,7 @@ class Puppet:
         for index, (vertices, (upper_chain, lower_chain)) in enumerate(
             zip(self.mesh.slit_vertices, SLITS, strict=True)
         ):
-            if index > 0 and (blink < BLINK_VISIBLE or self.eyes is None or not self.frontal):
+            if index > 0 and (blink < BLINK_VISIBLE or self.eyes is None or self.turned):
                 continue  # open lids move together: the upper side's warp alone is exact enough there
             box = self._box(moved[vertices], head, self.box_margins[index])
             if box is None:

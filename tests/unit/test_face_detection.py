@@ -152,6 +152,30 @@ def test_a_turned_photo_with_its_mouth_open_opens_further_inside_the_face(data_d
     assert (wide & (outline == 0)).sum() < 0.3 * (wide & (outline > 0)).sum()
 
 
+def test_a_turned_photo_found_by_the_frontal_detector_blinks_its_near_eye_alone(data_dir: Path) -> None:
+    """The cameraman rendered with his mouth open and taken as the photo: the frontal detector finds him, turned
+    ~52 degrees, and his lids closed through the mesh on dlib's eyes, the far one beside his nose included: a grey
+    lid patch on the nose's edge (424 pixels there changed by over 10 levels), his near eye's dark band lightened
+    by 19 levels. His lids now close as a turned face's do, on the eyes of a second fit: the far eye stays as it is,
+    the near one lightens by 36."""
+    from models.render.warp import Puppet
+
+    face = analyze_face(np.dstack([cameraman()] * 3))
+    photo = analyze_face(Puppet(face).frame({"jaw_open": 0.6}))
+    assert photo.frontal and photo.mouth_turned and photo.eye_landmarks is not None
+    puppet = Puppet(photo)
+    shut, open_ = (puppet.frame({"blink": b}).astype(float).mean(2) for b in (1.0, 0.0))
+    far = photo.landmarks[42:48]  # beside his nose, at the face's edge
+    fx0, fy0 = far.min(0).astype(int)
+    fx1, fy1 = far.max(0).astype(int)
+    assert np.array_equal(shut[fy0:fy1, fx0:fx1], open_[fy0:fy1, fx0:fx1])
+    near = photo.landmarks[36:42]
+    x0, y0 = near.min(0).astype(int)
+    x1, y1 = near.max(0).astype(int)
+    lid = (slice(y0 - 2, y1 + 3), slice(x0 + 3, x1 - 3))
+    assert shut[lid].mean() - open_[lid].mean() > 28
+
+
 def _pairs_along(points: np.ndarray) -> np.ndarray:
     """Where each inner-lip pair (upper, lower) lies along the mouth: 0 at one inner corner, 1 at the other."""
     first, axis = points[60], points[64] - points[60]
