@@ -11,8 +11,8 @@ the framed photo. The measures:
   face_recognition's own threshold; a faithful animation stays far below it), and of the framed photo itself
   measured as a frame: the measure's own floor (0.07 on the astronaut, 0.03 on the cameraman with the mesh);
 - mouth sharpness: variance of the Laplacian in the mouth box, over the photo's;
-- blinks per minute: eye aspect ratio falling below BLINK_FRACTION of its open value (dlib's landmarks, or the
-  face mesh's eye model on a turned face: models.eval.readers; `blink_reader` says which);
+- blinks per minute: eye aspect ratio falling below BLINK_FRACTION of its open value, a closing seen by the frames'
+  landmarks or by the face mesh's eye model wherever it ran (models.eval.readers; `blink_reader` says which);
 - head motion: spread of the head's roll (degrees) and of its position (px);
 - jitter: frame-to-frame noise of the rigid points (nose, eye corners), after their smooth motion;
 - seam: gradient energy in a thin band along the jaw line, over the photo's: a halo or a cut edge raises it.
