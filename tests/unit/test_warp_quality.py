@@ -9,12 +9,15 @@ import cv2
 import numpy as np
 import pytest
 
+from core.settings import get_settings
 from models.eval.readers import read_with_mesh
 from models.face import mesh
 from models.face.analysis import FaceAnalysis
 from models.render.eyes import DRAWN_SOFTNESS, EYES, OUTER, _along, _softness, build_eyes, close_lid
 from models.render.mesh import SLITS, spline_matrix
 from models.render.warp import Puppet, puppet_for
+
+MESH_WEIGHTS = get_settings().weights_dir.resolve()  # where the face mesh is found when the tests are collected
 
 
 def test_slit_outline_passes_through_the_landmarks_and_rounds_an_arc() -> None:
@@ -124,13 +127,17 @@ def test_a_closed_lid_under_a_shadowed_brow_is_lit_skin(astronaut_face: FaceAnal
 
 
 @pytest.mark.skipif(not mesh.availability().ok, reason=mesh.availability().reason)
-def test_a_closed_lid_under_shadowed_sockets_reads_as_closed(astronaut_face: FaceAnalysis, data_dir) -> None:
+def test_a_closed_lid_under_shadowed_sockets_reads_as_closed(
+    astronaut_face: FaceAnalysis, data_dir, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Grown from a socket's shadow, part of a closed lid stayed dark: an almond the evaluator's eye model read as
     an open eye (a soft grey face with dark sockets, a turned man's inner corner: no blink counted). No part of the
     lid is darker than UNSHADED against the skin below the eye (the astronaut with her sockets shaded to 55 %: the
     closed eye read at 0.62 of open, now 0.56; a blink counts below 0.6)."""
     from models.face.analysis import analyze_face
 
+    monkeypatch.setenv("AVATAR_WEIGHTS_DIR", str(MESH_WEIGHTS))  # the mesh where it is installed; caches in data_dir
+    get_settings.cache_clear()
     face = analyze_face(_shadowed_sockets(astronaut_face.image, astronaut_face, 0.55), size=astronaut_face.size)
     puppet = Puppet(face)
     opened, closed = read_with_mesh([puppet.frame({"blink": b}) for b in (0.0, 1.0)]).eye_openings
