@@ -13,11 +13,30 @@ from core.settings import get_settings
 from models.eval.readers import read_with_mesh
 from models.face import mesh
 from models.face.analysis import FaceAnalysis
-from models.render.eyes import DRAWN_SOFTNESS, EYES, OUTER, _along, _softness, build_eyes, close_lid
+from models.render.eyes import DRAWN_SOFTNESS, EYES, OUTER, EyeLayers, _along, _softness, build_eyes, close_lid
 from models.render.mesh import SLITS, spline_matrix
 from models.render.warp import Puppet, puppet_for
 
 MESH_WEIGHTS = get_settings().weights_dir.resolve()  # where the face mesh is found when the tests are collected
+
+
+def _pixel_grid(size: int) -> np.ndarray:
+    """(size, size, 2): each pixel's x, y."""
+    return np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
+
+
+def _lid_alone(face: FaceAnalysis, layers: EyeLayers, eye: int) -> np.ndarray:
+    """The closed lid of `eye` on its own: drawn in white (skin and lashes) over black, 0 .. 255 per pixel."""
+    white = replace(
+        layers,
+        skin=np.full_like(layers.skin, 255),
+        grain=np.zeros_like(layers.grain),
+        lash_rgb=np.full_like(layers.lash_rgb, 255),
+    )
+    upper, lower = EYES[eye]
+    canvas = np.zeros((face.size, face.size, 3), np.float32)
+    close_lid(canvas, _pixel_grid(face.size), white, eye, face.landmarks[list(upper)], face.landmarks[list(lower)], 1.0)
+    return canvas[..., 0]
 
 
 def test_slit_outline_passes_through_the_landmarks_and_rounds_an_arc() -> None:
@@ -149,22 +168,11 @@ def test_a_closed_lid_covers_the_eye_to_its_corners(astronaut_face: FaceAnalysis
     a grey triangle of eyeball at each inner corner (the lid's coverage at the inner corners 0.19-0.24, at the outer
     ones 0.6; now 0.68-0.76 and 0.89)."""
     layers = build_eyes(astronaut_face.image, astronaut_face.landmarks)
-    white = replace(
-        layers,
-        skin=np.full_like(layers.skin, 255),
-        grain=np.zeros_like(layers.grain),
-        lash_rgb=np.full_like(layers.lash_rgb, 255),
-    )
-    size = astronaut_face.size
-    at = np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
-    for eye, (upper, lower) in enumerate(EYES):
-        canvas = np.zeros((size, size, 3), np.float32)
-        close_lid(
-            canvas, at, white, eye, astronaut_face.landmarks[list(upper)], astronaut_face.landmarks[list(lower)], 1
-        )
+    for eye, (upper, _) in enumerate(EYES):
+        lid = _lid_alone(astronaut_face, layers, eye)
         for corner in (upper[0], upper[-1]):
             x, y = np.round(astronaut_face.landmarks[corner]).astype(int)
-            assert canvas[y, x, 0] > 0.65 * 255
+            assert lid[y, x] > 0.65 * 255
 
 
 def _steepest(image: np.ndarray, face: FaceAnalysis) -> float:
@@ -199,22 +207,11 @@ def test_past_the_outer_corner_the_closed_lid_tapers(data_dir) -> None:
 
     face = analyze_face(astronaut_at_edge(), size=512)
     layers = build_eyes(face.image, face.landmarks)
-    # the lid's own coverage: drawn in white (skin and lashes) over black
-    white = replace(
-        layers,
-        skin=np.full_like(layers.skin, 255),
-        grain=np.zeros_like(layers.grain),
-        lash_rgb=np.full_like(layers.lash_rgb, 255),
-    )
-    size = face.size
-    at = np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
-    for eye, (upper, lower) in enumerate(EYES):
-        canvas = np.zeros((size, size, 3), np.float32)
-        close_lid(canvas, at, white, eye, face.landmarks[list(upper)], face.landmarks[list(lower)], 1.0)
+    for eye, (upper, _) in enumerate(EYES):
         corner = face.landmarks[upper[OUTER[eye]]]
         outwards = -1 if eye == 0 else 1
         step = 0.05 * float(layers.width[eye])
-        covered = canvas[..., 0] > 25.5  # by a tenth or more
+        covered = _lid_alone(face, layers, eye) > 25.5  # by a tenth or more
         at_corner, past = (np.flatnonzero(covered[:, round(x)]).min() for x in (corner[0], corner[0] + outwards * step))
         assert past - at_corner >= step
 
@@ -608,19 +605,10 @@ def test_a_closed_lids_outline_does_not_show(astronaut_face: FaceAnalysis) -> No
     pixel, its outline showed all round: an oval patch over the eye. Drawn in white, above the lid line, three
     quarters of its outline changed by less than 10.3-10.6 per eye width; now 7.6-7.8."""
     layers = build_eyes(astronaut_face.image, astronaut_face.landmarks)
-    white = replace(
-        layers,
-        skin=np.full_like(layers.skin, 255),
-        grain=np.zeros_like(layers.grain),
-        lash_rgb=np.full_like(layers.lash_rgb, 255),
-    )
-    size = astronaut_face.size
-    at = np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
-    for eye, (upper, lower) in enumerate(EYES):
+    at = _pixel_grid(astronaut_face.size)
+    for eye, (upper, _) in enumerate(EYES):
         lid_line = astronaut_face.landmarks[list(upper)]
-        canvas = np.zeros((size, size, 3), np.float32)
-        close_lid(canvas, at, white, eye, lid_line, astronaut_face.landmarks[list(lower)], 1.0)
-        lid = canvas[..., 0] / 255
+        lid = _lid_alone(astronaut_face, layers, eye) / 255
         slope = cv2.magnitude(cv2.Sobel(lid, cv2.CV_32F, 1, 0), cv2.Sobel(lid, cv2.CV_32F, 0, 1)) / 8
         above = at[..., 1] < _along(lid_line, at[..., 0]) - 0.02 * layers.width[eye]
         outline = above & (lid > 0.05) & (lid < 0.95)
