@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         if landmarks not in READERS:
             raise typer.BadParameter(f"one of {', '.join(READERS)}", param_hint="--landmarks")
         try:
-            choice = choose(landmarks, lambda: read_frames(video))
+            choice = choose(landmarks, read_frames(video))
         except BackendUnavailable as err:
             raise typer.BadParameter(str(err), param_hint="--landmarks") from err
         points = face_points(read_frames(video))  # dlib's, fitted once for the lips, the expression and the photo

@@ -15,7 +15,7 @@ whose eye aspect stayed at its open value), and on the frontal sample photos it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +25,7 @@ from models.face import landmarks as lm
 from models.face import mesh
 
 READERS = ("auto", "dlib", "mesh")
-TURNED_DEG = 30.0  # auto: a face turned further than this (median over the sampled frames) is read with the mesh
+TURNED_DEG = 30.0  # auto: a face turned further than this (median over the frames) is read with the mesh
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ def read_with_mesh(frames: Iterable[np.ndarray]) -> MeshReading:
     )
 
 
-def choose(reader: str, frames: Callable[[], Iterable[np.ndarray]]) -> Choice:
-    """The reader for a video whose frames `frames()` gives: `reader` is "dlib", "mesh" (an error when it is not
+def choose(reader: str, frames: Iterable[np.ndarray]) -> Choice:
+    """The reader for a video's `frames`: `reader` is "dlib", "mesh" (an error when it is not
     installed) or "auto" (the mesh for a face turned past TURNED_DEG, where it is installed; dlib otherwise; the
     mesh's reading of the lids comes along wherever the mesh ran)."""
     if reader not in READERS:
@@ -83,7 +83,7 @@ def choose(reader: str, frames: Callable[[], Iterable[np.ndarray]]) -> Choice:
         if reader == "mesh":
             raise BackendUnavailable(available.reason)
         return Choice("dlib", f"auto: the face mesh is not installed ({available.reason})", None)
-    reading = read_with_mesh(frames())
+    reading = read_with_mesh(frames)
     if reader == "mesh":
         return Choice("mesh", "asked for", reading, reading.yaw_deg)
     yaw = reading.yaw_deg

@@ -244,7 +244,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     frontal = lm.CNN_ONLY_NOTE not in detection.notes
     mouth_turned = not frontal or abs(float(head_pose(points, size)[1])) > TURNED_YAW
     points = _mouth_to_lip_line(framed, points) if mouth_turned else inner_lips_on_opening(framed, points)
-    corners = _transform(np.array([[rect.left(), rect.top()], [rect.right(), rect.bottom()]], np.float32), matrix)
+    corners = _transform(np.array(lm.corners(rect), np.float32).reshape(2, 2), matrix)
     open_px = mouth_opening(points)
     return FaceAnalysis(
         image=framed,
@@ -403,8 +403,8 @@ def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -
             along = start + (k + 1) / (len(INNER_GAPS) + 1) * (end - start)
         else:
             along = float(((points[upper] + points[lower]) / 2 - first) @ axis)
-        near = np.abs(steps[found] - along) <= window
-        top, bottom = np.median(ends[near], axis=0) if near.any() else ends[np.argmin(np.abs(steps[found] - along))]
+        around = np.abs(steps[found] - along) <= window
+        top, bottom = np.median(ends[around], axis=0) if around.any() else ends[np.argmin(np.abs(steps[found] - along))]
         moved[upper], moved[lower] = (first + along * axis + offset * down for offset in (top, bottom))
     return _outer_lips_around(moved, first, axis, down, LIP_MIN_THICKNESS * length)
 

@@ -21,10 +21,9 @@ import cv2
 import numpy as np
 
 from models.face.frame import BROWS, LEFT_EYE_SLIT, RIGHT_EYE_SLIT
-from models.render.softness import photo_softness
+from models.render.softness import LUMA, photo_softness
 
 EYES = (LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 OUTER = (0, -1)  # where each eye's outer corner is in its chains (dlib's 36 and 45)
 # In eye widths (corner to corner) unless said otherwise:
 LASH_BAND = 0.15  # how far above the upper-lid landmarks the photo's lashes reach: not part of the lid skin

@@ -20,7 +20,7 @@ import numpy as np
 from models.face.analysis import mouth_opening
 from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH, MOUTH_SLIT, FaceFrame
 from models.render.mesh import spline_matrix
-from models.render.softness import photo_softness
+from models.render.softness import LUMA, photo_softness
 
 TEETH_RGB = np.array([236, 230, 214], np.float32)
 # Tooth edges across the mouth, as fractions of the half mouth width from the centre (incisors,
@@ -29,7 +29,6 @@ UPPER_EDGES = np.array([0.0, 0.30, 0.54, 0.76, 0.95, 1.15])
 LOWER_EDGES = np.array([0.0, 0.19, 0.38, 0.58, 0.78, 1.0])
 UPPER_TEETH = 0.10  # visible height of the upper teeth below the upper lip, in mouth widths
 LOWER_TEETH = 0.07
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 CAVITY_RGB = np.array([0.55, 0.33, 0.31], np.float32)  # of the lip colour
 TONGUE_RGB = np.array([0.95, 0.6, 0.6], np.float32)
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths

@@ -66,14 +66,14 @@ def test_the_mesh_counts_the_frames_beside_a_closing_as_the_blink() -> None:
 
 def test_without_the_mesh_auto_keeps_dlib_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mesh, "availability", lambda: Availability(False, "face mesh runtime missing"))
-    choice = readers.choose("auto", lambda: ())
+    choice = readers.choose("auto", ())
     assert (choice.reader, choice.mesh) == ("dlib", None)
     assert "not installed (face mesh runtime missing)" in choice.why
     with pytest.raises(BackendUnavailable, match="runtime missing"):
-        readers.choose("mesh", lambda: ())
-    assert readers.choose("dlib", lambda: ()).why == "asked for"
+        readers.choose("mesh", ())
+    assert readers.choose("dlib", ()).why == "asked for"
     with pytest.raises(ValueError, match="one of auto, dlib, mesh"):
-        readers.choose("openface", lambda: ())
+        readers.choose("openface", ())
 
 
 @needs_mesh
@@ -105,7 +105,7 @@ def test_auto_reads_a_frontal_faces_lips_with_dlib_and_its_lids_with_the_mesh() 
     face = analyze_face(np.ascontiguousarray(grace_hopper()), size=256)
     puppet = puppet_for(face)
     frames = [puppet.frame({"blink": b}) for b in ([0.0] * 8 + [1.0, 1.0]) * 2 + [0.0] * 8]
-    choice = readers.choose("auto", lambda: frames)
+    choice = readers.choose("auto", frames)
     assert choice.reader == "dlib" and choice.yaw_deg is not None and choice.yaw_deg < 10
     assert choice.mesh is not None and len(choice.mesh.eye_openings) == len(frames)
     report = evaluate_quality(frames, face, FPS, choice)
@@ -141,7 +141,7 @@ def turned_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[np.ndarr
 @pytest.fixture(scope="module")
 def turned_reading(turned_clip) -> tuple[readers.Choice, QualityReport]:
     clip, face = turned_clip
-    choice = readers.choose("auto", lambda: clip)
+    choice = readers.choose("auto", clip)
     return choice, evaluate_quality(clip, face, FPS, choice)
 
 
@@ -189,7 +189,7 @@ def test_a_turned_faces_unmoved_photo_measures_as_itself(turned_clip, tmp_path) 
     with VideoWriter(video, FPS, face.image.shape[1]) as writer:
         for _ in range(8):
             writer.write(face.image)
-    choice = readers.choose("auto", lambda: read_frames(video))
+    choice = readers.choose("auto", read_frames(video))
     report = evaluate_quality(read_frames(video), face, FPS, choice)
     assert (choice.reader, report.landmarks_reader) == ("mesh", "mesh")
     assert report.identity_distance_max <= 0.1
