@@ -16,8 +16,7 @@ import numpy as np
 from models.emotion.face import expression_summary
 from models.eval.quality import track_landmarks
 from models.eval.readers import Choice
-from models.face.analysis import mouth_opening
-from models.face.frame import FaceFrame
+from models.face.frame import FaceFrame, mouth_opening
 from models.media.video import probe, read_frames
 from models.types import Phone
 

@@ -32,6 +32,7 @@ from models.face.frame import (
     OUTER_LIP,
     OUTER_LOWER_LIP,
     FaceFrame,
+    mouth_opening,
 )
 from models.face.lips import inner_lips_on_opening
 from models.face.pose import head_pose
@@ -519,11 +520,6 @@ def frame_face(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.nda
 
 def _transform(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
-
-
-def mouth_opening(points: np.ndarray) -> float:
-    """Mean vertical gap between the inner lips, in pixels."""
-    return float(np.mean([np.linalg.norm(points[a] - points[b]) for a, b in INNER_GAPS]))
 
 
 def _polygon_mask(image: np.ndarray, polygon: np.ndarray) -> np.ndarray:

@@ -35,6 +35,11 @@ EYE_GAPS = ((37, 41), (38, 40), (43, 47), (44, 46))  # upper / lower lid landmar
 LOWER_LIDS = [41, 40, 47, 46]
 
 
+def mouth_opening(points: np.ndarray) -> float:
+    """Mean vertical gap between the inner lips of 68 landmarks, in pixels."""
+    return float(np.mean([np.linalg.norm(points[a] - points[b]) for a, b in INNER_GAPS]))
+
+
 @dataclass(frozen=True)
 class FaceFrame:
     """The face's axes and sizes, from its 68 landmarks (in whatever pixels those are)."""

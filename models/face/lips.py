@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.face.frame import INNER_CORNERS, INNER_GAPS, INNER_LIP, MOUTH_SLIT, OUTER_LIP, FaceFrame
+from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH_SLIT, OUTER_LIP, FaceFrame, mouth_opening
 
 MIN_OPEN = 0.04  # mouth widths: a mouth opened less than this (dlib's inner lips) is left alone
 BLUR = 0.008  # mouth widths: the photo is smoothed this much before its pixels are read
@@ -40,7 +40,7 @@ def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """`points` with the inner-lip landmarks of an open mouth moved out to the edge of its opening found in the RGB
     `image`, where dlib's are implausibly spaced (`implausible`); elsewhere `points` as they are."""
     width = FaceFrame.of(points).mouth_width
-    if width < 8 or _opened(points) < MIN_OPEN * width or not implausible(points):
+    if width < 8 or mouth_opening(points) < MIN_OPEN * width or not implausible(points):
         return points
     found = _opening(image, points, width)
     if found is None:
@@ -57,10 +57,6 @@ def implausible(points: np.ndarray) -> bool:
     if abs(span) < 1e-6:
         return False
     return any(float(np.max(np.diff((points[list(chain)] - first) @ right / span))) > SPACING for chain in MOUTH_SLIT)
-
-
-def _opened(points: np.ndarray) -> float:
-    return float(np.mean([np.linalg.norm(points[a] - points[b]) for a, b in INNER_GAPS]))
 
 
 def _opening(image: np.ndarray, points: np.ndarray, width: float) -> tuple[np.ndarray, tuple[int, int]] | None:

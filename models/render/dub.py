@@ -19,8 +19,17 @@ import cv2
 import numpy as np
 
 from core.settings import get_settings
-from models.face.analysis import FaceAnalysis, lip_colour, mouth_opening, skin_colour, teeth_visible
-from models.face.frame import INNER_CORNERS, INNER_GAPS, INNER_LIP, MOUTH_CORNERS, MOUTH_SLIT, OUTER_LIP, FaceFrame
+from models.face.analysis import FaceAnalysis, lip_colour, skin_colour, teeth_visible
+from models.face.frame import (
+    INNER_CORNERS,
+    INNER_GAPS,
+    INNER_LIP,
+    MOUTH_CORNERS,
+    MOUTH_SLIT,
+    OUTER_LIP,
+    FaceFrame,
+    mouth_opening,
+)
 from models.face.video import VideoFace
 from models.render.base import FrameRenderer
 from models.render.warp import Puppet

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.face.analysis import mouth_opening
-from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH, MOUTH_SLIT, FaceFrame
+from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH, MOUTH_SLIT, FaceFrame, mouth_opening
 from models.render.mesh import spline_matrix
 from models.render.softness import LUMA, photo_softness
 
