@@ -47,7 +47,11 @@ TURNED_CHIN = {8: 0.5, 7: 0.4, 9: 0.45, 6: 0.2}
 # height; frontal photos 0.48 .. 0.60), the opening's height is not: it opens as far as a mouth this share of its
 # nose-to-chin height wide (or its own width, if wider) opens facing the camera. At 0.45, his open vowels were
 # still slits filled with teeth; at 0.55, specks of the background came in at his profile's edge from jaw_open 0.8.
+# So does a face whose jaw moves but that is turned past FORESHORTENED_YAW (its pose, degrees; cos 30 = 0.87): a
+# group photo's man turned 40 degrees, mouth 0.40 of his height, opened to 0.38 of that width read (face mesh, whose
+# widths are 3-D) at 0.17 where frontal faces read 0.23-0.26. Within it the image's width is the mouth's, nearly.
 TURNED_MOUTH = 0.5
+FORESHORTENED_YAW = 30.0
 OPEN_NARROWING = 0.08  # px the corners move in per px of gap
 SPREAD = 0.14  # i/e: the lips widen by this share of the half width
 PURSE = 0.24  # o/u/w: they narrow by this share...
@@ -160,6 +164,7 @@ def build_rig(
     jaw_moves: bool = True,
     chin_closes: bool = True,
     rests_parted: bool = False,
+    yaw_deg: float = 0.0,
 ) -> Rig:
     """The rig of one face; with `jaw_moves` False (a turned face, whose jaw landmarks may lie on the background)
     the mouth opens with the lips alone, the upper rising a little and the lower dropping (TURNED_UPPER), as far as a
@@ -170,7 +175,7 @@ def build_rig(
     drags the collar below the jaw up over the chin (models/render/dub.py). With `rests_parted` (a photo smiling
     with its teeth) the mouth at rest keeps part of the photo's own opening: a smile that shows the teeth relaxes
     with the lips apart; shut, it reads as another face (dlib's identity distance 0.27 against 0.08 at the photo's
-    gap)."""
+    gap). A face turned past FORESHORTENED_YAW (`yaw_deg`) opens as far as a turned one (TURNED_MOUTH)."""
     down, right, height, width = frame.down, frame.right, frame.height, frame.mouth_width
     along = (points - frame.mouth_centre) @ right / (width / 2)  # -1 .. 1 from corner to corner
     side = np.sign(along)
@@ -239,10 +244,11 @@ def build_rig(
         "pitch": pitch,
     }
     pivot = points[CHIN] + down * PIVOT_BELOW_CHIN * height
+    foreshortened = not jaw_moves or abs(yaw_deg) > FORESHORTENED_YAW  # its mouth's width in the image is not its own
     return Rig(
         bases=np.stack([shapes[name] for name in BASES]).astype(np.float32),
         pivot=pivot.astype(np.float32),
-        open_px=OPEN_GAP * (width if jaw_moves else max(width, TURNED_MOUTH * height)),
+        open_px=OPEN_GAP * (max(width, TURNED_MOUTH * height) if foreshortened else width),
         photo_gap=max(mean_gap, 0.0),
         size=size,
         rest_gap=min(REST_PARTED * max(mean_gap, 0.0), REST_PARTED_MAX * width) if rests_parted else 0.0,
