@@ -93,15 +93,32 @@ def test_blinks_are_natural_and_seeded():
     assert np.abs(a.channels["head_yaw"]).max() < 5.0  # gentle idle motion
 
 
+def _shut_runs(blink: np.ndarray) -> list[np.ndarray]:
+    """The frames of each blink during which the lids are shut."""
+    shut = np.flatnonzero(blink >= 0.99)
+    return np.split(shut, np.flatnonzero(np.diff(shut) > 1) + 1) if len(shut) else []
+
+
+@pytest.mark.parametrize("fps", [25, 30])
+def test_a_lid_stays_shut_for_two_frames(fps: int):
+    """Shut for one frame between half-open ones (0.5, 1.0, 0.44 at 25 fps), a blink on a laughing man's squint was
+    read closed by dlib on that frame alone, which its reading takes for a slip (closed from two frames on), and the
+    face mesh's eye model read the cameraman's shut frame at 0.65 of open in one pose (0.44 in another): 0 and 10.2
+    blinks a minute for the two blinks drawn. Shut for 0.04 s more, the lids stay closed two frames."""
+    blink = build_controls(curves(30.0), "neutral", duration=30.0, fps=fps, seed=1).channels["blink"]
+    runs = _shut_runs(blink)
+    assert len(runs) >= 5 and all(len(run) == 2 for run in runs)
+
+
 @pytest.mark.parametrize("fps", [25, 30])
 def test_a_lid_reopens_fast_then_slows(fps: int):
-    """Shut for one frame, then most of the way open by the next and easing into open: reopened linearly, the lid
-    was still two thirds shut a frame after closing, and dlib's identity distance rated that frame as far from the
-    person as the closed one (0.34-0.35 on the astronaut photos, against 0.29 at less than half shut)."""
+    """Shut, then most of the way open by the next frame and easing into open: reopened linearly, the lid was still
+    two thirds shut a frame after closing, and dlib's identity distance rated that frame as far from the person as
+    the closed one (0.34-0.35 on the astronaut photos, against 0.29 at less than half shut)."""
     blink = build_controls(curves(30.0), "neutral", duration=30.0, fps=fps, seed=1).channels["blink"]
-    shut = np.flatnonzero(blink >= 0.99)
-    assert len(shut) >= 5 and np.all(np.diff(shut) > 1)  # one closed frame per blink
-    for frame in shut[shut + 4 < len(blink)]:
+    ends = np.array([run[-1] for run in _shut_runs(blink)])
+    assert len(ends) >= 5
+    for frame in ends[ends + 4 < len(blink)]:
         reopening = blink[frame : frame + 5]
         assert reopening[1] <= 0.6
         steps = -np.diff(reopening[reopening > 0])
