@@ -5,8 +5,9 @@ turned past 30 degrees (where models.eval.readers chose the face mesh) the mesh'
 (models.face.mesh.DLIB_68). dlib's fit does not follow such a face: on the cameraman (turned ~53 degrees) it put
 his landmarks elsewhere on the framed photo than on the original, and his unmoved photo read 0.58 from itself and
 his render's seam up to 1.7 times the photo's. The photo is measured by the frames' reader (`landmarks_reader`):
-with dlib, its analysis's landmarks and the embedding of the photo before framing; with the mesh, the mesh fitted on
-the framed photo. The measures:
+with dlib, its analysis's landmarks (a leaning face's: the tracker's, `_Reference.by_dlib`) and the embedding
+of the photo before framing; with the mesh, the mesh fitted on the framed photo. dlib's predictor was trained on
+upright faces: a face leaning past lm.UPRIGHT_ROLL is fitted turned upright (lm.landmarks_upright). The measures:
 - identity: dlib's 128-D descriptor distance of each frame's face to the photo's (same person: below 0.6;
   face_recognition's own threshold; a faithful animation stays far below it), and of the framed photo itself
   measured as a frame: the measure's own floor (0.07 on the astronaut, 0.03 on the cameraman with the mesh);
@@ -69,7 +70,7 @@ class QualityReport:
 
 def track_landmarks(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     """(frame, its 68 landmarks or None) for each frame; detection every REDETECT_EVERY frames, in between
-    a re-fit inside the box of the last landmarks."""
+    a re-fit inside the box of the last landmarks; a leaning face fitted turned upright (lm.landmarks_upright)."""
     points = None
     for i, frame in enumerate(frames):
         if points is None or i % REDETECT_EVERY == 0:
@@ -77,7 +78,7 @@ def track_landmarks(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, 
             box = faces[0] if faces else None
         else:
             box = lm.box_from_points(points)
-        points = lm.landmarks(frame, box) if box is not None else None
+        points = lm.landmarks_upright(frame, box) if box is not None else None
         yield frame, points
 
 
@@ -244,8 +245,14 @@ class _Reference:
 
     @classmethod
     def by_dlib(cls, photo: FaceAnalysis) -> _Reference:
-        """The analysis's own landmarks, and its embedding of the photo before framing."""
-        return cls.of(photo, "dlib", photo.landmarks, photo.embedding)
+        """The analysis's own landmarks, and its embedding of the photo before framing. A face leaning past
+        lm.UPRIGHT_ROLL is placed as its frames are, by the tracker's fit on the framed photo turned upright: the
+        analysis fits it as it leans, and compared with that fit the unmoved photo read as a frame scored 1.23 of
+        its own jaw seam (a held-out face leaning 26 degrees: the two jaw lines up to 7 px apart)."""
+        points = photo.landmarks
+        if abs(lm.leaning(points)) > lm.UPRIGHT_ROLL:
+            points = next((p for _, p in track_landmarks([photo.image]) if p is not None), points)
+        return cls.of(photo, "dlib", points, photo.embedding)
 
     @classmethod
     def by_mesh(cls, photo: FaceAnalysis) -> _Reference | None:

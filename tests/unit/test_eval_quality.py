@@ -68,3 +68,22 @@ def test_the_tracker_keeps_a_still_closed_mouth_closed(photo, data_dir) -> None:
         points = lm.landmarks(image, lm.box_from_points(points))
     assert aperture(detected) < 0.025
     assert aperture(points) < 0.5 * CLOSED
+
+
+def test_a_leaning_photo_unmoved_scores_as_itself(data_dir) -> None:
+    """The small astronaut turned 25 degrees: its frames are read turned upright (lm.landmarks_upright), and so is
+    the photo they are compared with. Placed by its analysis's landmarks (fitted on the photo enlarged, as it
+    leans), the unmoved photo read as a frame scored 0.52 of its own jaw seam and 0.74 of its mouth's sharpness."""
+    import cv2
+
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import astronaut_small
+
+    image = astronaut_small()
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), -25.0, 1.0)
+    leaning = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    face = analyze_face(leaning)
+    report = evaluate_quality([face.image], face, FPS)
+    assert report.seam_ratio_median == pytest.approx(1.0, abs=0.05)
+    assert report.mouth_sharpness_ratio == pytest.approx(1.0, abs=0.05)
