@@ -67,7 +67,7 @@ TEETH_UNDER_LIP = 0.82  # a turned face's upper lip over its teeth is at most th
 # 0.28, the cameraman rendered at jaw_open 0.45 and taken as a photo 0.71 and 0.33, the closed cameraman 0 and 0.18
 LIP_OPEN_TEETH = 0.1
 LIP_OPEN_THICK = 0.25
-CACHE_VERSION = 9  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 10  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -244,7 +244,13 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     points = _transform(points, matrix)
     frontal = lm.CNN_ONLY_NOTE not in detection.notes
     mouth_turned = not frontal or abs(float(head_pose(points, size)[1])) > TURNED_YAW
+    fitted = points
     points = _mouth_to_lip_line(framed, points) if mouth_turned else inner_lips_on_opening(framed, points)
+    # inner lips read from the pixels (models/face/lips.py) end where the teeth's colour fades into the lips', not at
+    # the teeth's own edge over the mouth's inside: a held-out parted smile's own teeth, moved and cut at an edge
+    # guessed inside that fade, were a pink wedge under the upper lip. Such a mouth gets the teeth drawn for a photo
+    # that shows none (as the laughing face lips.py was made for already did: too little of its opening is bright).
+    from_pixels = not mouth_turned and points is not fitted
     corners = _transform(np.array(lm.corners(rect), np.float32).reshape(2, 2), matrix)
     open_px = mouth_opening(points)
     return FaceAnalysis(
@@ -254,7 +260,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         pose=head_pose(points, size),
         skin_rgb=skin_colour(framed, points),
         lip_rgb=lip_colour(framed, points),
-        teeth_visible=teeth_visible(framed, points, open_px),
+        teeth_visible=not from_pixels and teeth_visible(framed, points, open_px),
         mouth_open_px=open_px,
         embedding=embedding,
         n_faces=len(faces),

@@ -7,7 +7,10 @@ inner points are spaced so (`implausible`), the opening is found in the photo: t
 lips) and the thin dark rims joining them (the shade under the upper lip, the cavity's edge, the commissures), near
 dlib's inner lips and inside its outer ones. The inner-lip pairs are spread evenly between dlib's inner corners and
 moved out to its edge, never in; the outer lips move out with them. Evenly spaced inner lips (the gallery's faces,
-toothy smiles included) are left as dlib fits them.
+toothy smiles included) are left as dlib fits them. So are they where most of the opening found in the photo
+lies outside dlib's inner-lip polygon (`_outside`): on a parted smile dlib's inner points were spaced 0.47 of the
+mouth apart, under SPACING, its lower inner line lay across the upper teeth, and 0.69 of the teeth lay outside it
+(0.30 on the astronaut's smile, 0.01 on her smaller copy).
 """
 
 from __future__ import annotations
@@ -32,18 +35,20 @@ TOOTH_GAPS = 0.03  # mouth widths: gaps between teeth narrower than this are clo
 # this share of the corner-to-corner width: 0.33 .. 0.42 on the gallery's faces, 0.52 on the laughing face. (0.47
 # on a parted smile whose own teeth, moved out so, were drawn with the shadow above them as a dark band when opened)
 SPACING = 0.5
+OUTSIDE = 0.5  # ... or where more than this share of the opening found in the pixels lies outside their polygon
 ALONG = (0.25, 0.5, 0.75)  # where the inner-lip pairs (INNER_GAPS) are put between the inner corners
 OUTER_CHAINS = ((49, 50, 51, 52, 53), (59, 58, 57, 56, 55))  # the outer lips' landmarks over / under MOUTH_SLIT's
 
 
 def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """`points` with the inner-lip landmarks of an open mouth moved out to the edge of its opening found in the RGB
-    `image`, where dlib's are implausibly spaced (`implausible`); elsewhere `points` as they are."""
+    `image`, where dlib's are implausibly spaced (`implausible`) or leave most of that opening outside them;
+    elsewhere `points` as they are."""
     width = FaceFrame.of(points).mouth_width
-    if width < 8 or mouth_opening(points) < MIN_OPEN * width or not implausible(points):
+    if width < 8 or mouth_opening(points) < MIN_OPEN * width:
         return points
     found = _opening(image, points, width)
-    if found is None:
+    if found is None or not (implausible(points) or _outside(points, *found) > OUTSIDE):
         return points
     return _on_edge(points, *found)
 
@@ -57,6 +62,12 @@ def implausible(points: np.ndarray) -> bool:
     if abs(span) < 1e-6:
         return False
     return any(float(np.max(np.diff((points[list(chain)] - first) @ right / span))) > SPACING for chain in MOUTH_SLIT)
+
+
+def _outside(points: np.ndarray, opening: np.ndarray, corner: tuple[int, int]) -> float:
+    """The share of the `opening` (a crop whose first pixel lies at `corner`) outside dlib's inner-lip polygon."""
+    inner = _polygon(points[INNER_LIP] - np.asarray(corner, np.float32), opening.shape)
+    return float(np.count_nonzero(opening & ~inner)) / max(np.count_nonzero(opening), 1)
 
 
 def _opening(image: np.ndarray, points: np.ndarray, width: float) -> tuple[np.ndarray, tuple[int, int]] | None:
