@@ -29,12 +29,14 @@ OUTER = (0, -1)  # where each eye's outer corner is in its chains (dlib's 36 and
 LASH_BAND = 0.15  # how far above the upper-lid landmarks the photo's lashes reach: not part of the lid skin
 CREASE_AT = 0.45  # the crease lies this far from the lid line towards the brow
 CREASE_LIMITS = (0.25, 0.6)
+BROW_SHARE = 0.5  # ... and at most this share of the way up to the brow (a squint's brow lies low over the lashes)
 OVERSHOOT = 0.06  # a closed lid's edge reaches this far past the lower lid: no eye white is left
 CORNER_REACH = (0.08, 0.15)  # the lid reaches past the inner and outer corner (eye white and lashes hide there)
 LASH_WIDTH = (0.02, 0.045)  # half thickness of the lash line at the inner and the outer corner
 LASH_ALPHA = 0.65  # at the line's middle: closed, the lashes hang over the lower lid and its skin shows between them
 FADE_IN = 0.15  # blink amount over which the slid lid replaces the photo's own lashes
 STRIP_FADE = 0.4  # of the crease to lashes distance: the lid fades in from this above the crease to its lashes
+MIN_STRIP = 0.1  # eye widths: ... that distance taken as at least this (a low crease is at the lashes' top or below)
 SIDE_FADE = 0.1  # eye widths: ... and out past the corners over CORNER_REACH and this much more
 SOFT_SIGMA = 1.2  # px: smooths the inpainting's own streaks
 TONE_SIGMA = 0.05  # eye widths: the lid's tone is the skin's, this much smoothed
@@ -76,6 +78,8 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         width = float(np.linalg.norm(lid[-1] - lid[0]))
         to_brow = float(np.median(_along(lid, points[list(brow), 0]) - points[list(brow), 1]))
         crease = float(np.clip(CREASE_AT * to_brow, CREASE_LIMITS[0] * width, CREASE_LIMITS[1] * width))
+        # Kept a quarter of an eye width up over a squint, the crease lay in the brow and the lid painted it over.
+        crease = min(crease, BROW_SHARE * to_brow)
         above = _along(lid, xs) - ys
         outward = (xs - lid[-1 - OUTER[eye], 0]) / (lid[OUTER[eye], 0] - lid[-1 - OUTER[eye], 0])
         reach = np.array(CORNER_REACH) * width / abs(lid[-1, 0] - lid[0, 0])
@@ -189,7 +193,8 @@ def close_lid(
     # Only the pixels the lid or its lashes can reach: the colour work is costly.
     x, y = at[..., 0], at[..., 1]
     margin = (max(CORNER_REACH) + SIDE_FADE) * width
-    above = layers.crease[eye] + STRIP_FADE * (layers.crease[eye] - LASH_BAND * width)
+    strip = max(layers.crease[eye] - LASH_BAND * width, MIN_STRIP * width)
+    above = layers.crease[eye] + STRIP_FADE * strip
     bottom = max(float(chord.max()) + sag, float(reach.max() + chord.max())) + 3 * LASH_WIDTH[1] * width + 1
     near = (x > upper[:, 0].min() - margin) & (x < upper[:, 0].max() + margin)
     near &= (y > upper[:, 1].min() - above - 1) & (y < bottom)
@@ -219,7 +224,6 @@ def close_lid(
     depth = np.clip((y - crease) / np.maximum(edge - crease, 1.0), 0, 1)  # 0 at the crease .. 1 at the edge
     # It fades into the photo from the lashes' top up to past the crease: faded about the crease alone, the lid's
     # top was an outline.
-    strip = layers.crease[eye] - LASH_BAND * width
     lid = _smoothstep((y - crease + STRIP_FADE * strip) / max((1 + STRIP_FADE) * strip, 1.0)) * _smoothstep(taper)
     lid = lid * np.clip(edge - y + 0.5, 0, 1) * fade
     thickness = (LASH_WIDTH[0] + (LASH_WIDTH[1] - LASH_WIDTH[0]) * np.clip(outward, 0, 1) ** 2) * width
