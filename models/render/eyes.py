@@ -45,7 +45,6 @@ LIT_LID = 0.85  # a closed lid is at least this bright against the skin below th
 UNSHADED = 0.7  # ... and no part of it darker than this (a socket's shadow grown into it read as an open eye)
 DARK = 0.9  # pixels around the eye darker than this (against their median) are lashes or shadow, not skin
 LASHES_DARK = 0.6  # ... and darker than this are lashes: the lid's tone counts the shadow, not them
-GRAIN_SIGMA = 2.0  # px: texture finer than this is the skin's grain
 GRAIN_CLIP = 10.0  # stronger details (lashes, hairs) are not grain
 LOWER_LASHES = 0.12  # how far below the lower-lid landmarks the lower lashes reach
 ROUND = (0.04, 0.12)  # the lid is curved over the eyeball: lit in its middle, darker towards corners and edge
@@ -114,7 +113,8 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     halo = max(3, 1 + 2 * int(np.ceil(HALO * softness)))
     mask = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (halo, halo)))
     skin = cv2.inpaint(np.ascontiguousarray(image), mask, max(3.0, 0.1 * float(np.mean(widths))), cv2.INPAINT_TELEA)
-    skin = cv2.GaussianBlur(skin, (0, 0), max(SOFT_SIGMA, TONE_SIGMA * float(np.mean(widths)))).astype(np.float32)
+    smooth = max(SOFT_SIGMA, TONE_SIGMA * float(np.mean(widths)))
+    skin = cv2.GaussianBlur(skin, (0, 0), smooth).astype(np.float32)
     img = image.astype(np.float32)
     # Grown from the brighter skin around it, the skin over the eye is lighter than a lid in the socket's shade:
     # it takes the tone of the photo's own lid (_lid_tone).
@@ -125,7 +125,9 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
             skin *= 1 + soft * (gain - 1)
             if under_eye.sum() > 10:  # no part of it in shade either (_lit_gain)
                 skin *= 1 + soft * (_lit_gain(skin, UNSHADED * _luma(img[under_eye].mean(0))) - 1)
-    grain = np.clip(img - cv2.GaussianBlur(img, (0, 0), GRAIN_SIGMA), -GRAIN_CLIP, GRAIN_CLIP)
+    # The grain is what that smoothing takes out: the skin's texture up to TONE_SIGMA (kept finer than 2 px alone,
+    # a lid at 1024 px, where an eye is 100 px wide, was smoother than the skin around it).
+    grain = np.clip(img - cv2.GaussianBlur(img, (0, 0), smooth), -GRAIN_CLIP, GRAIN_CLIP)
     lid_grain = np.zeros_like(img)
     for lid_region, below_region in textured:
         lid_grain[lid_region] = grain[below_region]
