@@ -34,7 +34,7 @@ from models.face.frame import (
     FaceFrame,
     mouth_opening,
 )
-from models.face.lips import inner_lips_on_opening
+from models.face.lips import inner_lips_on_opening, lower_lip_under_teeth
 from models.face.pose import head_pose
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ TEETH_UNDER_LIP = 0.82  # a turned face's upper lip over its teeth is at most th
 # 0.28, the cameraman rendered at jaw_open 0.45 and taken as a photo 0.71 and 0.33, the closed cameraman 0 and 0.18
 LIP_OPEN_TEETH = 0.1
 LIP_OPEN_THICK = 0.25
-CACHE_VERSION = 10  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 11  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -251,6 +251,8 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     # guessed inside that fade, were a pink wedge under the upper lip. Such a mouth gets the teeth drawn for a photo
     # that shows none (as the laughing face lips.py was made for already did: too little of its opening is bright).
     from_pixels = not mouth_turned and points is not fitted
+    if not mouth_turned:
+        points = lower_lip_under_teeth(framed, points)
     corners = _transform(np.array(lm.corners(rect), np.float32).reshape(2, 2), matrix)
     open_px = mouth_opening(points)
     return FaceAnalysis(

@@ -38,6 +38,17 @@ SPACING = 0.5
 OUTSIDE = 0.5  # ... or where more than this share of the opening found in the pixels lies outside their polygon
 ALONG = (0.25, 0.5, 0.75)  # where the inner-lip pairs (INNER_GAPS) are put between the inner corners
 OUTER_CHAINS = ((49, 50, 51, 52, 53), (59, 58, 57, 56, 55))  # the outer lips' landmarks over / under MOUTH_SLIT's
+# dlib can fit the lower inner lip onto the top of the lower teeth: on an open mouth showing its lower teeth a dark
+# line (the shade where the teeth meet the lower lip) lies under the teeth, inside the lip. A lower inner-lip landmark
+# moves down onto such a line found on its way to the outer lip (in LOWER_SEARCH of that way, after something
+# lighter than it by LOWER_DIP of the lip's lightness) where the line is darker than LOWER_DARK of the lip's lightness
+# (the lip: the last LOWER_LIP of that way). Grace Hopper opened by the rig and analysed again: 0.67-0.72 at her
+# lower teeth; on the gallery's photos nothing that dark (0.89 at most, on a lip's crease of two_people).
+LOWER_PAIRS = ((67, 58), (66, 57), (65, 56))  # lower inner-lip landmark, the outer one under it
+LOWER_SEARCH = 0.6
+LOWER_DIP = 0.06
+LOWER_DARK = 0.8
+LOWER_LIP = 0.4
 
 
 def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -51,6 +62,34 @@ def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     if found is None or not (implausible(points) or _outside(points, *found) > OUTSIDE):
         return points
     return _on_edge(points, *found)
+
+
+def lower_lip_under_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`points` with each lower inner-lip landmark of an open mouth moved down onto the dark line under the lower
+    teeth, where dlib fit it over them (LOWER_PAIRS); elsewhere `points` as they are. Left on the teeth, the lower
+    teeth lay outside the opening, were warped as lip and stayed between lips pressed together (Grace Hopper
+    opened by the rig and taken as a photo: a pressed frame read 0.13, not closed)."""
+    width = FaceFrame.of(points).mouth_width
+    if width < 8 or mouth_opening(points) < MIN_OPEN * width:
+        return points
+    light = cv2.cvtColor(cv2.GaussianBlur(image, (0, 0), max(0.7, BLUR * width)), cv2.COLOR_RGB2LAB)[..., 0]
+    moved = points.copy()
+    for inner, outer in LOWER_PAIRS:
+        start, end = points[inner], points[outer]
+        steps = int(2 * np.linalg.norm(end - start)) + 1
+        if steps < 8:
+            continue
+        path = start + np.linspace(0.0, 1.0, steps)[:, None] * (end - start)
+        xy = path.astype(np.float32)[:, None, :]
+        profile = cv2.remap(light, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR).astype(np.float32)[:, 0]
+        lip = float(np.median(profile[int((1 - LOWER_LIP) * steps) :]))
+        reach = int(LOWER_SEARCH * steps)
+        dips = np.maximum.accumulate(profile[: reach - 1]) - profile[1:reach]  # below the lightest thing above
+        dips[profile[1:reach] >= LOWER_DARK * lip] = -np.inf
+        valley = int(np.argmax(dips))
+        if dips[valley] >= LOWER_DIP * lip:
+            moved[inner] = path[valley + 1]
+    return moved
 
 
 def implausible(points: np.ndarray) -> bool:
