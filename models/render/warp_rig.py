@@ -23,10 +23,17 @@ LOWER_LID_RISE = 0.0  # of the eye's opening, at blink = 1: the lower lid hardly
 CORNERS = [48, 54, 60, 64]
 BESIDE_CORNERS = [49, 53, 55, 59, 61, 63, 65, 67]
 # The expressions' shapes. Weights per landmark; distances in mouth widths unless said otherwise.
-# Closing the photo's own opening (in units of its mean inner gap): the outer lips and the chin follow (the upper
-# lip's landmarks beside the corners half as far: left out, they stood above their neighbours once the lip rose).
-CLOSE_FOLLOW = {55: -0.45, 56: -0.45, 57: -0.45, 58: -0.45, 59: -0.45, 50: 0.3, 51: 0.3, 52: 0.3, 49: 0.15, 53: 0.15}
-CLOSE_FOLLOW |= {7: -0.4, 8: -0.45, 9: -0.4, 6: -0.25, 10: -0.25}
+# Closing the photo's own opening: the inner lips meet in the middle, but the upper one comes down no further than
+# CLOSE_UPPER_REACH mouth widths; the lower one (and the chin) rises the rest, as the jaw opened it. Met in the
+# middle, photos opened by the rig to jaw_open 0.6 and taken as photos (Grace Hopper, two_people, the astronaut)
+# pressed their lips at 0.099, 0.104, 0.068 (dlib's aperture): the thin upper lip was drawn down over half the
+# opening into a thick dark band read as a gap; now at 0.051, 0.062, 0.022. The gallery's own openings (at most
+# 0.075 of a mouth width either side, the astronaut's smile) close as before.
+CLOSE_UPPER_REACH = 0.08
+# The outer lips and the chin follow (per pixel their own inner lip moves; the upper lip's landmarks beside the
+# corners half as far: left out, they stood above their neighbours once the lip rose).
+CLOSE_FOLLOW_UPPER = {50: 0.6, 51: 0.6, 52: 0.6, 49: 0.3, 53: 0.3}
+CLOSE_FOLLOW_LOWER = {55: -0.9, 56: -0.9, 57: -0.9, 58: -0.9, 59: -0.9, 7: -0.8, 8: -0.9, 9: -0.8, 6: -0.5, 10: -0.5}
 # Opening by one pixel of inner-lip gap: the jaw rotates down, the lower lip rides on it, the corners follow a
 # little, the upper lip lifts a hair.
 # The lower lip's own landmarks drop along an ellipse's arc between its corners (LOWER_ARCS, `_arc`).
@@ -191,13 +198,15 @@ def build_rig(
         return shape({i: (across * w, along_down * w) for i, w in weights.items()})
 
     close = shape()
-    for a, b in INNER_GAPS:  # meet in the middle; the outer lips follow their inner edge
-        gap = float((points[b] - points[a]) @ down)
-        close[a] += 0.5 * gap * down
-        close[b] -= 0.5 * gap * down
-    mean_gap = float(np.mean([(points[b] - points[a]) @ down for a, b in INNER_GAPS]))
-    follow = CLOSE_FOLLOW if chin_closes else {i: w for i, w in CLOSE_FOLLOW.items() if i >= 17}
-    close += scaled(follow, 0.0, mean_gap)
+    gaps = np.array([float((points[b] - points[a]) @ down) for a, b in INNER_GAPS])
+    mean_gap = float(np.mean(gaps))
+    uppers = np.minimum(0.5 * gaps, CLOSE_UPPER_REACH * width)
+    for (a, b), gap, upper_moves in zip(INNER_GAPS, gaps, uppers, strict=True):
+        close[a] += upper_moves * down
+        close[b] -= (gap - upper_moves) * down
+    follow = CLOSE_FOLLOW_LOWER if chin_closes else {i: w for i, w in CLOSE_FOLLOW_LOWER.items() if i >= 17}
+    close += scaled(CLOSE_FOLLOW_UPPER, 0.0, float(np.mean(uppers)))
+    close += scaled(follow, 0.0, float(np.mean(gaps - uppers)))
 
     drop = _arc(along, LOWER_ARCS, 0.5) | JAW_DROP
     if not jaw_moves:

@@ -673,3 +673,21 @@ def test_a_closed_lid_at_1024_px_is_as_textured_as_at_512(astronaut: np.ndarray,
         lid = shut_detail[top : top + round(0.6 * (bottom - top)), x0:x1]
         cheek = photo_detail[bottom + round(0.5 * width) : bottom + round(0.8 * width), x0:x1]
         assert lid.std() > 0.6 * cheek.std()
+
+
+@pytest.mark.parametrize("photo", ["grace_hopper", "astronaut"])
+def test_a_photo_showing_its_lower_teeth_closes_its_lips(photo: str, data_dir) -> None:
+    """A photo whose mouth is open over its lower teeth: the photo opened by the rig (jaw_open 0.6) and taken as a
+    new photo. dlib fit Grace Hopper's lower inner lip on top of her lower teeth: they were warped as lip and stayed
+    between her pressed lips, and her thin upper lip, brought down half the gap, was a thick dark band (dlib's
+    aperture 0.129; the astronaut's 0.068). The lower inner lip is now read under the teeth, and the upper lip
+    comes down no further than a smile's opening: the lower one rises the rest (0.051, 0.022)."""
+    import scripts.sample_photos as samples
+    from models.eval.lipsync import CLOSED, aperture, face_points
+    from models.face.analysis import analyze_face
+
+    opened = puppet_for(analyze_face(getattr(samples, photo)(), size=512)).frame({"jaw_open": 0.6})
+    face = analyze_face(opened, size=512)
+    assert aperture(face_points([face.image])[0]) > 4 * CLOSED
+    pressed = puppet_for(face).frame({"lip_press": 1.0})
+    assert aperture(face_points([pressed])[0]) < CLOSED
