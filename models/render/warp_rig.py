@@ -27,8 +27,9 @@ BESIDE_CORNERS = [49, 53, 55, 59, 61, 63, 65, 67]
 # CLOSE_UPPER_REACH mouth widths; the lower one (and the chin) rises the rest, as the jaw opened it. Met in the
 # middle, photos opened by the rig to jaw_open 0.6 and taken as photos (Grace Hopper, two_people, the astronaut)
 # pressed their lips at 0.099, 0.104, 0.068 (dlib's aperture): the thin upper lip was drawn down over half the
-# opening into a thick dark band read as a gap; now at 0.051, 0.062, 0.022. The gallery's own openings (at most
-# 0.075 of a mouth width either side, the astronaut's smile) close as before.
+# opening into a thick dark band read as a gap; now at 0.051, 0.062, 0.022 (at 0.09, Grace Hopper's 0.082). The
+# gallery's own openings close as before: at most 0.081 of a mouth width either side (astronaut_at_edge's smile,
+# whose upper lip now stops 0.1 px short).
 CLOSE_UPPER_REACH = 0.08
 # The outer lips and the chin follow (per pixel their own inner lip moves; the upper lip's landmarks beside the
 # corners half as far: left out, they stood above their neighbours once the lip rose).
