@@ -250,7 +250,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     # the teeth's own edge over the mouth's inside: a held-out parted smile's own teeth, moved and cut at an edge
     # guessed inside that fade, were a pink wedge under the upper lip. Such a mouth gets the teeth drawn for a photo
     # that shows none (as the laughing face lips.py was made for already did: too little of its opening is bright).
-    from_pixels = not mouth_turned and points is not fitted
+    from_pixels = not mouth_turned and not np.array_equal(points, fitted)
     if not mouth_turned:
         points = lower_lip_under_teeth(framed, points)
     corners = _transform(np.array(lm.corners(rect), np.float32).reshape(2, 2), matrix)
