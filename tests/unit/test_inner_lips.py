@@ -7,6 +7,7 @@ inner points the way dlib moved his."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -40,14 +41,21 @@ def _as_on_the_laughing_face(points: np.ndarray) -> np.ndarray:
     return moved
 
 
-@pytest.fixture
-def misfitted(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaceAnalysis, FaceAnalysis]:
-    """The astronaut analysed as she is fitted, and as she is with her inner lips fitted like his."""
+def _fitted_and_misfitted(
+    monkeypatch: pytest.MonkeyPatch, misfit: Callable[[np.ndarray], np.ndarray]
+) -> tuple[FaceAnalysis, FaceAnalysis]:
+    """The astronaut analysed as she is fitted, and as she is with dlib's landmarks moved by `misfit`."""
     photo = astronaut()
     fitted = analyze_face(photo, size=512)
     fit = lm.landmarks
-    monkeypatch.setattr(lm, "landmarks", lambda rgb, box: _as_on_the_laughing_face(fit(rgb, box)))
+    monkeypatch.setattr(lm, "landmarks", lambda rgb, box: misfit(fit(rgb, box)))
     return fitted, analyze_face(photo, size=512, face_index=0)  # another cache entry: analysed again
+
+
+@pytest.fixture
+def misfitted(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaceAnalysis, FaceAnalysis]:
+    """The astronaut analysed as she is fitted, and as she is with her inner lips fitted like his."""
+    return _fitted_and_misfitted(monkeypatch, _as_on_the_laughing_face)
 
 
 def _tooth_bright(frame: np.ndarray, fitted: FaceAnalysis) -> int:
@@ -106,11 +114,7 @@ def _as_on_the_parted_smile(points: np.ndarray) -> np.ndarray:
 @pytest.fixture
 def parted(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaceAnalysis, FaceAnalysis]:
     """The astronaut analysed as she is fitted, and as she is with her inner lips fitted as on the parted smile."""
-    photo = astronaut()
-    fitted = analyze_face(photo, size=512)
-    fit = lm.landmarks
-    monkeypatch.setattr(lm, "landmarks", lambda rgb, box: _as_on_the_parted_smile(fit(rgb, box)))
-    return fitted, analyze_face(photo, size=512, face_index=0)
+    return _fitted_and_misfitted(monkeypatch, _as_on_the_parted_smile)
 
 
 def test_inner_lips_evenly_spaced_across_the_teeth_are_moved_out_to_the_opening(parted) -> None:
