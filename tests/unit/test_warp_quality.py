@@ -20,6 +20,15 @@ from models.render.warp import Puppet, puppet_for
 MESH_WEIGHTS = get_settings().weights_dir.resolve()  # where the face mesh is found when the tests are collected
 
 
+@pytest.fixture
+def mesh_data_dir(data_dir, monkeypatch: pytest.MonkeyPatch):
+    """A fresh data dir for the caches, the face mesh's weights where they are installed (they would follow
+    AVATAR_DATA_DIR into it)."""
+    monkeypatch.setenv("AVATAR_WEIGHTS_DIR", str(MESH_WEIGHTS))
+    get_settings.cache_clear()
+    return data_dir
+
+
 def _pixel_grid(size: int) -> np.ndarray:
     """(size, size, 2): each pixel's x, y."""
     return np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
@@ -146,17 +155,13 @@ def test_a_closed_lid_under_a_shadowed_brow_is_lit_skin(astronaut_face: FaceAnal
 
 
 @pytest.mark.skipif(not mesh.availability().ok, reason=mesh.availability().reason)
-def test_a_closed_lid_under_shadowed_sockets_reads_as_closed(
-    astronaut_face: FaceAnalysis, data_dir, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_closed_lid_under_shadowed_sockets_reads_as_closed(astronaut_face: FaceAnalysis, mesh_data_dir) -> None:
     """Grown from a socket's shadow, part of a closed lid stayed dark: an almond the evaluator's eye model read as
     an open eye (a soft grey face with dark sockets, a turned man's inner corner: no blink counted). No part of the
     lid is darker than UNSHADED against the skin below the eye (the astronaut with her sockets shaded to 55 %: the
     closed eye read at 0.62 of open, now 0.56; a blink counts below 0.6)."""
     from models.face.analysis import analyze_face
 
-    monkeypatch.setenv("AVATAR_WEIGHTS_DIR", str(MESH_WEIGHTS))  # the mesh where it is installed; caches in data_dir
-    get_settings.cache_clear()
     face = analyze_face(_shadowed_sockets(astronaut_face.image, astronaut_face, 0.55), size=astronaut_face.size)
     puppet = Puppet(face)
     opened, closed = read_with_mesh([puppet.frame({"blink": b}) for b in (0.0, 1.0)]).eye_openings
@@ -640,13 +645,11 @@ def test_a_squinting_eyes_closed_lid_leaves_its_brow(data_dir) -> None:
 
 
 @pytest.mark.skipif(not mesh.availability().ok, reason=mesh.availability().reason)
-def test_a_squinting_eye_closed_keeps_the_persons_identity(data_dir, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_squinting_eye_closed_keeps_the_persons_identity(mesh_data_dir) -> None:
     """The evaluator's identity distance (dlib's descriptor, placed by the face mesh on a turned face) of the
     cameraman's closed eye: with his brow painted over it was 0.48 (his open eyes 0.09); now 0.38."""
     from models.eval.quality import _identity, _Reference
 
-    monkeypatch.setenv("AVATAR_WEIGHTS_DIR", str(MESH_WEIGHTS))  # the mesh where it is installed; caches in data_dir
-    get_settings.cache_clear()
     face = _cameraman_face()
     reference = _Reference.by_mesh(face)
     assert reference is not None
