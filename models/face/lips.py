@@ -72,7 +72,7 @@ def lower_lip_under_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     width = FaceFrame.of(points).mouth_width
     if width < 8 or mouth_opening(points) < MIN_OPEN * width:
         return points
-    light = cv2.cvtColor(cv2.GaussianBlur(image, (0, 0), max(0.7, BLUR * width)), cv2.COLOR_RGB2LAB)[..., 0]
+    light = _smoothed_lab(image, width)[..., 0]
     moved = points.copy()
     for inner, outer in LOWER_PAIRS:
         start, end = points[inner], points[outer]
@@ -109,6 +109,11 @@ def _outside(points: np.ndarray, opening: np.ndarray, corner: tuple[int, int]) -
     return float(np.count_nonzero(opening & ~inner)) / max(np.count_nonzero(opening), 1)
 
 
+def _smoothed_lab(image: np.ndarray, width: float) -> np.ndarray:
+    """The RGB `image` smoothed by BLUR of the mouth's `width` (at least 0.7 px), in CIE Lab (uint8)."""
+    return cv2.cvtColor(cv2.GaussianBlur(image, (0, 0), max(0.7, BLUR * width)), cv2.COLOR_RGB2LAB)
+
+
 def _opening(image: np.ndarray, points: np.ndarray, width: float) -> tuple[np.ndarray, tuple[int, int]] | None:
     """The opening (teeth and the dark rims joining them) as a boolean mask of a crop around the mouth, and the
     crop's first pixel in `image`; None where the photo shows no teeth distinct from its lips."""
@@ -116,7 +121,7 @@ def _opening(image: np.ndarray, points: np.ndarray, width: float) -> tuple[np.nd
     low = np.maximum(np.floor(points[OUTER_LIP].min(0) - 2 * reach), 0).astype(int)
     high = np.minimum(np.ceil(points[OUTER_LIP].max(0) + 2 * reach), image.shape[1::-1]).astype(int)
     crop = np.ascontiguousarray(image[low[1] : high[1], low[0] : high[0]])
-    lab = cv2.cvtColor(cv2.GaussianBlur(crop, (0, 0), max(0.7, BLUR * width)), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = _smoothed_lab(crop, width).astype(np.float32)
     light, red = lab[..., 0], lab[..., 1]
     local = points - low
     inner = _polygon(local[INNER_LIP], light.shape)
