@@ -53,8 +53,8 @@ HALO = 1.0  # of the photo's softness (px): the grown skin's mask reaches this f
 DRAWN_SOFTNESS = 1.0  # px: how soft the drawn lid's edges are already (anti-aliasing, the lashes' profile)
 # brow heights over the lid line (eye widths) from which to which an eye goes from showing its lid to hooded: its lid
 # hidden under the fold, whose edge over the lashes (LASH_BAND) a closed lid leaves as the photo shows it. The
-# cameraman's squinting near eye: 0.29 (his shut frames' identity 0.394, 0.333 with the fold kept), his far eye 0.47;
-# the other sample photos and held-out faces 0.54 and up
+# cameraman's squinting near eye: 0.29 (his clip's identity max 0.399, on a shut frame; 0.333 with the fold kept),
+# his far eye 0.47; the other sample photos and held-out faces 0.54 and up (their pixels unchanged)
 HOODED_BROW = (0.5, 0.3)
 
 
