@@ -92,6 +92,22 @@ def lower_lip_under_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return moved
 
 
+def teeth_in_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """The open mouth's teeth as the RGB `image` shows them (told from its lips by their redness alone: in a
+    corner's shade they are no lighter than the lips), a boolean mask of the whole image; None where the mouth is
+    closed or shows no teeth distinct from its lips."""
+    width = FaceFrame.of(points).mouth_width
+    if width < 8 or mouth_opening(points) < MIN_OPEN * width:
+        return None
+    found = _opening(image, points, width, teeth_by_red=True)
+    if found is None:
+        return None
+    opening, (x, y) = found
+    mask = np.zeros(image.shape[:2], bool)
+    mask[y : y + opening.shape[0], x : x + opening.shape[1]] = opening
+    return mask
+
+
 def implausible(points: np.ndarray) -> bool:
     """Whether two neighbours on an inner lip, corners included, lie more than SPACING of the way from one inner
     corner to the other apart (across the face)."""
@@ -114,9 +130,12 @@ def _smoothed_lab(image: np.ndarray, width: float) -> np.ndarray:
     return cv2.cvtColor(cv2.GaussianBlur(image, (0, 0), max(0.7, BLUR * width)), cv2.COLOR_RGB2LAB)
 
 
-def _opening(image: np.ndarray, points: np.ndarray, width: float) -> tuple[np.ndarray, tuple[int, int]] | None:
+def _opening(
+    image: np.ndarray, points: np.ndarray, width: float, teeth_by_red: bool = False
+) -> tuple[np.ndarray, tuple[int, int]] | None:
     """The opening (teeth and the dark rims joining them) as a boolean mask of a crop around the mouth, and the
-    crop's first pixel in `image`; None where the photo shows no teeth distinct from its lips."""
+    crop's first pixel in `image`; None where the photo shows no teeth distinct from its lips. `teeth_by_red`: the
+    teeth alone, told from the lips by their redness alone."""
     reach = REACH * width
     low = np.maximum(np.floor(points[OUTER_LIP].min(0) - 2 * reach), 0).astype(int)
     high = np.minimum(np.ceil(points[OUTER_LIP].max(0) + 2 * reach), image.shape[1::-1]).astype(int)
@@ -136,17 +155,17 @@ def _opening(image: np.ndarray, points: np.ndarray, width: float) -> tuple[np.nd
     lip_light, lip_red = float(np.median(light[lips][redder])), float(np.median(red[lips][redder]))
     if teeth_light - lip_light < TEETH_CONTRAST[0] or lip_red - teeth_red < TEETH_CONTRAST[1]:
         return None
-    teeth = (
-        outline
-        & (light > lip_light + TEETH_SPLIT * (teeth_light - lip_light))
-        & (red < lip_red - TEETH_SPLIT * (lip_red - teeth_red))
-    )
+    teeth = outline & (red < lip_red - TEETH_SPLIT * (lip_red - teeth_red))
+    if not teeth_by_red:
+        teeth &= light > lip_light + TEETH_SPLIT * (teeth_light - lip_light)
     _, labels = cv2.connectedComponents(teeth.astype(np.uint8), connectivity=8)
     touching = np.unique(labels[inner & teeth])
     teeth = np.isin(labels, touching[touching > 0])
     if not teeth.any():
         return None
     teeth = _closed(teeth, TOOTH_GAPS * width) & outline
+    if teeth_by_red:
+        return teeth, (int(low[0]), int(low[1]))
     side = 2 * max(1, round(RIM * width / 2)) + 1
     valleys = cv2.morphologyEx(light, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
     contrast = teeth_light - lip_light

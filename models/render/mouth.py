@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH, MOUTH_SLIT, FaceFrame, mouth_opening
+from models.face.lips import teeth_in_pixels
 from models.render.mesh import spline_matrix
 from models.render.softness import LUMA, photo_softness
 
@@ -31,6 +32,7 @@ LOWER_TEETH = 0.07
 CAVITY_RGB = np.array([0.55, 0.33, 0.31], np.float32)  # of the lip colour
 TONGUE_RGB = np.array([0.95, 0.6, 0.6], np.float32)
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
+UPPER_LIP_OUTLINE = [48, 49, 50, 51, 52, 53, 54, 64, 63, 62, 61, 60]  # the upper lip's outer and inner edge
 OPENING_MARGIN = 0.015  # mouth widths: dlib's inner-lip line lies this far inside the lips' real edge
 # Lower teeth in the cavity's shade are lit by what it bounces: the lips' hue, to this power where lit fully and
 # twice it in the deepest shade (a darkened ivory alone reads olive grey next to the red cavity)
@@ -345,6 +347,50 @@ def lips_over_opening(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -
         return image
     mask = np.zeros(image.shape[:2], np.uint8)
     cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    image = _lip_over_corner_teeth(image, points, frame)
     grow = max(1, round(OPENING_MARGIN * frame.mouth_width))
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     return cv2.inpaint(np.ascontiguousarray(image), mask, 2 * grow + 1, cv2.INPAINT_TELEA)
+
+
+def _lip_over_corner_teeth(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> np.ndarray:
+    """`image` with its teeth towards the corners (`_teeth_at_corners`) painted in the upper lip's colour beside
+    them. Grown over from around them instead, they took the light skin beyond the corner: a pale patch on the
+    pressed upper lip, read as still parted (0.07)."""
+    teeth = _teeth_at_corners(image, points, frame)
+    if not teeth.any():
+        return image
+    lip = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(lip, [np.round(points[UPPER_LIP_OUTLINE] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    lip = lip.astype(bool) & ~teeth
+    painted = image.astype(np.float32)
+    middle = (points[INNER_CORNERS[0]] + points[INNER_CORNERS[1]]) / 2
+    xs = np.arange(image.shape[1])
+    for side in (-1, 1):  # each corner its own lip colour: one side of a lip can lie in shade
+        beside = np.sign((xs - middle[0]) * frame.right[0]) == side
+        colour = np.median(image[lip & beside[None, :]], axis=0) if (lip & beside[None, :]).any() else None
+        if colour is not None:
+            painted[teeth & beside[None, :]] = colour
+    # blended in over a pixel: painted in hard, the patch's edge was a staircase
+    alpha = np.maximum(cv2.GaussianBlur(teeth.astype(np.float32), (0, 0), 1.0), teeth)[..., None]
+    return np.round(image + alpha * (painted - image)).astype(image.dtype)
+
+
+def _teeth_at_corners(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> np.ndarray:
+    """The photo's teeth (`teeth_in_pixels`) beside its opening's middle, towards the corners, where they reach
+    past dlib's inner lips (Grace Hopper opened by the rig): left in what the warp samples, her lips pressed together
+    kept a grey speck of her upper teeth at a corner. Painted over in the middle too, where the teeth reach a little
+    above dlib's upper inner lip, her pressed lips showed that band as a wider dark line (read 0.07, not closed)."""
+    teeth = teeth_in_pixels(image, points)
+    if teeth is None:
+        return np.zeros(image.shape[:2], bool)
+    # on the upper lip alone: the teeth found reach out past the lips, where a smile's skin is as pale as they are
+    upper_lip = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(upper_lip, [np.round(points[UPPER_LIP_OUTLINE] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    teeth &= upper_lip.astype(bool)
+    ys, xs = np.nonzero(teeth)
+    along = (np.stack([xs, ys], 1) - points[INNER_CORNERS[0]]) @ frame.right
+    middle = np.sort((points[[61, 63]] - points[INNER_CORNERS[0]]) @ frame.right)
+    beside = (along < middle[0]) | (along > middle[1])
+    teeth[ys[~beside], xs[~beside]] = False
+    return teeth
