@@ -33,6 +33,11 @@ BROW_SHARE = 0.5  # ... and at most this share of the way up to the brow (a squi
 OVERSHOOT = 0.06  # a closed lid's edge reaches this far past the lower lid: no eye white is left
 CORNER_REACH = (0.08, 0.15)  # the lid reaches past the inner and outer corner (eye white and lashes hide there)
 LASH_WIDTH = (0.02, 0.045)  # half thickness of the lash line at the inner and the outer corner
+# A soft photo's lashes at the outer corner, swept up and out, turn down as the lid closes (_corner_lashes_flipped):
+FLIP_FROM = 0.85  # of the corners' distance: those from here out past the outer corner...
+FLIP_DARK = 0.5  # ... this much darker than the grown skin (or more) are covered and drawn in the lash line in full
+FLIP_SAMPLES = 6  # ... there as dark as the darkest of this many points above the lid line (2 LASH_BAND high)
+FLIP_SMOOTH = 0.02  # eye widths: how much their darkness is smoothed
 LASH_ALPHA = 0.65  # at the line's middle: closed, the lashes hang over the lower lid and its skin shows between them
 FADE_IN = 0.15  # blink amount over which the slid lid replaces the photo's own lashes
 STRIP_FADE = 0.4  # of the crease to lashes distance: the lid fades in from this above the crease to its lashes
@@ -68,6 +73,7 @@ class EyeLayers:
     crease: np.ndarray  # (2,) px from the upper-lid line up to the crease
     softness: float = 0.0  # px: the drawn lid is blurred by this much to be as soft as the photo around the eyes
     fold: np.ndarray | None = None  # (size, size) float32: a hooded eye's fold edge, a gain on the lid (1: none)
+    lashes: np.ndarray | None = None  # (size, size) float32: how much darker than the grown skin the lashes are, 0..1
 
 
 def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
@@ -140,7 +146,23 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     for lid_region, below_region in textured:
         lid_grain[lid_region] = grain[below_region]
     fold = _fold_shade(luma, skin, np.sum(folds, 0), float(np.mean(widths)))
-    return EyeLayers(skin, lid_grain, *(np.array(v, np.float32) for v in (lashes, widths, creases)), softness, fold)
+    return EyeLayers(
+        skin,
+        lid_grain,
+        *(np.array(v, np.float32) for v in (lashes, widths, creases)),
+        softness,
+        fold,
+        _corner_lashes(luma, skin, mask, float(np.mean(widths))) if softness > SHARP_SOFTNESS else None,
+    )
+
+
+def _corner_lashes(luma: np.ndarray, skin: np.ndarray, mask: np.ndarray, width: float) -> np.ndarray:
+    """How much darker than the grown `skin` the photo (`luma`) is where its lashes were painted over (`mask`),
+    0..1, smoothed (cut off where the mask ends, a lash line drawn from it ended past the corner in a square block).
+    Only over a soft photo: on the sharp astronaut at the edge, whose lashes past the corner are a thin wing, the
+    lashes turned down cost identity on a blink frame (0.342 -> 0.351)."""
+    darker = mask * np.clip(1 - luma / np.maximum(skin @ LUMA, 1.0), 0, 1)
+    return cv2.GaussianBlur(darker.astype(np.float32), (0, 0), max(1.0, FLIP_SMOOTH * width))
 
 
 def _fold_shade(luma: np.ndarray, skin: np.ndarray, band: np.ndarray, width: float) -> np.ndarray | None:
@@ -278,11 +300,44 @@ def close_lid(
     if layers.fold is not None:  # a hooded eye's fold edge stays where it was (_fold_shade)
         fold = cv2.remap(layers.fold, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
         colour *= fold[..., None]
+    if layers.lashes is not None:
+        lid, lash = _corner_lashes_flipped(
+            layers.lashes, at, lid, lash, outward, y_upper, edge, hanging, 2 * LASH_BAND * width, blink
+        )
     if layers.softness:  # the lid's outline and its lashes as soft as the photo (its skin has the photo's grain)
         lid, lash = (cv2.GaussianBlur(alpha, (0, 0), layers.softness) for alpha in (lid, lash))
     out = pixels[part]
     out += (colour - out) * lid[..., None]
     out += (layers.lash_rgb[eye] - out) * lash[..., None]
+
+
+def _corner_lashes_flipped(
+    darker: np.ndarray,
+    at: np.ndarray,
+    lid: np.ndarray,
+    lash: np.ndarray,
+    outward: np.ndarray,
+    y_upper: np.ndarray,
+    edge: np.ndarray,
+    profile: np.ndarray,
+    band: float,
+    blink: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The lid's and the lash line's opacity with the photo's lashes at the outer corner, which sweep up and out
+    past it, turned down with the closing lid: covered where they were (`darker`: how dark they are against the
+    grown skin), and as dark in the lash line (`profile`: its shape across) at their place along the lid, the
+    darkest of them up to `band` px above its line. Left where they were under a lid that covers only partly past
+    the corner, they were a dark tuft above the lash line's end."""
+    near = np.clip((outward - FLIP_FROM) / (1 - FLIP_FROM), 0, 1) * float(_smoothstep(blink))
+    x, y = at[..., 0], at[..., 1]
+    here = cv2.remap(darker, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    standing = np.zeros_like(here)
+    for height in np.linspace(0.0, band, FLIP_SAMPLES):
+        above = (y_upper - height).astype(np.float32)
+        standing = np.maximum(standing, cv2.remap(darker, x, above, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT))
+    cover = np.clip(here / FLIP_DARK, 0, 1) * np.clip(edge - y + 0.5, 0, 1)
+    lying = LASH_ALPHA * np.clip(standing / FLIP_DARK, 0, 1) * profile
+    return np.maximum(lid, near * cover), np.maximum(lash, near * lying)
 
 
 def _lash_alpha(reach: np.ndarray, softness: float) -> np.ndarray:
