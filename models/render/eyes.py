@@ -32,6 +32,11 @@ CREASE_LIMITS = (0.25, 0.6)
 BROW_SHARE = 0.5  # ... and at most this share of the way up to the brow (a squint's brow lies low over the lashes)
 OVERSHOOT = 0.06  # a closed lid's edge reaches this far past the lower lid: no eye white is left
 CORNER_REACH = (0.08, 0.15)  # the lid reaches past the inner and outer corner (eye white and lashes hide there)
+# eye widths past the outer corner: on a sharp photo the eye and lashes painted over (grown over with skin) end here,
+# the wing of lashes beyond stays as the photo shows it (painted over, a lid longer than her eye: astronaut_at_edge's
+# shut frames over 15 head poses 0.353 on average, 9 of them over the identity bar of 0.35; 0.338, none); a soft
+# photo's lashes out to CORNER_REACH turn down with the lid (_corner_lashes_flipped)
+SHARP_PAINTED_REACH = 0.08
 LASH_WIDTH = (0.02, 0.045)  # half thickness of the lash line at the inner and the outer corner
 # A soft photo's lashes at the outer corner, swept up and out, turn down as the lid closes (_corner_lashes_flipped):
 FLIP_FROM = 0.85  # of the corners' distance: those from here out past the outer corner...
@@ -85,9 +90,12 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     mask = np.zeros((size, size), bool)
     lashes, widths, creases, textured, lid_skin, folds = [], [], [], [], [], []
+    eye_widths = [float(np.linalg.norm(points[upper[-1]] - points[upper[0]])) for upper, _ in EYES]
+    softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], float(np.mean(eye_widths)))
+    painted_reach = CORNER_REACH[1] if softness > SHARP_SOFTNESS else SHARP_PAINTED_REACH
     for eye, ((upper, lower), brow) in enumerate(zip(EYES, BROWS, strict=True)):
         lid, under = points[list(upper)], points[list(lower)]
-        width = float(np.linalg.norm(lid[-1] - lid[0]))
+        width = eye_widths[eye]
         to_brow = float(np.median(_along(lid, points[list(brow), 0]) - points[list(brow), 1]))
         crease = float(np.clip(CREASE_AT * to_brow, CREASE_LIMITS[0] * width, CREASE_LIMITS[1] * width))
         # Kept a quarter of an eye width up over a squint, the crease lay in the brow and the lid painted it over.
@@ -96,10 +104,11 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         outward = (xs - lid[-1 - OUTER[eye], 0]) / (lid[OUTER[eye], 0] - lid[-1 - OUTER[eye], 0])
         reach = np.array(CORNER_REACH) * width / abs(lid[-1, 0] - lid[0, 0])
         beside = (outward > -reach[0]) & (outward < 1 + reach[1])
+        painted = beside & (outward < 1 + painted_reach * reach[1] / CORNER_REACH[1])
         below = ys - _along(under, xs)
-        eye_and_lashes = beside & (above < LASH_BAND * width) & (below < LOWER_LASHES * width)
+        eye_and_lashes = painted & (above < LASH_BAND * width) & (below < LOWER_LASHES * width)
         # Longer lashes, the fold's shadow, shadowed corners: darker than the skin around the eye.
-        near = beside & (above < crease) & (below < 2 * LOWER_LASHES * width) & ~eye_and_lashes
+        near = painted & (above < crease) & (below < 2 * LOWER_LASHES * width) & ~eye_and_lashes
         median = np.median(luma[near])
         dark = near & (luma < DARK * median)
         mask |= eye_and_lashes | dark
@@ -122,7 +131,6 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         y0, x0, x1 = max(y0, 0), max(x0, 0), min(x1, size)
         y1 = min(y1, size - shift)
         textured.append(((slice(y0, y1), slice(x0, x1)), (slice(y0 + shift, y1 + shift), slice(x0, x1))))
-    softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], float(np.mean(widths)))
     # On a soft photo the lashes' dark halo reaches past the masks: grown from it, the lid had a dark rim.
     halo = max(3, 1 + 2 * int(np.ceil(HALO * softness)))
     mask = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (halo, halo)))
