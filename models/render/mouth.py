@@ -360,9 +360,7 @@ def _lip_over_corner_teeth(image: np.ndarray, points: np.ndarray, frame: FaceFra
     teeth = _teeth_at_corners(image, points, frame)
     if not teeth.any():
         return image
-    lip = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(lip, [np.round(points[UPPER_LIP_OUTLINE] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    lip = lip.astype(bool) & ~teeth
+    lip = _upper_lip(image.shape[:2], points) & ~teeth
     painted = image.astype(np.float32)
     middle = (points[INNER_CORNERS[0]] + points[INNER_CORNERS[1]]) / 2
     xs = np.arange(image.shape[1])
@@ -385,12 +383,17 @@ def _teeth_at_corners(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -
     if teeth is None:
         return np.zeros(image.shape[:2], bool)
     # on the upper lip alone: the teeth found reach out past the lips, where a smile's skin is as pale as they are
-    upper_lip = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(upper_lip, [np.round(points[UPPER_LIP_OUTLINE] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    teeth &= upper_lip.astype(bool)
+    teeth &= _upper_lip(image.shape[:2], points)
     ys, xs = np.nonzero(teeth)
     along = (np.stack([xs, ys], 1) - points[INNER_CORNERS[0]]) @ frame.right
     middle = np.sort((points[[61, 63]] - points[INNER_CORNERS[0]]) @ frame.right)
     beside = (along < middle[0]) | (along > middle[1])
     teeth[ys[~beside], xs[~beside]] = False
     return teeth
+
+
+def _upper_lip(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
+    """The upper lip between its outer and inner edge, a boolean mask of an image of `shape`."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(points[UPPER_LIP_OUTLINE] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return mask.astype(bool)
