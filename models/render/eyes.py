@@ -89,13 +89,13 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     luma = image.astype(np.float32) @ LUMA
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     mask = np.zeros((size, size), bool)
-    lashes, widths, creases, textured, lid_skin, folds = [], [], [], [], [], []
-    eye_widths = [float(np.linalg.norm(points[upper[-1]] - points[upper[0]])) for upper, _ in EYES]
-    softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], float(np.mean(eye_widths)))
+    lashes, creases, textured, lid_skin, folds = [], [], [], [], []
+    widths = [float(np.linalg.norm(points[upper[-1]] - points[upper[0]])) for upper, _ in EYES]
+    softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], float(np.mean(widths)))
     painted_reach = CORNER_REACH[1] if softness > SHARP_SOFTNESS else SHARP_PAINTED_REACH
     for eye, ((upper, lower), brow) in enumerate(zip(EYES, BROWS, strict=True)):
         lid, under = points[list(upper)], points[list(lower)]
-        width = eye_widths[eye]
+        width = widths[eye]
         to_brow = float(np.median(_along(lid, points[list(brow), 0]) - points[list(brow), 1]))
         crease = float(np.clip(CREASE_AT * to_brow, CREASE_LIMITS[0] * width, CREASE_LIMITS[1] * width))
         # Kept a quarter of an eye width up over a squint, the crease lay in the brow and the lid painted it over.
@@ -122,7 +122,6 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         folds.append(np.clip((HOODED_BROW[0] - to_brow / width) / (HOODED_BROW[0] - HOODED_BROW[1]), 0, 1) * rim)
         darkest = luma[rim] <= np.percentile(luma[rim], 15)
         lashes.append(image[rim][darkest].astype(np.float32).mean(0) * 0.8)
-        widths.append(width)
         creases.append(crease)
         shift = round(crease + float(np.ptp(np.concatenate([lid, under])[:, 1])) + 2 * LOWER_LASHES * width)
         margin = max(CORNER_REACH) * width + 2
@@ -169,8 +168,13 @@ def _corner_lashes(luma: np.ndarray, skin: np.ndarray, mask: np.ndarray, width: 
     0..1, smoothed (cut off where the mask ends, a lash line drawn from it ended past the corner in a square block).
     Only over a soft photo: on the sharp astronaut at the edge, whose lashes past the corner are a thin wing, the
     lashes turned down cost identity on a blink frame (0.342 -> 0.351)."""
-    darker = mask * np.clip(1 - luma / np.maximum(skin @ LUMA, 1.0), 0, 1)
+    darker = mask * _darker_than_skin(luma, skin)
     return cv2.GaussianBlur(darker.astype(np.float32), (0, 0), max(1.0, FLIP_SMOOTH * width))
+
+
+def _darker_than_skin(luma: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """How much darker than the grown `skin` (RGB) the photo (`luma`) is at each pixel, 0..1."""
+    return np.clip(1 - luma / np.maximum(skin @ LUMA, 1.0), 0.0, 1.0)
 
 
 def _fold_shade(luma: np.ndarray, skin: np.ndarray, band: np.ndarray, width: float) -> np.ndarray | None:
@@ -180,7 +184,7 @@ def _fold_shade(luma: np.ndarray, skin: np.ndarray, band: np.ndarray, width: flo
     eye read as another man (identity 0.39, his open eyes 0.30; his lashes' band pasted back 0.28)."""
     if not band.any():
         return None
-    darker = 1 - np.clip(luma / np.maximum(skin @ LUMA, 1.0), 0.0, 1.0)
+    darker = _darker_than_skin(luma, skin)
     weight = cv2.GaussianBlur(band.astype(np.float32), (0, 0), max(0.02 * width, 0.7))
     return (1 - weight * darker).astype(np.float32)
 
