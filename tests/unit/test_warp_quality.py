@@ -117,7 +117,7 @@ def _lid_skin(face: FaceAnalysis, eye: int) -> np.ndarray:
 def test_a_closed_lid_takes_the_shade_of_the_photos_lid(astronaut_face: FaceAnalysis) -> None:
     """A closed lid lies in the socket's shade like the photo's own lid skin: its tone counts that skin's shadowed
     pixels too (only lashes left out). Toned from the brightest lid skin alone, her closed lids were 6 grey levels
-    lighter than the skin above her lashes and read as pale patches; now 14-19 darker, lash line included."""
+    lighter than the skin above her lashes and read as pale patches; now 6-8 darker, lash line included."""
     closed = _luma(puppet_for(astronaut_face).frame({"blink": 1.0}))
     photo = _luma(astronaut_face.image)
     for eye, mask in enumerate(_eye_masks(astronaut_face)):
