@@ -55,8 +55,8 @@ def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """`points` with the inner-lip landmarks of an open mouth moved out to the edge of its opening found in the RGB
     `image`, where dlib's are implausibly spaced (`implausible`) or leave most of that opening outside them;
     elsewhere `points` as they are."""
-    width = FaceFrame.of(points).mouth_width
-    if width < 8 or mouth_opening(points) < MIN_OPEN * width:
+    width = _open_width(points)
+    if width is None:
         return points
     found = _opening(image, points, width)
     if found is None or not (implausible(points) or _outside(points, *found) > OUTSIDE):
@@ -69,8 +69,8 @@ def lower_lip_under_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     teeth, where dlib fit it over them (LOWER_PAIRS); elsewhere `points` as they are. Left on the teeth, the lower
     teeth lay outside the opening, were warped as lip and stayed between lips pressed together (Grace Hopper
     opened by the rig and taken as a photo: a pressed frame read 0.13, not closed)."""
-    width = FaceFrame.of(points).mouth_width
-    if width < 8 or mouth_opening(points) < MIN_OPEN * width:
+    width = _open_width(points)
+    if width is None:
         return points
     light = _smoothed_lab(image, width)[..., 0]
     moved = points.copy()
@@ -96,8 +96,8 @@ def teeth_in_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
     """The open mouth's teeth as the RGB `image` shows them (told from its lips by their redness alone: in a
     corner's shade they are no lighter than the lips), a boolean mask of the whole image; None where the mouth is
     closed or shows no teeth distinct from its lips."""
-    width = FaceFrame.of(points).mouth_width
-    if width < 8 or mouth_opening(points) < MIN_OPEN * width:
+    width = _open_width(points)
+    if width is None:
         return None
     found = _opening(image, points, width, teeth_by_red=True)
     if found is None:
@@ -106,6 +106,13 @@ def teeth_in_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
     mask = np.zeros(image.shape[:2], bool)
     mask[y : y + opening.shape[0], x : x + opening.shape[1]] = opening
     return mask
+
+
+def _open_width(points: np.ndarray) -> float | None:
+    """The mouth's width (px) where it is at least 8 px wide and open by MIN_OPEN of it (dlib's inner lips), else
+    None: what the searches in the pixels need to find anything."""
+    width = FaceFrame.of(points).mouth_width
+    return None if width < 8 or mouth_opening(points) < MIN_OPEN * width else width
 
 
 def implausible(points: np.ndarray) -> bool:
