@@ -91,8 +91,10 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     mask = np.zeros((size, size), bool)
     lashes, creases, textured, lid_skin, folds = [], [], [], [], []
     widths = [float(np.linalg.norm(points[upper[-1]] - points[upper[0]])) for upper, _ in EYES]
-    softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], float(np.mean(widths)))
-    painted_reach = CORNER_REACH[1] if softness > SHARP_SOFTNESS else SHARP_PAINTED_REACH
+    mean_width = float(np.mean(widths))
+    softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], mean_width)
+    soft_photo = softness > SHARP_SOFTNESS
+    painted_reach = CORNER_REACH[1] if soft_photo else SHARP_PAINTED_REACH
     for eye, ((upper, lower), brow) in enumerate(zip(EYES, BROWS, strict=True)):
         lid, under = points[list(upper)], points[list(lower)]
         width = widths[eye]
@@ -133,8 +135,8 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     # On a soft photo the lashes' dark halo reaches past the masks: grown from it, the lid had a dark rim.
     halo = max(3, 1 + 2 * int(np.ceil(HALO * softness)))
     mask = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (halo, halo)))
-    skin = cv2.inpaint(np.ascontiguousarray(image), mask, max(3.0, 0.1 * float(np.mean(widths))), cv2.INPAINT_TELEA)
-    smooth = max(SOFT_SIGMA, TONE_SIGMA * float(np.mean(widths)))
+    skin = cv2.inpaint(np.ascontiguousarray(image), mask, max(3.0, 0.1 * mean_width), cv2.INPAINT_TELEA)
+    smooth = max(SOFT_SIGMA, TONE_SIGMA * mean_width)
     skin = cv2.GaussianBlur(skin, (0, 0), smooth).astype(np.float32)
     img = image.astype(np.float32)
     # Grown from the brighter skin around it, the skin over the eye is lighter than a lid in the socket's shade:
@@ -142,7 +144,7 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     for own, under_eye, over_eye in lid_skin:
         if own.sum() > 10 and over_eye.any():
             gain = _tone_gain(_lid_tone(img[own], img[under_eye]), skin[over_eye].mean(0))
-            soft = cv2.GaussianBlur(over_eye.astype(np.float32), (0, 0), 0.1 * float(np.mean(widths)))[..., None]
+            soft = cv2.GaussianBlur(over_eye.astype(np.float32), (0, 0), 0.1 * mean_width)[..., None]
             skin *= 1 + soft * (gain - 1)
             if under_eye.sum() > 10:  # no part of it in shade either (_lit_gain)
                 skin *= 1 + soft * (_lit_gain(skin, UNSHADED * _luma(img[under_eye].mean(0))) - 1)
@@ -152,14 +154,14 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     lid_grain = np.zeros_like(img)
     for lid_region, below_region in textured:
         lid_grain[lid_region] = grain[below_region]
-    fold = _fold_shade(luma, skin, np.sum(folds, 0), float(np.mean(widths)))
+    fold = _fold_shade(luma, skin, np.sum(folds, 0), mean_width)
     return EyeLayers(
         skin,
         lid_grain,
         *(np.array(v, np.float32) for v in (lashes, widths, creases)),
         softness,
         fold,
-        _corner_lashes(luma, skin, mask, float(np.mean(widths))) if softness > SHARP_SOFTNESS else None,
+        _corner_lashes(luma, skin, mask, mean_width) if soft_photo else None,
     )
 
 
