@@ -719,6 +719,15 @@ def test_a_closed_lid_at_1024_px_is_as_textured_as_at_512(astronaut: np.ndarray,
         assert lid.std() > 0.6 * cheek.std()
 
 
+def _opened_by_the_rig(photo: np.ndarray) -> tuple[np.ndarray, FaceAnalysis]:
+    """The photo opened by the rig (jaw_open 0.6): that frame, and its analysis as a new photo (a mouth open over
+    its teeth)."""
+    from models.face.analysis import analyze_face
+
+    opened = puppet_for(analyze_face(photo, size=512)).frame({"jaw_open": 0.6})
+    return opened, analyze_face(opened, size=512)
+
+
 @pytest.mark.parametrize("photo", ["grace_hopper", "astronaut"])
 def test_a_photo_showing_its_lower_teeth_closes_its_lips(photo: str, data_dir) -> None:
     """A photo whose mouth is open over its lower teeth: the photo opened by the rig (jaw_open 0.6) and taken as a
@@ -728,10 +737,8 @@ def test_a_photo_showing_its_lower_teeth_closes_its_lips(photo: str, data_dir) -
     comes down no further than a smile's opening: the lower one rises the rest (0.051, 0.022)."""
     import scripts.sample_photos as samples
     from models.eval.lipsync import CLOSED, aperture, face_points
-    from models.face.analysis import analyze_face
 
-    opened = puppet_for(analyze_face(getattr(samples, photo)(), size=512)).frame({"jaw_open": 0.6})
-    face = analyze_face(opened, size=512)
+    _, face = _opened_by_the_rig(getattr(samples, photo)())
     assert aperture(face_points([face.image])[0]) > 4 * CLOSED
     pressed = puppet_for(face).frame({"lip_press": 1.0})
     assert aperture(face_points([pressed])[0]) < CLOSED
@@ -742,11 +749,9 @@ def test_lips_pressed_from_an_opened_photo_leave_no_speck_of_its_teeth(data_dir)
     lips towards the corners, and lips pressed together from it kept a grey speck of them at a corner (14 pixels as
     grey as her teeth, Lab a* < 140, between the outer lips; her lips and skin are a* 145 and up). They are painted
     in the upper lip's colour where the warp samples (mouth.lips_over_opening)."""
-    from models.face.analysis import analyze_face
     from scripts.sample_photos import grace_hopper
 
-    opened = puppet_for(analyze_face(grace_hopper(), size=512)).frame({"jaw_open": 0.6})
-    face = analyze_face(opened, size=512)
+    opened, face = _opened_by_the_rig(grace_hopper())
     (x0, y0), (x1, y1) = face.landmarks[48:60].min(0).astype(int), face.landmarks[48:60].max(0).astype(int)
 
     def grey(image: np.ndarray) -> int:
