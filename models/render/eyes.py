@@ -67,6 +67,7 @@ DRAWN_SOFTNESS = 1.0  # px: how soft the drawn lid's edges are already (anti-ali
 # cameraman's squinting near eye: 0.29 (his clip's identity max 0.399, on a shut frame; 0.333 with the fold kept),
 # his far eye 0.47; the other sample photos and held-out faces 0.54 and up (their pixels unchanged)
 HOODED_BROW = (0.5, 0.3)
+FOLD_SOFTNESS = 0.02  # eye widths (at least 0.7 px): how far the fold's edge blends into the lid slid out under it
 
 
 @dataclass
@@ -187,7 +188,7 @@ def _fold_shade(luma: np.ndarray, skin: np.ndarray, band: np.ndarray, width: flo
     if not band.any():
         return None
     darker = _darker_than_skin(luma, skin)
-    weight = cv2.GaussianBlur(band.astype(np.float32), (0, 0), max(0.02 * width, 0.7))
+    weight = cv2.GaussianBlur(band.astype(np.float32), (0, 0), max(FOLD_SOFTNESS * width, 0.7))
     return (1 - weight * darker).astype(np.float32)
 
 
