@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.face.frame import BROWS, LEFT_EYE_SLIT, RIGHT_EYE_SLIT
+from models.face.frame import BROWS, JAW, LEFT_EYE_SLIT, RIGHT_EYE_SLIT
 from models.render.softness import LUMA, photo_softness
 
 EYES = (LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
@@ -68,6 +68,35 @@ DRAWN_SOFTNESS = 1.0  # px: how soft the drawn lid's edges are already (anti-ali
 # his far eye 0.47; the other sample photos and held-out faces 0.54 and up (their pixels unchanged)
 HOODED_BROW = (0.5, 0.3)
 FOLD_SOFTNESS = 0.02  # eye widths (at least 0.7 px): how far the fold's edge blends into the lid slid out under it
+
+
+def eyes_past_edge(points: np.ndarray, size: int) -> np.ndarray:
+    """`points` (68 landmarks in a `size` px frame) with an eye cut by the frame's left or right edge stretched
+    along its corner-to-corner axis, from its inner corner, to the other eye's width, its lids' curves kept: it runs
+    on past the edge, and the mesh's eye slit, the blink and the closing lid cover what the photo shows of it up to
+    the edge. An eye is cut where the face runs past the edge (a jaw point beyond it) and the eye, as wide as the
+    other one, would reach it. dlib fits such an eye squeezed inside the frame: a held-out face's, with his iris at
+    the edge, 0.79 of his other eye's width; closed over that, the iris and white at the edge stayed open (stretched
+    further, to put the edge 0.75 of the way to the outer corner, the lid took its grain from the under-eye fold: a
+    line across it). Any other face's points are returned as they are."""
+    widths = [float(np.linalg.norm(points[upper[-1]] - points[upper[0]])) for upper, _ in EYES]
+    stretched = points
+    for eye, (upper, lower) in enumerate(EYES):
+        chain = list(dict.fromkeys(upper + lower))
+        outer, inner = points[upper[OUTER[eye]]], points[upper[-1 - OUTER[eye]]]
+        axis = (outer - inner) / max(widths[eye], 1e-6)
+        if abs(axis[0]) < 1e-6:
+            continue
+        edge = -0.5 if axis[0] < 0 else size - 0.5
+        to_edge = float((edge - inner[0]) / axis[0])  # along the axis, from the inner corner
+        beyond = points[JAW, 0] < edge if axis[0] < 0 else points[JAW, 0] > edge
+        if to_edge > widths[1 - eye] or not beyond.any():
+            continue
+        along = (points[chain] - inner) @ axis
+        if stretched is points:
+            stretched = points.copy()
+        stretched[chain] += (along * (widths[1 - eye] / widths[eye] - 1))[:, None] * axis
+    return stretched
 
 
 @dataclass

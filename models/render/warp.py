@@ -28,7 +28,7 @@ import numpy as np
 from models.face.analysis import FaceAnalysis
 from models.face.frame import EYES, JAW, LEFT_EYE_SLIT, NOSE_BRIDGE, NOSE_TIP, RIGHT_EYE_SLIT, FaceFrame
 from models.render.base import FrameRenderer
-from models.render.eyes import CORNER_REACH, EyeLayers, build_eyes, close_lid
+from models.render.eyes import CORNER_REACH, EyeLayers, build_eyes, close_lid, eyes_past_edge
 from models.render.head_region import head_hold
 from models.render.mesh import GRID_STEP, LOWER, SLITS, SPLINE_STEPS, UPPER, FaceMesh, build_mesh, spline_matrix
 from models.render.mouth import MouthLayers, build_mouth, inside_box, lips_over_opening, on_commissures
@@ -134,6 +134,9 @@ class Puppet:
         # the opening's corners (mesh, rig, outline) on a toothy smile's dark commissures, which then move with
         # them; the photo and its mouth layers keep dlib's corners (its opening grown over, its teeth, as before)
         points = on_commissures(face.image, face.landmarks, frame, face.teeth_visible and not face.mouth_turned)
+        # an eye cut by the frame's edge runs on past it in the mesh, the rig and the lids, so it closes up to the edge
+        # (a puppet that never blinks keeps it as fitted)
+        points = eyes_past_edge(points, size) if eyes and not face.mouth_turned else points
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
         self.mesh: FaceMesh = build_mesh(points, frame, size)
         corners = self.mesh.vertices[self.mesh.triangles]
@@ -174,7 +177,7 @@ class Puppet:
         self.mouth_lower = _four_channels(self.mouth.lower)
         # a turned face's lids: on the eyes of its second fit that are to be seen, not on its rough eye landmarks
         self.lids = _turned_lids(face) if eyes and face.mouth_turned else []
-        eye_points = face.eye_landmarks if face.mouth_turned else face.landmarks
+        eye_points = face.eye_landmarks if face.mouth_turned else eyes_past_edge(face.landmarks, size)
         self.eyes: EyeLayers | None = build_eyes(face.image, eye_points) if eyes and eye_points is not None else None
         self.jaw_spline = spline_matrix(points[JAW])
         self.down = frame.down

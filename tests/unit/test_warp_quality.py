@@ -13,8 +13,19 @@ from core.settings import get_settings
 from models.eval.readers import read_with_mesh
 from models.face import mesh
 from models.face.analysis import FaceAnalysis
-from models.render.eyes import DRAWN_SOFTNESS, EYES, OUTER, EyeLayers, _along, _softness, build_eyes, close_lid
+from models.render.eyes import (
+    DRAWN_SOFTNESS,
+    EYES,
+    OUTER,
+    EyeLayers,
+    _along,
+    _softness,
+    build_eyes,
+    close_lid,
+    eyes_past_edge,
+)
 from models.render.mesh import SLITS, spline_matrix
+from models.render.softness import LUMA
 from models.render.warp import Puppet, puppet_for
 
 MESH_WEIGHTS = get_settings().weights_dir.resolve()  # where the face mesh is found when the tests are collected
@@ -252,6 +263,39 @@ def test_past_the_outer_corner_the_closed_lid_tapers(data_dir) -> None:
         covered = _lid_alone(face, layers, eye) > 25.5  # by a tenth or more
         at_corner, past = (np.flatnonzero(covered[:, round(x)]).min() for x in (corner[0], corner[0] + outwards * step))
         assert past - at_corner >= step
+
+
+def _eye_cut_by_the_edge() -> np.ndarray:
+    """The astronaut with the photo's left edge through her right eye's outer part (image left): dlib fits that eye
+    squeezed inside the frame, 42 px wide against her other eye's 49."""
+    from scripts.sample_photos import astronaut
+
+    return np.ascontiguousarray(astronaut()[:, 200:])
+
+
+def test_an_eye_cut_by_the_frame_edge_closes_up_to_the_edge(data_dir) -> None:
+    """An eye the photo's edge cuts shuts up to the edge: where the open eye shows its lashes and iris at the edge
+    (from its upper lid down to its outer corner's landmark) the shut frame is lid skin. Closed over the eye as dlib
+    fits it, squeezed inside the frame, the lid ended short of the edge and left them open (luma 75, her skin 182)."""
+    from models.face.analysis import analyze_face
+
+    face = analyze_face(_eye_cut_by_the_edge(), size=512)
+    p = face.landmarks
+    assert p[36, 0] < 0.1 * np.linalg.norm(p[45] - p[42])  # the outer corner as fitted lies at the edge
+    closed = Puppet(face).frame({"blink": 1.0}).astype(np.float32) @ LUMA
+    at_edge = closed[int(p[[37, 38], 1].min()) - 4 : int(p[36, 1]) + 1, :5]
+    assert at_edge.min() > 0.75 * float(face.skin_rgb.astype(np.float32) @ LUMA)
+
+
+def test_an_eye_inside_the_frame_keeps_its_landmarks(data_dir) -> None:
+    """The astronaut at the edge: her face runs past the frame's left edge, her eye (its outer corner 15 px inside)
+    does not: its landmarks stay as fitted (the gallery's frames the same bytes)."""
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import astronaut_at_edge
+
+    face = analyze_face(astronaut_at_edge(), size=512)
+    assert face.landmarks[:17, 0].min() < 0
+    assert eyes_past_edge(face.landmarks, face.size) is face.landmarks
 
 
 @pytest.mark.parametrize("blur", [0.0, 1.5, 3.0])
