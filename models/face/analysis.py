@@ -67,7 +67,7 @@ TEETH_UNDER_LIP = 0.82  # a turned face's upper lip over its teeth is at most th
 # 0.28, the cameraman rendered at jaw_open 0.45 and taken as a photo 0.71 and 0.33, the closed cameraman 0 and 0.18
 LIP_OPEN_TEETH = 0.1
 LIP_OPEN_THICK = 0.25
-CACHE_VERSION = 11  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 12  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -98,6 +98,9 @@ class FaceAnalysis:
     # a turned face (`mouth_turned`): its 68 landmarks fitted again on `image` (refit_turned), whose eyes land on its
     # eye; None for a face not turned far, or where the detector finds no face in `image`
     eye_landmarks: np.ndarray | None = None
+    # a turned face (`mouth_turned`) whose photo shows its lips apart (teeth between them, or a thick opening:
+    # _shows_open); pressed, they flatten (models/render/warp_rig.PRESS_SQUEEZE)
+    lips_apart: bool = False
 
     @property
     def size(self) -> int:
@@ -131,6 +134,7 @@ class FaceAnalysis:
             ("source_hash", str),
             ("frontal", bool),
             ("mouth_turned", bool),
+            ("lips_apart", bool),
         ):
             data[name] = kind(data[name])
         return cls(**data)
@@ -245,7 +249,10 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     frontal = lm.CNN_ONLY_NOTE not in detection.notes
     mouth_turned = not frontal or abs(float(head_pose(points, size)[1])) > TURNED_YAW
     fitted = points
-    points = _mouth_to_lip_line(framed, points) if mouth_turned else inner_lips_on_opening(framed, points)
+    if mouth_turned:
+        points, lips_apart = _mouth_to_lip_line(framed, points)
+    else:
+        points, lips_apart = inner_lips_on_opening(framed, points), False
     # inner lips read from the pixels (models/face/lips.py) end where the teeth's colour fades into the lips', not at
     # the teeth's own edge over the mouth's inside: a held-out parted smile's own teeth, moved and cut at an edge
     # guessed inside that fade, were a pink wedge under the upper lip. Such a mouth gets the teeth drawn for a photo
@@ -272,6 +279,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         frontal=frontal,
         mouth_turned=mouth_turned,
         eye_landmarks=refit_turned(framed, points) if mouth_turned else None,
+        lips_apart=lips_apart,
     )
 
 
@@ -315,13 +323,14 @@ def _eyes_to_lashes(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points
 
 
-def _mouth_to_lip_line(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+def _mouth_to_lip_line(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, bool]:
     """`points` with the mouth drawn in, along its inner corner-to-corner line, to where the dark line between the
     lips runs: on the turned cameraman the fit put one corner 30 px into his cheek (his lips meet over 273 .. 303 px
     at 512, the inner corners lay at 236 and 302), and an opening cut into the cheek there. It is widened only where
     the dark line runs on past a corner (at most LIP_LINE_WIDER): on the cameraman rendered with an open mouth and
     taken as a photo, the fit's mouth ended a third of the opening short of its far end. Only the mouth's landmarks
-    move, along that line, in proportion; then the inner lips are read across it (_inner_lips_to_lip_line)."""
+    move, along that line, in proportion; then the inner lips are read across it (_inner_lips_to_lip_line). Also
+    whether the photo shows its lips apart (_shows_open)."""
     grey = _soft_grey(image)
     first, last = points[list(INNER_CORNERS)]
     axis = last - first
@@ -337,7 +346,7 @@ def _mouth_to_lip_line(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     is_dark = _darkest_across(grey, first, axis, across, steps, side) < dark
     inside = (steps >= 0) & (steps <= width)
     if not is_dark[inside].any():
-        return points
+        return points, False
     line = np.flatnonzero(is_dark & inside)
     lo, hi = int(line[0]), int(line[-1])
     while lo > 0 and is_dark[lo - 1]:  # a dark line that runs on past a corner is followed
@@ -368,7 +377,7 @@ def _darkest_across(
     return darkest.min(1)
 
 
-def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -> np.ndarray:
+def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -> tuple[np.ndarray, bool]:
     """`points` with the inner lips on the opening between the lips, read across the mouth every half pixel along
     its inner corner-to-corner line: the dark line between the lips (darker than `dark`), and the teeth above it up
     to the upper lip (_over_teeth). Each pair of inner-lip landmarks (upper, lower) lies as far apart as the opening
@@ -382,7 +391,7 @@ def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -
     and left the teeth between his lips. Where it is closed, the corners and the pairs keep their places along the
     mouth: the fit's pairs lie nearer its far end, as a turned mouth's middle does; spread evenly on the closed
     cameraman, with his near corner lifted onto the line, his pressed lips read 0.024 (the face mesh's aperture,
-    against 0.017) and his opening at jaw_open 0.6 0.107 (against 0.135)."""
+    against 0.017) and his opening at jaw_open 0.6 0.107 (against 0.135). Also whether the mouth is open."""
     first, last = points[list(INNER_CORNERS)]
     length = max(float(np.linalg.norm(last - first)), 1e-6)
     axis = (last - first) / length
@@ -398,7 +407,7 @@ def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -
     spans = np.array([_opening_across(profile, near, dark) for profile in profiles], np.float32)
     found = np.flatnonzero(~np.isnan(spans[:, 0]))
     if not len(found):
-        return points
+        return points, False
     ends = offsets[spans[found][:, [0, 2]].astype(int)]  # (k, 2) top and bottom, px along `down`
     opened = _shows_open(ends, spans[found, 0] < spans[found, 1], length)
     moved = points.copy()
@@ -415,7 +424,7 @@ def _inner_lips_to_lip_line(grey: np.ndarray, points: np.ndarray, dark: float) -
         around = np.abs(steps[found] - along) <= window
         top, bottom = np.median(ends[around], axis=0) if around.any() else ends[np.argmin(np.abs(steps[found] - along))]
         moved[upper], moved[lower] = (first + along * axis + offset * down for offset in (top, bottom))
-    return _outer_lips_around(moved, first, axis, down, LIP_MIN_THICKNESS * length)
+    return _outer_lips_around(moved, first, axis, down, LIP_MIN_THICKNESS * length), opened
 
 
 def _outer_lips_around(

@@ -150,6 +150,7 @@ class Puppet:
             chin_closes=chin_closes,
             rests_parted=parted_rest and face.teeth_visible,
             yaw_deg=float(face.pose[1]),
+            lips_apart=face.lips_apart,
         )
         box = inside_box(face.landmarks, frame, size) if mouth_box else None
         # a video's frame (`teeth_reach`): its teeth reach under its lips as they are; a turned face: the edge found

@@ -60,6 +60,24 @@ TURNED_CHIN = {8: 0.5, 7: 0.4, 9: 0.45, 6: 0.2}
 # widths are 3-D) at 0.17 where frontal faces read 0.23-0.26. Within it the image's width is the mouth's, nearly.
 TURNED_MOUTH = 0.5
 FORESHORTENED_YAW = 30.0
+# Pressed (p/b/m), a turned face's lips that its photo shows apart flatten against each other: seen from the side,
+# an open mouth's lower lip hangs forward and down, and pressed it is pushed back flat under the upper one. Each lip's
+# red narrows towards the line where they meet by PRESS_SQUEEZE of its height with the lips just meeting (beside the
+# corners by PRESS_BESIDE_CORNERS of that: at full share, a held-out face's lower lip beside its far corner rose past
+# the corner and sampled a dark speck). Closed by the rig, a photo's open lips kept their full height (the outer
+# contours follow the inner lips only partly), and the face mesh reads a mouth's closure by its lips' extent: that
+# face, turned 55 degrees with its mouth open, read its pressed frames at 0.047-0.050 of its mouth width, its open
+# vowels at 0.22; now 0.029. Lips the photo shows together keep their height (squeezed by a third of it, the
+# cameraman's lower lip, on his profile's edge, pulled the dark below his chin up into it), and so do lips facing the
+# camera: the astronaut's squeezed to half read as another face (dlib's identity distance up to 0.43, against 0.33)
+# and, smiling, open.
+PRESS_SQUEEZE = 0.5
+PRESS_BESIDE_CORNERS = 0.5
+# The skin under the lower lip follows it up (the chin's own landmarks, by these shares of its middle's move): the
+# held-out face's pressed frames read 0.033 of its mouth width without, 0.029 with.
+PRESS_CHIN = {8: 0.5, 7: 0.4, 9: 0.4}
+OUTER_LIPS = ((49, 50, 51, 52, 53), (55, 56, 57, 58, 59))  # upper, lower
+INNER_LIPS = ((60, 61, 62, 63, 64), (60, 67, 66, 65, 64))  # with the inner corners
 OPEN_NARROWING = 0.08  # px the corners move in per px of gap
 SPREAD = 0.14  # i/e: the lips widen by this share of the half width
 PURSE = 0.24  # o/u/w: they narrow by this share...
@@ -92,6 +110,7 @@ BASES = (
     "blink",
     "yaw",
     "pitch",
+    "press",
 )
 
 
@@ -130,6 +149,7 @@ class Rig:
                 _clip(c.get("blink", 0.0), 0, 1),
                 np.sin(np.radians(c.get("head_yaw", 0.0))),
                 np.sin(np.radians(c.get("head_pitch", 0.0))),
+                press,
             ],
             np.float32,
         )
@@ -164,6 +184,35 @@ def _arc(
     return weights
 
 
+def _lip_heights(closed: np.ndarray, along: np.ndarray, down: np.ndarray, outer, inner) -> np.ndarray:
+    """Each outer lip landmark's distance along `down` to its lip's inner edge at the same place across the mouth,
+    with the lips `closed` (the landmarks once the photo's opening is closed)."""
+    order = np.argsort(along[list(inner)])
+    edge = np.interp(along[list(outer)], along[list(inner)][order], (closed[list(inner)] @ down)[order])
+    return np.abs(edge - closed[list(outer)] @ down)
+
+
+def _press(
+    closed: np.ndarray,
+    along: np.ndarray,
+    down: np.ndarray,
+    n_vertices: int,
+    chin_follows: bool,
+) -> np.ndarray:
+    """The lips pressed together from just meeting: each outer lip contour moves towards the line where they meet by
+    PRESS_SQUEEZE of its lip's height there; with `chin_follows`, the chin follows the lower lip (PRESS_CHIN)."""
+    out = np.zeros((n_vertices, 2), np.float32)
+    for outer, inner, sign in zip(OUTER_LIPS, INNER_LIPS, (1, -1), strict=True):
+        heights = _lip_heights(closed, along, down, outer, inner)
+        for i, height in zip(outer, heights, strict=True):
+            share = PRESS_BESIDE_CORNERS if i in BESIDE_CORNERS else 1.0
+            out[i] += sign * share * PRESS_SQUEEZE * float(height) * down
+    if chin_follows:
+        for i, share in PRESS_CHIN.items():
+            out[i] += share * out[57]
+    return out
+
+
 def build_rig(
     points: np.ndarray,
     frame: FaceFrame,
@@ -173,6 +222,7 @@ def build_rig(
     chin_closes: bool = True,
     rests_parted: bool = False,
     yaw_deg: float = 0.0,
+    lips_apart: bool = False,
 ) -> Rig:
     """The rig of one face; with `jaw_moves` False (a turned face, whose jaw landmarks may lie on the background)
     the mouth opens with the lips alone, the upper rising a little and the lower dropping (TURNED_UPPER), as far as a
@@ -183,7 +233,9 @@ def build_rig(
     drags the collar below the jaw up over the chin (models/render/dub.py). With `rests_parted` (a photo smiling
     with its teeth) the mouth at rest keeps part of the photo's own opening: a smile that shows the teeth relaxes
     with the lips apart; shut, it reads as another face (dlib's identity distance 0.27 against 0.08 at the photo's
-    gap). A face turned past FORESHORTENED_YAW (`yaw_deg`) opens as far as a turned one (TURNED_MOUTH)."""
+    gap). A face turned past FORESHORTENED_YAW (`yaw_deg`) opens as far as a turned one (TURNED_MOUTH). With
+    `lips_apart` (a turned photo that shows its lips apart) its lips flatten against each other pressed
+    (PRESS_SQUEEZE)."""
     down, right, height, width = frame.down, frame.right, frame.height, frame.mouth_width
     along = (points - frame.mouth_centre) @ right / (width / 2)  # -1 .. 1 from corner to corner
     side = np.sign(along)
@@ -208,6 +260,9 @@ def build_rig(
     follow = CLOSE_FOLLOW_LOWER if chin_closes else {i: w for i, w in CLOSE_FOLLOW_LOWER.items() if i >= 17}
     close += scaled(CLOSE_FOLLOW_UPPER, 0.0, float(np.mean(uppers)))
     close += scaled(follow, 0.0, float(np.mean(gaps - uppers)))
+
+    closed = points + close[: len(points)]
+    press = _press(closed, along, down, n_vertices, chin_closes) if lips_apart else shape()
 
     drop = _arc(along, LOWER_ARCS, 0.5) | JAW_DROP
     if not jaw_moves:
@@ -252,6 +307,7 @@ def build_rig(
         "blink": blink,
         "yaw": yaw,
         "pitch": pitch,
+        "press": press,
     }
     pivot = points[CHIN] + down * PIVOT_BELOW_CHIN * height
     foreshortened = not jaw_moves or abs(yaw_deg) > FORESHORTENED_YAW  # its mouth's width in the image is not its own

@@ -195,14 +195,14 @@ def test_a_turned_mouth_spreads_its_inner_lips_along_the_opening_only_where_the_
     0.30 .. 0.75): there dlib's fit bunches them at one end. Spread on the closed cameraman too (0.28 .. 0.74, his
     near corner lifted onto the line), his pressed lips read 0.024 by the face mesh (0.017 before) and his opening at
     jaw_open 0.6 0.107 (0.135). Closed, they keep the fit's places, nearer the far end as a turned mouth's middle
-    lies: 0.40 .. 0.69."""
+    lies: 0.40 .. 0.69. Whether the photo shows its lips apart is kept (pressed, such lips flatten)."""
     from models.render.warp import Puppet
 
     face = analyze_face(np.dstack([cameraman()] * 3))
-    assert face.mouth_turned
+    assert face.mouth_turned and not face.lips_apart
     assert _pairs_along(face.landmarks)[0] > 0.35
     for jaw in (0.45, 0.6):
         photo = analyze_face(Puppet(face).frame({"jaw_open": jaw}))
-        assert photo.mouth_turned
+        assert photo.mouth_turned and photo.lips_apart
         along = _pairs_along(photo.landmarks)
         assert along[0] < 0.33 and along[2] > 0.7

@@ -371,6 +371,39 @@ def test_lips_closed_from_a_smile_meet_without_dark_gaps(astronaut_face: FaceAna
     assert (value < 90).sum() < 65
 
 
+def _lips_height(face: FaceAnalysis, rig, coefficients: np.ndarray) -> float:
+    """Both lips' height together in the middle (outer upper to outer lower landmark, along the face), in pixels."""
+    moved = face.landmarks + np.tensordot(coefficients, rig.bases, 1)[: len(face.landmarks)]
+    return float((moved[57] - moved[51]) @ face.frame.down)
+
+
+def test_a_turned_faces_pressed_lips_flatten_where_the_photo_parts_them(astronaut_face: FaceAnalysis, data_dir) -> None:
+    """Pressed for a p/b/m, a turned face's lips that its photo shows apart flatten against each other. The astronaut
+    taken as such a face: closed by the rig, her lips kept their full height (27.5 px, her photo's lips about 23),
+    now half of it. Facing the camera, hers keep their height; Grace Hopper's, together in her photo, keep it
+    turned."""
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import grace_hopper
+
+    turned = replace(astronaut_face, mouth_turned=True, lips_apart=True)
+    closed_photo = replace(analyze_face(grace_hopper()), mouth_turned=True)
+    for face, least, most in ((turned, 0.4, 0.6), (astronaut_face, 1.0, 1.0), (closed_photo, 0.95, 1.0)):
+        rig = Puppet(face).rig
+        met = _lips_height(face, rig, np.eye(len(rig.bases))[0])  # the photo's opening closed, nothing more
+        pressed = _lips_height(face, rig, rig.coefficients({"lip_press": 1.0}))
+        assert least * met - 0.1 <= pressed <= most * met + 0.1
+
+
+@pytest.mark.skipif(not mesh.availability().ok, reason=mesh.availability().reason)
+def test_turned_lips_pressed_from_a_parted_photo_read_closed(astronaut_face: FaceAnalysis, mesh_data_dir) -> None:
+    """The face mesh reads how closed a mouth is by its lips' extent, not by where they meet: the astronaut taken as
+    turned, her lips closed from her parted smile at their full height, read 0.095 of her mouth's width pressed
+    (her openings about 0.23), now 0.071."""
+    puppet = Puppet(replace(astronaut_face, mouth_turned=True, lips_apart=True))
+    aperture = read_with_mesh([puppet.frame({"lip_press": 1.0})]).apertures[0]
+    assert aperture < 0.085
+
+
 def _lower_lip_curve(face: FaceAnalysis, controls: dict[str, float]) -> np.ndarray:
     """The open mouth's lower inner-lip outline as the renderer draws it, in (across, down) face-frame pixels
     from the mouth's centre, ordered across."""
