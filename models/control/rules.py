@@ -309,15 +309,14 @@ def mouth_distance(lips: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def place_blinks(starts: np.ndarray, shape: np.ndarray, distance: np.ndarray, fps: int) -> np.ndarray:
-    """Each of the (sorted) blink `starts` moved, within BLINK_REACH, to the nearest frame from which every frame
-    of the blink (`shape` over 0) sees a calm mouth (`distance`, mouth_distance per frame of a clip from frame 0,
-    at most BLINK_BUSY), or where none does, within BLINK_HOLD, or where none does either, to where the mouth is
-    nearest rest over the blink; at least
-    BLINK_SPACING after the blink before, and not past the clip's end if it fits in it. People blink at pauses
-    and the ends of phrases, not mid-word. Every frame of the blink counts alike: a third closed moves dlib's
-    identity distance as much as shut (0.36 on two_people, over a wide vowel). Placed so from every start the
-    gallery clip allows, the blink frames' worst distance averages 0.358 on the astronaut and 0.265 on
-    two_people, against 0.391 and 0.323 where they were due (rendered frames, before encoding)."""
+    """Each of the (sorted) blink `starts` moved, within BLINK_REACH, to the nearest frame from which every frame of
+    the blink (`shape` over 0) sees a calm mouth (`distance`, mouth_distance per frame of a clip from frame 0, at
+    most BLINK_BUSY), or where none does, within BLINK_HOLD, or where none does either, to where the mouth is
+    nearest rest over the blink; at least BLINK_SPACING after the blink before, and not past the clip's end if it
+    fits in it. People blink at pauses and the ends of phrases, not mid-word. Every frame of the blink counts alike:
+    a third closed moves dlib's identity distance as much as shut (0.36 on two_people, over a wide vowel). Placed so
+    from every start the gallery clip allows, the blink frames' worst distance averages 0.358 on the astronaut and
+    0.265 on two_people, against 0.391 and 0.323 where they were due (rendered frames, before encoding)."""
     n, visible = len(distance), int(np.count_nonzero(shape > 0))
     if n == 0:
         return starts
