@@ -70,6 +70,11 @@ HOODED_BROW = (0.5, 0.3)
 FOLD_SOFTNESS = 0.02  # eye widths (at least 0.7 px): how far the fold's edge blends into the lid slid out under it
 
 
+def _eye_widths(points: np.ndarray) -> list[float]:
+    """Each eye's width, corner to corner along its upper lid's ends (px)."""
+    return [float(np.linalg.norm(points[upper[-1]] - points[upper[0]])) for upper, _ in EYES]
+
+
 def eyes_past_edge(points: np.ndarray, size: int) -> np.ndarray:
     """`points` (68 landmarks in a `size` px frame) with an eye cut by the frame's left or right edge stretched
     along its corner-to-corner axis, from its inner corner, to the other eye's width, its lids' curves kept: it runs
@@ -79,7 +84,7 @@ def eyes_past_edge(points: np.ndarray, size: int) -> np.ndarray:
     the edge, 0.79 of his other eye's width; closed over that, the iris and white at the edge stayed open (stretched
     further, to put the edge 0.75 of the way to the outer corner, the lid took its grain from the under-eye fold: a
     line across it). Any other face's points are returned as they are."""
-    widths = [float(np.linalg.norm(points[upper[-1]] - points[upper[0]])) for upper, _ in EYES]
+    widths = _eye_widths(points)
     stretched = points
     for eye, (upper, lower) in enumerate(EYES):
         chain = list(dict.fromkeys(upper + lower))
@@ -120,7 +125,7 @@ def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     mask = np.zeros((size, size), bool)
     lashes, creases, textured, lid_skin, folds = [], [], [], [], []
-    widths = [float(np.linalg.norm(points[upper[-1]] - points[upper[0]])) for upper, _ in EYES]
+    widths = _eye_widths(points)
     mean_width = float(np.mean(widths))
     softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], mean_width)
     soft_photo = softness > SHARP_SOFTNESS
