@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH, MOUTH_SLIT, FaceFrame, mouth_opening
+from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH, MOUTH_SLIT, OUTER_LIP, FaceFrame, mouth_opening
 from models.face.lips import teeth_in_pixels
 from models.render.mesh import spline_matrix
 from models.render.softness import LUMA, photo_softness
@@ -33,6 +33,7 @@ CAVITY_RGB = np.array([0.55, 0.33, 0.31], np.float32)  # of the lip colour
 TONGUE_RGB = np.array([0.95, 0.6, 0.6], np.float32)
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
 UPPER_LIP_OUTLINE = [48, 49, 50, 51, 52, 53, 54, 64, 63, 62, 61, 60]  # the upper lip's outer and inner edge
+LOWER_LIP_OUTLINE = [48, 59, 58, 57, 56, 55, 54, 64, 65, 66, 67, 60]
 OPENING_MARGIN = 0.015  # mouth widths: dlib's inner-lip line lies this far inside the lips' real edge
 # Lower teeth in the cavity's shade are lit by what it bounces: the lips' hue, to this power where lit fully and
 # twice it in the deepest shade (a darkened ivory alone reads olive grey next to the red cavity)
@@ -57,6 +58,12 @@ SOFTNESS_AROUND = (0.25, 0.3)
 # lips' inner edge included); sharp photos read about as soft around the lips (Grace Hopper 1.08 px, two_people 1.04
 # at 512) and keep their mouths as they were
 DRAWN_SOFTNESS = 1.1
+LIP_SHADE = 0.4  # of a lip's median luma: shade on it this dark is painted over with the teeth it touches
+# dlib's inner lips run through the teeth where this share of them (by redness) lies on the lips beside the opening's
+# middle: 0.32-0.33 on a speaking face (obama2) whose inner upper lip runs down through its shaded upper teeth, 0.15
+# on Grace Hopper opened by the rig; 0.04-0.06 on the astronaut's smile, opened by the rig or not
+THROUGH_TEETH = 0.1
+STREAKS = 2.0  # px along the mouth: the lip stretched over teeth is smoothed this much in how far it stretches
 
 
 @dataclass
@@ -347,20 +354,43 @@ def lips_over_opening(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -
         return image
     mask = np.zeros(image.shape[:2], np.uint8)
     cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    image = _lip_over_corner_teeth(image, points, frame)
+    image, painted = _lip_over_corner_teeth(image, points, frame)
     grow = max(1, round(OPENING_MARGIN * frame.mouth_width))
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    if painted:
+        mask |= _dark_corners(image, points, frame, mask.astype(bool))
     return cv2.inpaint(np.ascontiguousarray(image), mask, 2 * grow + 1, cv2.INPAINT_TELEA)
 
 
-def _lip_over_corner_teeth(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> np.ndarray:
-    """`image` with its teeth towards the corners (`_teeth_at_corners`) painted in the upper lip's colour beside
-    them. Grown over from around them instead, they took the light skin beyond the corner: a pale patch on the
-    pressed upper lip, read as still parted (0.07)."""
-    teeth = _teeth_at_corners(image, points, frame)
+def _lip_over_corner_teeth(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, bool]:
+    """`image` with its teeth towards the corners (`_teeth_at_corners`) painted over, and whether dlib's inner lips
+    run through the teeth (THROUGH_TEETH). Grown over from around them, they took the light skin beyond the corner:
+    a pale patch on the pressed upper lip, read as still parted (0.07). A few of them beside the upper inner lip
+    (a smile's) are painted in the upper lip's colour beside them; where dlib's inner lips run through them, they
+    and the dark shade they touch are painted over with the lip they lie on, stretched over them from its outer
+    edge in each column. Painted in the lip's colour there, a speaking face's shaded upper teeth were a flat brown
+    band under its pressed upper lip; left on the lower lip, its lower teeth were a white speck at a pressed corner."""
+    found = teeth_in_pixels(image, points)
+    if found is None:
+        return image, False
+    upper, lower = (_lip(image.shape[:2], points[outline]) for outline in (UPPER_LIP_OUTLINE, LOWER_LIP_OUTLINE))
+    on_upper = _teeth_at_corners(found & upper, points, frame, (61, 63))
+    on_lower = _teeth_at_corners(found & lower, points, frame, (67, 65))
+    if np.count_nonzero(on_upper | on_lower) < THROUGH_TEETH * np.count_nonzero(found):
+        return _lip_colour_over(image, on_upper, upper & ~on_upper, points, frame), False
+    for lip, teeth, flip in ((upper, on_upper, slice(None)), (lower, on_lower, slice(None, None, -1))):
+        if teeth.any():
+            teeth = teeth | _shade_on(image, lip, teeth)
+            image = np.ascontiguousarray(_lip_stretched_over(image[flip], teeth[flip], (lip & ~teeth)[flip])[flip])
+    return image, True
+
+
+def _lip_colour_over(
+    image: np.ndarray, teeth: np.ndarray, lip: np.ndarray, points: np.ndarray, frame: FaceFrame
+) -> np.ndarray:
+    """`image` with its `teeth` painted in the median colour of the `lip` beside them, each corner its own."""
     if not teeth.any():
         return image
-    lip = _upper_lip(image.shape[:2], points) & ~teeth
     painted = image.astype(np.float32)
     middle = (points[INNER_CORNERS[0]] + points[INNER_CORNERS[1]]) / 2
     xs = np.arange(image.shape[1])
@@ -374,26 +404,82 @@ def _lip_over_corner_teeth(image: np.ndarray, points: np.ndarray, frame: FaceFra
     return np.round(image + alpha * (painted - image)).astype(image.dtype)
 
 
-def _teeth_at_corners(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> np.ndarray:
-    """The photo's teeth (`teeth_in_pixels`) beside its opening's middle, towards the corners, where they reach
-    past dlib's inner lips (Grace Hopper opened by the rig): left in what the warp samples, her lips pressed together
-    kept a grey speck of her upper teeth at a corner. Painted over in the middle too, where the teeth reach a little
-    above dlib's upper inner lip, her pressed lips showed that band as a wider dark line (read 0.07, not closed)."""
-    teeth = teeth_in_pixels(image, points)
-    if teeth is None:
-        return np.zeros(image.shape[:2], bool)
-    # on the upper lip alone: the teeth found reach out past the lips, where a smile's skin is as pale as they are
-    teeth &= _upper_lip(image.shape[:2], points)
+def _dark_corners(image: np.ndarray, points: np.ndarray, frame: FaceFrame, opening: np.ndarray) -> np.ndarray:
+    """The dark commissures joining the `opening` (a boolean mask) out to COMMISSURE_REACH past dlib's outer lips,
+    much darker than the lips (LIP_SHADE), a uint8 mask: left in what the warp samples, where dlib's outer corner
+    lies inside the commissure (obama2), a dark wedge beside lips pressed together."""
+    mouth = _lip(image.shape[:2], points[OUTER_LIP])
+    reach = 2 * max(1, round(COMMISSURE_REACH * frame.mouth_width)) + 1
+    around = cv2.dilate(mouth.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool)
+    return _dark_touching(image, around, mouth & ~opening, opening).astype(np.uint8)
+
+
+def _lip_stretched_over(image: np.ndarray, teeth: np.ndarray, lip: np.ndarray) -> np.ndarray:
+    """`image` with the `lip` above the `teeth` in each column stretched down over them, blended in over a pixel."""
+    rows = np.arange(image.shape[0], dtype=np.float32)
+    map_x = np.broadcast_to(np.arange(image.shape[1], dtype=np.float32), image.shape[:2]).copy()
+    map_y = np.broadcast_to(rows[:, None], image.shape[:2]).copy()
+    over = np.zeros(image.shape[:2], bool)
+    columns = np.nonzero(teeth.any(0))[0]
+    tops = np.array([np.argmax(teeth[:, x]) for x in columns])
+    bottoms = np.array([teeth.shape[0] - np.argmax(teeth[::-1, x]) for x in columns])
+    starts = tops - np.array([_run_above(lip[:, x], top) for x, top in zip(columns, tops, strict=True)])
+    # the teeth's top edge is ragged, the lip's outer edge is not: each column's share of lip smoothed along the
+    # mouth (stretched column by column as found, the lip was streaked)
+    share = cv2.GaussianBlur(((tops - starts) / (bottoms - starts)).astype(np.float32)[None, :], (0, 0), STREAKS)[0]
+    for x, start, bottom, lip_share in zip(columns, starts, bottoms, share, strict=True):
+        if lip_share <= 0:
+            continue
+        span = np.arange(start, bottom)
+        map_y[start:bottom, x] = start + (span - start + 0.5) * lip_share - 0.5
+        over[start:bottom, x] = True
+    painted = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    # blended in over a pixel: painted in hard, the patch's edge was a staircase
+    alpha = np.maximum(cv2.GaussianBlur(over.astype(np.float32), (0, 0), 1.0), over)[..., None]
+    return np.round(image + alpha * (painted - image)).astype(image.dtype)
+
+
+def _shade_on(image: np.ndarray, lip: np.ndarray, teeth: np.ndarray) -> np.ndarray:
+    """The dark shade on a `lip` that touches its `teeth` (a commissure's), much darker than the lip: left beside
+    the teeth painted over, it was a dark wedge at a pressed corner."""
+    return _dark_touching(image, lip, lip & ~teeth, teeth)
+
+
+def _dark_touching(image: np.ndarray, within: np.ndarray, lips: np.ndarray, touched: np.ndarray) -> np.ndarray:
+    """What lies `within` (a boolean mask) darker than LIP_SHADE of the median luma of the `lips`, in pieces that
+    touch `touched`, a boolean mask."""
+    luma = cv2.GaussianBlur(image.astype(np.float32) @ LUMA, (0, 0), 1.0)
+    dark = within & (luma < LIP_SHADE * np.median(luma[lips]))
+    _, labels = cv2.connectedComponents(dark.astype(np.uint8), connectivity=8)
+    near = cv2.dilate(touched.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    pieces = np.unique(labels[near & dark])
+    return np.isin(labels, pieces[pieces > 0])
+
+
+def _run_above(column: np.ndarray, row: int) -> int:
+    """How many pixels of `column` (boolean) are set right above `row`, in one run."""
+    above = column[:row][::-1]
+    return int(np.argmin(above)) if not above.all() else len(above)
+
+
+def _teeth_at_corners(teeth: np.ndarray, points: np.ndarray, frame: FaceFrame, middle: tuple[int, int]) -> np.ndarray:
+    """The photo's `teeth` on a lip (`teeth_in_pixels`, on the lip alone: they reach out past the lips, where a
+    smile's skin is as pale as they are) beside the opening's middle (between the inner-lip landmarks `middle`),
+    towards the corners, where they reach past dlib's inner lips (Grace Hopper opened by the rig): left in what the
+    warp samples, her lips pressed together kept a grey speck of her upper teeth at a corner. Painted over in the
+    middle too, where the teeth reach a little above dlib's upper inner lip, her pressed lips showed that band as a
+    wider dark line (read 0.07, not closed)."""
+    teeth = teeth.copy()
     ys, xs = np.nonzero(teeth)
     along = (np.stack([xs, ys], 1) - points[INNER_CORNERS[0]]) @ frame.right
-    middle = np.sort((points[[61, 63]] - points[INNER_CORNERS[0]]) @ frame.right)
-    beside = (along < middle[0]) | (along > middle[1])
+    ends = np.sort((points[list(middle)] - points[INNER_CORNERS[0]]) @ frame.right)
+    beside = (along < ends[0]) | (along > ends[1])
     teeth[ys[~beside], xs[~beside]] = False
     return teeth
 
 
-def _upper_lip(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
-    """The upper lip between its outer and inner edge, a boolean mask of an image of `shape`."""
+def _lip(shape: tuple[int, ...], outline: np.ndarray) -> np.ndarray:
+    """A lip between its outer and inner edge (`outline`), a boolean mask of an image of `shape`."""
     mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(points[UPPER_LIP_OUTLINE] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    cv2.fillPoly(mask, [np.round(outline * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
     return mask.astype(bool)

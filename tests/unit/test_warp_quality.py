@@ -838,6 +838,32 @@ def test_lips_pressed_from_an_opened_photo_leave_no_speck_of_its_teeth(data_dir)
     assert grey(puppet_for(face).frame({"lip_press": 1.0})) <= 2
 
 
+def test_teeth_painted_over_towards_the_corners_keep_the_lips_grain(data_dir) -> None:
+    """Grace Hopper opened by the rig (jaw_open 0.6) and taken as a photo: dlib's inner lips run through her upper
+    teeth towards the corners (0.15 of the teeth found by redness lie on the lips beside the opening's middle). Painted
+    flat in the upper lip's median colour where the warp samples, a speaking face's shaded teeth so were a flat
+    brown band under its pressed upper lip: her painted teeth's grain (mean |Laplacian|, 1 px in from their edge)
+    was 0.13 of her upper lip's. The lip stretched over them keeps it (0.51)."""
+    from models.face.frame import FaceFrame
+    from models.face.lips import teeth_in_pixels
+    from models.render.mouth import UPPER_LIP_OUTLINE, lips_over_opening
+    from scripts.sample_photos import grace_hopper
+
+    _, face = _opened_by_the_rig(grace_hopper())
+    points = face.landmarks
+    sampled = lips_over_opening(face.image, points, FaceFrame.of(points))
+    upper = np.zeros(face.image.shape[:2], np.uint8)
+    cv2.fillPoly(upper, [np.round(points[UPPER_LIP_OUTLINE]).astype(np.int32)], 1)
+    teeth = teeth_in_pixels(face.image, points) & upper.astype(bool)
+    teeth[:, int(points[61, 0]) : int(points[63, 0]) + 1] = False  # towards the corners
+    square = np.ones((3, 3), np.uint8)
+    painted = cv2.erode(teeth.astype(np.uint8), square).astype(bool)
+    lip = cv2.erode(upper & ~cv2.dilate(teeth.astype(np.uint8), np.ones((5, 5), np.uint8)), square).astype(bool)
+    grain = np.abs(cv2.Laplacian(cv2.cvtColor(sampled, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F))
+    assert np.count_nonzero(painted) >= 20
+    assert grain[painted].mean() > 0.3 * grain[lip].mean()
+
+
 def test_a_closed_lid_leaves_no_tuft_of_lashes_past_the_outer_corner(data_dir) -> None:
     """A soft photo's lashes sweep up and out past the outer corner, where the closed lid covers only partly: left
     there, they were a dark tuft above the end of the closed lid's lash line (astronaut_small: the darkest pixel up to
