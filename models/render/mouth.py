@@ -63,6 +63,10 @@ LIP_SHADE = 0.4  # of a lip's median luma: shade on it this dark is painted over
 # middle: 0.32-0.33 on a speaking face (obama2) whose inner upper lip runs down through its shaded upper teeth, 0.15
 # on Grace Hopper opened by the rig; 0.04-0.06 on the astronaut's smile, opened by the rig or not
 THROUGH_TEETH = 0.1
+# mouth widths: teeth on the lower lip are looked for no further than this from dlib's inner lips: past it, a small
+# tilted smile's pale skin beside the corner, inside dlib's outer lower lip, was taken for them (its lip stretched
+# over it, a pale block at the pressed corner); a speaking face's (obama2) lower teeth reach 0.04 past them
+LOWER_TEETH_REACH = 0.05
 STREAKS = 2.0  # px along the mouth: the lip stretched over teeth is smoothed this much in how far it stretches
 
 
@@ -375,7 +379,7 @@ def _lip_over_corner_teeth(image: np.ndarray, points: np.ndarray, frame: FaceFra
         return image, False
     upper, lower = (_lip(image.shape[:2], points[outline]) for outline in (UPPER_LIP_OUTLINE, LOWER_LIP_OUTLINE))
     on_upper = _teeth_at_corners(found & upper, points, frame, (61, 63))
-    on_lower = _teeth_at_corners(found & lower, points, frame, (67, 65))
+    on_lower = _teeth_at_corners(found & lower & _near_opening(points, frame, image.shape[:2]), points, frame, (67, 65))
     if np.count_nonzero(on_upper | on_lower) < THROUGH_TEETH * np.count_nonzero(found):
         return _lip_colour_over(image, on_upper, upper & ~on_upper, points, frame), False
     for lip, teeth, flip in ((upper, on_upper, slice(None)), (lower, on_lower, slice(None, None, -1))):
@@ -383,6 +387,13 @@ def _lip_over_corner_teeth(image: np.ndarray, points: np.ndarray, frame: FaceFra
             teeth = teeth | _shade_on(image, lip, teeth)
             image = np.ascontiguousarray(_lip_stretched_over(image[flip], teeth[flip], (lip & ~teeth)[flip])[flip])
     return image, True
+
+
+def _near_opening(points: np.ndarray, frame: FaceFrame, shape: tuple[int, ...]) -> np.ndarray:
+    """What lies within LOWER_TEETH_REACH of dlib's inner-lip polygon, a boolean mask of an image of `shape`."""
+    reach = 2 * max(1, round(LOWER_TEETH_REACH * frame.mouth_width)) + 1
+    inner = _lip(shape, points[INNER_LIP]).astype(np.uint8)
+    return cv2.dilate(inner, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))).astype(bool)
 
 
 def _lip_colour_over(
