@@ -128,7 +128,7 @@ def implausible(points: np.ndarray) -> bool:
 
 def _outside(points: np.ndarray, opening: np.ndarray, corner: tuple[int, int]) -> float:
     """The share of the `opening` (a crop whose first pixel lies at `corner`) outside dlib's inner-lip polygon."""
-    inner = _polygon(points[INNER_LIP] - np.asarray(corner, np.float32), opening.shape)
+    inner = polygon_mask(points[INNER_LIP] - np.asarray(corner, np.float32), opening.shape)
     return float(np.count_nonzero(opening & ~inner)) / max(np.count_nonzero(opening), 1)
 
 
@@ -150,9 +150,9 @@ def _opening(
     lab = _smoothed_lab(crop, width).astype(np.float32)
     light, red = lab[..., 0], lab[..., 1]
     local = points - low
-    inner = _polygon(local[INNER_LIP], light.shape)
+    inner = polygon_mask(local[INNER_LIP], light.shape)
     # dlib's inner lips lie near the opening, if not on it: it is looked for inside the outer ones, not far off these
-    outline = _polygon(local[OUTER_LIP], light.shape, grow=round(reach)) & _grown(inner, INNER_REACH * width)
+    outline = polygon_mask(local[OUTER_LIP], light.shape, grow=round(reach)) & _grown(inner, INNER_REACH * width)
     lips = outline & ~inner
     if np.count_nonzero(inner) < 12 or np.count_nonzero(lips) < 12:
         return None
@@ -226,7 +226,8 @@ def _across_at(chain: np.ndarray, at: float) -> float:
     return float(np.interp(at, chain[order, 0], chain[order, 1]))
 
 
-def _polygon(polygon: np.ndarray, shape: tuple[int, ...], grow: int = 0) -> np.ndarray:
+def polygon_mask(polygon: np.ndarray, shape: tuple[int, ...], grow: int = 0) -> np.ndarray:
+    """The `polygon` filled (sub-pixel corners), grown by `grow` px, a boolean mask of an image of `shape`."""
     mask = np.zeros(shape[:2], np.uint8)
     cv2.fillPoly(mask, [np.round(polygon * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
     if grow > 0:

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH, MOUTH_SLIT, OUTER_LIP, FaceFrame, mouth_opening
-from models.face.lips import teeth_in_pixels
+from models.face.lips import polygon_mask, teeth_in_pixels
 from models.render.mesh import spline_matrix
 from models.render.softness import LUMA, photo_softness
 
@@ -345,9 +345,7 @@ def _own_teeth(opening: np.ndarray) -> np.ndarray:
 
 def _opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """1 inside the photo's mouth opening (its inner lip line), 0 elsewhere."""
-    mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    return mask
+    return polygon_mask(points[INNER_LIP], image.shape).astype(np.uint8)
 
 
 def lips_over_opening(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> np.ndarray:
@@ -356,11 +354,9 @@ def lips_over_opening(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -
     dark corners between them. What shows through an opening comes from the mouth layers, not from here."""
     if mouth_opening(points) < 0.5:
         return image
-    mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(points[INNER_LIP] * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
     image, painted = _lip_over_corner_teeth(image, points, frame)
     grow = max(1, round(OPENING_MARGIN * frame.mouth_width))
-    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    mask = polygon_mask(points[INNER_LIP], image.shape, grow).astype(np.uint8)
     if painted:
         mask |= _dark_corners(image, points, frame, mask.astype(bool))
     return cv2.inpaint(np.ascontiguousarray(image), mask, 2 * grow + 1, cv2.INPAINT_TELEA)
@@ -377,7 +373,7 @@ def _lip_over_corner_teeth(image: np.ndarray, points: np.ndarray, frame: FaceFra
     found = teeth_in_pixels(image, points)
     if found is None:
         return image, False
-    upper, lower = (_lip(image.shape[:2], points[outline]) for outline in (UPPER_LIP_OUTLINE, LOWER_LIP_OUTLINE))
+    upper, lower = (polygon_mask(points[outline], image.shape) for outline in (UPPER_LIP_OUTLINE, LOWER_LIP_OUTLINE))
     on_upper = _teeth_at_corners(found & upper, points, frame, (61, 63))
     on_lower = _teeth_at_corners(found & lower & _near_opening(points, frame, image.shape[:2]), points, frame, (67, 65))
     if np.count_nonzero(on_upper | on_lower) < THROUGH_TEETH * np.count_nonzero(found):
@@ -391,9 +387,7 @@ def _lip_over_corner_teeth(image: np.ndarray, points: np.ndarray, frame: FaceFra
 
 def _near_opening(points: np.ndarray, frame: FaceFrame, shape: tuple[int, ...]) -> np.ndarray:
     """What lies within LOWER_TEETH_REACH of dlib's inner-lip polygon, a boolean mask of an image of `shape`."""
-    reach = 2 * max(1, round(LOWER_TEETH_REACH * frame.mouth_width)) + 1
-    inner = _lip(shape, points[INNER_LIP]).astype(np.uint8)
-    return cv2.dilate(inner, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))).astype(bool)
+    return polygon_mask(points[INNER_LIP], shape, max(1, round(LOWER_TEETH_REACH * frame.mouth_width)))
 
 
 def _lip_colour_over(
@@ -419,7 +413,7 @@ def _dark_corners(image: np.ndarray, points: np.ndarray, frame: FaceFrame, openi
     """The dark commissures joining the `opening` (a boolean mask) out to COMMISSURE_REACH past dlib's outer lips,
     much darker than the lips (LIP_SHADE), a uint8 mask: left in what the warp samples, where dlib's outer corner
     lies inside the commissure (a held-out speaking face), a dark wedge beside lips pressed together."""
-    mouth = _lip(image.shape[:2], points[OUTER_LIP])
+    mouth = polygon_mask(points[OUTER_LIP], image.shape)
     reach = 2 * max(1, round(COMMISSURE_REACH * frame.mouth_width)) + 1
     around = cv2.dilate(mouth.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool)
     return _dark_touching(image, around, mouth & ~opening, opening).astype(np.uint8)
@@ -487,10 +481,3 @@ def _teeth_at_corners(teeth: np.ndarray, points: np.ndarray, frame: FaceFrame, m
     beside = (along < ends[0]) | (along > ends[1])
     teeth[ys[~beside], xs[~beside]] = False
     return teeth
-
-
-def _lip(shape: tuple[int, ...], outline: np.ndarray) -> np.ndarray:
-    """A lip between its outer and inner edge (`outline`), a boolean mask of an image of `shape`."""
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(outline * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    return mask.astype(bool)
