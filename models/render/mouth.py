@@ -404,9 +404,7 @@ def _lip_colour_over(
         colour = np.median(image[lip & beside[None, :]], axis=0) if (lip & beside[None, :]).any() else None
         if colour is not None:
             painted[teeth & beside[None, :]] = colour
-    # blended in over a pixel: painted in hard, the patch's edge was a staircase
-    alpha = np.maximum(cv2.GaussianBlur(teeth.astype(np.float32), (0, 0), 1.0), teeth)[..., None]
-    return np.round(image + alpha * (painted - image)).astype(image.dtype)
+    return _blended_in(image, painted, teeth)
 
 
 def _dark_corners(image: np.ndarray, points: np.ndarray, frame: FaceFrame, opening: np.ndarray) -> np.ndarray:
@@ -439,8 +437,13 @@ def _lip_stretched_over(image: np.ndarray, teeth: np.ndarray, lip: np.ndarray) -
         map_y[start:bottom, x] = start + (span - start + 0.5) * lip_share - 0.5
         over[start:bottom, x] = True
     painted = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-    # blended in over a pixel: painted in hard, the patch's edge was a staircase
-    alpha = np.maximum(cv2.GaussianBlur(over.astype(np.float32), (0, 0), 1.0), over)[..., None]
+    return _blended_in(image, painted, over)
+
+
+def _blended_in(image: np.ndarray, painted: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """`image` with `painted` (float32) laid over it `where` (a boolean mask), blended in over a pixel: painted in
+    hard, the patch's edge was a staircase."""
+    alpha = np.maximum(cv2.GaussianBlur(where.astype(np.float32), (0, 0), 1.0), where)[..., None]
     return np.round(image + alpha * (painted - image)).astype(image.dtype)
 
 
