@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.face.frame import BROWS, CHIN, EYE_GAPS, INNER_GAPS, MOUTH, FaceFrame
+from models.face.frame import BROWS, CHIN, EYE_GAPS, INNER_GAPS, MOUTH, MOUTH_SLIT, FaceFrame
 
 OPEN_GAP = 0.38  # inner-lip gap at jaw_open = 1, in mouth widths
 REST_PARTED = 0.42  # a photo smiling with its teeth rests with its lips parted by this share of its own gap...
@@ -76,8 +76,6 @@ PRESS_BESIDE_CORNERS = 0.5
 # The skin under the lower lip follows it up (the chin's own landmarks, by these shares of its middle's move): the
 # held-out face's pressed frames read 0.033 of its mouth width without, 0.029 with.
 PRESS_CHIN = {8: 0.5, 7: 0.4, 9: 0.4}
-OUTER_LIPS = ((49, 50, 51, 52, 53), (55, 56, 57, 58, 59))  # upper, lower
-INNER_LIPS = ((60, 61, 62, 63, 64), (60, 67, 66, 65, 64))  # with the inner corners
 OPEN_NARROWING = 0.08  # px the corners move in per px of gap
 SPREAD = 0.14  # i/e: the lips widen by this share of the half width
 PURSE = 0.24  # o/u/w: they narrow by this share...
@@ -202,7 +200,8 @@ def _press(
     """The lips pressed together from just meeting: each outer lip contour moves towards the line where they meet by
     PRESS_SQUEEZE of its lip's height there; with `chin_follows`, the chin follows the lower lip (PRESS_CHIN)."""
     out = np.zeros((n_vertices, 2), np.float32)
-    for outer, inner, sign in zip(OUTER_LIPS, INNER_LIPS, (1, -1), strict=True):
+    outer_lips = (UPPER_ARCS[0][0], LOWER_ARCS[0][0])  # each lip's outer chain; MOUTH_SLIT: their inner edges
+    for outer, inner, sign in zip(outer_lips, MOUTH_SLIT, (1, -1), strict=True):
         heights = _lip_heights(closed, along, down, outer, inner)
         for i, height in zip(outer, heights, strict=True):
             share = PRESS_BESIDE_CORNERS if i in BESIDE_CORNERS else 1.0
