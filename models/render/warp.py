@@ -178,7 +178,8 @@ class Puppet:
         self.mouth_lower = _four_channels(self.mouth.lower)
         # a turned face's lids: on the eyes of its second fit that are to be seen, not on its rough eye landmarks
         self.lids = _turned_lids(face) if eyes and face.mouth_turned else []
-        eye_points = face.eye_landmarks if face.mouth_turned else eyes_past_edge(face.landmarks, size)
+        # (`points` differ from the photo's landmarks only at the mouth: their eyes are the ones stretched above)
+        eye_points = face.eye_landmarks if face.mouth_turned else points
         self.eyes: EyeLayers | None = build_eyes(face.image, eye_points) if eyes and eye_points is not None else None
         self.jaw_spline = spline_matrix(points[JAW])
         self.down = frame.down
