@@ -2,7 +2,7 @@
 
 scikit-image's astronaut (Eileen Collins, NASA, public domain) and cameraman, and matplotlib's Grace Hopper (US
 Navy, public domain), plus what users upload: a face cut by the image edge, a tight crop, RGBA on a light background,
-grayscale, a small face in a big canvas, two people, a tilted head.
+grayscale, a small face in a big canvas, two people, a tilted head, dark glasses.
 
     python -m scripts.sample_photos DIR    # writes every photo to DIR as PNG
 """
@@ -112,6 +112,25 @@ def grace_on_white() -> np.ndarray:
     return out
 
 
+def astronaut_sunglasses() -> np.ndarray:
+    """The astronaut behind dark round sunglasses (a glint on each lens, a bridge): no eye to blink."""
+    from models.face import landmarks as lm
+
+    image = astronaut().copy()
+    points = lm.landmarks(image, lm.detect_faces(image)[0])
+    dark = (18, 20, 24)
+    for eye in (points[36:42], points[42:48]):
+        centre, width = eye.mean(0), float(np.linalg.norm(eye[0] - eye[3]))
+        lens = (int(centre[0]), int(centre[1] - 0.1 * width))
+        cv2.ellipse(image, lens, (int(0.95 * width), int(0.7 * width)), 0, 0, 360, dark, -1, cv2.LINE_AA)
+        glint = (int(centre[0] - 0.4 * width), int(centre[1] - 0.35 * width))
+        cv2.circle(image, glint, 2, (235, 235, 235), -1, cv2.LINE_AA)
+    inner, across = points[39], points[42] - points[39]
+    ends = [np.round(inner + share * across - [0, 8]).astype(int) for share in (0.2, 0.8)]
+    cv2.line(image, tuple(ends[0]), tuple(ends[1]), dark, 3, cv2.LINE_AA)
+    return image
+
+
 PHOTOS: dict[str, Callable[[], np.ndarray]] = {
     "astronaut": astronaut,
     "grace_hopper": grace_hopper,
@@ -124,6 +143,7 @@ PHOTOS: dict[str, Callable[[], np.ndarray]] = {
     "two_people": two_people,
     "astronaut_tilted": astronaut_tilted,
     "grace_on_white": grace_on_white,
+    "astronaut_sunglasses": astronaut_sunglasses,
 }
 
 

@@ -67,7 +67,13 @@ TEETH_UNDER_LIP = 0.82  # a turned face's upper lip over its teeth is at most th
 # 0.28, the cameraman rendered at jaw_open 0.45 and taken as a photo 0.71 and 0.33, the closed cameraman 0 and 0.18
 LIP_OPEN_TEETH = 0.1
 LIP_OPEN_THICK = 0.25
-CACHE_VERSION = 12  # of both caches: bump it when the detection or the analysis changes
+# both eyes lie behind dark lenses where the brightest of the medians of each eye and of the ring around it (LENS_RING
+# eye widths across and high) is darker than this share of the cheeks' brightness (eye_darkness): 0.11 behind a
+# held-out photo's sunglasses, 0.60 and up on 37 photos without (deep shadowed sockets, glasses, dark skin, grayscale)
+DARK_LENS = 0.3
+LENS_RING = (1.8, 1.2)
+DARK_GLASSES_NOTE = "the eyes are behind dark glasses: no blinks are drawn"
+CACHE_VERSION = 13  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -101,6 +107,8 @@ class FaceAnalysis:
     # a turned face (`mouth_turned`) whose photo shows its lips apart (teeth between them, or a thick opening:
     # _shows_open); pressed, they flatten (models/render/warp_rig.PRESS_SQUEEZE)
     lips_apart: bool = False
+    # both eyes lie behind dark lenses (eyes_behind_dark_glasses): the face does not blink (models/render/warp.Puppet)
+    eyes_hidden: bool = False
 
     @property
     def size(self) -> int:
@@ -135,6 +143,7 @@ class FaceAnalysis:
             ("frontal", bool),
             ("mouth_turned", bool),
             ("lips_apart", bool),
+            ("eyes_hidden", bool),
         ):
             data[name] = kind(data[name])
         return cls(**data)
@@ -262,6 +271,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         points = lower_lip_under_teeth(framed, points)
     corners = _transform(np.array(lm.corners(rect), np.float32).reshape(2, 2), matrix)
     open_px = mouth_opening(points)
+    eyes_hidden = eyes_behind_dark_glasses(framed, points)
     return FaceAnalysis(
         image=framed,
         landmarks=points,
@@ -275,11 +285,12 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         n_faces=len(faces),
         face_index=index,
         source_hash=digest,
-        notes=detection.notes + notes,
+        notes=detection.notes + notes + ([DARK_GLASSES_NOTE] if eyes_hidden else []),
         frontal=frontal,
         mouth_turned=mouth_turned,
         eye_landmarks=refit_turned(framed, points) if mouth_turned else None,
         lips_apart=lips_apart,
+        eyes_hidden=eyes_hidden,
     )
 
 
@@ -578,3 +589,27 @@ def teeth_visible(image: np.ndarray, points: np.ndarray, open_px: float) -> bool
     skin_value = float(cv2.cvtColor(skin_colour(image, points).reshape(1, 1, 3), cv2.COLOR_RGB2HSV)[0, 0, 2])
     bright = (hsv[:, 2] > 0.75 * skin_value) & (hsv[:, 1] < 110)
     return bool(bright.mean() > 0.3)
+
+
+def eyes_behind_dark_glasses(image: np.ndarray, points: np.ndarray) -> bool:
+    """Whether both eyes lie behind dark lenses (DARK_LENS). Lids drawn over such lenses only smear them (a held-out
+    photo's sunglasses lost their glints)."""
+    return eye_darkness(image, points) < DARK_LENS
+
+
+def eye_darkness(image: np.ndarray, points: np.ndarray) -> float:
+    """The brightest of the medians of each eye and of the ring around it (LENS_RING), over the cheeks'
+    brightness (skin_colour): low only where both eyes and their surroundings are dark."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    skin = float(cv2.cvtColor(skin_colour(image, points).reshape(1, 1, 3), cv2.COLOR_RGB2GRAY)[0, 0])
+    medians = []
+    for eye in EYES:
+        corners = points[eye]
+        width = float(np.linalg.norm(corners[0] - corners[3]))
+        inside = _polygon_mask(image, corners)
+        ring = np.zeros(grey.shape, np.uint8)
+        centre = tuple(int(v) for v in np.round(corners.mean(0)))
+        cv2.ellipse(ring, centre, tuple(round(share * width / 2) for share in LENS_RING), 0, 0, 360, 1, -1)
+        for region in (inside, ring.astype(bool) & ~inside):
+            medians.append(float(np.median(grey[region])) if region.any() else 255.0)
+    return max(medians) / max(skin, 1.0)

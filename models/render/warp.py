@@ -131,6 +131,8 @@ class Puppet:
         self.size = size = face.size
         frame = face.frame
         self.turned = face.mouth_turned
+        # eyes behind dark glasses do not blink: lids drawn over the lenses only smeared them
+        self.blinks = eyes = eyes and not face.eyes_hidden
         # the opening's corners (mesh, rig, outline) on a toothy smile's dark commissures, which then move with
         # them; the photo and its mouth layers keep dlib's corners (its opening grown over, its teeth, as before)
         points = on_commissures(face.image, face.landmarks, frame, face.teeth_visible and not face.mouth_turned)
@@ -215,8 +217,9 @@ class Puppet:
         self.pixels = np.dstack(np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32)))
 
     def frame(self, controls: dict[str, float]) -> np.ndarray:
-        blink = min(max(float(controls.get("blink", 0.0)), 0.0), 1.0)
-        if self.turned:  # a turned face's rough eye landmarks stay put: its lids are drawn at self.lids
+        blink = min(max(float(controls.get("blink", 0.0)), 0.0), 1.0) if self.blinks else 0.0
+        # a turned face's rough eye landmarks stay put: its lids are drawn at self.lids
+        if self.turned or not self.blinks:
             controls = {**controls, "blink": 0.0}
         coefficients = self.rig.coefficients(controls)
         offsets, upper_offsets, lower_offsets = np.split(np.tensordot(coefficients, self.bases, axes=1), 3)

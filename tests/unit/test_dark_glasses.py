@@ -1,0 +1,39 @@
+"""Eyes behind dark glasses: found by the analysis, said in its notes, and never blinked over (the astronaut behind
+drawn sunglasses; a held-out photo's real ones lost their glints under the drawn lids)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.face.analysis import DARK_GLASSES_NOTE, FaceAnalysis, analyze_face
+from models.face.frame import EYES
+from models.render.warp import Puppet
+from scripts.sample_photos import astronaut_sunglasses
+
+
+def _eyes_box(face: FaceAnalysis) -> tuple[slice, slice]:
+    eyes = face.landmarks[EYES[0] + EYES[1]]
+    margin = int(0.5 * np.ptp(eyes[:, 0]) / 2)
+    (x0, y0), (x1, y1) = eyes.min(0).astype(int) - margin, eyes.max(0).astype(int) + margin
+    return slice(y0, y1), slice(x0, x1)
+
+
+def test_eyes_behind_dark_glasses_are_found_and_said(astronaut_face: FaceAnalysis, data_dir) -> None:
+    face = analyze_face(astronaut_sunglasses())
+    assert face.eyes_hidden and DARK_GLASSES_NOTE in face.notes
+    assert not astronaut_face.eyes_hidden and DARK_GLASSES_NOTE not in astronaut_face.notes
+
+
+def test_a_blink_leaves_dark_glasses_as_they_are(data_dir) -> None:
+    face = analyze_face(astronaut_sunglasses())
+    puppet = Puppet(face)
+    box = _eyes_box(face)
+    still = {"head_yaw": 3.0, "head_pitch": -2.0}
+    assert np.array_equal(puppet.frame({**still, "blink": 1.0})[box], puppet.frame(still)[box])
+
+
+def test_eyes_without_glasses_still_blink(astronaut_face: FaceAnalysis) -> None:
+    puppet = Puppet(astronaut_face)
+    box = _eyes_box(astronaut_face)
+    change = np.abs(puppet.frame({"blink": 1.0})[box].astype(int) - puppet.frame({})[box].astype(int))
+    assert change.mean() > 5
