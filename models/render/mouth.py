@@ -17,7 +17,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH, MOUTH_SLIT, OUTER_LIP, FaceFrame, mouth_opening
+from models.face.frame import (
+    INNER_CORNERS,
+    INNER_LIP,
+    LOWER_LIP_OUTLINE,
+    MOUTH,
+    MOUTH_SLIT,
+    OUTER_LIP,
+    UPPER_LIP_OUTLINE,
+    FaceFrame,
+    mouth_opening,
+)
 from models.face.lips import polygon_mask, teeth_in_pixels
 from models.render.mesh import spline_matrix
 from models.render.softness import LUMA, photo_softness
@@ -32,8 +42,6 @@ LOWER_TEETH = 0.07
 CAVITY_RGB = np.array([0.55, 0.33, 0.31], np.float32)  # of the lip colour
 TONGUE_RGB = np.array([0.95, 0.6, 0.6], np.float32)
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
-UPPER_LIP_OUTLINE = [48, 49, 50, 51, 52, 53, 54, 64, 63, 62, 61, 60]  # the upper lip's outer and inner edge
-LOWER_LIP_OUTLINE = [48, 59, 58, 57, 56, 55, 54, 64, 65, 66, 67, 60]
 OPENING_MARGIN = 0.015  # mouth widths: dlib's inner-lip line lies this far inside the lips' real edge
 # Lower teeth in the cavity's shade are lit by what it bounces: the lips' hue, to this power where lit fully and
 # twice it in the deepest shade (a darkened ivory alone reads olive grey next to the red cavity)
