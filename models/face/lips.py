@@ -10,7 +10,8 @@ moved out to its edge, never in; the outer lips move out with them. Evenly space
 toothy smiles included) are left as dlib fits them. So are they where most of the opening found in the photo
 lies outside dlib's inner-lip polygon (`_outside`): on a parted smile dlib's inner points were spaced 0.47 of the
 mouth apart, under SPACING, its lower inner line lay across the upper teeth, and 0.69 of the teeth lay outside it
-(0.30 on the astronaut's smile, 0.01 on her smaller copy).
+(0.30 on the astronaut's smile, 0.01 on her smaller copy). Where dlib shut the inner lips and fit a lip's outline
+around the teeth, the teeth are looked for inside that lip (`_teeth_in_a_lip`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH_SLIT, OUTER_LIP, FaceFrame, mouth_opening
+from models.face.frame import (
+    INNER_CORNERS,
+    INNER_LIP,
+    MOUTH_SLIT,
+    OUTER_LIP,
+    UPPER_LIP_OUTLINE,
+    FaceFrame,
+    mouth_opening,
+)
 
 MIN_OPEN = 0.04  # mouth widths: a mouth opened less than this (dlib's inner lips) is left alone
 BLUR = 0.008  # mouth widths: the photo is smoothed this much before its pixels are read
@@ -38,6 +47,19 @@ SPACING = 0.5
 OUTSIDE = 0.5  # ... or where more than this share of the opening found in the pixels lies outside their polygon
 ALONG = (0.25, 0.5, 0.75)  # where the inner-lip pairs (INNER_GAPS) are put between the inner corners
 OUTER_CHAINS = ((49, 50, 51, 52, 53), (59, 58, 57, 56, 55))  # the outer lips' landmarks over / under MOUTH_SLIT's
+# dlib can shut the inner lips over an open mouth's teeth and fit one lip's outline around them (a held-out smile behind
+# a beard: its outer upper lip on the top of its upper teeth, its inner lips under them 0.012 of the mouth apart; the
+# teeth were warped as upper lip, and pressed, its lips never met: closure rate 0.15). The teeth are looked for inside
+# the upper lip's outline (TEETH_LIP; no face showed the lower one so), and taken for an opening where they are
+# CLOSED_OPEN of the mouth's width thick (the 90th percentile of its columns; that face's 0.075). They fill a share of
+# the outline only: their colour is that of its brightest tenth, which must be greyer than the lips (its chroma at most
+# LIP_TEETH_GREYER of theirs): a closed mouth's brightest tenth there is the skin over its upper lip, as colourful as
+# the lips (without it, at least the gallery's four Grace Hoppers, two_people and four held-out faces opened; of
+# the 44 gallery and held-out faces, with it, that one alone)
+TEETH_LIP = UPPER_LIP_OUTLINE
+CLOSED_OPEN = 0.04
+LIP_TEETH_BRIGHTEST = 90.0
+LIP_TEETH_GREYER = 0.5
 # dlib can fit the lower inner lip onto the top of the lower teeth: on an open mouth showing its lower teeth a dark
 # line (the shade where the teeth meet the lower lip) lies under the teeth, inside the lip. A lower inner-lip landmark
 # moves down onto such a line found on its way to the outer lip (in LOWER_SEARCH of that way, after something
@@ -54,14 +76,35 @@ LOWER_LIP = 0.4
 def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """`points` with the inner-lip landmarks of an open mouth moved out to the edge of its opening found in the RGB
     `image`, where dlib's are implausibly spaced (`implausible`) or leave most of that opening outside them;
-    elsewhere `points` as they are."""
+    elsewhere `points` as they are. A mouth dlib shuts over the photo's teeth is open too (`_teeth_in_a_lip`)."""
     width = _open_width(points)
     if width is None:
-        return points
+        return _teeth_in_a_lip(image, points)
     found = _opening(image, points, width)
     if found is None or not (implausible(points) or _outside(points, *found) > OUTSIDE):
         return points
     return _on_edge(points, *found)
+
+
+def _teeth_in_a_lip(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`points` with the inner lips moved out to the edge of the photo's teeth where dlib shut them (closer than
+    MIN_OPEN) and fit the upper lip around the teeth (TEETH_LIP: looked for inside its outline, at least CLOSED_OPEN
+    thick); elsewhere `points` as they are. The teeth alone are the opening: the dark shade under the upper lip stays
+    on it, the line where the lips meet pressed (joined to the opening and grown over, the pressed lips were one band
+    with no line between them, which dlib read as apart: 0.05 of the mouth, against 0.02 now)."""
+    width = FaceFrame.of(points).mouth_width
+    if width < 8:
+        return points
+    found = _opening(image, points, width, in_lip=TEETH_LIP)
+    if found is None or _thickness(found[0]) < CLOSED_OPEN * width:
+        return points
+    return _on_edge(points, *found)
+
+
+def _thickness(opening: np.ndarray) -> float:
+    """The `opening`'s height in px (a boolean mask, one run per column) in its thickest tenth of columns."""
+    heights = np.count_nonzero(opening, axis=0)
+    return float(np.percentile(heights[heights > 0], 90)) if heights.any() else 0.0
 
 
 def lower_lip_under_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -138,11 +181,17 @@ def _smoothed_lab(image: np.ndarray, width: float) -> np.ndarray:
 
 
 def _opening(
-    image: np.ndarray, points: np.ndarray, width: float, teeth_by_red: bool = False
+    image: np.ndarray,
+    points: np.ndarray,
+    width: float,
+    teeth_by_red: bool = False,
+    in_lip: list[int] | None = None,
 ) -> tuple[np.ndarray, tuple[int, int]] | None:
     """The opening (teeth and the dark rims joining them) as a boolean mask of a crop around the mouth, and the
     crop's first pixel in `image`; None where the photo shows no teeth distinct from its lips. `teeth_by_red`: the
-    teeth alone, told from the lips by their redness alone."""
+    teeth alone, told from the lips by their redness alone. `in_lip`: the teeth alone, inside that lip's outline
+    (dlib shut its inner lips under them, TEETH_LIP), its brightest tenth, told from the lips by their redness and
+    their greyness (LIP_TEETH_GREYER): the shaded teeth under the lip are no lighter than it."""
     reach = REACH * width
     low = np.maximum(np.floor(points[OUTER_LIP].min(0) - 2 * reach), 0).astype(int)
     high = np.minimum(np.ceil(points[OUTER_LIP].max(0) + 2 * reach), image.shape[1::-1]).astype(int)
@@ -150,20 +199,26 @@ def _opening(
     lab = _smoothed_lab(crop, width).astype(np.float32)
     light, red = lab[..., 0], lab[..., 1]
     local = points - low
-    inner = polygon_mask(local[INNER_LIP], light.shape)
+    inner = polygon_mask(local[INNER_LIP if in_lip is None else in_lip], light.shape)
     # dlib's inner lips lie near the opening, if not on it: it is looked for inside the outer ones, not far off these
     outline = polygon_mask(local[OUTER_LIP], light.shape, grow=round(reach)) & _grown(inner, INNER_REACH * width)
     lips = outline & ~inner
     if np.count_nonzero(inner) < 12 or np.count_nonzero(lips) < 12:
         return None
-    bright = light[inner] >= np.percentile(light[inner], 67)
+    bright = light[inner] >= np.percentile(light[inner], 67 if in_lip is None else LIP_TEETH_BRIGHTEST)
     teeth_light, teeth_red = float(np.median(light[inner][bright])), float(np.median(red[inner][bright]))
     redder = red[lips] >= np.median(red[lips])
     lip_light, lip_red = float(np.median(light[lips][redder])), float(np.median(red[lips][redder]))
     if teeth_light - lip_light < TEETH_CONTRAST[0] or lip_red - teeth_red < TEETH_CONTRAST[1]:
         return None
     teeth = outline & (red < lip_red - TEETH_SPLIT * (lip_red - teeth_red))
-    if not teeth_by_red:
+    if in_lip is not None:
+        colour = np.hypot(red - 128, lab[..., 2] - 128)  # Lab's chroma: 128 is neutral in OpenCV's 8-bit Lab
+        teeth_colour, lip_colour = float(np.median(colour[inner][bright])), float(np.median(colour[lips][redder]))
+        if teeth_colour > LIP_TEETH_GREYER * lip_colour:
+            return None
+        teeth &= colour < lip_colour - TEETH_SPLIT * (lip_colour - teeth_colour)
+    if not teeth_by_red and in_lip is None:
         teeth &= light > lip_light + TEETH_SPLIT * (teeth_light - lip_light)
     _, labels = cv2.connectedComponents(teeth.astype(np.uint8), connectivity=8)
     touching = np.unique(labels[inner & teeth])
@@ -171,7 +226,7 @@ def _opening(
     if not teeth.any():
         return None
     teeth = _closed(teeth, TOOTH_GAPS * width) & outline
-    if teeth_by_red:
+    if teeth_by_red or in_lip is not None:
         return teeth, (int(low[0]), int(low[1]))
     side = 2 * max(1, round(RIM * width / 2)) + 1
     valleys = cv2.morphologyEx(light, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))

@@ -129,3 +129,37 @@ def test_inner_lips_evenly_spaced_across_the_teeth_are_moved_out_to_the_opening(
     now = _tooth_bright(Puppet(misfit).frame({"lip_press": 1.0}), fitted)
     assert now < 0.1 * photo, (now, photo)
     assert not misfit.teeth_visible and fitted.teeth_visible
+
+
+def _as_behind_the_beard(points: np.ndarray) -> np.ndarray:
+    """`points` with the upper lip fitted on the upper teeth, as dlib fitted a held-out smile behind a beard: its
+    outer line where the teeth begin (her upper inner line), its inner points down on the lower inner ones."""
+    moved = points.copy()
+    first, last = points[list(INNER_CORNERS)]
+    axis = (last - first) / np.linalg.norm(last - first)
+    upper = points[list(MOUTH_SLIT[0])]
+    along = (upper - first) @ axis
+    for index in (49, 50, 51, 52, 53):
+        at = float((points[index] - first) @ axis)
+        moved[index] = [np.interp(at, along, upper[:, k]) for k in (0, 1)]
+    moved[[61, 62, 63]] = points[[67, 66, 65]]
+    return moved
+
+
+@pytest.fixture
+def bearded(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaceAnalysis, FaceAnalysis]:
+    """The astronaut analysed as she is fitted, and as she is with her upper lip fitted as on the bearded smile."""
+    return _fitted_and_misfitted(monkeypatch, _as_behind_the_beard)
+
+
+def test_a_lip_fitted_on_the_teeth_over_a_shut_inner_line_opens_on_them(bearded) -> None:
+    """A held-out smile behind a beard: dlib shut its inner lips under its upper teeth (0.012 of the mouth apart) and
+    fit its upper lip around them. Its teeth were warped as upper lip: pressed, its lips never met (closure rate
+    0.15). Reproduced on the astronaut, her pressed lips showed the teeth; the inner upper lip now lies where they
+    begin, and pressed together her lips hide them."""
+    fitted, misfit = bearded
+    photo = _tooth_bright(fitted.image, fitted)
+    now = _tooth_bright(Puppet(misfit).frame({"lip_press": 1.0}), fitted)
+    assert now < 0.1 * photo, (now, photo)
+    width = misfit.frame.mouth_width
+    assert misfit.mouth_open_px > 0.5 * fitted.mouth_open_px > 0.04 * width
