@@ -212,6 +212,49 @@ def test_a_soft_squints_closed_lid_reads_closed_below_its_dark_fold(mesh_data_di
     assert shut < 0.6 * opening
 
 
+def _deep_set(image: np.ndarray, face: FaceAnalysis) -> np.ndarray:
+    """The photo with deep-set eyes: the sockets, from the upper lids up to the brows, at half light, and a dark fold
+    (30 % light) 0.1-0.22 eye widths above each upper lid, where a deep-set or hooded eye's fold lies over its lashes
+    (the untuned held-out faces whose blinks no reader counted)."""
+    p = face.landmarks
+    fold = np.zeros(image.shape[:2], np.float32)
+    for upper in ([36, 37, 38, 39], [42, 43, 44, 45]):
+        width = float(np.linalg.norm(p[upper[-1]] - p[upper[0]]))
+        band = np.concatenate([p[upper] - [0, 0.1 * width], (p[upper] - [0, 0.22 * width])[::-1]])
+        band[[0, -1], 0] -= 0.1 * width
+        cv2.fillPoly(fold, [np.round(band).astype(np.int32)], 1.0)
+    fold = cv2.GaussianBlur(fold, (0, 0), 0.04 * float(np.linalg.norm(p[39] - p[36])))
+    shaded = _shadowed_sockets(image, face, 0.5).astype(np.float32)
+    return np.clip(shaded * (1 - 0.7 * fold[..., None]), 0, 255).astype(np.uint8)
+
+
+def _fold_over_lid(face: FaceAnalysis, image: np.ndarray) -> float:
+    """Over the middle of each eye (per column, median of 14): the darkest luma where the open eye's fold lies
+    (0.05-0.25 eye widths above the upper-lid line) over the median luma from just below that line to the lower lid."""
+    luma, p, ratios = _luma(image), face.landmarks, []
+    for upper, lower in (([36, 37, 38, 39], [39, 40, 41, 36]), ([42, 43, 44, 45], [45, 46, 47, 42])):
+        width = float(np.linalg.norm(p[upper[-1]] - p[upper[0]]))
+        for x in np.linspace(p[upper[0], 0] + 0.3 * width, p[upper[-1], 0] - 0.3 * width, 7).round().astype(int):
+            line, under = (float(_along(p[chain], np.float32(x))) for chain in (upper, lower))
+            fold = luma[round(line - 0.25 * width) : round(line - 0.05 * width), x].min()
+            ratios.append(fold / np.median(luma[round(line + 0.05 * width) : round(under), x]))
+    return float(np.median(ratios))
+
+
+@pytest.mark.xfail(strict=True, reason="open: a deep-set eye's fold stays visible around its closed lid")
+def test_a_deep_set_eyes_closed_lid_covers_its_fold(astronaut_face: FaceAnalysis, data_dir) -> None:
+    """A closed lid slides down over the place where the open eye's fold lay: its skin runs on from the crease to the
+    lash line. On deep-set eyes (held-out faces, and the astronaut made deep-set, _deep_set) the fold stays visible as
+    a dark arc around a lit lid (0.54 of its light; the plain astronaut's closed lid 1.06): a lit almond ringed by
+    the fold and the lash line, which looks like painted eye shadow and which dlib reads as an open eye (on four
+    held-out faces its eye aspect rose by 12-26 % on the closed frames, and no blink was counted)."""
+    from models.face.analysis import analyze_face
+
+    face = analyze_face(_deep_set(astronaut_face.image, astronaut_face), size=astronaut_face.size)
+    assert _fold_over_lid(face, face.image) < 0.45  # the photo's fold is dark against its open eye
+    assert _fold_over_lid(face, Puppet(face).frame({"blink": 1.0})) > 0.8
+
+
 def test_a_closed_lid_covers_the_eye_to_its_corners(astronaut_face: FaceAnalysis) -> None:
     """Closed, the lid reaches over both corners of the eye: faded out over a quarter of the eye's span, it left
     a grey triangle of eyeball at each inner corner (the lid's coverage at the inner corners 0.19-0.24, at the outer
