@@ -71,6 +71,12 @@ LOWER_SEARCH = 0.6
 LOWER_DIP = 0.06
 LOWER_DARK = 0.8
 LOWER_LIP = 0.4
+# A black-and-white photo (`_grey`: no channel of the mouth's crop more than GREY levels off the pixel's mean) has no
+# redness to tell its teeth from its lips by: they are told by their lightness alone. Told by both, a small grey face
+# speaking (mustache, mouth a little open), whose upper inner lip dlib fitted a third of the way down across its upper
+# teeth, had nothing found in its pixels: the teeth above that line were warped as upper lip and, pressed, stayed a
+# pale lens between the lips (dlib's p/b/m aperture 0.354 of its open vowels'). Colour photos are told as before.
+GREY = 2
 
 
 def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -191,7 +197,8 @@ def _opening(
     crop's first pixel in `image`; None where the photo shows no teeth distinct from its lips. `teeth_by_red`: the
     teeth alone, told from the lips by their redness alone. `in_lip`: the teeth alone, inside that lip's outline
     (dlib shut its inner lips under them, TEETH_LIP), its brightest tenth, told from the lips by their redness and
-    their greyness (LIP_TEETH_GREYER): the shaded teeth under the lip are no lighter than it."""
+    their greyness (LIP_TEETH_GREYER): the shaded teeth under the lip are no lighter than it. In a black-and-white
+    photo (`_grey`) the teeth are told by their lightness alone, whichever the search."""
     reach = REACH * width
     low = np.maximum(np.floor(points[OUTER_LIP].min(0) - 2 * reach), 0).astype(int)
     high = np.minimum(np.ceil(points[OUTER_LIP].max(0) + 2 * reach), image.shape[1::-1]).astype(int)
@@ -209,16 +216,17 @@ def _opening(
     teeth_light, teeth_red = float(np.median(light[inner][bright])), float(np.median(red[inner][bright]))
     redder = red[lips] >= np.median(red[lips])
     lip_light, lip_red = float(np.median(light[lips][redder])), float(np.median(red[lips][redder]))
-    if teeth_light - lip_light < TEETH_CONTRAST[0] or lip_red - teeth_red < TEETH_CONTRAST[1]:
+    grey = _grey(crop)  # no redness: teeth told from lips by their lightness alone
+    if teeth_light - lip_light < TEETH_CONTRAST[0] or (lip_red - teeth_red < TEETH_CONTRAST[1] and not grey):
         return None
-    teeth = outline & (red < lip_red - TEETH_SPLIT * (lip_red - teeth_red))
+    teeth = outline & ((red < lip_red - TEETH_SPLIT * (lip_red - teeth_red)) | grey)
     if in_lip is not None:
         colour = np.hypot(red - 128, lab[..., 2] - 128)  # Lab's chroma: 128 is neutral in OpenCV's 8-bit Lab
         teeth_colour, lip_colour = float(np.median(colour[inner][bright])), float(np.median(colour[lips][redder]))
         if teeth_colour > LIP_TEETH_GREYER * lip_colour:
             return None
         teeth &= colour < lip_colour - TEETH_SPLIT * (lip_colour - teeth_colour)
-    if not teeth_by_red and in_lip is None:
+    if (not teeth_by_red and in_lip is None) or grey:
         teeth &= light > lip_light + TEETH_SPLIT * (teeth_light - lip_light)
     _, labels = cv2.connectedComponents(teeth.astype(np.uint8), connectivity=8)
     touching = np.unique(labels[inner & teeth])
@@ -307,3 +315,9 @@ def _columns_filled(mask: np.ndarray) -> np.ndarray:
     top = np.where(mask.any(0), np.argmax(mask, 0), mask.shape[0])
     bottom = mask.shape[0] - 1 - np.argmax(mask[::-1], 0)
     return (rows >= top) & (rows <= bottom)
+
+
+def _grey(image: np.ndarray) -> bool:
+    """Whether the RGB `image` is black and white: no channel of any pixel more than GREY levels off their mean."""
+    pixels = image.astype(np.int16)
+    return bool(np.abs(pixels - pixels.mean(-1, keepdims=True)).max() <= GREY)
