@@ -73,7 +73,7 @@ LIP_OPEN_THICK = 0.25
 DARK_LENS = 0.3
 LENS_RING = (1.8, 1.2)
 DARK_GLASSES_NOTE = "the eyes are behind dark glasses: no blinks are drawn"
-CACHE_VERSION = 14  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 15  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
