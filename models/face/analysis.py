@@ -62,6 +62,12 @@ LIP_LINE_WINDOW = 0.08  # inner-mouth widths either side of an inner-lip pair ov
 # lid patch too; a face turned 40 degrees keeps its landmarks, they hold)
 TURNED_YAW = 44.0
 TEETH_UNDER_LIP = 0.82  # a turned face's upper lip over its teeth is at most this share of their brightness
+# the climb over the teeth to their brightest (and down to the upper lip) goes on past a dip (a rise) of less than
+# this share of the brightest (darkest) so far: the gaps between teeth. On a held-out smirk turned past TURNED_YAW
+# the teeth ran 136, 134, 134, 136, 138 upwards; the climb stopped at the first 136, read no teeth there, and the
+# upper inner lip's middle landmark fell under the teeth onto the dark inside (a zigzag inner lip: a wedge of teeth
+# stayed between the pressed lips, a chevron of teeth and lip opened)
+CLIMB_SLACK = 0.03
 # a turned photo's mouth is open where teeth show between its lips along this share of the opening, or where the
 # opening (its 90th percentile across) is this share of its length thick: the turned man of a group photo 0.32 and
 # 0.28, the cameraman rendered at jaw_open 0.45 and taken as a photo 0.71 and 0.33, the closed cameraman 0 and 0.18
@@ -500,11 +506,14 @@ def _over_teeth(profile: np.ndarray, top: int) -> int:
 
 
 def _climb(values: np.ndarray, start: int, sign: int) -> int:
-    """The index where `values`, followed on from `start`, stops rising (`sign` 1) or falling (-1)."""
-    i = start
-    while i < len(values) - 1 and sign * (values[i + 1] - values[i]) >= 0:
+    """The index where `values`, followed on from `start`, reach their highest (`sign` 1) or lowest (-1) before
+    they turn back by more than CLIMB_SLACK of it."""
+    i = best = start
+    while i < len(values) - 1 and sign * (values[i + 1] - values[best]) >= -CLIMB_SLACK * abs(values[best]):
         i += 1
-    return i
+        if sign * (values[i] - values[best]) >= 0:
+            best = i
+    return best
 
 
 def frame_face(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
