@@ -34,7 +34,7 @@ from models.face.frame import (
     FaceFrame,
     mouth_opening,
 )
-from models.face.lips import inner_lips_on_opening, lower_lip_under_teeth
+from models.face.lips import implausible, inner_lips_on_opening, lower_lip_under_teeth
 from models.face.pose import head_pose
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ LIP_OPEN_THICK = 0.25
 DARK_LENS = 0.3
 LENS_RING = (1.8, 1.2)
 DARK_GLASSES_NOTE = "the eyes are behind dark glasses: no blinks are drawn"
-CACHE_VERSION = 15  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 16  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -272,7 +272,11 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     # the teeth's own edge over the mouth's inside: a held-out parted smile's own teeth, moved and cut at an edge
     # guessed inside that fade, were a pink wedge under the upper lip. Such a mouth gets the teeth drawn for a photo
     # that shows none (as the laughing face lips.py was made for already did: too little of its opening is bright).
-    from_pixels = not mouth_turned and not np.array_equal(points, fitted)
+    # Not where dlib's inner lips were implausibly spaced (lips.implausible) and the photo's teeth are bright enough
+    # to be its own (teeth_visible): their opening is read from teeth lighter than the lips, as the laughing face's
+    # was not; a held-out big toothy smile (spacing 0.57) so drawn with teeth not its own read as another face
+    # when opened (identity 0.38; 0.34 with its own).
+    from_pixels = not mouth_turned and not np.array_equal(points, fitted) and not implausible(fitted)
     if not mouth_turned:
         points = lower_lip_under_teeth(framed, points)
     corners = _transform(np.array(lm.corners(rect), np.float32).reshape(2, 2), matrix)
