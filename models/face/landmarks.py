@@ -154,6 +154,12 @@ def landmarks_upright(rgb: np.ndarray, box: dlib.rectangle) -> np.ndarray:
     return _fit_upright(rgb, points, roll) if abs(roll := leaning(points)) > UPRIGHT_ROLL else points
 
 
+def fitted_upright(rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The landmarks fitted again on the face (68 `points`, as fitted) turned upright by its `leaning`, whatever it
+    is (landmarks_upright refits only past UPRIGHT_ROLL)."""
+    return _fit_upright(rgb, points, leaning(points))
+
+
 def leaning(points: np.ndarray) -> float:
     """Degrees the line through the eyes' outer corners of 68 landmarks leans (clockwise in the image positive)."""
     x, y = points[45] - points[36]
