@@ -12,7 +12,8 @@ shade, DEEP_SET) are instead grown over all they cover, the open eye's fold incl
 and their lash line is as dark as the photo's lashes (_deep_set_lids). A closed lid ends in a smooth arc just past
 the lower lid (which hardly moves in a blink), so no eye white is left, the corners included. Over a soft photo (a
 small face enlarged) lid and lashes are blurred to the photo's own softness around the eyes. All geometry is per
-output pixel in the face's own (photo) frame, so a turned or tilted head needs nothing extra.
+output pixel in the face's own (photo) frame, so a turned or tilted head needs nothing extra; a face that leans in
+the photo itself (past UPRIGHT_LEAN) has its lids built and drawn in that frame turned upright.
 """
 
 from __future__ import annotations
