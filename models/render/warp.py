@@ -85,6 +85,17 @@ SHADE_MORE = 0.01
 # it (Grace Hopper's pressed lips when opened by the rig, the astronaut's shut head turns)
 SHADE_GATE = 0.015
 SHADOW_FLOOR = 0.3  # ... a shade, not a black collar: at least this share of the skin's light at the reach
+# A step lighter than the skin by EDGE_LIGHT of its light also leaves the face under the moving jaw where the margin
+# would carry it as a light line over something darker that the chin drops onto (the darkest within HALO_BELOW
+# nose-to-chin lengths below the margin's end): over those points, the mean px the margin loses times how much
+# lighter than that dark the strip it carried is (shares of the skin's light; _halo), at least HALO_GATE nose-to-chin
+# lengths. A dim photo's grey wall between its chin and a black choker lay within EDGE_STEP of the skin (RGB distance
+# 20-25): carried over the choker, it drew a light line along the chin's edge at open frames (0.0102). Of the 54
+# gallery and held-out faces no other passes: next come walter2 0.0039, two other faces of that photo 0.0029 and
+# 0.0028, grace_tight 0.0021 (ungated, the test moved the margins of 27 of them)
+EDGE_LIGHT = 0.15
+HALO_BELOW = 0.15
+HALO_GATE = 0.007
 EDGE_SLOPE = 0.15  # px the margin may change per px along the jaw: each point's own edge search jumps between
 # neighbours (a shadow under the chin just over or under EDGE_STEP), which drew a zig-zag chin over the collar
 TURNED_FAR_EYE = 0.7  # a turned face's farther eye blinks if it lies this share as far from the nose ridge as the
@@ -869,6 +880,13 @@ def _jaw_margins(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tup
     left = (np.linalg.norm(colours - inside, axis=-1) > EDGE_STEP) & ~shade & searched
     first = np.where(left.any(1), steps[np.argmax(left, axis=1)] - EDGE_INSET, np.inf)[:, None]
     own = np.minimum(reach, first)
+    lighter = (brightness >= (1 + EDGE_LIGHT) * inside.sum(-1)) & ~shade & searched
+    cut = np.where(lighter.any(1), steps[np.argmax(lighter, axis=1)] - EDGE_INSET, np.inf)[:, None]
+    halo = _halo(smooth, curve, normal, own, np.minimum(own, cut), brightness, steps, inside.sum(-1), frame)
+    if halo / frame.height >= HALO_GATE:
+        moves = np.zeros_like(own, bool)
+        moves[JAW_MOVES] = True
+        own = np.where(moves, np.minimum(own, cut), own)
     shadow = _shadow_end(brightness, shade & (brightness >= SHADOW_FLOOR * inside.sum(-1)), steps, reach)
     extension = _shadow_extension(own, shadow, frame.height)
     if _cut_shadow(extension, brightness / inside.sum(-1), steps, own) / frame.height >= SHADE_GATE:
@@ -876,6 +894,31 @@ def _jaw_margins(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tup
     own = np.clip(own, -EDGE_INSET, None)[:, 0]
     soft = _smooth_below(own, curve, EDGE_SLOPE)[:, None] * normal
     return soft.astype(np.float32), (-2 * frame.height * frame.down).astype(np.float32)
+
+
+def _halo(
+    smooth: np.ndarray,
+    curve: np.ndarray,
+    normal: np.ndarray,
+    own: np.ndarray,
+    cut: np.ndarray,
+    brightness: np.ndarray,
+    steps: np.ndarray,
+    skin: np.ndarray,
+    frame: FaceFrame,
+) -> float:
+    """How bright a line the moving outline would carry over what the chin drops onto: over the moving jaw points,
+    the mean of the px each margin `own` ((n, 1) px) loses when `cut` short of a lighter step, times how much lighter
+    (share of the `skin`'s light, (n, 1) summed RGB) the photo at the margin's end is than the darkest of the `smooth`
+    photo within HALO_BELOW nose-to-chin lengths below it. `brightness`: (n, steps) summed RGB at `steps` px out."""
+    own = np.clip(own, -EDGE_INSET, None)
+    below = np.arange(0, HALO_BELOW * frame.height + 1, 1.0, dtype=np.float32)
+    end = curve + own * normal
+    at = (end[:, None] + below[None, :, None] * frame.down).astype(np.float32)
+    dark = cv2.remap(smooth, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).sum(-1).min(1, keepdims=True)
+    carried = brightness[np.arange(len(own)), np.minimum(np.searchsorted(steps, own[:, 0]), len(steps) - 1)][:, None]
+    lost = own - np.clip(cut, -EDGE_INSET, None)
+    return float((lost * np.clip(carried - dark, 0, None) / skin)[JAW_MOVES].mean())
 
 
 def _shadow_extension(own: np.ndarray, shadow: np.ndarray, height: float) -> np.ndarray:
