@@ -2,9 +2,10 @@
 
 The upper layer (RGBA) hangs below the upper inner lip and moves with it: the upper teeth. The lower layer
 (RGB) sits above the lower inner lip and moves with the jaw: lower teeth, tongue and the dark cavity behind.
-Colours come from the face (lip colour for the cavity and tongue, skin brightness for the teeth) so the inside
-is lit like the face. When the photo already shows teeth, its own teeth are used instead of synthetic ones; opened
-wider than in the photo they end at their own curved edge, over their shadow (`MouthLayers.opened`).
+Colours come from the face (lip colour for the cavity and tongue, natural lips' from the skin where the lips are
+painted, skin brightness for the teeth) so the inside is lit like the face. When the photo already shows teeth, its
+own teeth are used instead of synthetic ones; opened wider than in the photo they end at their own curved edge, over
+their shadow (`MouthLayers.opened`).
 The warp samples the photo with its own opening grown over from the lips (`lips_over_opening`), so lips closed
 from an open photo meet lip to lip. Over a soft photo (a small face enlarged) the drawn inside is blurred to the
 photo's own softness around the lips (`MouthLayers.softness`; the renderer softens the lips' inner edge with it).
@@ -76,6 +77,17 @@ THROUGH_TEETH = 0.1
 # over it, a pale block at the pressed corner); that speaking face's lower teeth reach 0.04 past them
 LOWER_TEETH_REACH = 0.05
 STREAKS = 2.0  # px along the mouth: the lip stretched over teeth is smoothed this much in how far it stretches
+# Painted lips do not colour the inside of the mouth. Where the lips are far more saturated than the skin in the
+# skin's own light (`painted_lips`: the spread over R, G and B of log(lip / skin)) the cavity, the tongue and the light
+# they bounce take the colour of natural lips, this share of the skin's (the median over 35 photos of natural lips),
+# fully past the ramp's end. Natural lips read up to 0.53 (warm-lit faces with pale blue-starved lips; a bearded man's
+# pale lips 0.46), lipstick 0.63 (a light pink, kept: its inside is a plausible deep pink-red; half painted over, its
+# identity read 0.294 to 0.298), 1.21 (red), 1.57 (purple), 1.79 (red-orange): painted so, a held-out face's tongue
+# was bright orange, another's inside magenta. A grey photo reads 0. Under a light that turns the skin bluer than red
+# the skin is no guide to natural lips: the lips' own colour is kept (a held-out face under blue stage light, 0.83:
+# its inside went a cold grey-lilac, identity 0.349 to 0.353 at its widest)
+NATURAL_LIPS = np.array([0.82, 0.68, 0.72], np.float32)
+PAINTED = (0.65, 0.9)
 
 
 @dataclass
@@ -112,6 +124,26 @@ def on_commissures(image: np.ndarray, points: np.ndarray, frame: FaceFrame, teet
         if around[row, col] < COMMISSURE_DARKER * luma[y, x]:
             moved[corner] = low + (cols.start + col, rows.start + row)
     return moved
+
+
+def painted_lips(lip_rgb: np.ndarray, skin_rgb: np.ndarray) -> float:
+    """How much more saturated the lips are than the skin, in the skin's own light: the spread over the channels of
+    log(lip / skin) (0 for a grey photo; natural lips up to about 0.53, lipstick above: PAINTED)."""
+    lip, skin = (np.maximum(np.asarray(rgb, np.float32), 1.0) for rgb in (lip_rgb, skin_rgb))
+    return float(np.ptp(np.log(lip / skin)))
+
+
+def inside_lip_rgb(lip_rgb: np.ndarray, skin_rgb: np.ndarray) -> np.ndarray:
+    """The lip colour the inside of the mouth is painted from (float32): the lips' own, or where they are painted
+    (`painted_lips` past PAINTED[0]) that of natural lips under the skin's light (NATURAL_LIPS), fully past PAINTED[1];
+    the lips' own under a light that turns the skin bluer than red."""
+    lip = lip_rgb.astype(np.float32)
+    if int(skin_rgb[2]) > int(skin_rgb[0]):
+        return lip
+    weight = float(_smoothstep(np.float32(painted_lips(lip_rgb, skin_rgb)), *PAINTED))
+    if weight <= 0:
+        return lip
+    return lip + weight * (skin_rgb.astype(np.float32) * NATURAL_LIPS - lip)
 
 
 def inside_box(points: np.ndarray, frame: FaceFrame, size: int) -> tuple[slice, slice]:
@@ -153,7 +185,7 @@ def build_mouth(
     if opening is not None:  # the lower teeth match the photo's own upper ones
         teeth_rgb = _photo_teeth_rgb(image, opening, teeth_rgb)
     side_shade = np.clip(1 - 0.55 * along**2, 0.2, 1)  # teeth and cavity recede into shadow at the sides
-    lip = lip_rgb.astype(np.float32)
+    lip = inside_lip_rgb(lip_rgb, skin_rgb)
 
     below_upper = (ys - y_upper) / (UPPER_TEETH * width)  # 0 at the upper inner lip, 1 at the teeth's edge
     upper_alpha = _band(below_upper, along, UPPER_EDGES, 1.0)
