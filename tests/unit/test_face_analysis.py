@@ -126,3 +126,21 @@ def test_a_photo_seen_before_is_not_decoded_again(
         cached.unlink()
     assert np.array_equal(load.load_face(astronaut_png, 256).image, first.image)
     assert len(decoded) == before + 1
+
+
+def test_teeth_in_a_warm_cast_photo_are_its_own(astronaut: np.ndarray, grace_hopper_jpg: Path, data_dir: Path) -> None:
+    """A photo with a warm cast casts its teeth too: the astronaut with her blue and green dimmed (skin saturation
+    about 180, her teeth about 160) still shows her own teeth, read against her skin (TEETH_OF_SKIN); drawn over with
+    synthetic ones, a held-out face like her read as another face. Grace Hopper, lips closed, under the same cast
+    shows none."""
+    from models.face.analysis import WARM_SKIN, skin_colour
+    from models.face.image import load_image
+
+    cast = np.array([1.0, 0.75, 0.45], np.float32)
+    warm = np.clip(astronaut.astype(np.float32) * cast, 0, 255).astype(np.uint8)
+    face = analyze_face(warm)
+    skin = cv2.cvtColor(skin_colour(face.image, face.landmarks).reshape(1, 1, 3), cv2.COLOR_RGB2HSV)[0, 0]
+    assert skin[1] > WARM_SKIN
+    assert face.teeth_visible
+    grace = np.clip(load_image(grace_hopper_jpg).astype(np.float32) * cast, 0, 255).astype(np.uint8)
+    assert not analyze_face(grace).teeth_visible
