@@ -7,7 +7,8 @@ painted, skin brightness for the teeth) so the inside is lit like the face. When
 own teeth are used instead of synthetic ones; opened wider than in the photo they end at their own curved edge, over
 their shadow (`MouthLayers.opened`).
 The warp samples the photo with its own opening grown over from the lips (`lips_over_opening`), so lips closed
-from an open photo meet lip to lip. Over a soft photo (a small face enlarged) the drawn inside is blurred to the
+from an open photo meet lip to lip; closed lips whose faint meeting line that would erase keep their own mouth while
+closed (`fuses_closed_lips`). Over a soft photo (a small face enlarged) the drawn inside is blurred to the
 photo's own softness around the lips (`MouthLayers.softness`; the renderer softens the lips' inner edge with it).
 """
 
@@ -88,6 +89,19 @@ STREAKS = 2.0  # px along the mouth: the lip stretched over teeth is smoothed th
 # its inside went a cold grey-lilac, identity 0.349 to 0.353 at its widest)
 NATURAL_LIPS = np.array([0.82, 0.68, 0.72], np.float32)
 PAINTED = (0.65, 0.9)
+# Closed lips show a darker line where they meet. dlib reads a faint one as a small opening, and grown over like one
+# (`lips_over_opening`) it was gone: closed and pressed, the lips were one pink mass that dlib read as parted (a
+# held-out face with evenly lit lips: 0.023 of its mouth width in the photo, 0.043 at rest; p/b/m over open vowels
+# 0.191). Where the photo's lips are closed (dlib's gap at most MEETING_GAP mouth widths) and grown over the line would
+# be no darker than MEETING_LINE[0] of the lips' light, at least MEETING_LINE[1] lighter than in the photo
+# (`fuses_closed_lips`), the warp samples the photo's own mouth while the lips are closed (models/render/warp.py;
+# that face: 0.109). Of the 54 gallery and held-out faces only that one passes (0.82 -> 0.93); of the closed others
+# the lightest grown over read 0.82 and 0.81 (the latter, kept at 0.7, stayed at p/b/m 0.188 and closed at 0.85 of
+# its p/b/m, not 0.95)
+MEETING_LINE = (0.88, 0.05)
+MEETING_GAP = 0.035
+MEETING_SPAN = (0.15, 0.85)  # of the mouth, corner to corner, where the line is looked at
+MEETING_REACH = 0.03  # mouth widths either side of the line midway between dlib's inner lips
 
 
 @dataclass
@@ -400,6 +414,43 @@ def lips_over_opening(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -
     if painted:
         mask |= _dark_corners(image, points, frame, mask.astype(bool))
     return cv2.inpaint(np.ascontiguousarray(image), mask, 2 * grow + 1, cv2.INPAINT_TELEA)
+
+
+def fuses_closed_lips(image: np.ndarray, grown: np.ndarray, points: np.ndarray, frame: FaceFrame) -> bool:
+    """Whether the photo's lips are closed (dlib's inner lips within MEETING_GAP) and `grown`, the photo with its
+    opening grown over (`lips_over_opening`), loses the line where they meet: lighter than MEETING_LINE[0] of the
+    lips' light there, at least MEETING_LINE[1] lighter than in the photo (`_meeting_line`)."""
+    if grown is image or mouth_opening(points) > MEETING_GAP * frame.mouth_width:
+        return False
+    line, line_grown = (_meeting_line(im, points, frame) for im in (image, grown))
+    return line_grown >= MEETING_LINE[0] and line_grown - line >= MEETING_LINE[1]
+
+
+def _meeting_line(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> float:
+    """How dark the line between the inner lips is, a share of the lips' median luma: in each column of the middle
+    of the mouth (MEETING_SPAN of it) the darkest luma within MEETING_REACH mouth widths of the line midway between
+    dlib's inner lips, averaged."""
+    luma = image.astype(np.float32) @ LUMA
+    lips = polygon_mask(points[OUTER_LIP], image.shape)
+    if not lips.any():
+        return 0.0
+    chains = [points[list(chain)] for chain in MOUTH_SLIT]
+    middle = (chains[0] + chains[1]) / 2
+    along = (middle - middle[0]) @ frame.right
+    along *= np.sign(along[-1]) if along[-1] else 1.0  # from corner 60 on, whichever way `right` runs
+    span = along[-1] * np.array(MEETING_SPAN)
+    steps = np.arange(span[0], span[1], 1.0)
+    if not len(steps):
+        return 0.0
+    xs = np.interp(steps, along, middle[:, 0])
+    ys = np.interp(steps, along, middle[:, 1])
+    reach = max(2, round(MEETING_REACH * frame.mouth_width))
+    h, w = luma.shape
+    darkest = [
+        luma[max(int(round(y)) - reach, 0) : min(int(round(y)) + reach + 1, h), min(max(int(round(x)), 0), w - 1)].min()
+        for x, y in zip(xs, ys, strict=True)
+    ]
+    return float(np.mean(darkest) / max(float(np.median(luma[lips])), 1.0))
 
 
 def _lip_over_corner_teeth(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tuple[np.ndarray, bool]:

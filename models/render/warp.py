@@ -31,7 +31,14 @@ from models.render.base import FrameRenderer
 from models.render.eyes import CORNER_REACH, EyeLayers, build_eyes, close_lid, eyes_past_edge
 from models.render.head_region import head_hold
 from models.render.mesh import GRID_STEP, LOWER, SLITS, SPLINE_STEPS, UPPER, FaceMesh, build_mesh, spline_matrix
-from models.render.mouth import MouthLayers, build_mouth, inside_box, lips_over_opening, on_commissures
+from models.render.mouth import (
+    MouthLayers,
+    build_mouth,
+    fuses_closed_lips,
+    inside_box,
+    lips_over_opening,
+    on_commissures,
+)
 from models.render.warp_rig import Rig, build_rig
 from models.types import Availability, ControlTrack, Resource
 
@@ -40,6 +47,7 @@ _CELL = np.stack(np.meshgrid(np.arange(GRID_STEP), np.arange(GRID_STEP)), -1).re
 _CELL += GRID_STEP // 2  # a grid cell's pixels, from its first grid point's
 _CORNERS = np.ones((2, 2), np.uint8)  # a grid cell's corners, from its first grid point on
 MARGIN = 4  # px around a slit's box
+LINE_FADE = 0.04  # mouth widths apart over which closed lips' own meeting line fades out (Puppet._sources)
 RIM_MARGIN = 2.5  # ... and around the mouth's, in shadow reaches: the lips' shaded rim fades out inside the box
 PUPPET_CACHE = 4
 BLINK_VISIBLE = 0.02
@@ -167,6 +175,15 @@ class Puppet:
         # (a puppet that never blinks keeps it as fitted)
         points = eyes_past_edge(points, size) if eyes and not face.mouth_turned else points
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
+        # closed lips whose meeting line growing over would erase: the photo's own mouth while they are closed
+        # (models/render/mouth.MEETING_LINE), fading to the grown-over one as they open (LINE_FADE)
+        self.own_mouth: tuple[np.ndarray, np.ndarray, tuple[slice, slice]] | None = None
+        if fuses_closed_lips(face.image, self.src, face.landmarks, frame):
+            own = np.ascontiguousarray(face.image)
+            differs = _box_of(np.any(own != self.src, axis=2))
+            if differs is not None:
+                self.own_mouth = (own, cv2.cvtColor(own, cv2.COLOR_RGB2RGBA), differs)
+        self.line_fade = LINE_FADE * frame.mouth_width
         self.mesh: FaceMesh = build_mesh(points, frame, size)
         corners = self.mesh.vertices[self.mesh.triangles]
         self.rest_area = _twice_area(corners[:, 1:] - corners[:, :1])
@@ -249,6 +266,7 @@ class Puppet:
         if self.turned or not self.blinks:
             controls = {**controls, "blink": 0.0}
         coefficients = self.rig.coefficients(controls)
+        src, src_rgba = self._sources(coefficients)
         offsets, upper_offsets, lower_offsets = np.split(np.tensordot(coefficients, self.bases, axes=1), 3)
         head = self.rig.head_affine(controls)
         inverse_head = cv2.invertAffineTransform(head)
@@ -263,16 +281,16 @@ class Puppet:
         # grid points that sample elsewhere than themselves (a point's x, y compared as one 64-bit word: 20x faster)
         moving = _box_of(field.view(np.uint64)[..., 0] != self.grid.view(np.uint64)[..., 0])
         if moving is None:
-            out = self.src.copy()
+            out = src.copy()
         else:  # ... and the pixels whose maps read them: the rest shows the photo as it is
             box = self._pixels_of(moving)
-            out = self._photo_around(box)
+            out = self._photo_around(box, src)
             warped = cv2.remap(
-                self.src_rgba, *self._upsampled(extended, box), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                src_rgba, *self._upsampled(extended, box), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
             )
             cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=out[box])
         if outlines is not None:
-            self._mend_seam(out, upper, outlines, neck, cells, still)
+            self._mend_seam(out, upper, outlines, neck, cells, still, src_rgba)
         slits = []
         for index, (vertices, (upper_chain, lower_chain)) in enumerate(
             zip(self.mesh.slit_vertices, SLITS, strict=True)
@@ -295,7 +313,7 @@ class Puppet:
             lower = self._maps(lower_offsets, self.lower_order, still, window)
             for slit in slits:
                 upper_maps = _contiguous(self._upsampled(extended, slit.box))
-                self._fill_slit(out, slit, upper_maps, lower.at(self, slit.box), inverse_head)
+                self._fill_slit(out, slit, upper_maps, lower.at(self, slit.box), inverse_head, src_rgba)
         if blink >= BLINK_VISIBLE and self.eyes is not None:
             for eye, outline in self.lids:
                 self._close_turned_lid(out, eye, outline + offsets[EYE_POINTS].mean(0), blink, head, inverse_head)
@@ -335,13 +353,30 @@ class Puppet:
         )
         return rows, cols
 
-    def _photo_around(self, box: tuple[slice, slice]) -> np.ndarray:
-        """A frame with the photo's pixels outside `box` (inside it: not set)."""
-        out = np.empty_like(self.src)
+    def _photo_around(self, box: tuple[slice, slice], src: np.ndarray) -> np.ndarray:
+        """A frame with the photo's pixels (`src`) outside `box` (inside it: not set)."""
+        out = np.empty_like(src)
         (y0, y1), (x0, x1) = ((part.start, part.stop) for part in box)
-        out[:y0], out[y1:] = self.src[:y0], self.src[y1:]
-        out[y0:y1, :x0], out[y0:y1, x1:] = self.src[y0:y1, :x0], self.src[y0:y1, x1:]
+        out[:y0], out[y1:] = src[:y0], src[y1:]
+        out[y0:y1, :x0], out[y0:y1, x1:] = src[y0:y1, :x0], src[y0:y1, x1:]
         return out
+
+    def _sources(self, coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What the warp samples for a frame of rig `coefficients`, RGB and RGBA: the photo with its opening grown
+        over, or where that erases the line where its closed lips meet (`own_mouth`), the photo's own mouth with the
+        lips closed, fading to the grown-over one as they part by LINE_FADE mouth widths."""
+        if self.own_mouth is None:
+            return self.src, self.src_rgba
+        own, own_rgba, box = self.own_mouth
+        gap = float(coefficients[1]) + self.rig.photo_gap * (1 - float(coefficients[0]))  # px the lips are apart
+        weight = min(max(1 - gap / self.line_fade, 0.0), 1.0)
+        if weight >= 1:
+            return own, own_rgba
+        if weight <= 0:
+            return self.src, self.src_rgba
+        src = self.src.copy()
+        src[box] = cv2.addWeighted(own[box], weight, self.src[box], 1 - weight, 0)
+        return src, cv2.cvtColor(src, cv2.COLOR_RGB2RGBA)
 
     def _upsampled(
         self, extended: np.ndarray, box: tuple[slice, slice], origin: tuple[int, int] = (0, 0)
@@ -519,9 +554,11 @@ class Puppet:
         eased: np.ndarray | None,
         cells: np.ndarray,
         still: np.ndarray,
+        src_rgba: np.ndarray,
     ) -> None:
         """Redraw the pixels of the grid `cells` (_pin_neck): the face (exact field) over the neck (the head's
-        motion alone, `still`, or the `eased` field), anti-aliased along the face's edge (the first two `outlines`)."""
+        motion alone, `still`, or the `eased` field), anti-aliased along the face's edge (the first two `outlines`),
+        sampling `src_rgba`."""
         if len(cells) == 0:
             return
         seam = (cells[:, None] * GRID_STEP + _CELL).reshape(-1, 2)  # x, y pixels
@@ -538,7 +575,7 @@ class Puppet:
         neck = cv2.remap(still if eased is None else eased, on_grid, None, cv2.INTER_LINEAR)
         face_rgb, neck_rgb = (
             cv2.cvtColor(
-                cv2.remap(self.src_rgba, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), cv2.COLOR_RGBA2RGB
+                cv2.remap(src_rgba, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), cv2.COLOR_RGBA2RGB
             ).astype(np.float32)
             for m in (at, neck)
         )
@@ -577,9 +614,10 @@ class Puppet:
         upper: tuple[np.ndarray, np.ndarray],
         lower: tuple[np.ndarray, np.ndarray],
         inverse_head: np.ndarray,
+        src_rgba: np.ndarray,
     ) -> None:
-        """Inside `slit.box` (whose pixels sample the photo at `upper` and `lower`, x and y, on the two sides): the
-        lower side where it covers, and what shows through the opening.
+        """Inside `slit.box` (whose pixels sample the photo, `src_rgba`, at `upper` and `lower`, x and y, on the two
+        sides): the lower side where it covers, and what shows through the opening.
 
         Per-pixel factors are computed on one channel and spread over the three (`_wide`) before they scale
         colours: NumPy broadcasting (h, w, 1) over (h, w, 3) runs an inner loop of 3, several times slower."""
@@ -595,9 +633,7 @@ class Puppet:
         cover_lower, rim_lower = sides_lower[..., 1], sides_lower[..., 2]
         # from the RGBA copy, as the whole frame (4 channels are vectorised), then made contiguous RGB: both faster
         # than a 3-channel remap, and a strided view's float conversion is slower than either
-        lower_rgb = cv2.cvtColor(
-            cv2.remap(self.src_rgba, *lower, cv2.INTER_LINEAR, borderMode=edge), cv2.COLOR_RGBA2RGB
-        )
+        lower_rgb = cv2.cvtColor(cv2.remap(src_rgba, *lower, cv2.INTER_LINEAR, borderMode=edge), cv2.COLOR_RGBA2RGB)
         # The opening is drawn from the moved lip (lid) outlines, anti-aliased in the output: sampling the
         # photo's side masks would blur the edge wherever the warp stretches a closed slit open.
         corner = np.array([box[1].start, box[0].start], np.float32)
