@@ -374,9 +374,10 @@ class Puppet:
             return own, own_rgba
         if weight <= 0:
             return self.src, self.src_rgba
-        src = self.src.copy()
+        src, src_rgba = self.src.copy(), self.src_rgba.copy()
         src[box] = cv2.addWeighted(own[box], weight, self.src[box], 1 - weight, 0)
-        return src, cv2.cvtColor(src, cv2.COLOR_RGB2RGBA)
+        src_rgba[box] = cv2.cvtColor(src[box], cv2.COLOR_RGB2RGBA)
+        return src, src_rgba
 
     def _upsampled(
         self, extended: np.ndarray, box: tuple[slice, slice], origin: tuple[int, int] = (0, 0)
