@@ -11,7 +11,9 @@ toothy smiles included) are left as dlib fits them. So are they where most of th
 lies outside dlib's inner-lip polygon (`_outside`): on a parted smile dlib's inner points were spaced 0.47 of the
 mouth apart, under SPACING, its lower inner line lay across the upper teeth, and 0.69 of the teeth lay outside it
 (0.30 on the astronaut's smile, 0.01 on her smaller copy). Where dlib shut the inner lips and fit a lip's outline
-around the teeth, the teeth are looked for inside that lip (`_teeth_in_a_lip`).
+around the teeth, the teeth are looked for inside that lip (`_teeth_in_a_lip`). Where they were implausibly spaced,
+a lower inner point left on teeth moves down to the lower lip's edge over dim lower teeth, no lighter or less red
+than the lips enough to be found (`_lower_lip_over_dim_teeth`).
 """
 
 from __future__ import annotations
@@ -77,6 +79,17 @@ LOWER_LIP = 0.4
 # teeth, had nothing found in its pixels: the teeth above that line were warped as upper lip and, pressed, stayed a
 # pale lens between the lips (dlib's p/b/m aperture 0.354 of its open vowels'). Colour photos are told as before.
 GREY = 2
+# Where dlib's inner lips are implausible its lower inner line is not the lower lip's edge, and the opening read from
+# the pixels ends where the teeth stop being lighter and less red than the lips: dim lower teeth, in the mouth's shade,
+# are neither (a held-out big toothy smile: a* 145, its lower lip's 143-145). Its lower inner line stayed on the
+# bottom of the upper teeth across the far third of the mouth; the lower teeth under it were warped as lower lip
+# (pressed, bits of teeth between the lips; opened, light fragments on the lower lip). A lower inner-lip landmark
+# that lies on something lighter than its lip by DIM_TEETH levels of Lab L moves down the face (along which the rig
+# closes it onto its upper one) to the lower lip's edge: past the last thing on its way to the outer lip (within
+# LOWER_SEARCH of that way) lighter or darker than the lip by DIM_TEETH (the teeth, the dark line under them, the
+# dim teeth under that), the lip's lightness read on the last LOWER_LIP of that way. Not where the way to its outer
+# one crosses a dark line under the teeth (LOWER_PAIRS): lower_lip_under_teeth moves it there, as before.
+DIM_TEETH = 10.0
 
 
 def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -89,7 +102,42 @@ def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     found = _opening(image, points, width)
     if found is None or not (implausible(points) or _outside(points, *found) > OUTSIDE):
         return points
-    return _on_edge(points, *found)
+    moved = _on_edge(points, *found)
+    return _lower_lip_over_dim_teeth(image, moved, width) if implausible(points) else moved
+
+
+def _lower_lip_over_dim_teeth(image: np.ndarray, points: np.ndarray, width: float) -> np.ndarray:
+    """`points` with each lower inner-lip landmark that lies on something lighter than its lip (by DIM_TEETH) moved
+    down the face to the lower lip's edge: just past the last thing on its way to the outer lower lip (within
+    LOWER_SEARCH of it) lighter or darker than the lip by DIM_TEETH (DIM_TEETH's comment)."""
+    smoothed = _smoothed_lab(image, width)[..., 0]
+    light = smoothed.astype(np.float32)
+    frame = FaceFrame.of(points)
+    first, last = points[list(INNER_CORNERS)]
+    axis = frame.right if (last - first) @ frame.right >= 0 else -frame.right
+    outer = points[[48, *OUTER_CHAINS[1], 54]]
+    outer_along, outer_across = (outer - first) @ axis, (outer - first) @ frame.down
+    order = np.argsort(outer_along)
+    moved = points.copy()
+    for index, outer_index in LOWER_PAIRS:
+        start = points[index]
+        if _dark_line_under(smoothed, start, points[outer_index]) is not None:
+            continue  # lower_lip_under_teeth moves it onto the dark line under the teeth
+        depth = float(np.interp((start - first) @ axis, outer_along[order], outer_across[order])) - float(
+            (start - first) @ frame.down
+        )
+        steps = int(2 * depth) + 1
+        if steps < 8:
+            continue
+        path = start + np.linspace(0.0, depth, steps)[:, None] * frame.down
+        xy = path.astype(np.float32)[:, None, :]
+        profile = cv2.remap(light, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR)[:, 0]
+        lip = float(np.median(profile[int((1 - LOWER_LIP) * steps) :]))
+        if profile[0] < lip + DIM_TEETH:
+            continue  # on the lip, or on a dark rim: where the opening's edge is
+        unlike = np.nonzero(np.abs(profile[: int(LOWER_SEARCH * steps)] - lip) > DIM_TEETH)[0]
+        moved[index] = path[min(int(unlike[-1]) + 1, steps - 1)]
+    return moved.astype(np.float32)
 
 
 def _teeth_in_a_lip(image: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -124,21 +172,28 @@ def lower_lip_under_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     light = _smoothed_lab(image, width)[..., 0]
     moved = points.copy()
     for inner, outer in LOWER_PAIRS:
-        start, end = points[inner], points[outer]
-        steps = int(2 * np.linalg.norm(end - start)) + 1
-        if steps < 8:
-            continue
-        path = start + np.linspace(0.0, 1.0, steps)[:, None] * (end - start)
-        xy = path.astype(np.float32)[:, None, :]
-        profile = cv2.remap(light, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR).astype(np.float32)[:, 0]
-        lip = float(np.median(profile[int((1 - LOWER_LIP) * steps) :]))
-        reach = int(LOWER_SEARCH * steps)
-        dips = np.maximum.accumulate(profile[: reach - 1]) - profile[1:reach]  # below the lightest thing above
-        dips[profile[1:reach] >= LOWER_DARK * lip] = -np.inf
-        valley = int(np.argmax(dips))
-        if dips[valley] >= LOWER_DIP * lip:
-            moved[inner] = path[valley + 1]
+        under = _dark_line_under(light, points[inner], points[outer])
+        if under is not None:
+            moved[inner] = under
     return moved
+
+
+def _dark_line_under(light: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
+    """Where the way from a lower inner-lip landmark (`start`) to its outer one (`end`) crosses the dark line under
+    the lower teeth (LOWER_PAIRS' comment) in the lightness `light` (the photo smoothed, Lab L); None where it
+    crosses none."""
+    steps = int(2 * np.linalg.norm(end - start)) + 1
+    if steps < 8:
+        return None
+    path = start + np.linspace(0.0, 1.0, steps)[:, None] * (end - start)
+    xy = path.astype(np.float32)[:, None, :]
+    profile = cv2.remap(light, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR).astype(np.float32)[:, 0]
+    lip = float(np.median(profile[int((1 - LOWER_LIP) * steps) :]))
+    reach = int(LOWER_SEARCH * steps)
+    dips = np.maximum.accumulate(profile[: reach - 1]) - profile[1:reach]  # below the lightest thing above
+    dips[profile[1:reach] >= LOWER_DARK * lip] = -np.inf
+    valley = int(np.argmax(dips))
+    return path[valley + 1] if dips[valley] >= LOWER_DIP * lip else None
 
 
 def teeth_in_pixels(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
