@@ -69,17 +69,6 @@ LIP_RIM = 0.3  # darkening of the lips' inner edge next to an opening
 # mouth widths the jaw opens past the photo's own opening over which its own teeth change to their cut, shading
 # layer (MouthLayers.opened): at rest and narrower the photo's opening shows as it is
 TEETH_CUT = 0.04
-# Rounded lips (lip_round: o/u/w) push forward over the teeth: the opening is a dark round hole under a little of the
-# upper teeth's edge. Drawn as an unrounded opening's, an "o" at jaw_open 0.45 showed its teeth over about 0.17 of its
-# 0.21 mouth widths of gap, a narrowed grin full of teeth (a held-out face's identity distance peaked there, 0.395).
-# Rounded by ROUND_FULL or more, the upper teeth hide ROUND_COVER[0] mouth widths further under the upper lip, the lower
-# ones ROUND_COVER[1] under the lower lip (the tongue with them: the lower teeth are hidden), and the inside is darker
-# by ROUND_DARK (the lips in front shade it); less rounded, in proportion. Unrounded, the mouth is drawn as before.
-# Covered further (0.06 and 0.08) and darker (0.25 to 0.35, the teeth by 0.1 to 0.3 too), the dark hole read as
-# another face on faces that smile with their teeth (a held-out face's identity 0.349 -> 0.359 .. 0.405 at that "o").
-ROUND_FULL = 0.35
-ROUND_COVER = (0.05, 0.07)
-ROUND_DARK = 0.2
 JAW_MOVES = slice(2 * SPLINE_STEPS, 14 * SPLINE_STEPS + 1)  # the part of its curve the jaw moves (2 to 14)
 JAW_SOFT = (0.01, 0.02)  # soft tissue outside the jaw line that moves with it (sides, chin), nose-to-chin lengths
 EDGE_SEARCH = 0.015  # nose-to-chin lengths inside the jaw line where the face's own colour is taken
@@ -144,7 +133,6 @@ class _Slit:
     opening: np.ndarray  # (2K, 2) the same in output pixels
     jaw: np.ndarray  # (2,) offset of the lower teeth
     blink: float
-    rounding: float = 0.0  # 0..1: how far rounded lips cover the teeth and shade the inside (ROUND_FULL)
 
 
 def _box_of(mask: np.ndarray) -> tuple[slice, slice] | None:
@@ -224,7 +212,6 @@ class Puppet:
             alpha = self.mouth.upper[..., 3]
             alpha[:] = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
         self.teeth_cut = TEETH_CUT * frame.mouth_width
-        self.mouth_width = frame.mouth_width
         upper_bases = np.einsum("ij,kjd->kid", self.mesh.upper_extend, self.rig.bases)
         lower_bases = np.einsum("ij,kjd->kid", self.mesh.lower_extend, self.rig.bases)
         # the mesh's, the upper side's and the lower side's bases in one array: one product a frame, not three
@@ -320,9 +307,7 @@ class Puppet:
                     lower_curve @ (self.mesh.vertices[list(lower_chain)] + lower_offsets[list(lower_chain)]),
                 ]
             )
-            outline = cv2.transform(opening[None], head)[0]
-            rounding = min(max(float(controls.get("lip_round", 0.0)), 0.0) / ROUND_FULL, 1.0) if index == 0 else 0.0
-            slits.append(_Slit(index, box, opening, outline, offsets[JAW_POINT], blink, rounding))
+            slits.append(_Slit(index, box, opening, cv2.transform(opening[None], head)[0], offsets[JAW_POINT], blink))
         if slits:  # the lower side shows only in the slits' boxes: its maps are needed there alone
             window = self._grid_window([slit.box for slit in slits])
             lower = self._maps(lower_offsets, self.lower_order, still, window)
@@ -723,20 +708,14 @@ class Puppet:
             own_light = cv2.remap(self.photo_shade[0], rigid, None, cv2.INTER_LINEAR)
             teeth_light = _clip(light / np.maximum(own_light, 1e-3), OWN_TEETH_LIGHT, 1)
         at = rigid - self.mouth.corner  # in the layers' own pixels
-        at_teeth, at_jaw = at, at - slit.jaw
-        if slit.rounding > 0:  # rounded lips over the teeth, shading the inside (ROUND_COVER, ROUND_DARK)
-            cover = slit.rounding * self.mouth_width * np.array(ROUND_COVER, np.float32)
-            at_teeth = at + cover[0] * self.down.astype(np.float32)
-            at_jaw = at_jaw - cover[1] * self.down.astype(np.float32)
-            light = light * (1 - ROUND_DARK * slit.rounding)
-        inside = cv2.remap(self.mouth_lower, at_jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        inside = cv2.remap(self.mouth_lower, at - slit.jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         inside = cv2.cvtColor(inside, cv2.COLOR_RGBA2RGB)
         inside *= _wide(light)
         # the jaw opened past the photo's opening shows its own teeth ending at their edge (MouthLayers.opened)
         cut = 0.0 if self.mouth.opened is None else min(max(float(slit.jaw @ self.down) / self.teeth_cut, 0.0), 1.0)
-        teeth = cv2.remap(self.mouth.upper if cut < 1 else self.mouth.opened, at_teeth, None, cv2.INTER_LINEAR)
+        teeth = cv2.remap(self.mouth.upper if cut < 1 else self.mouth.opened, at, None, cv2.INTER_LINEAR)
         if 0 < cut < 1:
-            opened = cv2.remap(self.mouth.opened, at_teeth, None, cv2.INTER_LINEAR)
+            opened = cv2.remap(self.mouth.opened, at, None, cv2.INTER_LINEAR)
             teeth = cv2.addWeighted(opened, cut, teeth, 1 - cut, 0)
         # inside += teeth alpha * (teeth rgb * teeth_light - inside), without the temporaries
         over = cv2.cvtColor(teeth, cv2.COLOR_RGBA2RGB)

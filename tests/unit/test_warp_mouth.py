@@ -287,23 +287,3 @@ def test_closed_lips_keep_the_faint_line_where_they_meet(data_dir: Path) -> None
     opened = Puppet(replace(face, image=face.image.copy()))
     opened.own_mouth = None  # the photo grown over, as faces whose line it keeps
     np.testing.assert_array_equal(puppet.frame({"jaw_open": 0.6}), opened.frame({"jaw_open": 0.6}))
-
-
-def test_a_rounded_opening_is_a_dark_hole_under_a_little_of_the_upper_teeth(data_dir: Path) -> None:
-    """Rounded lips (an "o": lip_round) push forward over the teeth: the opening is a dark hole under a little of the
-    upper teeth's edge. Drawn as an unrounded opening's, Grace Hopper's "o" at jaw_open 0.45 showed teeth over 0.72 of
-    its opening (a held-out face's read as a narrowed grin and as another face); now 0.28. Unrounded, still 0.72."""
-    face = analyze_face(grace_hopper())
-    puppet = Puppet(face)
-    skin = float(face.skin_rgb.astype(np.float32) @ LUMA)
-
-    def teeth_share(controls: dict[str, float]) -> float:
-        """The share of the drawn opening (its inner lips, moved) brighter than 0.6 of the skin: the teeth."""
-        frame = puppet.frame(controls)
-        moved = face.landmarks + np.tensordot(puppet.rig.coefficients(controls), puppet.rig.bases, axes=1)[:68]
-        opening = polygon_mask(moved[INNER_LIP], frame.shape)
-        return float(np.mean(frame[opening].astype(np.float32) @ LUMA > 0.6 * skin))
-
-    rounded = {"jaw_open": 0.45, "lip_round": 0.36, "lip_width": -0.18, "upper_lip": 0.16}
-    assert teeth_share(rounded) < 0.4
-    assert teeth_share({**rounded, "lip_round": 0.0}) > 0.5
