@@ -1034,3 +1034,48 @@ def test_a_closed_lid_leaves_no_tuft_of_lashes_past_the_outer_corner(data_dir) -
         top, bottom = round(corner[1] - 0.25 * width), round(corner[1] - 0.05 * width)
         skin = float(np.median(shut[top - round(0.15 * width) : top, xs]))
         assert shut[top:bottom, xs].min() > 0.55 * skin
+
+
+def _heavy_lashes(face: FaceAnalysis) -> np.ndarray:
+    """The framed photo with heavy painted lashes (a held-out face in heavy eye make-up): a black band over each upper
+    lid, thickening from 0.06 to 0.3 eye widths towards the outer corner, run on into a wing past it (0.3 eye widths
+    out, 0.34 up)."""
+    image, p = face.image.copy(), face.landmarks
+    for eye, (upper, _) in enumerate(EYES):
+        lid = p[list(upper)].astype(np.float32)
+        corner, inner = lid[OUTER[eye]], lid[-1 - OUTER[eye]]
+        width = float(np.linalg.norm(corner - inner))
+        out = float(np.sign(corner[0] - inner[0]))
+        t = np.linspace(0, 1, 30)
+        xs = inner[0] + t * (corner[0] - inner[0])
+        ys = _along(lid, xs)
+        edge = np.stack([xs, ys + 0.02 * width], 1)
+        top = np.stack([xs, ys - (0.06 + 0.24 * t) * width], 1)
+        wing = corner + np.array([[0, 0.03], [out * 0.28, -0.06], [out * 0.3, -0.34]]) * width
+        cv2.fillPoly(
+            image, [np.round(np.vstack([edge, wing, top[::-1]]) * 16).astype(np.int32)], (14, 11, 11), cv2.LINE_AA, 4
+        )
+    return image
+
+
+def test_heavy_painted_lashes_turn_down_with_the_closing_lid(astronaut_face: FaceAnalysis, data_dir) -> None:
+    """A face in heavy eye make-up, thick black upper lashes with a wing past each outer corner: on a sharp photo the
+    closed lid covered her eye and lashes out to just past the corner, and her wings stayed standing above its ends
+    as black smudges (a held-out face: identity 0.359 on the blink frames, over the bar). Her lids now cover and turn
+    down her lashes out to the wing's end (eyes.HEAVY_LASHES), their lash line as dark as hers and thicker: the
+    darkest pixel 0.1-0.25 eye widths out and 0.05-0.3 above the outer corner, against the skin above it, 0.06 and
+    0.08 before (the photo's wing), 0.70 and 0.36 after."""
+    from models.face.analysis import analyze_face
+
+    face = analyze_face(_heavy_lashes(astronaut_face), size=astronaut_face.size)
+    photo, shut = _luma(face.image), _luma(Puppet(face).frame({"blink": 1.0}))
+    for eye, (upper, _) in enumerate(EYES):
+        lid = face.landmarks[list(upper)]
+        corner, inner = lid[OUTER[eye]], lid[-1 - OUTER[eye]]
+        width = float(np.linalg.norm(corner - inner))
+        outwards = int(np.sign(corner[0] - inner[0]))
+        xs = np.arange(round(corner[0] + outwards * 0.1 * width), round(corner[0] + outwards * 0.25 * width), outwards)
+        top, bottom = round(corner[1] - 0.3 * width), round(corner[1] - 0.05 * width)
+        for image, darkest in ((photo, (0.0, 0.15)), (shut, (0.25, 1.5))):
+            skin = float(np.median(image[top - round(0.15 * width) : top, xs]))
+            assert darkest[0] < image[top:bottom, xs].min() / skin < darkest[1]
