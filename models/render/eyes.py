@@ -13,7 +13,7 @@ and their lash line is as dark as the photo's lashes (_deep_set_lids). A closed 
 the lower lid (which hardly moves in a blink), so no eye white is left, the corners included. Over a soft photo (a
 small face enlarged) lid and lashes are blurred to the photo's own softness around the eyes. All geometry is per
 output pixel in the face's own (photo) frame, so a turned or tilted head needs nothing extra; a face that leans in
-the photo itself (past UPRIGHT_LEAN) has its lids built and drawn in that frame turned upright.
+the photo itself (past analysis.LEANING_EYES) has its lids built and drawn in that frame turned upright.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from models.face.analysis import LEANING_EYES
 from models.face.frame import BROWS, JAW, LEFT_EYE_SLIT, RIGHT_EYE_SLIT
+from models.face.landmarks import leaning
 from models.render.softness import LUMA, photo_softness
 
 EYES = (LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
@@ -86,13 +88,12 @@ DRAWN_SOFTNESS = 1.0  # px: how soft the drawn lid's edges are already (anti-ali
 # his far eye 0.47; the other sample photos and held-out faces 0.54 and up (their pixels unchanged)
 HOODED_BROW = (0.5, 0.3)
 FOLD_SOFTNESS = 0.02  # eye widths (at least 0.7 px): how far the fold's edge blends into the lid slid out under it
-# degrees the eye line (outer corner to outer corner) may lean before the lids are built and drawn on the face turned
-# upright (EyeLayers.upright): their geometry (above and below the lid lines, the lid sliding down, its closed arc)
-# runs along the photo's rows and columns. A held-out smiling woman leaning 41 degrees closed her far eye with a lid
-# that slid down the picture across her slanted eye: a dark lash line looped around a lit almond, which the eye
-# model read at 0.74 of open. The sample photos lean 11 degrees at most, the held-out faces that lean past this
-# 24-41 (the others 17 and less): theirs alone change.
-UPRIGHT_LEAN = 20.0
+# The eye line (outer corner to outer corner) may lean analysis.LEANING_EYES degrees (the eyes' refit) before the lids
+# are built and drawn on the face turned upright (EyeLayers.upright): their geometry (above and below the lid lines,
+# the lid sliding down, its closed arc) runs along the photo's rows and columns. A held-out smiling woman leaning 41
+# degrees closed her far eye with a lid that slid down the picture across her slanted eye: a dark lash line looped
+# around a lit almond, which the eye model read at 0.74 of open. The sample photos lean 11 degrees at most, the
+# held-out faces that lean past it 24-41 (the others 17 and less): theirs alone change.
 # Heavy painted lashes (thick black upper lashes with a wing past the outer corner, heavy eye make-up): both eyes'
 # band over the lid line (LASH_BAND, from HEAVY_FROM of the way to the outer corner) and their wing past it (out to
 # HEAVY_WING, up to 2 LASH_BAND) this share of pixels (or more) darker than HEAVY_DARK of the skin below the eye.
@@ -156,25 +157,19 @@ class EyeLayers:
     fold: np.ndarray | None = None  # (size, size) float32: a hooded eye's fold edge, a gain on the lid (1: none)
     lashes: np.ndarray | None = None  # (size, size) float32: how much darker than the grown skin the lashes are, 0..1
     deep_set: bool = False  # the closed lid is grown over all it covers, its lash line as dark as the photo's
-    # (2, 3) float32: the face frame to the upright one the layers are in (a face leaning past UPRIGHT_LEAN); None:
+    # (2, 3) float32: the face frame to the upright one the layers are in (a face leaning past LEANING_EYES); None:
     # they are in the face frame
     upright: np.ndarray | None = None
     heavy_lashes: bool = False  # heavy painted lashes (HEAVY_LASHES): a lash line as dark as the photo's
 
 
-def leaning(points: np.ndarray) -> float:
-    """Degrees the line through the eyes' outer corners of 68 `points` leans (clockwise in the image positive)."""
-    x, y = points[EYES[1][0][OUTER[1]]] - points[EYES[0][0][OUTER[0]]]
-    return float(np.degrees(np.arctan2(y, x)))
-
-
 def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     """What the eyes look like closed, before shading: the skin around each eye (above, below, beside) grown
     over the eye and its lashes, so it meets the photo without a seam, with the fine texture of the skin
-    below the eye (the lid's own skin has no texture left to take). A face leaning past UPRIGHT_LEAN has them
+    below the eye (the lid's own skin has no texture left to take). A face leaning past LEANING_EYES has them
     built on the photo turned upright about its eyes (EyeLayers.upright), where close_lid draws them."""
     lean = leaning(points)
-    if abs(lean) <= UPRIGHT_LEAN:
+    if abs(lean) <= LEANING_EYES:
         return _build_eyes(image, points)
     eyes = points[[i for eye in EYES for chain in eye for i in chain]].mean(0)
     matrix = cv2.getRotationMatrix2D((float(eyes[0]), float(eyes[1])), lean, 1.0).astype(np.float32)

@@ -274,7 +274,7 @@ def test_a_leaning_faces_closed_lids_read_closed(astronaut_face: FaceAnalysis, m
     photo's rows and columns, and dlib fits a leaning face's eyes off them (a held-out woman leaning 41 degrees:
     her lid drawn under her iris, which stayed open; no blink counted). The astronaut leaning 40 degrees: closed,
     her eyes read 0.72 of open by the evaluator's dlib tracker and 0.64 by the face mesh's eye model (a blink counts
-    below 0.6); her lids built and drawn on the face turned upright (eyes.UPRIGHT_LEAN) over eyes fitted upright
+    below 0.6); her lids built and drawn on the face turned upright over eyes fitted upright
     (analysis.LEANING_EYES): 0.26 and 0.44."""
     from models.eval.quality import eye_aspect, track_landmarks
     from models.face.analysis import analyze_face
