@@ -915,15 +915,11 @@ def _jaw_margins(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tup
     shade = brightness <= EDGE_SHADE * inside.sum(-1)
     searched = steps < float(reach.max()) + 2
     left = (np.linalg.norm(colours - inside, axis=-1) > EDGE_STEP) & ~shade & searched
-    first = np.where(left.any(1), steps[np.argmax(left, axis=1)] - EDGE_INSET, np.inf)[:, None]
-    own = np.minimum(reach, first)
-    lighter = (brightness >= (1 + EDGE_LIGHT) * inside.sum(-1)) & ~shade & searched
-    cut = np.where(lighter.any(1), steps[np.argmax(lighter, axis=1)] - EDGE_INSET, np.inf)[:, None]
+    own = np.minimum(reach, _inside_first(left, steps))
+    cut = _inside_first((brightness >= (1 + EDGE_LIGHT) * inside.sum(-1)) & ~shade & searched, steps)
     halo = _halo(smooth, curve, normal, own, np.minimum(own, cut), brightness, steps, inside.sum(-1), frame)
     if halo / frame.height >= HALO_GATE:
-        moves = np.zeros_like(own, bool)
-        moves[JAW_MOVES] = True
-        own = np.where(moves, np.minimum(own, cut), own)
+        own = np.where(_moving(own), np.minimum(own, cut), own)
     shadow = _shadow_end(brightness, shade & (brightness >= SHADOW_FLOOR * inside.sum(-1)), steps, reach)
     extension = _shadow_extension(own, shadow, frame.height)
     if _cut_shadow(extension, brightness / inside.sum(-1), steps, own) / frame.height >= SHADE_GATE:
@@ -931,6 +927,23 @@ def _jaw_margins(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tup
     own = np.clip(own, -EDGE_INSET, None)[:, 0]
     soft = _smooth_below(own, curve, EDGE_SLOPE)[:, None] * normal
     return soft.astype(np.float32), (-2 * frame.height * frame.down).astype(np.float32)
+
+
+def _inside_first(found: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """(n, 1) px: EDGE_INSET inside the first of `steps` each row of `found` ((n, steps) bool) holds; inf where none."""
+    return np.where(found.any(1), steps[np.argmax(found, axis=1)] - EDGE_INSET, np.inf)[:, None]
+
+
+def _moving(own: np.ndarray) -> np.ndarray:
+    """A mask shaped as the jaw points' (n, 1) margins `own`: the points the jaw moves (JAW_MOVES)."""
+    moves = np.zeros_like(own, bool)
+    moves[JAW_MOVES] = True
+    return moves
+
+
+def _step_at(steps: np.ndarray, px: np.ndarray) -> np.ndarray:
+    """Index of the first of `steps` at or past each of `px` (the last step beyond them)."""
+    return np.minimum(np.searchsorted(steps, px), len(steps) - 1)
 
 
 def _halo(
@@ -953,7 +966,7 @@ def _halo(
     end = curve + own * normal
     at = (end[:, None] + below[None, :, None] * frame.down).astype(np.float32)
     dark = cv2.remap(smooth, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).sum(-1).min(1, keepdims=True)
-    carried = brightness[np.arange(len(own)), np.minimum(np.searchsorted(steps, own[:, 0]), len(steps) - 1)][:, None]
+    carried = brightness[np.arange(len(own)), _step_at(steps, own[:, 0])][:, None]
     lost = own - np.clip(cut, -EDGE_INSET, None)
     return float((lost * np.clip(carried - dark, 0, None) / skin)[JAW_MOVES].mean())
 
@@ -961,9 +974,7 @@ def _halo(
 def _shadow_extension(own: np.ndarray, shadow: np.ndarray, height: float) -> np.ndarray:
     """(n, 1) px each moving jaw point's margin `own` grows by to reach the end of its `shadow` (_shadow_end), where
     that carries it SHADE_MORE nose-to-chin lengths (`height`) further; zero everywhere else."""
-    moves = np.zeros_like(own, bool)
-    moves[JAW_MOVES] = True
-    return np.where(moves & (shadow >= own + SHADE_MORE * height), shadow - own, 0.0)
+    return np.where(_moving(own) & (shadow >= own + SHADE_MORE * height), shadow - own, 0.0)
 
 
 def _cut_shadow(extension: np.ndarray, light: np.ndarray, steps: np.ndarray, own: np.ndarray) -> float:
@@ -971,7 +982,7 @@ def _cut_shadow(extension: np.ndarray, light: np.ndarray, steps: np.ndarray, own
     point's `extension` (px) to its shadow's end times how much lighter (share of the skin's light) the photo is
     there than at its margin `own` (px). `light`: (n, steps) the skin's share of light at `steps` px outside."""
     rows = np.arange(len(own))
-    at = np.minimum(np.searchsorted(steps, np.stack([own[:, 0], own[:, 0] + extension[:, 0]])), len(steps) - 1)
+    at = _step_at(steps, np.stack([own[:, 0], own[:, 0] + extension[:, 0]]))
     lighter = np.clip(light[rows, at[1]] - light[rows, at[0]], 0, None)
     return float((extension[:, 0] * lighter)[JAW_MOVES].mean())
 
@@ -982,7 +993,7 @@ def _shadow_end(brightness: np.ndarray, shade: np.ndarray, steps: np.ndarray, re
     `brightness`: (n, steps) summed RGB at `steps` px along the outward normals, `shade`: its shaded ones."""
     change = np.zeros_like(brightness)
     change[:, 1:] = np.abs(np.diff(brightness, axis=1)) / float(steps[1] - steps[0])
-    at_reach = np.minimum(np.searchsorted(steps, reach[:, 0]), len(steps) - 1)
+    at_reach = _step_at(steps, reach[:, 0])
     on = shade[np.arange(len(shade)), at_reach]
     past = np.maximum.accumulate(shade & (steps[None] >= reach), axis=1)  # from the shade at the reach on
     settled = past & ~shade & (change < SHADE_SETTLED)

@@ -16,7 +16,7 @@ from models.face import landmarks as lm
 from models.face.analysis import FaceAnalysis, analyze_face
 from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH, MOUTH_SLIT, OUTER_LIP, mouth_opening
 from models.face.lips import polygon_mask
-from models.render.mouth import LUMA, _curve, inside_lip_rgb
+from models.render.mouth import LUMA, MouthLayers, _curve, inside_lip_rgb
 from models.render.warp import Puppet
 from scripts.sample_photos import astronaut, astronaut_small, grace_hopper
 
@@ -119,17 +119,23 @@ def _hue_saturation(rgb: np.ndarray) -> tuple[float, float]:
     return float(hsv[0]), float(hsv[1])
 
 
-@pytest.mark.parametrize("photo", [astronaut, grace_hopper], ids=["astronaut (own teeth)", "grace_hopper"])
-def test_lower_teeth_in_the_cavitys_shade_are_warm_ivory_not_grey(photo, data_dir: Path) -> None:
-    """The lower teeth take the upper teeth's hue (the photo's own, where it shows them), darkened by the cavity
-    and warmed by the light its red walls bounce: a darkened ivory alone read olive grey next to the cavity."""
-    face = analyze_face(photo())
+def _lower_layer(face: FaceAnalysis) -> tuple[MouthLayers, np.ndarray, np.ndarray]:
+    """The face's mouth layers, and at each pixel of their lower layer: how far along the mouth it lies (-1 .. 1,
+    corner to corner) and how far above the lower inner lip (mouth widths)."""
     mouth = Puppet(face).mouth
     points, width = face.landmarks, face.frame.mouth_width
     h, w = mouth.lower.shape[:2]
     ys, xs = np.mgrid[:h, :w].astype(np.float32) + mouth.corner[::-1, None, None]
     along = (xs - points[list(INNER_CORNERS)].mean(0)[0]) / (width / 2)
-    above_lower = (_curve(points[list(MOUTH_SLIT[1])], xs) - ys) / width
+    return mouth, along, (_curve(points[list(MOUTH_SLIT[1])], xs) - ys) / width
+
+
+@pytest.mark.parametrize("photo", [astronaut, grace_hopper], ids=["astronaut (own teeth)", "grace_hopper"])
+def test_lower_teeth_in_the_cavitys_shade_are_warm_ivory_not_grey(photo, data_dir: Path) -> None:
+    """The lower teeth take the upper teeth's hue (the photo's own, where it shows them), darkened by the cavity
+    and warmed by the light its red walls bounce: a darkened ivory alone read olive grey next to the cavity."""
+    face = analyze_face(photo())
+    mouth, along, above_lower = _lower_layer(face)
     lower = mouth.lower[(np.abs(along) < 0.3) & (above_lower > 0.01) & (above_lower < 0.04)].mean(0)
     upper = mouth.upper[(np.abs(along) < 0.3) & (mouth.upper[..., 3] > 0.9)][:, :3].mean(0)
     (lower_hue, lower_saturation), (upper_hue, upper_saturation) = _hue_saturation(lower), _hue_saturation(upper)
@@ -227,12 +233,7 @@ def _lipstick(photo: np.ndarray, hue: float, saturation: float) -> np.ndarray:
 
 def _inside(face: FaceAnalysis) -> np.ndarray:
     """The mean colour of the drawn inside of the mouth (tongue and cavity) above the middle of the lower lip."""
-    mouth = Puppet(face).mouth
-    points, width = face.landmarks, face.frame.mouth_width
-    h, w = mouth.lower.shape[:2]
-    ys, xs = np.mgrid[:h, :w].astype(np.float32) + mouth.corner[::-1, None, None]
-    along = (xs - points[list(INNER_CORNERS)].mean(0)[0]) / (width / 2)
-    above_lower = (_curve(points[list(MOUTH_SLIT[1])], xs) - ys) / width
+    mouth, along, above_lower = _lower_layer(face)
     return mouth.lower[(np.abs(along) < 0.5) & (above_lower > 0.08) & (above_lower < 0.3)].mean(0)
 
 
