@@ -298,3 +298,16 @@ def test_windows_are_sampled_all_at_once_as_one_by_one(dtype):
                 [getattr(curve[a:b], reduce)() for a, b in zip(starts, ends, strict=True)], np.float32
             )
             assert _sample(curve, rate, times, reduce, window).tobytes() == one_by_one.tobytes()
+
+
+def test_no_clip_ends_with_its_lids_closing():
+    """The last frame is where a player stops: a blink due in a clip's last frames was drawn cut off there (a
+    held-out photo's 5.9 s clip ended on lids half shut, its third blink due 0.04 s before the end). A blink is
+    drawn whole or not at all; with speech (`_busy_speech`, a calm murmur between words) and in silence alike."""
+    ends = []
+    for seed in range(60):
+        for speech in (_busy_speech(5.88), curves(5.88)):
+            blink = build_controls(speech, "neutral", duration=5.88, fps=25, seed=seed).channels["blink"]
+            ends.append(blink[-1])
+            assert blink.any()  # clips that short still blink
+    assert max(ends) == 0.0
