@@ -99,7 +99,7 @@ TEETH_BRIGHT = 0.75
 TEETH_SATURATION = 110.0
 TEETH_OF_SKIN = 0.9
 WARM_SKIN = 150.0
-CACHE_VERSION = 19  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 20  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents

@@ -30,6 +30,7 @@ from models.face.frame import (
     FaceFrame,
     mouth_opening,
 )
+from models.face.tone import photo_tint
 
 MIN_OPEN = 0.04  # mouth widths: a mouth opened less than this (dlib's inner lips) is left alone
 BLUR = 0.008  # mouth widths: the photo is smoothed this much before its pixels are read
@@ -73,12 +74,11 @@ LOWER_SEARCH = 0.6
 LOWER_DIP = 0.06
 LOWER_DARK = 0.8
 LOWER_LIP = 0.4
-# A black-and-white photo (`_grey`: no channel of the mouth's crop more than GREY levels off the pixel's mean) has no
-# redness to tell its teeth from its lips by: they are told by their lightness alone. Told by both, a small grey face
+# A black-and-white or toned photo (tone.photo_tint: grey, sepia, cool, a faintly tinted scan) has no redness
+# to tell its teeth from its lips by: they are told by their lightness alone. Told by both, a small grey face
 # speaking (mustache, mouth a little open), whose upper inner lip dlib fitted a third of the way down across its upper
 # teeth, had nothing found in its pixels: the teeth above that line were warped as upper lip and, pressed, stayed a
 # pale lens between the lips (dlib's p/b/m aperture 0.354 of its open vowels'). Colour photos are told as before.
-GREY = 2
 # Where dlib's inner lips are implausible its lower inner line is not the lower lip's edge, and the opening read from
 # the pixels ends where the teeth stop being lighter and less red than the lips: dim lower teeth, in the mouth's shade,
 # are neither (a held-out big toothy smile: a* 145, its lower lip's 143-145). Its lower inner line stayed on the
@@ -253,7 +253,7 @@ def _opening(
     teeth alone, told from the lips by their redness alone. `in_lip`: the teeth alone, inside that lip's outline
     (dlib shut its inner lips under them, TEETH_LIP), its brightest tenth, told from the lips by their redness and
     their greyness (LIP_TEETH_GREYER): the shaded teeth under the lip are no lighter than it. In a black-and-white
-    photo (`_grey`) the teeth are told by their lightness alone, whichever the search."""
+    or toned photo (tone.photo_tint) the teeth are told by their lightness alone, whichever the search."""
     reach = REACH * width
     low = np.maximum(np.floor(points[OUTER_LIP].min(0) - 2 * reach), 0).astype(int)
     high = np.minimum(np.ceil(points[OUTER_LIP].max(0) + 2 * reach), image.shape[1::-1]).astype(int)
@@ -271,7 +271,7 @@ def _opening(
     teeth_light, teeth_red = float(np.median(light[inner][bright])), float(np.median(red[inner][bright]))
     redder = red[lips] >= np.median(red[lips])
     lip_light, lip_red = float(np.median(light[lips][redder])), float(np.median(red[lips][redder]))
-    grey = _grey(crop)  # no redness: teeth told from lips by their lightness alone
+    grey = photo_tint(image, points) is not None  # no redness: teeth told from lips by their lightness alone
     if teeth_light - lip_light < TEETH_CONTRAST[0] or (lip_red - teeth_red < TEETH_CONTRAST[1] and not grey):
         return None
     teeth = outline & ((red < lip_red - TEETH_SPLIT * (lip_red - teeth_red)) | grey)
@@ -370,9 +370,3 @@ def _columns_filled(mask: np.ndarray) -> np.ndarray:
     top = np.where(mask.any(0), np.argmax(mask, 0), mask.shape[0])
     bottom = mask.shape[0] - 1 - np.argmax(mask[::-1], 0)
     return (rows >= top) & (rows <= bottom)
-
-
-def _grey(image: np.ndarray) -> bool:
-    """Whether the RGB `image` is black and white: no channel of any pixel more than GREY levels off their mean."""
-    pixels = image.astype(np.int16)
-    return bool(np.abs(pixels - pixels.mean(-1, keepdims=True)).max() <= GREY)

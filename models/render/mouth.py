@@ -31,6 +31,7 @@ from models.face.frame import (
     mouth_opening,
 )
 from models.face.lips import polygon_mask, teeth_in_pixels
+from models.face.tone import photo_tint
 from models.render.mesh import spline_matrix
 from models.render.softness import LUMA, photo_softness
 
@@ -235,10 +236,11 @@ def build_mouth(
         edge = _incisal_edge(image, opening, points, xs, y_upper, y_lower, width) if cut_teeth else None
         if edge is not None:
             opened = _teeth_over_shadow(upper_rgb, upper_alpha, ys - edge, along, width)
-    if _grayscale(image):  # no cream teeth or red tongue in a black-and-white photo
-        upper_rgb, lower_rgb = (np.repeat(rgb @ LUMA[:, None], 3, axis=-1) for rgb in (upper_rgb, lower_rgb))
+    tint = photo_tint(image, points)
+    if tint is not None:  # no cream teeth or red tongue in a black-and-white or toned photo: its own tint
+        upper_rgb, lower_rgb = (_toned(rgb, tint) for rgb in (upper_rgb, lower_rgb))
         if opened is not None:
-            opened[..., :3] = np.repeat(opened[..., :3] @ LUMA[:, None], 3, axis=-1)
+            opened[..., :3] = _toned(opened[..., :3], tint)
     upper = np.dstack([upper_rgb, upper_alpha]).astype(np.float32)
     lower_rgb = lower_rgb.astype(np.float32)
     if softness:  # as soft as the photo: the drawn teeth, tongue and cavity, the cut of the photo's own teeth
@@ -327,9 +329,9 @@ def _teeth_over_shadow(
     return np.dstack([shown, coverage]).astype(np.float32)
 
 
-def _grayscale(image: np.ndarray) -> bool:
-    pixels = image[::4, ::4].astype(np.int16)
-    return bool(np.abs(pixels - pixels.mean(-1, keepdims=True)).max() <= 2)
+def _toned(rgb: np.ndarray, tint: np.ndarray) -> np.ndarray:
+    """`rgb` in a black-and-white or toned photo's colours: its luma times the photo's `tint` (tone.photo_tint)."""
+    return (rgb @ LUMA)[..., None] * tint
 
 
 def _curve(chain: np.ndarray, xs: np.ndarray) -> np.ndarray:
