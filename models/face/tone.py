@@ -4,11 +4,11 @@ In such a photo every pixel is its luma times one tint: the spread of the face's
 is a few levels of JPEG noise, where a colour photo's lips, cheeks, eyes and hair are each their own colour. The
 face (inside its jaw and brows) is averaged down to TONE_SIZE px a side first, which averages JPEG's noise and its
 halved chroma away. Measured over the 80 faces of the gallery and the held-out sets, the spread's 90th percentile,
-as a share of the face's mean luma: colour photos 9.6 % (sample2's faint colours; bieber_small 9.9 %, a desaturated
-murray 10.4 %) and up, most over 12 %; a cool-toned scan 1.4 %; the gallery's grey photos (grace_gray, cameraman,
-einstein, 00017_gray) tinted sepia (luma times (1.12, 0.97, 0.78)), cool (0.95, 0.99, 1.12) and strong sepia
-(1.25, 0.95, 0.6) 0.1-1.6 %, saved as JPEG at quality 80 up to 4.1 %, at quality 60 up to 5.6 % (cameraman, strong
-sepia). TONED lies between.
+as a share of the face's mean luma: colour photos 9.6 % (a held-out face's faint colours; the small astronaut
+10.1 %, a desaturated held-out face 10.4 %) and up, most over 12 %; a held-out cool-toned scan 1.4 %; grey photos
+(the gallery's grace_gray and cameraman, two held-out ones) tinted sepia (luma times (1.12, 0.97, 0.78)), cool
+(0.95, 0.99, 1.12) and strong sepia (1.25, 0.95, 0.6) 0.1-1.6 %, saved as JPEG at quality 80 up to 4.1 %, at
+quality 60 up to 5.6 % (cameraman, strong sepia). TONED lies between.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 
 from models.face.frame import BROWS, JAW
-from models.render.softness import LUMA
 
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # RGB to grey (BT.601)
 FACE_OUTLINE = JAW + BROWS[0] + BROWS[1]
 TONE_SIZE = 64
 TONED = 0.07  # of the face's mean luma: the 90th percentile of its pixels' spread off luma times the tint

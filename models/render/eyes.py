@@ -26,7 +26,8 @@ import numpy as np
 from models.face.analysis import LEANING_EYES
 from models.face.frame import BROWS, JAW, LEFT_EYE_SLIT, RIGHT_EYE_SLIT
 from models.face.landmarks import leaning
-from models.render.softness import LUMA, photo_softness
+from models.face.tone import LUMA
+from models.render.softness import photo_softness
 
 EYES = (LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
 OUTER = (0, -1)  # where each eye's outer corner is in its chains (dlib's 36 and 45)

@@ -31,9 +31,9 @@ from models.face.frame import (
     mouth_opening,
 )
 from models.face.lips import polygon_mask, teeth_in_pixels
-from models.face.tone import photo_tint
+from models.face.tone import LUMA, photo_tint
 from models.render.mesh import spline_matrix
-from models.render.softness import LUMA, photo_softness
+from models.render.softness import photo_softness
 
 TEETH_RGB = np.array([236, 230, 214], np.float32)
 # Tooth edges across the mouth, as fractions of the half mouth width from the centre (incisors,

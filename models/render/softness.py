@@ -8,7 +8,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # RGB to the grey the softness is read on (BT.601)
 SOFTNESS_PROBE = 2.0  # px: the blur that tells how soft the photo already is
 MIN_SOFTNESS = 0.3  # px: less blur than this is not drawn
 

@@ -14,6 +14,7 @@ from models.eval.readers import read_with_mesh
 from models.face import mesh
 from models.face.analysis import FaceAnalysis
 from models.face.frame import JAW
+from models.face.tone import LUMA
 from models.render.eyes import (
     DRAWN_SOFTNESS,
     EYES,
@@ -26,7 +27,6 @@ from models.render.eyes import (
     eyes_past_edge,
 )
 from models.render.mesh import SLITS, spline_matrix
-from models.render.softness import LUMA
 from models.render.warp import Puppet, puppet_for
 
 MESH_WEIGHTS = get_settings().weights_dir.resolve()  # where the face mesh is found when the tests are collected
