@@ -34,7 +34,7 @@ from models.face.frame import (
     FaceFrame,
     mouth_opening,
 )
-from models.face.lips import implausible, inner_lips_on_opening, lower_lip_under_teeth
+from models.face.lips import implausible, inner_lips_on_opening, lower_lip_under_teeth, upper_lip_off_teeth
 from models.face.pose import head_pose
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ TEETH_BRIGHT = 0.75
 TEETH_SATURATION = 110.0
 TEETH_OF_SKIN = 0.9
 WARM_SKIN = 150.0
-CACHE_VERSION = 20  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 21  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -290,6 +290,14 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         points, lips_apart = _mouth_to_lip_line(framed, points)
     else:
         points, lips_apart = inner_lips_on_opening(framed, points), False
+    # an open mouth whose upper lip dlib fit over its upper teeth (lips.UPPER_LIP_TEETH) shows them: the teeth found
+    # inside that lip are the photo's own, bright and grey. Two held-out children laughing wide open, most of their
+    # opening their tongue and the dark mouth (teeth_visible's test reads under 0.3 of it teeth): drawn with teeth
+    # not their own when opened, identity up to 0.462 and 0.401; with their own, 0.424 and 0.389
+    teeth_on_lip = not mouth_turned and np.array_equal(points, fitted)
+    if teeth_on_lip:
+        points = upper_lip_off_teeth(framed, points)
+        teeth_on_lip = not np.array_equal(points, fitted)
     # inner lips read from the pixels (models/face/lips.py) end where the teeth's colour fades into the lips', not at
     # the teeth's own edge over the mouth's inside: a held-out parted smile's own teeth, moved and cut at an edge
     # guessed inside that fade, were a pink wedge under the upper lip. Such a mouth gets the teeth drawn for a photo
@@ -298,7 +306,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     # to be its own (teeth_visible): their opening is read from teeth lighter than the lips, as the laughing face's
     # was not; a held-out big toothy smile (spacing 0.57) so drawn with teeth not its own read as another face
     # when opened (identity 0.38; 0.34 with its own).
-    from_pixels = not mouth_turned and not np.array_equal(points, fitted) and not implausible(fitted)
+    from_pixels = not (mouth_turned or teeth_on_lip) and not np.array_equal(points, fitted) and not implausible(fitted)
     if not mouth_turned:
         points = lower_lip_under_teeth(framed, points)
     corners = _transform(np.array(lm.corners(rect), np.float32).reshape(2, 2), matrix)
@@ -311,7 +319,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         pose=head_pose(points, size),
         skin_rgb=skin_colour(framed, points),
         lip_rgb=lip_colour(framed, points),
-        teeth_visible=not from_pixels and teeth_visible(framed, points, open_px),
+        teeth_visible=teeth_on_lip or (not from_pixels and teeth_visible(framed, points, open_px)),
         mouth_open_px=open_px,
         embedding=embedding,
         n_faces=len(faces),

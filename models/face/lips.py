@@ -13,7 +13,9 @@ mouth apart, under SPACING, its lower inner line lay across the upper teeth, and
 (0.30 on the astronaut's smile, 0.01 on her smaller copy). Where dlib shut the inner lips and fit a lip's outline
 around the teeth, the teeth are looked for inside that lip (`_teeth_in_a_lip`). Where they were implausibly spaced,
 a lower inner point left on teeth moves down to the lower lip's edge over dim lower teeth, no lighter or less red
-than the lips enough to be found (`_lower_lip_over_dim_teeth`).
+than the lips enough to be found (`_lower_lip_over_dim_teeth`). Where dlib fit an open mouth's upper lip over its
+upper teeth (its outer line on their top, its inner one across them), the upper lip moves up off them and the lower
+inner lip down off any lower teeth (`upper_lip_off_teeth`).
 """
 
 from __future__ import annotations
@@ -63,6 +65,22 @@ TEETH_LIP = UPPER_LIP_OUTLINE
 CLOSED_OPEN = 0.04
 LIP_TEETH_BRIGHTEST = 90.0
 LIP_TEETH_GREYER = 0.5
+# dlib can fit an open mouth's upper lip onto its upper teeth: the outer upper lip on the teeth's top, the inner one
+# across them (two held-out children laughing wide open, their teeth warped as upper lip: pressed, a white line of
+# teeth stayed between the lips). The teeth are looked for inside the upper lip's outline as where dlib shut the
+# lips (TEETH_LIP), and the upper lip moved off them where they fill UPPER_LIP_TEETH of that outline: 0.43 and 0.54
+# on those two; 0.19 on a third child whose inner lip lies on her teeth's top (its corners' slope cuts their ends:
+# moved so, her p/b/m went from 0.167 to 0.270 of the open vowels'), and no teeth found there on the other open
+# mouths of the gallery and the held-out sets
+UPPER_LIP_TEETH = 0.3
+# ... and the outer upper lip there lies at the teeth's top too (those two children: their thin upper lip, 6-7 px at
+# 512, lay above it): it moves up to where the lip's redness (Lab a*, 157-167 at its reddest) falls half way to the
+# skin's above it (141-147), looked for within this share of the mouth's width above the teeth (their mouths 99 and
+# 101 px wide, the lip's top 7-10 px above the teeth). Left on the teeth's top, no lip lay above their ends in the
+# upper lip's outline to paint them over with (models/render/mouth._lip_stretched_over): pressed, a white speck of
+# teeth at each corner
+LIP_ABOVE_TEETH = 0.2
+LIP_REDDER = 4.0  # Lab a*: ... where its reddest is at least this much redder than the skin (2.4 at a corner, 10-22)
 # dlib can fit the lower inner lip onto the top of the lower teeth: on an open mouth showing its lower teeth a dark
 # line (the shade where the teeth meet the lower lip) lies under the teeth, inside the lip. A lower inner-lip landmark
 # moves down onto such a line found on its way to the outer lip (in LOWER_SEARCH of that way, after something
@@ -153,6 +171,57 @@ def _teeth_in_a_lip(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     if found is None or _thickness(found[0]) < CLOSED_OPEN * width:
         return points
     return _on_edge(points, *found)
+
+
+def upper_lip_off_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`points` with the upper inner lip of an open mouth moved up to the top of the photo's upper teeth (the outer
+    upper lip above it: `_outer_upper_lip_above`) and the lower inner lip down off any lower teeth
+    (`_lower_lip_over_dim_teeth`), where dlib fit the upper lip's outline over the upper teeth (UPPER_LIP_TEETH of it
+    teeth: TEETH_LIP's search); elsewhere `points` as they are."""
+    width = _open_width(points)
+    found = None if width is None else _opening(image, points, width, in_lip=TEETH_LIP)
+    if found is None:
+        return points
+    teeth, corner = found
+    lip = polygon_mask(points[TEETH_LIP] - np.asarray(corner, np.float32), teeth.shape)
+    if np.count_nonzero(teeth & lip) < UPPER_LIP_TEETH * np.count_nonzero(lip):
+        return points
+    moved = _on_edge(points, teeth, corner)
+    return _lower_lip_over_dim_teeth(image, _outer_upper_lip_above(image, moved, teeth, corner, width), width)
+
+
+def _outer_upper_lip_above(
+    image: np.ndarray, points: np.ndarray, teeth: np.ndarray, corner: tuple[int, int], width: float
+) -> np.ndarray:
+    """`points` with each outer upper-lip landmark between the corners moved up to the lip's top edge above the
+    `teeth` (a crop's boolean mask whose first pixel lies at `corner`) in its column, where that lies further up:
+    up the face from the teeth's top, past the reddest of the lip (Lab a*, within LIP_ABOVE_TEETH of the mouth's
+    `width`) to where the redness falls half way to the skin's at the search's end (LIP_ABOVE_TEETH's comment)."""
+    red = _smoothed_lab(image, width)[..., 1].astype(np.float32)
+    up = -FaceFrame.of(points).down
+    ys, xs = np.nonzero(teeth)
+    pixels = np.stack([xs, ys], 1).astype(np.float32) + corner
+    steps = np.arange(0.0, LIP_ABOVE_TEETH * width, 0.5, dtype=np.float32)
+    moved = points.copy()
+    for index in OUTER_CHAINS[0]:
+        across = (pixels - points[index]) @ FaceFrame.of(points).right
+        column = pixels[np.abs(across) < 1.0]
+        if not len(column):
+            continue
+        top = column[np.argmax(column @ up)]  # the teeth's top in the landmark's column
+        path = (top + steps[:, None] * up).astype(np.float32)[:, None, :]
+        profile = cv2.remap(red, path[..., 0], path[..., 1], cv2.INTER_LINEAR)[:, 0]
+        peak = int(np.argmax(profile))
+        if profile[peak] - profile[-1] < LIP_REDDER:
+            continue  # no lip told from the skin above it
+        half = (profile[peak] + profile[-1]) / 2
+        beyond = np.flatnonzero(profile[peak:] < half)
+        if not len(beyond):
+            continue
+        edge = top + steps[peak + int(beyond[0])] * up
+        if (edge - points[index]) @ up > 0:
+            moved[index] = edge
+    return moved
 
 
 def _thickness(opening: np.ndarray) -> float:
