@@ -34,7 +34,13 @@ from models.face.frame import (
     FaceFrame,
     mouth_opening,
 )
-from models.face.lips import implausible, inner_lips_on_opening, lower_lip_under_teeth, upper_lip_off_teeth
+from models.face.lips import (
+    _smoothed_lab,
+    implausible,
+    inner_lips_on_opening,
+    lower_lip_under_teeth,
+    upper_lip_off_teeth,
+)
 from models.face.pose import head_pose
 
 log = logging.getLogger(__name__)
@@ -99,7 +105,30 @@ TEETH_BRIGHT = 0.75
 TEETH_SATURATION = 110.0
 TEETH_OF_SKIN = 0.9
 WARM_SKIN = 150.0
-CACHE_VERSION = 21  # of both caches: bump it when the detection or the analysis changes
+# dlib can fit a wide-open mouth's whole outline inside its opening (a shouting child, tongue out: its outer lips on
+# the tongue and the dark inside, the inner lips near the tongue's middle, 9 px apart where the lips are 50 apart at
+# 512): pressed, the rig closed a slit in the middle of the opening and the mouth stayed wide open (p/b/m 0.84 of its
+# open vowels). Such a fit is told by the band OPENING_BAND mouth widths above its outer upper lip: the cavity, its
+# median darker than OPENING_DARK of the skin's lightness (Lab L), under red lip (over OPENING_LIP_RED of the band
+# OPENING_LIP_BAND above it redder than the skin by LIP_REDDER of Lab a*). The child 0.58 dark under 0.62 red; of
+# the 76 other faces not turned, the darkest such band 0.26 (a mustache) with no red above it, the reddest 0.81 above
+# a band 0.75 of the skin (t1 #3), the next darkest under red 0.88.
+OPENING_DARK = 0.65
+OPENING_BAND = (0.01, 0.1)
+OPENING_LIP_BAND = (0.1, 0.25)
+OPENING_LIP_RED = 0.4
+LIP_REDDER = 10.0
+# Re-placed (_mouth_around_opening), the outer lips end where the lip (redder than the skin by LIP_REDDER, or the
+# dark inside) stops, looked for at most OPENING_REACH mouth widths out (the child's upper lip lay 0.27 above dlib's
+# outer upper lip); the upper lip's inner edge lies where the profile below the lip's reddest point turns darker or
+# less red than it by UPPER_EDGE_STEP (Lab L, a*: the child's lip 130-170 and 158-169, the cavity 73-100, its teeth
+# 152 red); the lower inner lip on the darkest point within OPENING_SHADE mouth widths of dlib's outer lower lip (the
+# shade where the tongue meets the lower lip: L 92-114 between 120-160).
+OPENING_REACH = 0.35
+UPPER_EDGE_STEP = (25.0, 12.0)
+UPPER_LIP_THICK = 0.15
+OPENING_SHADE = 0.08
+CACHE_VERSION = 22  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -289,7 +318,9 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     if mouth_turned:
         points, lips_apart = _mouth_to_lip_line(framed, points)
     else:
-        points, lips_apart = inner_lips_on_opening(framed, points), False
+        inside = _mouth_fitted_inside_opening(framed, points)
+        points = _mouth_around_opening(framed, points) if inside else inner_lips_on_opening(framed, points)
+        lips_apart = False
     # an open mouth whose upper lip dlib fit over its upper teeth (lips.UPPER_LIP_TEETH) shows them: the teeth found
     # inside that lip are the photo's own, bright and grey. Two held-out children laughing wide open, most of their
     # opening their tongue and the dark mouth (teeth_visible's test reads under 0.3 of it teeth): drawn with teeth
@@ -346,6 +377,107 @@ def eyes_fitted_upright(framed: np.ndarray, points: np.ndarray) -> np.ndarray:
         if float(np.linalg.norm(upright[eye] - points[eye], axis=1).mean()) / width > EYES_OFF:
             fitted[eye] = upright[eye]
     return fitted
+
+
+def _mouth_fitted_inside_opening(image: np.ndarray, points: np.ndarray) -> bool:
+    """Whether dlib fitted the whole mouth inside a wide-open mouth's opening (OPENING_DARK's comment): the band
+    just above its outer upper lip is the dark cavity, and red lip lies above that."""
+    lab, skin = _soft_lab(image, points)
+    above = _band(lab, points, OUTER_UPPER, -1.0, OPENING_BAND)
+    lip = _band(lab, points, OUTER_UPPER, -1.0, OPENING_LIP_BAND)
+    dark = float(np.median(above[..., 0])) < OPENING_DARK * skin[0]
+    return dark and float(np.mean(lip[..., 1] > skin[1] + LIP_REDDER)) > OPENING_LIP_RED
+
+
+def _mouth_around_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`points` with the mouth re-placed around the opening that dlib fitted it inside (_mouth_fitted_inside_opening):
+    its outer lips lay on the opening's edge, so they become the inner lips (the middle upper ones moved up to the
+    cavity's edge under the upper lip, the lower ones onto the shade where the tongue meets the lower lip); the outer
+    lips move out, down the face (and the corners along the mouth), to where the red lips meet the skin."""
+    lab, skin = _soft_lab(image, points)
+    frame = FaceFrame.of(points)
+    width = frame.mouth_width
+    first, last = points[list(MOUTH_CORNERS)]
+    axis = (last - first) / max(float(np.linalg.norm(last - first)), 1e-6)
+    moved = points.copy()
+    reach = OPENING_REACH * width
+
+    def is_dark(values: np.ndarray) -> np.ndarray:  # the dark inside
+        return values[..., 0] < OPENING_DARK * skin[0]
+
+    def is_lip(values: np.ndarray) -> np.ndarray:  # red lip or the dark inside
+        return (values[..., 1] > skin[1] + LIP_REDDER) | is_dark(values)
+
+    for index in OUTER_UPPER:  # down from the skin above onto the lip
+        moved[index] = _first_along(lab, points[index] - reach * frame.down, frame.down, reach, is_lip)
+    for outer, inner in zip(OUTER_UPPER[1:-1], (61, 62, 63), strict=True):
+        moved[inner] = _upper_lip_inner_edge(lab, moved[outer], frame.down, width)
+    for lower, inner in zip((58, 57, 56), (67, 66, 65), strict=True):
+        moved[inner] = _darkest_near(lab, points[lower], frame.down, OPENING_SHADE * width)
+    for outer, start in zip(OUTER_LOWER_LIP, (65, 65, 66, 67, 67), strict=True):  # down from the inside to the skin
+        begin = moved[start] if outer in (56, 57, 58) else points[outer]
+        moved[outer] = _last_along(lab, begin, frame.down, reach, is_lip)
+    for inner, outer, outward in zip(INNER_CORNERS, MOUTH_CORNERS, (-axis, axis), strict=True):
+        moved[inner] = _last_along(lab, points[outer], outward, reach, is_dark)  # the dark inside's far end
+        moved[outer] = _last_along(lab, moved[inner], outward, reach, is_lip)
+    return moved.astype(np.float32)
+
+
+def _soft_lab(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The RGB `image` in float32 CIE Lab (8-bit scale), smoothed as lips.py reads it, and the skin's Lab."""
+    width = FaceFrame.of(points).mouth_width
+    lab = _smoothed_lab(image, width)
+    skin = cv2.cvtColor(skin_colour(image, points).reshape(1, 1, 3), cv2.COLOR_RGB2LAB)[0, 0]
+    return lab.astype(np.float32), skin.astype(np.float32)
+
+
+def _band(lab: np.ndarray, points: np.ndarray, chain: list[int], sign: float, band: tuple[float, float]) -> np.ndarray:
+    """`lab` sampled over a band along the landmark `chain`, from band[0] to band[1] mouth widths off it along the
+    face's down (`sign` -1: up)."""
+    frame = FaceFrame.of(points)
+    spots = np.arange(len(chain) - 1, step=0.1, dtype=np.float32)
+    line = np.stack([np.interp(spots, np.arange(len(chain)), points[chain][:, i]) for i in (0, 1)], 1)
+    offsets = np.arange(band[0], band[1], 0.5 / frame.mouth_width, dtype=np.float32) * frame.mouth_width
+    at = (line[:, None, :] + sign * offsets[None, :, None] * frame.down).astype(np.float32)
+    return cv2.remap(lab, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _profile(lab: np.ndarray, start: np.ndarray, direction: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """The points every half pixel from `start` along `direction` for `reach` px, and `lab` there."""
+    path = (start + np.arange(0.0, reach, 0.5, dtype=np.float32)[:, None] * direction).astype(np.float32)
+    values = cv2.remap(lab, path[:, None, 0], path[:, None, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return path, values[:, 0]
+
+
+def _first_along(lab: np.ndarray, start: np.ndarray, direction: np.ndarray, reach: float, finds) -> np.ndarray:
+    """The first point from `start` along `direction` (within `reach` px) where `finds` (of Lab values) holds."""
+    path, values = _profile(lab, start, direction, reach)
+    found = np.flatnonzero(finds(values))
+    return path[int(found[0])] if len(found) else start + reach * direction
+
+
+def _last_along(lab: np.ndarray, start: np.ndarray, direction: np.ndarray, reach: float, keeps) -> np.ndarray:
+    """The last point from `start` along `direction` (within `reach` px) before `keeps` (of Lab values) first fails."""
+    path, values = _profile(lab, start, direction, reach)
+    stops = np.flatnonzero(~keeps(values))
+    return path[max(int(stops[0]) - 1, 0)] if len(stops) else path[-1]
+
+
+def _upper_lip_inner_edge(lab: np.ndarray, edge: np.ndarray, down: np.ndarray, width: float) -> np.ndarray:
+    """The upper lip's inner edge over an opening, from its outer edge (`edge`) looked for `down` the face: past
+    the lip's reddest point (within UPPER_LIP_THICK mouth widths of its edge), where the profile first turns darker
+    (the cavity) or less red (teeth) than that by UPPER_EDGE_STEP."""
+    path, values = _profile(lab, edge, down, OPENING_REACH * width)
+    peak = int(np.argmax(values[: max(int(2 * UPPER_LIP_THICK * width), 1), 1]))
+    after = values[peak:]
+    changed = (after[:, 0] < after[0, 0] - UPPER_EDGE_STEP[0]) | (after[:, 1] < after[0, 1] - UPPER_EDGE_STEP[1])
+    return path[peak + int(np.argmax(changed))] if changed.any() else path[peak]
+
+
+def _darkest_near(lab: np.ndarray, start: np.ndarray, down: np.ndarray, reach: float) -> np.ndarray:
+    """The darkest point within `reach` px of `start` along `down`, either way."""
+    path, values = _profile(lab, start - reach * down, down, 2 * reach)
+    return path[int(np.argmin(values[:, 0]))]
 
 
 def refit_turned(framed: np.ndarray, points: np.ndarray) -> np.ndarray | None:
