@@ -35,10 +35,12 @@ from models.face.frame import (
     mouth_opening,
 )
 from models.face.lips import (
+    ALONG,
     _smoothed_lab,
     implausible,
     inner_lips_on_opening,
     lower_lip_under_teeth,
+    polygon_mask,
     upper_lip_off_teeth,
 )
 from models.face.pose import head_pose
@@ -127,6 +129,7 @@ LIP_REDDER = 10.0
 OPENING_REACH = 0.35
 UPPER_EDGE_STEP = (25.0, 12.0)
 UPPER_LIP_THICK = 0.15
+UPPER_EDGE_WINDOW = 0.12
 OPENING_SHADE = 0.08
 CACHE_VERSION = 22  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
@@ -410,17 +413,49 @@ def _mouth_around_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
 
     for index in OUTER_UPPER:  # down from the skin above onto the lip
         moved[index] = _first_along(lab, points[index] - reach * frame.down, frame.down, reach, is_lip)
-    for outer, inner in zip(OUTER_UPPER[1:-1], (61, 62, 63), strict=True):
-        moved[inner] = _upper_lip_inner_edge(lab, moved[outer], frame.down, width)
-    for lower, inner in zip((58, 57, 56), (67, 66, 65), strict=True):
-        moved[inner] = _darkest_near(lab, points[lower], frame.down, OPENING_SHADE * width)
-    for outer, start in zip(OUTER_LOWER_LIP, (65, 65, 66, 67, 67), strict=True):  # down from the inside to the skin
-        begin = moved[start] if outer in (56, 57, 58) else points[outer]
+    ends = _dark_inside_ends(lab, points, is_dark, axis)  # the inner corners: there, where past dlib's outer ones
+    for inner, outer, end, outward in zip(INNER_CORNERS, MOUTH_CORNERS, ends, (-axis, axis), strict=True):
+        moved[inner] = end if float((end - points[outer]) @ outward) > 0.0 else points[outer]
+    first, last = moved[list(INNER_CORNERS)]
+    outer_lower = points[[48, *OUTER_LOWER_LIP[::-1], 54]]
+    for share, (upper, lower) in zip(ALONG, INNER_GAPS, strict=True):
+        column = first + share * (last - first)
+        moved[upper] = _highest_inner_edge(lab, column, axis, frame.down, width, is_lip)
+        fitted = column + _across_at_along(outer_lower, column, first, axis, frame.down) * frame.down
+        moved[lower] = _darkest_near(lab, fitted, frame.down, OPENING_SHADE * width)
+    inner_lower = moved[[60, 67, 66, 65, 64]]
+    for outer in OUTER_LOWER_LIP:  # down from the lower inner lip, in the column of dlib's, to the skin
+        begin = points[outer] + _across_at_along(inner_lower, points[outer], first, axis, frame.down) * frame.down
         moved[outer] = _last_along(lab, begin, frame.down, reach, is_lip)
     for inner, outer, outward in zip(INNER_CORNERS, MOUTH_CORNERS, (-axis, axis), strict=True):
-        moved[inner] = _last_along(lab, points[outer], outward, reach, is_dark)  # the dark inside's far end
         moved[outer] = _last_along(lab, moved[inner], outward, reach, is_lip)
     return moved.astype(np.float32)
+
+
+def _dark_inside_ends(lab: np.ndarray, points: np.ndarray, is_dark, axis: np.ndarray) -> np.ndarray:
+    """The two ends along `axis` of the dark inside of a mouth (the dark pixels joined to those inside dlib's outer
+    lips, in Lab `lab`): (2, 2), first the end against `axis`. dlib's outer corners where nothing there is dark."""
+    width = FaceFrame.of(points).mouth_width
+    low = np.maximum(np.floor(points[OUTER_LIP].min(0) - OPENING_REACH * width), 0).astype(int)
+    high = np.minimum(np.ceil(points[OUTER_LIP].max(0) + OPENING_REACH * width), lab.shape[1::-1]).astype(int)
+    dark = is_dark(lab[low[1] : high[1], low[0] : high[0]]).astype(np.uint8)
+    _, labels = cv2.connectedComponents(dark, connectivity=8)
+    joined = np.unique(labels[polygon_mask(points[OUTER_LIP] - low, dark.shape) & (dark > 0)])
+    ys, xs = np.nonzero(np.isin(labels, joined[joined > 0]))
+    if not len(xs):
+        return points[list(MOUTH_CORNERS)]
+    pixels = np.stack([xs, ys], 1).astype(np.float32) + low
+    along = pixels @ axis
+    return np.array([pixels[along <= along.min() + 1].mean(0), pixels[along >= along.max() - 1].mean(0)], np.float32)
+
+
+def _across_at_along(
+    chain: np.ndarray, at: np.ndarray, origin: np.ndarray, axis: np.ndarray, down: np.ndarray
+) -> float:
+    """How far along `down` the landmark `chain` (corner to corner) lies from the point `at`, where it passes it."""
+    along, across = (chain - origin) @ axis, (chain - origin) @ down
+    order = np.argsort(along)
+    return float(np.interp((at - origin) @ axis, along[order], across[order]) - (at - origin) @ down)
 
 
 def _soft_lab(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -461,6 +496,23 @@ def _last_along(lab: np.ndarray, start: np.ndarray, direction: np.ndarray, reach
     path, values = _profile(lab, start, direction, reach)
     stops = np.flatnonzero(~keeps(values))
     return path[max(int(stops[0]) - 1, 0)] if len(stops) else path[-1]
+
+
+def _highest_inner_edge(
+    lab: np.ndarray, column: np.ndarray, axis: np.ndarray, down: np.ndarray, width: float, is_lip
+) -> np.ndarray:
+    """The upper lip's inner edge over an opening in the column through `column` (down the face), as high as it
+    lies within UPPER_EDGE_WINDOW mouth widths either side (along `axis`): teeth under the lip between two inner-lip
+    landmarks stay inside the opening (the child's upper front teeth, 285 px at 512 where the edge beside them lies
+    at 288, were drawn in its lip, and pressed, a pale patch read the lips apart)."""
+    reach = OPENING_REACH * width
+    window = UPPER_EDGE_WINDOW * width
+    edges = []
+    for shift in np.arange(-window, window + 0.5, 1.0, dtype=np.float32):
+        at = column + shift * axis
+        above = _first_along(lab, at - reach * down, down, reach, is_lip)  # the lip's outer edge
+        edges.append(float((_upper_lip_inner_edge(lab, above, down, width) - column) @ down))
+    return column + min(edges) * down
 
 
 def _upper_lip_inner_edge(lab: np.ndarray, edge: np.ndarray, down: np.ndarray, width: float) -> np.ndarray:
