@@ -130,6 +130,7 @@ OPENING_REACH = 0.35
 UPPER_EDGE_STEP = (25.0, 12.0)
 UPPER_LIP_THICK = 0.15
 UPPER_EDGE_WINDOW = 0.12
+DARK_END_SHORT = 0.06
 OPENING_SHADE = 0.08
 CACHE_VERSION = 22  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
@@ -415,7 +416,7 @@ def _mouth_around_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
         moved[index] = _first_along(lab, points[index] - reach * frame.down, frame.down, reach, is_lip)
     ends = _dark_inside_ends(lab, points, is_dark, axis)  # the inner corners: there, where past dlib's outer ones
     for inner, outer, end, outward in zip(INNER_CORNERS, MOUTH_CORNERS, ends, (-axis, axis), strict=True):
-        moved[inner] = end if float((end - points[outer]) @ outward) > 0.0 else points[outer]
+        moved[inner] = end if float((end - points[outer]) @ outward) > -DARK_END_SHORT * width else points[outer]
     first, last = moved[list(INNER_CORNERS)]
     outer_lower = points[[48, *OUTER_LOWER_LIP[::-1], 54]]
     for share, (upper, lower) in zip(ALONG, INNER_GAPS, strict=True):
