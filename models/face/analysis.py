@@ -131,6 +131,9 @@ UPPER_EDGE_STEP = (25.0, 12.0)
 UPPER_LIP_THICK = 0.15
 UPPER_EDGE_WINDOW = 0.12
 DARK_END_SHORT = 0.06
+LIP_REDDEST = 90
+LIP_SPLIT = 0.5
+LIP_GAP = 0.12
 OPENING_SHADE = 0.08
 CACHE_VERSION = 22  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
@@ -409,27 +412,39 @@ def _mouth_around_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     def is_dark(values: np.ndarray) -> np.ndarray:  # the dark inside
         return values[..., 0] < OPENING_DARK * skin[0]
 
-    def is_lip(values: np.ndarray) -> np.ndarray:  # red lip or the dark inside
-        return (values[..., 1] > skin[1] + LIP_REDDER) | is_dark(values)
+    lip_red = float(np.percentile(_band(lab, points, OUTER_UPPER, -1.0, OPENING_LIP_BAND)[..., 1], LIP_REDDEST))
+    red = skin[1] + LIP_SPLIT * (lip_red - skin[1])
 
-    for index in OUTER_UPPER:  # down from the skin above onto the lip
-        moved[index] = _first_along(lab, points[index] - reach * frame.down, frame.down, reach, is_lip)
+    def is_red(values: np.ndarray) -> np.ndarray:  # the lips
+        return values[..., 1] > red
+
+    gap = LIP_GAP * width
+    for index in OUTER_UPPER:  # up from the inside across the lip
+        moved[index] = _lip_edge(lab, points[index], -frame.down, reach, is_red, is_dark, gap)
     ends = _dark_inside_ends(lab, points, is_dark, axis)  # the inner corners: there, where past dlib's outer ones
     for inner, outer, end, outward in zip(INNER_CORNERS, MOUTH_CORNERS, ends, (-axis, axis), strict=True):
         moved[inner] = end if float((end - points[outer]) @ outward) > -DARK_END_SHORT * width else points[outer]
     first, last = moved[list(INNER_CORNERS)]
-    outer_lower = points[[48, *OUTER_LOWER_LIP[::-1], 54]]
+    outer_upper, outer_lower = points[[48, *OUTER_UPPER, 54]], points[[48, *OUTER_LOWER_LIP[::-1], 54]]
     for share, (upper, lower) in zip(ALONG, INNER_GAPS, strict=True):
         column = first + share * (last - first)
-        moved[upper] = _highest_inner_edge(lab, column, axis, frame.down, width, is_lip)
+        edges = []  # the upper lip's inner edge, as high as it lies around the column (UPPER_EDGE_WINDOW)
+        for shift in np.arange(-UPPER_EDGE_WINDOW * width, UPPER_EDGE_WINDOW * width + 0.5, 1.0, dtype=np.float32):
+            at = column + shift * axis
+            inside = at + _across_at_along(outer_upper, at, first, axis, frame.down) * frame.down  # dlib's outer lip
+            edge = _upper_lip_inner_edge(
+                lab, _lip_edge(lab, inside, -frame.down, reach, is_red, is_dark, gap), frame.down, width
+            )
+            edges.append(float((edge - column) @ frame.down))
+        moved[upper] = column + min(edges) * frame.down
         fitted = column + _across_at_along(outer_lower, column, first, axis, frame.down) * frame.down
         moved[lower] = _darkest_near(lab, fitted, frame.down, OPENING_SHADE * width)
     inner_lower = moved[[60, 67, 66, 65, 64]]
     for outer in OUTER_LOWER_LIP:  # down from the lower inner lip, in the column of dlib's, to the skin
         begin = points[outer] + _across_at_along(inner_lower, points[outer], first, axis, frame.down) * frame.down
-        moved[outer] = _last_along(lab, begin, frame.down, reach, is_lip)
+        moved[outer] = _lip_edge(lab, begin, frame.down, reach, is_red, is_dark, gap)
     for inner, outer, outward in zip(INNER_CORNERS, MOUTH_CORNERS, (-axis, axis), strict=True):
-        moved[outer] = _last_along(lab, moved[inner], outward, reach, is_lip)
+        moved[outer] = _lip_edge(lab, moved[inner], outward, reach, is_red, is_dark, gap)
     return moved.astype(np.float32)
 
 
@@ -485,35 +500,20 @@ def _profile(lab: np.ndarray, start: np.ndarray, direction: np.ndarray, reach: f
     return path, values[:, 0]
 
 
-def _first_along(lab: np.ndarray, start: np.ndarray, direction: np.ndarray, reach: float, finds) -> np.ndarray:
-    """The first point from `start` along `direction` (within `reach` px) where `finds` (of Lab values) holds."""
-    path, values = _profile(lab, start, direction, reach)
-    found = np.flatnonzero(finds(values))
-    return path[int(found[0])] if len(found) else start + reach * direction
-
-
-def _last_along(lab: np.ndarray, start: np.ndarray, direction: np.ndarray, reach: float, keeps) -> np.ndarray:
-    """The last point from `start` along `direction` (within `reach` px) before `keeps` (of Lab values) first fails."""
-    path, values = _profile(lab, start, direction, reach)
-    stops = np.flatnonzero(~keeps(values))
-    return path[max(int(stops[0]) - 1, 0)] if len(stops) else path[-1]
-
-
-def _highest_inner_edge(
-    lab: np.ndarray, column: np.ndarray, axis: np.ndarray, down: np.ndarray, width: float, is_lip
+def _lip_edge(
+    lab: np.ndarray, start: np.ndarray, direction: np.ndarray, reach: float, is_red, is_dark, gap: float
 ) -> np.ndarray:
-    """The upper lip's inner edge over an opening in the column through `column` (down the face), as high as it
-    lies within UPPER_EDGE_WINDOW mouth widths either side (along `axis`): teeth under the lip between two inner-lip
-    landmarks stay inside the opening (the child's upper front teeth, 285 px at 512 where the edge beside them lies
-    at 288, were drawn in its lip, and pressed, a pale patch read the lips apart)."""
-    reach = OPENING_REACH * width
-    window = UPPER_EDGE_WINDOW * width
-    edges = []
-    for shift in np.arange(-window, window + 0.5, 1.0, dtype=np.float32):
-        at = column + shift * axis
-        above = _first_along(lab, at - reach * down, down, reach, is_lip)  # the lip's outer edge
-        edges.append(float((_upper_lip_inner_edge(lab, above, down, width) - column) @ down))
-    return column + min(edges) * down
+    """The end of the first run of lip from `start` along `direction` (within `reach` px): red (`is_red`, of Lab
+    values), or dark (`is_dark`: the inside) before the first red; across breaks of at most `gap` px (a tooth, a
+    lighter fleck). `start` where there is none."""
+    path, values = _profile(lab, start, direction, reach)
+    red = is_red(values)
+    before = np.arange(len(red)) < (int(np.argmax(red)) if red.any() else len(red))
+    held = np.flatnonzero(red | (is_dark(values) & before))
+    if not len(held):
+        return start
+    breaks = np.flatnonzero(np.diff(held) > 2 * gap + 1)  # profile steps are half pixels
+    return path[held[breaks[0]] if len(breaks) else held[-1]]
 
 
 def _upper_lip_inner_edge(lab: np.ndarray, edge: np.ndarray, down: np.ndarray, width: float) -> np.ndarray:
