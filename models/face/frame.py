@@ -26,6 +26,7 @@ INNER_CORNERS = (60, 64)
 INNER_GAPS = ((61, 67), (62, 66), (63, 65))  # upper / lower inner-lip landmark pairs
 UPPER_LIP = [49, 50, 51, 52, 53, 61, 62, 63]
 LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
+OUTER_UPPER_LIP = [49, 50, 51, 52, 53]  # the upper lip's outer landmarks between the corners
 OUTER_LOWER_LIP = [55, 56, 57, 58, 59]
 UPPER_LIP_OUTLINE = [48, 49, 50, 51, 52, 53, 54, 64, 63, 62, 61, 60]  # the upper lip's outer and inner edge
 LOWER_LIP_OUTLINE = [48, 59, 58, 57, 56, 55, 54, 64, 65, 66, 67, 60]

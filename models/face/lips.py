@@ -128,7 +128,7 @@ def _lower_lip_over_dim_teeth(image: np.ndarray, points: np.ndarray, width: floa
     """`points` with each lower inner-lip landmark that lies on something lighter than its lip (by DIM_TEETH) moved
     down the face to the lower lip's edge: just past the last thing on its way to the outer lower lip (within
     LOWER_SEARCH of it) lighter or darker than the lip by DIM_TEETH (DIM_TEETH's comment)."""
-    smoothed = _smoothed_lab(image, width)[..., 0]
+    smoothed = smoothed_lab(image, width)[..., 0]
     light = smoothed.astype(np.float32)
     frame = FaceFrame.of(points)
     first, last = points[list(INNER_CORNERS)]
@@ -197,7 +197,7 @@ def _outer_upper_lip_above(
     `teeth` (a crop's boolean mask whose first pixel lies at `corner`) in its column, where that lies further up:
     up the face from the teeth's top, past the reddest of the lip (Lab a*, within LIP_ABOVE_TEETH of the mouth's
     `width`) to where the redness falls half way to the skin's at the search's end (LIP_ABOVE_TEETH's comment)."""
-    red = _smoothed_lab(image, width)[..., 1].astype(np.float32)
+    red = smoothed_lab(image, width)[..., 1].astype(np.float32)
     up = -FaceFrame.of(points).down
     ys, xs = np.nonzero(teeth)
     pixels = np.stack([xs, ys], 1).astype(np.float32) + corner
@@ -238,7 +238,7 @@ def lower_lip_under_teeth(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     width = _open_width(points)
     if width is None:
         return points
-    light = _smoothed_lab(image, width)[..., 0]
+    light = smoothed_lab(image, width)[..., 0]
     moved = points.copy()
     for inner, outer in LOWER_PAIRS:
         under = _dark_line_under(light, points[inner], points[outer])
@@ -305,7 +305,7 @@ def _outside(points: np.ndarray, opening: np.ndarray, corner: tuple[int, int]) -
     return float(np.count_nonzero(opening & ~inner)) / max(np.count_nonzero(opening), 1)
 
 
-def _smoothed_lab(image: np.ndarray, width: float) -> np.ndarray:
+def smoothed_lab(image: np.ndarray, width: float) -> np.ndarray:
     """The RGB `image` smoothed by BLUR of the mouth's `width` (at least 0.7 px), in CIE Lab (uint8)."""
     return cv2.cvtColor(cv2.GaussianBlur(image, (0, 0), max(0.7, BLUR * width)), cv2.COLOR_RGB2LAB)
 
@@ -327,7 +327,7 @@ def _opening(
     low = np.maximum(np.floor(points[OUTER_LIP].min(0) - 2 * reach), 0).astype(int)
     high = np.minimum(np.ceil(points[OUTER_LIP].max(0) + 2 * reach), image.shape[1::-1]).astype(int)
     crop = np.ascontiguousarray(image[low[1] : high[1], low[0] : high[0]])
-    lab = _smoothed_lab(crop, width).astype(np.float32)
+    lab = smoothed_lab(crop, width).astype(np.float32)
     light, red = lab[..., 0], lab[..., 1]
     local = points - low
     inner = polygon_mask(local[INNER_LIP if in_lip is None else in_lip], light.shape)
