@@ -28,6 +28,7 @@ from models.face.frame import (
     MOUTH,
     MOUTH_CORNERS,
     MOUTH_SLIT,
+    NOSE,
     NOSE_TIP,
     OUTER_LIP,
     OUTER_LOWER_LIP,
@@ -96,6 +97,16 @@ DARK_GLASSES_NOTE = "the eyes are behind dark glasses: no blinks are drawn"
 # faces, from the refit's other box)
 LEANING_EYES = 20.0
 EYES_OFF = 0.1
+# dlib can fit a face's eyes on its brows: a held-out smiling man under a bucket hat's brim (soft grey film, his eyes
+# narrow slits in its shadow) had both eyes fitted about 0.35 eye widths above the slits, on his dark brows; the lid
+# drawn there closed over his brows and left his eyes open (no blink read). Such a fit is not where the predictor
+# settles from a box a little lower: fitted again from the detector's box moved down by each of EYES_REFIT_SHIFTS of
+# its height, his eyes land on the slits, both 0.21-0.32 eye widths lower than dlib's across the eye line (beyond the
+# nose's own move), where the other 79 faces' eyes (the turned ones are left as fitted) move 0.05 at most on one
+# shift or the other (grace on white: 0.08 and 0.05, then 0.51 and 0.87 lower). Where both refits put both eyes
+# more than EYES_ON_BROWS lower, the eyes are the refits' mean
+EYES_REFIT_SHIFTS = (0.05, 0.1)
+EYES_ON_BROWS = 0.13
 # A photo's teeth are bright (over TEETH_BRIGHT of the skin's value) and unsaturated: under TEETH_SATURATION (HSV,
 # 0..255), or in a warm-cast photo (skin saturation over WARM_SKIN; the other photos' skin 0-150) under TEETH_OF_SKIN
 # of the skin's. The teeth take the cast: two held-out faces showing theirs (skin saturation 157 and 177) read them at
@@ -105,7 +116,7 @@ TEETH_BRIGHT = 0.75
 TEETH_SATURATION = 110.0
 TEETH_OF_SKIN = 0.9
 WARM_SKIN = 150.0
-CACHE_VERSION = 22  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 23  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -289,8 +300,9 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     points = _transform(points, matrix)
     frontal = lm.CNN_ONLY_NOTE not in detection.notes
     mouth_turned = not frontal or abs(float(head_pose(points, size)[1])) > TURNED_YAW
+    corners = _transform(np.array(lm.corners(rect), np.float32).reshape(2, 2), matrix).reshape(-1)
     if not mouth_turned:
-        points = eyes_fitted_upright(framed, points)
+        points = eyes_off_the_brows(framed, eyes_fitted_upright(framed, points), corners)
     fitted = points
     if mouth_turned:
         points, lips_apart = _mouth_to_lip_line(framed, points)
@@ -318,13 +330,12 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     from_pixels = not (mouth_turned or teeth_on_lip) and not np.array_equal(points, fitted) and not implausible(fitted)
     if not mouth_turned:
         points = lower_lip_under_teeth(framed, points)
-    corners = _transform(np.array(lm.corners(rect), np.float32).reshape(2, 2), matrix)
     open_px = mouth_opening(points)
     eyes_hidden = eyes_behind_dark_glasses(framed, points)
     return FaceAnalysis(
         image=framed,
         landmarks=points,
-        box=corners.reshape(-1),
+        box=corners,
         pose=head_pose(points, size),
         skin_rgb=skin_colour(framed, points),
         lip_rgb=lip_colour(framed, points),
@@ -355,6 +366,40 @@ def eyes_fitted_upright(framed: np.ndarray, points: np.ndarray) -> np.ndarray:
         if float(np.linalg.norm(upright[eye] - points[eye], axis=1).mean()) / width > EYES_OFF:
             fitted[eye] = upright[eye]
     return fitted
+
+
+def eyes_off_the_brows(framed: np.ndarray, points: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """`points` with both eyes the mean of two fits on the `framed` photo from its detector's `box` (left, top,
+    right, bottom) moved down by EYES_REFIT_SHIFTS of its height, where each of them puts both eyes more than
+    EYES_ON_BROWS eye widths lower than `points` (beyond the nose's move): dlib fitted them on the brows. As they
+    are otherwise."""
+    refits = [lm.landmarks(framed, _box_moved_down(box, share)) for share in EYES_REFIT_SHIFTS]
+    if min(_eyes_lowered(points, refit) for refit in refits) <= EYES_ON_BROWS:
+        return points
+    moved = points.copy()
+    for eye in EYES:
+        moved[eye] = np.mean([refit[eye] for refit in refits], axis=0)
+    return moved
+
+
+def _box_moved_down(box: np.ndarray, share: float) -> dlib.rectangle:
+    """The box (left, top, right, bottom) moved down by `share` of its height."""
+    left, top, right, bottom = (float(v) for v in box)
+    down = share * (bottom - top)
+    return dlib.rectangle(round(left), round(top + down), round(right), round(bottom + down))
+
+
+def _eyes_lowered(points: np.ndarray, refit: np.ndarray) -> float:
+    """How far the `refit`'s eyes lie below those of `points`, across each eye's line, beyond the nose's move, in
+    eye widths: the lesser of the two eyes."""
+    lowered = []
+    for eye in EYES:
+        corner_to_corner = points[eye[3]] - points[eye[0]]
+        width = max(float(np.linalg.norm(corner_to_corner)), 1e-6)
+        down = np.array([-corner_to_corner[1], corner_to_corner[0]], np.float32) / width
+        moved = refit[eye].mean(0) - points[eye].mean(0) - (refit[NOSE].mean(0) - points[NOSE].mean(0))
+        lowered.append(float(moved @ down) / width)
+    return min(lowered)
 
 
 def refit_turned(framed: np.ndarray, points: np.ndarray) -> np.ndarray | None:
