@@ -107,10 +107,10 @@ MEETING_REACH = 0.03  # mouth widths either side of the line midway between dlib
 # Over a small face enlarged the upper lip's lower edge is blurred into the teeth below it, and dlib's upper inner lip
 # lies midway down that blur: the lip above it stays paler than the lip for a few pixels. Kept in what the warp
 # samples, lips pressed together showed it as a pale band between their reds, read as a gap (a held-out leaning
-# child's toothy smile: pressed 0.094, p/b/m 0.287; that band grown over with the opening, 0.03 to 0.06). Where the
-# photo shows teeth and that pale run (`_pale_runs`) is this long on average (mouth widths) it is grown over: that
-# child 0.050; the next of the 80 faces showing teeth 0.031 (Einstein); two closed mouths without teeth read 0.076
-# and 0.051 (pale there is no blur into teeth, and kept)
+# child's toothy smile: pressed 0.094, p/b/m 0.287, closed on 0.05 of them; grown over with the opening: 0.054,
+# 0.216, 1.0). Where the photo shows teeth and that pale run (`_pale_runs`) is this long on average (mouth widths)
+# between landmarks 61 and 63 it is grown over: that child 0.050; the next of the 80 faces showing teeth 0.031
+# (Einstein); two closed mouths without teeth read 0.076 and 0.051 (pale there is no blur into teeth, and kept)
 PALE_EDGE = 0.04
 
 
@@ -432,7 +432,7 @@ def _pale_upper_edge(image: np.ndarray, points: np.ndarray, frame: FaceFrame) ->
     """A uint8 mask: in each column between the inner corners, the run of upper lip right above dlib's inner lip
     paler than halfway from the lip's darkest pixel there (down from its outer edge) to the inner lip's own, where
     those runs reach PALE_EDGE mouth widths on average between landmarks 61 and 63 and the photo shows teeth; else
-    empty (what the warp samples is then as on main)."""
+    empty."""
     mask = np.zeros(image.shape[:2], np.uint8)
     runs = _pale_runs(image.astype(np.float32) @ LUMA, points)
     x0, x1 = sorted(float(points[i, 0]) for i in (61, 63))  # where dlib's gaps are read (INNER_GAPS)
