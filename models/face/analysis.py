@@ -116,7 +116,7 @@ TEETH_BRIGHT = 0.75
 TEETH_SATURATION = 110.0
 TEETH_OF_SKIN = 0.9
 WARM_SKIN = 150.0
-CACHE_VERSION = 23  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 24  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -152,6 +152,10 @@ class FaceAnalysis:
     lips_apart: bool = False
     # both eyes lie behind dark lenses (eyes_behind_dark_glasses): the face does not blink (models/render/warp.Puppet)
     eyes_hidden: bool = False
+    # dlib fitted the whole mouth inside its wide opening (models/face/open_mouth.fitted_inside_opening): its mouth
+    # landmarks were re-placed around the opening from the pixels; closed, its lips sample the photo with the dark
+    # inside's corners grown over too (models/render/mouth.CAVITY_SHADE)
+    opening_refitted: bool = False
 
     @property
     def size(self) -> int:
@@ -187,6 +191,7 @@ class FaceAnalysis:
             ("mouth_turned", bool),
             ("lips_apart", bool),
             ("eyes_hidden", bool),
+            ("opening_refitted", bool),
         ):
             data[name] = kind(data[name])
         return cls(**data)
@@ -304,6 +309,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     if not mouth_turned:
         points = eyes_off_the_brows(framed, eyes_fitted_upright(framed, points), corners)
     fitted = points
+    inside = False
     if mouth_turned:
         points, lips_apart = _mouth_to_lip_line(framed, points)
     else:
@@ -351,6 +357,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
         eye_landmarks=refit_turned(framed, points) if mouth_turned else None,
         lips_apart=lips_apart,
         eyes_hidden=eyes_hidden,
+        opening_refitted=inside,
     )
 
 

@@ -71,6 +71,16 @@ SOFTNESS_AROUND = (0.25, 0.3)
 # at 512) and keep their mouths as they were
 DRAWN_SOFTNESS = 1.1
 LIP_SHADE = 0.4  # of a lip's median luma: shade on it this dark is painted over with the teeth it touches
+# A mouth that dlib fitted inside its wide opening (a shouting child) has its opening re-placed with straight inner-lip
+# lines between the pairs (models/face/open_mouth.py): the dark inside's round corners lie beyond them. Closed, the
+# lips sampled them at the corners: a dark streak at the pressed lips' corners that dlib read as lips apart (p/b/m
+# 0.175 of the child's open vowels). What the warp samples while such lips are closed (models/render/warp.Puppet)
+# has the dark joining the opening, darker than CAVITY_SHADE of the lips' luma, grown by CAVITY_GROW mouth widths (its
+# soft edge: not grown, a dotted outline was left) grown over too: 0.053. Opened, the photo's corners stay: grown
+# over in every frame (and a line drawn where the lips meet), the child's identity read 0.277 (median) where it was
+# 0.266; grown over while closed, 0.260
+CAVITY_SHADE = 0.7
+CAVITY_GROW = 0.02
 # dlib's inner lips run through the teeth where this share of them (by redness) lies on the lips beside the opening's
 # middle: 0.32-0.33 on a held-out face caught speaking, whose inner upper lip runs down through its shaded upper
 # teeth, 0.15 on Grace Hopper opened by the rig; 0.04-0.06 on the astronaut's smile, opened by the rig or not
@@ -413,10 +423,14 @@ def _opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return polygon_mask(points[INNER_LIP], image.shape).astype(np.uint8)
 
 
-def lips_over_opening(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> np.ndarray:
+def lips_over_opening(
+    image: np.ndarray, points: np.ndarray, frame: FaceFrame, cavity_corners: bool = False
+) -> np.ndarray:
     """The photo with its mouth's opening (and a hair around it) grown over from the lips: what the warp
     samples, so lips closed from an open photo meet lip to lip, without specks of the photo's teeth or its
-    dark corners between them. What shows through an opening comes from the mouth layers, not from here."""
+    dark corners between them. What shows through an opening comes from the mouth layers, not from here. With
+    `cavity_corners`, the dark inside's round corners beyond the opening's straight edges are grown over too
+    (`_cavity_corners`)."""
     if mouth_opening(points) < 0.5:
         return image
     image, painted = _lip_over_corner_teeth(image, points, frame)
@@ -425,6 +439,8 @@ def lips_over_opening(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -
     mask |= _pale_upper_edge(image, points, frame)
     if painted:
         mask |= _dark_corners(image, points, frame, mask.astype(bool))
+    if cavity_corners:
+        mask |= _cavity_corners(image, points, frame, mask.astype(bool))
     return cv2.inpaint(np.ascontiguousarray(image), mask, 2 * grow + 1, cv2.INPAINT_TELEA)
 
 
@@ -548,10 +564,26 @@ def _dark_corners(image: np.ndarray, points: np.ndarray, frame: FaceFrame, openi
     """The dark commissures joining the `opening` (a boolean mask) out to COMMISSURE_REACH past dlib's outer lips,
     much darker than the lips (LIP_SHADE), a uint8 mask: left in what the warp samples, where dlib's outer corner
     lies inside the commissure (a held-out speaking face), a dark wedge beside lips pressed together."""
+    return _dark_commissures(image, points, frame, opening, LIP_SHADE)
+
+
+def _dark_commissures(
+    image: np.ndarray, points: np.ndarray, frame: FaceFrame, opening: np.ndarray, shade: float
+) -> np.ndarray:
+    """What joins the `opening` (a boolean mask) out to COMMISSURE_REACH past dlib's outer lips, darker than
+    `shade` of the lips' median luma: a uint8 mask."""
     mouth = polygon_mask(points[OUTER_LIP], image.shape)
     reach = 2 * max(1, round(COMMISSURE_REACH * frame.mouth_width)) + 1
     around = cv2.dilate(mouth.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool)
-    return _dark_touching(image, around, mouth & ~opening, opening).astype(np.uint8)
+    return _dark_touching(image, around, mouth & ~opening, opening, shade).astype(np.uint8)
+
+
+def _cavity_corners(image: np.ndarray, points: np.ndarray, frame: FaceFrame, opening: np.ndarray) -> np.ndarray:
+    """The dark inside joining the `opening` (a boolean mask) beyond it, darker than CAVITY_SHADE of the lips
+    (`_dark_commissures`), grown by CAVITY_GROW mouth widths past its soft edge: a uint8 mask."""
+    dark = _dark_commissures(image, points, frame, opening, CAVITY_SHADE)
+    grow = 2 * max(1, round(CAVITY_GROW * frame.mouth_width)) + 1
+    return cv2.dilate(dark, np.ones((grow, grow), np.uint8))
 
 
 def _lip_stretched_over(image: np.ndarray, teeth: np.ndarray, lip: np.ndarray) -> np.ndarray:
@@ -590,11 +622,13 @@ def _shade_on(image: np.ndarray, lip: np.ndarray, teeth: np.ndarray) -> np.ndarr
     return _dark_touching(image, lip, lip & ~teeth, teeth)
 
 
-def _dark_touching(image: np.ndarray, within: np.ndarray, lips: np.ndarray, touched: np.ndarray) -> np.ndarray:
-    """What lies `within` (a boolean mask) darker than LIP_SHADE of the median luma of the `lips`, in pieces that
+def _dark_touching(
+    image: np.ndarray, within: np.ndarray, lips: np.ndarray, touched: np.ndarray, shade: float = LIP_SHADE
+) -> np.ndarray:
+    """What lies `within` (a boolean mask) darker than `shade` of the median luma of the `lips`, in pieces that
     touch `touched`, a boolean mask."""
     luma = cv2.GaussianBlur(image.astype(np.float32) @ LUMA, (0, 0), 1.0)
-    dark = within & (luma < LIP_SHADE * np.median(luma[lips]))
+    dark = within & (luma < shade * np.median(luma[lips]))
     _, labels = cv2.connectedComponents(dark.astype(np.uint8), connectivity=8)
     near = cv2.dilate(touched.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     pieces = np.unique(labels[near & dark])

@@ -175,14 +175,19 @@ class Puppet:
         # (a puppet that never blinks keeps it as fitted)
         points = eyes_past_edge(points, size) if eyes and not face.mouth_turned else points
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
-        # closed lips whose meeting line growing over would erase: the photo's own mouth while they are closed
-        # (models/render/mouth.MEETING_LINE), fading to the grown-over one as they open (LINE_FADE)
+        # what the warp samples while the lips are closed, fading to the grown-over photo as they open (LINE_FADE):
+        # closed lips whose meeting line growing over would erase, the photo's own mouth
+        # (models/render/mouth.MEETING_LINE); a mouth that dlib fitted inside its opening, the photo with the dark
+        # inside's round corners grown over too (mouth.CAVITY_SHADE; opened, the photo's corners stay)
         self.own_mouth: tuple[np.ndarray, np.ndarray, tuple[slice, slice]] | None = None
+        own = None
         if fuses_closed_lips(face.image, self.src, face.landmarks, frame):
             own = np.ascontiguousarray(face.image)
-            differs = _box_of(np.any(own != self.src, axis=2))
-            if differs is not None:
-                self.own_mouth = (own, cv2.cvtColor(own, cv2.COLOR_RGB2RGBA), differs)
+        elif face.opening_refitted and not face.mouth_turned:
+            own = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame, cavity_corners=True))
+        differs = None if own is None else _box_of(np.any(own != self.src, axis=2))
+        if differs is not None:
+            self.own_mouth = (own, cv2.cvtColor(own, cv2.COLOR_RGB2RGBA), differs)
         self.line_fade = LINE_FADE * frame.mouth_width
         self.mesh: FaceMesh = build_mesh(points, frame, size)
         corners = self.mesh.vertices[self.mesh.triangles]
@@ -363,8 +368,9 @@ class Puppet:
 
     def _sources(self, coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What the warp samples for a frame of rig `coefficients`, RGB and RGBA: the photo with its opening grown
-        over, or where that erases the line where its closed lips meet (`own_mouth`), the photo's own mouth with the
-        lips closed, fading to the grown-over one as they part by LINE_FADE mouth widths."""
+        over, or where that erases the line where its closed lips meet or leaves a mouth's dark corners (`own_mouth`),
+        the photo's own mouth or its corners grown over too with the lips closed, fading to the grown-over one as they
+        part by LINE_FADE mouth widths."""
         if self.own_mouth is None:
             return self.src, self.src_rgba
         own, own_rgba, box = self.own_mouth
