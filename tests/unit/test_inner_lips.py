@@ -132,9 +132,9 @@ def test_inner_lips_evenly_spaced_across_the_teeth_are_moved_out_to_the_opening(
     assert not misfit.teeth_visible and fitted.teeth_visible
 
 
-def _as_behind_the_beard(points: np.ndarray) -> np.ndarray:
-    """`points` with the upper lip fitted on the upper teeth, as dlib fitted a held-out smile behind a beard: its
-    outer line where the teeth begin (her upper inner line), its inner points down on the lower inner ones."""
+def _outer_upper_lip_on_the_inner(points: np.ndarray) -> np.ndarray:
+    """A copy of `points` with the outer upper lip between the corners (49-53) moved onto the upper inner line, where
+    the upper teeth begin: as dlib fitted it on the smile behind a beard and on the laughing children."""
     moved = points.copy()
     first, last = points[list(INNER_CORNERS)]
     axis = (last - first) / np.linalg.norm(last - first)
@@ -143,6 +143,13 @@ def _as_behind_the_beard(points: np.ndarray) -> np.ndarray:
     for index in (49, 50, 51, 52, 53):
         at = float((points[index] - first) @ axis)
         moved[index] = [np.interp(at, along, upper[:, k]) for k in (0, 1)]
+    return moved
+
+
+def _as_behind_the_beard(points: np.ndarray) -> np.ndarray:
+    """`points` with the upper lip fitted on the upper teeth, as dlib fitted a held-out smile behind a beard: its
+    outer line where the teeth begin (her upper inner line), its inner points down on the lower inner ones."""
+    moved = _outer_upper_lip_on_the_inner(points)
     moved[[61, 62, 63]] = points[[67, 66, 65]]
     return moved
 
@@ -288,14 +295,7 @@ def _as_on_the_laughing_children(points: np.ndarray) -> np.ndarray:
     """`points` with the upper lip fitted onto the upper teeth of a wide-open mouth, as dlib fitted two held-out
     children laughing: the outer upper lip on the teeth's top (her upper inner line), the inner upper lip ON_TEETH of
     the way down to the lower inner lip, across the teeth (evenly spaced, as dlib spaced theirs)."""
-    moved = points.copy()
-    first, last = points[list(INNER_CORNERS)]
-    axis = (last - first) / np.linalg.norm(last - first)
-    upper = points[list(MOUTH_SLIT[0])]
-    along = (upper - first) @ axis
-    for index in (49, 50, 51, 52, 53):
-        at = float((points[index] - first) @ axis)
-        moved[index] = [np.interp(at, along, upper[:, k]) for k in (0, 1)]
+    moved = _outer_upper_lip_on_the_inner(points)
     moved[[61, 62, 63]] += ON_TEETH * (points[[67, 66, 65]] - points[[61, 62, 63]])
     return moved
 
