@@ -198,13 +198,14 @@ def _outer_upper_lip_above(
     up the face from the teeth's top, past the reddest of the lip (Lab a*, within LIP_ABOVE_TEETH of the mouth's
     `width`) to where the redness falls half way to the skin's at the search's end (LIP_ABOVE_TEETH's comment)."""
     red = smoothed_lab(image, width)[..., 1].astype(np.float32)
-    up = -FaceFrame.of(points).down
+    frame = FaceFrame.of(points)
+    up = -frame.down
     ys, xs = np.nonzero(teeth)
     pixels = np.stack([xs, ys], 1).astype(np.float32) + corner
     steps = np.arange(0.0, LIP_ABOVE_TEETH * width, 0.5, dtype=np.float32)
     moved = points.copy()
     for index in OUTER_CHAINS[0]:
-        across = (pixels - points[index]) @ FaceFrame.of(points).right
+        across = (pixels - points[index]) @ frame.right
         column = pixels[np.abs(across) < 1.0]
         if not len(column):
             continue
