@@ -47,6 +47,11 @@ CAVITY_RGB = np.array([0.55, 0.33, 0.31], np.float32)  # of the lip colour
 TONGUE_RGB = np.array([0.95, 0.6, 0.6], np.float32)
 THROAT = 0.28  # height of the darkest point of the cavity above the lower lip, in mouth widths
 OPENING_MARGIN = 0.015  # mouth widths: dlib's inner-lip line lies this far inside the lips' real edge
+# ... and over a small face enlarged (models/render/warp.SMALL_FACE) that shows its teeth, their pale blur reaches this
+# many times the photo's softness around the lips (`_softness`) past it: left in what the warp samples, lips pressed
+# together kept it as a pale streak between them (a held-out thumbnail's: pressed 0.058 of its mouth width, p/b/m
+# 0.165). Grown so over a closed mouth, its meeting line was smeared instead (a small man's pressed 0.017 -> 0.080)
+OPENING_BLUR = 2.0
 # Lower teeth in the cavity's shade are lit by what it bounces: the lips' hue, to this power where lit fully and
 # twice it in the deepest shade (a darkened ivory alone reads olive grey next to the red cavity)
 BOUNCE = 0.3
@@ -424,17 +429,21 @@ def _opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def lips_over_opening(
-    image: np.ndarray, points: np.ndarray, frame: FaceFrame, cavity_corners: bool = False
+    image: np.ndarray, points: np.ndarray, frame: FaceFrame, cavity_corners: bool = False, blurred: bool = False
 ) -> np.ndarray:
     """The photo with its mouth's opening (and a hair around it) grown over from the lips: what the warp
     samples, so lips closed from an open photo meet lip to lip, without specks of the photo's teeth or its
     dark corners between them. What shows through an opening comes from the mouth layers, not from here. With
     `cavity_corners`, the dark inside's round corners beyond the opening's straight edges are grown over too
-    (`_cavity_corners`)."""
+    (`_cavity_corners`). With `blurred` (a small face enlarged), the blur of teeth it shows is grown over too
+    (OPENING_BLUR)."""
     if mouth_opening(points) < 0.5:
         return image
+    margin = OPENING_MARGIN * frame.mouth_width
+    if blurred and teeth_in_pixels(image, points) is not None:
+        margin = max(margin, OPENING_BLUR * _softness(image, points, frame.mouth_width))
     image, painted = _lip_over_corner_teeth(image, points, frame)
-    grow = max(1, round(OPENING_MARGIN * frame.mouth_width))
+    grow = max(1, round(margin))
     mask = polygon_mask(points[INNER_LIP], image.shape, grow).astype(np.uint8)
     mask |= _pale_upper_edge(image, points, frame)
     if painted:

@@ -27,6 +27,7 @@ import numpy as np
 
 from models.face.analysis import FaceAnalysis
 from models.face.frame import EYES, JAW, LEFT_EYE_SLIT, NOSE_BRIDGE, NOSE_TIP, RIGHT_EYE_SLIT, FaceFrame
+from models.face.tone import LUMA
 from models.render.base import FrameRenderer
 from models.render.eyes import CORNER_REACH, EyeLayers, build_eyes, close_lid, eyes_past_edge
 from models.render.head_region import head_hold
@@ -39,6 +40,7 @@ from models.render.mouth import (
     lips_over_opening,
     on_commissures,
 )
+from models.render.softness import photo_softness
 from models.render.warp_rig import Rig, build_rig
 from models.types import Availability, ControlTrack, Resource
 
@@ -62,6 +64,17 @@ SQUEEZED = 2 / 3  # ... squeezed: to this share of its area or less, or of its l
 OPENING_SAMPLES = 4  # an opening's mask is counted on a grid this many times finer than the pixels (_opening_pixels)
 OPENING_EDGE = 2  # ... less its outline drawn this thick there (3 fine pixels: 0.75 px, as OpenCV's anti-aliased
 # outline took off an anti-aliased fill on a wide opening)
+# The chin's edge over the neck is anti-aliased over a pixel (a 3 px box: about this Gaussian sigma, px). A small face
+# enlarged is far softer around its jaw line (models/render/softness.py, read in the box of its jaw points this much
+# grown, nose-to-chin lengths): past SMALL_FACE px there, the chin's edge is blurred to the photo's softness (drawn
+# crisp, a dropping chin's edge over the collar read up to 1.36 times the photo's own seam) and the blur of its teeth
+# is grown over with its opening (models/render/mouth.OPENING_BLUR). The three held-out thumbnails (faces of 25 to 40
+# px) read 3.1 to 4.1 px; all 87 other faces 2.9 and less (150 px photos of larger faces 2.0 to 2.9: softened so,
+# one's identity on a blink read 0.353 where it was 0.347)
+SEAM_DRAWN = 0.8
+SEAM_AROUND = 0.1
+SMALL_FACE = 3.0
+SEAM_MIN_BLUR = 0.3  # px: a lesser blur of the chin's edge is not drawn (a chin that has hardly dropped)
 EDGE_SOFTNESS = (0.66, 0.6)  # px: the lips' and lids' inner edges are soft, not cut (mouth, eyes). Both were 0.6
 # over OpenCV's anti-aliased fill, which smeared the opening's edge over about 2 px; over its counted mask the mouth
 # takes 0.66 (0.6: the astronaut's mouth sharpness over the photo's 2.76 -> 3.21, 0.66: 2.87), the eyes keep 0.6
@@ -174,7 +187,11 @@ class Puppet:
         # an eye cut by the frame's edge runs on past it in the mesh, the rig and the lids, so it closes up to the edge
         # (a puppet that never blinks keeps it as fitted)
         points = eyes_past_edge(points, size) if eyes and not face.mouth_turned else points
-        self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame))
+        jaw_softness = _jaw_softness(face.image, points, frame)
+        small = jaw_softness >= SMALL_FACE
+        # the chin's edge over the neck blurred by this much (px; 0: anti-aliased alone)
+        self.seam_softness = jaw_softness if small else 0.0
+        self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame, blurred=small))
         # what the warp samples while the lips are closed, fading to the grown-over photo as they open (LINE_FADE):
         # closed lips whose meeting line growing over would erase, the photo's own mouth
         # (models/render/mouth.MEETING_LINE); a mouth that dlib fitted inside its opening, the photo with the dark
@@ -279,8 +296,9 @@ class Puppet:
         upper = self._maps(upper_offsets, self.upper_order, still)
         moved = self.mesh.vertices + offsets
         outlines = self._face_outlines(moved, head)
+        seam_blur = self._seam_blur(moved)
         field, neck, cells = (
-            (upper.grid, None, None) if outlines is None else self._pin_neck(upper.grid, outlines, still)
+            (upper.grid, None, None) if outlines is None else self._pin_neck(upper.grid, outlines, still, seam_blur)
         )
         extended = _planes(_extended(field))  # x and y apart: OpenCV resizes and remaps one channel faster
         # grid points that sample elsewhere than themselves (a point's x, y compared as one 64-bit word: 20x faster)
@@ -295,7 +313,7 @@ class Puppet:
             )
             cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=out[box])
         if outlines is not None:
-            self._mend_seam(out, upper, outlines, neck, cells, still, src_rgba)
+            self._mend_seam(out, upper, outlines, neck, cells, still, src_rgba, seam_blur)
         slits = []
         for index, (vertices, (upper_chain, lower_chain)) in enumerate(
             zip(self.mesh.slit_vertices, SLITS, strict=True)
@@ -499,8 +517,20 @@ class Puppet:
         # one transform of all three (each point on its own: the same values as three calls)
         return list(cv2.transform(np.concatenate([shapes, self.jaw_outline[None]]), head))
 
+    def _seam_blur(self, moved: np.ndarray) -> float:
+        """px: the blur of the chin's edge over the neck now: as many px as the chin has dropped below the photo's
+        outline, up to `seam_softness`. A chin that has not dropped (lips pressed: it rises) keeps its edge as it was:
+        blurred in full as soon as it dropped a little, a small man's pressed lips read apart a pixel more often (dlib
+        at one pixel's steps: closed on 0.95 of his p/b/m, not all)."""
+        if not self.seam_softness:
+            return 0.0
+        jaw = self.jaw_spline @ moved[JAW] + self.jaw_soft
+        drop = float(((jaw - self.jaw_outline[: len(jaw)])[JAW_MOVES] @ self.down).max())
+        blur = min(drop, self.seam_softness)
+        return blur if blur >= SEAM_MIN_BLUR else 0.0
+
     def _pin_neck(
-        self, grid: np.ndarray, outlines: list[np.ndarray], still: np.ndarray
+        self, grid: np.ndarray, outlines: list[np.ndarray], still: np.ndarray, blur: float = 0.0
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """The face field inside the face (the first two `outlines`, _face_outlines); outside it, the photo as
         the head alone moves it: the warp's stretch there (a dropped chin pulls the neck and the collar down) is
@@ -523,7 +553,11 @@ class Puppet:
         moves = (difference > 0.25).view(np.uint16)[..., 0].astype(bool).view(np.uint8)
         # at each grid point, the largest and smallest of its cell's corners (the last row and column start none)
         high, low = cv2.dilate(inside, _CORNERS, anchor=(0, 0)), cv2.erode(inside, _CORNERS, anchor=(0, 0))
-        cells = cv2.findNonZero((cv2.dilate(moves, _CORNERS, anchor=(0, 0)) & (high ^ low))[:-1, :-1])
+        edge = high ^ low
+        if blur:  # a blurred edge reaches this many grid cells either side of it
+            reach = 2 * int(np.ceil(2 * blur / GRID_STEP)) + 1
+            edge = cv2.dilate(edge, np.ones((reach, reach), np.uint8))
+        cells = cv2.findNonZero((cv2.dilate(moves, _CORNERS, anchor=(0, 0)) & edge)[:-1, :-1])
         cells = np.zeros((0, 2), np.int32) if cells is None else cells.reshape(-1, 2)
         return cv2.copyTo(grid, inside, neck), eased, cells
 
@@ -562,6 +596,7 @@ class Puppet:
         cells: np.ndarray,
         still: np.ndarray,
         src_rgba: np.ndarray,
+        blur: float = 0.0,
     ) -> None:
         """Redraw the pixels of the grid `cells` (_pin_neck): the face (exact field) over the neck (the head's
         motion alone, `still`, or the `eased` field), anti-aliased along the face's edge (the first two `outlines`),
@@ -571,11 +606,16 @@ class Puppet:
         seam = (cells[:, None] * GRID_STEP + _CELL).reshape(-1, 2)  # x, y pixels
         x0, y0 = cells.min(0) * GRID_STEP + GRID_STEP // 2 - 1  # the seam's box and a pixel around it
         x1, y1 = cells.max(0) * GRID_STEP + GRID_STEP // 2 + GRID_STEP + 1
-        face = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        pad = _blur_radius(blur) if blur else 0  # the face beyond the box blurs in
+        face = np.zeros((y1 - y0 + 2 * pad, x1 - x0 + 2 * pad), np.uint8)
         for outline in outlines[:2]:
-            cv2.fillPoly(face, [np.round((outline - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+            cv2.fillPoly(face, [np.round((outline - [x0 - pad, y0 - pad]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+        if blur:
+            face = cv2.GaussianBlur(face.astype(np.float32), (0, 0), blur)[pad:-pad, pad:-pad]
+        else:
+            face = cv2.blur(face, (3, 3))
         in_box = (seam[:, 1] - y0) * (x1 - x0) + seam[:, 0] - x0  # flat indices: one gather, not two
-        keep = cv2.blur(face, (3, 3)).ravel()[in_box].astype(np.float32)[None] / 255
+        keep = face.ravel()[in_box].astype(np.float32)[None] / 255
         pixels = seam.astype(np.float32)[None]
         on_grid = (pixels - (GRID_STEP - 1) / 2) / GRID_STEP
         at = cv2.remap(exact.grid, on_grid, None, cv2.INTER_LINEAR)
@@ -933,6 +973,15 @@ def _jaw_margins(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> tup
     own = np.clip(own, -EDGE_INSET, None)[:, 0]
     soft = _smooth_below(own, curve, EDGE_SLOPE)[:, None] * normal
     return soft.astype(np.float32), (-2 * frame.height * frame.down).astype(np.float32)
+
+
+def _jaw_softness(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> float:
+    """px: the blur the chin's edge over the neck needs to be as soft as the photo around its jaw line (0: sharp)."""
+    jaw = points[JAW]
+    grow = SEAM_AROUND * frame.height
+    x0, y0 = np.maximum(np.floor(jaw.min(0) - grow).astype(int), 0)
+    x1, y1 = np.ceil(jaw.max(0) + grow).astype(int) + 1
+    return photo_softness(image[y0:y1, x0:x1].astype(np.float32) @ LUMA, SEAM_DRAWN)
 
 
 def _inside_first(found: np.ndarray, steps: np.ndarray) -> np.ndarray:
