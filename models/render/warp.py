@@ -537,7 +537,8 @@ class Puppet:
         dropped, so the chin slides over the neck. In and below the band a rising chin left inside the photo's
         outline, that neck field eases into the face's (_eased_neck, returned; None where there is no such
         band). Also the (N, 2) x, y grid cells (of the 2x2 grid points from x, y on) with corners on both sides
-        of the face's edge where the two fields differ: upsampling blends the two sides' positions there."""
+        of the face's edge where the two fields differ: upsampling blends the two sides' positions there; with a
+        `blur` of the edge (_seam_blur), those within twice it of the edge too."""
         inside = np.zeros(grid.shape[:2], np.uint8)  # the two outlines filled in turn: their union
         for shape in outlines[:2]:
             _fill_on_grid(inside, shape)
@@ -600,7 +601,7 @@ class Puppet:
     ) -> None:
         """Redraw the pixels of the grid `cells` (_pin_neck): the face (exact field) over the neck (the head's
         motion alone, `still`, or the `eased` field), anti-aliased along the face's edge (the first two `outlines`),
-        sampling `src_rgba`."""
+        or blurred by `blur` px (a small face's dropped chin, _seam_blur), sampling `src_rgba`."""
         if len(cells) == 0:
             return
         seam = (cells[:, None] * GRID_STEP + _CELL).reshape(-1, 2)  # x, y pixels
