@@ -27,14 +27,27 @@ ANTICIPATION = 0.02  # seconds the lips move before the sound
 SMOOTH_SIGMA = 0.6  # frames, Gaussian smoothing of continuous mouth channels
 BLINK_INTERVAL = (2.0, 5.5)  # seconds between blinks, at the default rate (Performance.blink_rate scales it)
 BLINK_MEAN = 60.0 / Performance.model_fields["blink_rate"].default
+# The issue's 10-25 blinks a minute held locally, wherever the blinks then move: no three blinks within BLINK_WINDOW
+# s and none more than BLINK_GAP's most after the one before, so any 6 s hold one or two. The seeded gaps are
+# BLINK_GAP's least (25 a minute) or more; a move to a calm mouth or a pause may bring two as close as BLINK_CLOSEST
+# (the standard clip's calm places, after its first words and at its pause, are 1.96 s apart: kept 2.4 s apart, 22
+# of 108 half-shut frames over 20 seeds fell on a press or a wide vowel; none now). Scaled by a fast rate, intervals had
+# shrunk to 1.5 s and a happy face's 5.9 s clip drew three blinks (30.6 a minute); by a slow one they grew to 8 s
+# and a clip could hold none. The most, 5.8 s (10.3 a minute), lets blinks take every other pause of speech
+# pausing every 2.8 s.
+BLINK_GAP, BLINK_WINDOW, BLINK_CLOSEST = (2.4, 5.8), 6.0, 1.5
+# s: the least half width of the interval a gap is drawn from, so that a rate the bounds cut (the 10 a minute of
+# calm speech) still varies rather than ticking at the bound
+BLINK_SPREAD = 0.75
 EXPRESSION_BLEND = 0.25  # seconds (Gaussian sigma) over which one phrase's expression turns into the next
 PAUSE_QUIET, PAUSE_MIN = 0.1, 0.25  # loudness below which, for this many seconds, speech pauses
 PAUSE_BLINK_DELAY, PAUSE_BLINK_REACH = 0.1, 1.5  # s: a blink this long after a pause begins; how far one moves
 # A blink moves up to BLINK_REACH s either way to the nearest place where the mouth is calm throughout it
 # (mouth_distance at most BLINK_BUSY: not mid-word on a p/b/m press or a wide vowel); where there is none, to
-# where it is nearest rest, BLINK_DRIFT per frame moved deciding between places alike; BLINK_SPACING s from the
-# blink before. Live, with one frame ahead, a blink due on a busy mouth waits frame by frame, up to BLINK_WAIT s
-BLINK_REACH, BLINK_DRIFT, BLINK_SPACING = 0.7, 0.02, 0.6
+# where it is nearest rest, BLINK_DRIFT per frame moved deciding between places alike; within the bounds of the
+# blinks before (blink_bounds). Live, with one frame ahead, a blink due on a busy mouth waits frame by
+# frame, up to BLINK_WAIT s (and the bounds)
+BLINK_REACH, BLINK_DRIFT = 0.7, 0.02
 # ... and where none is calm within BLINK_REACH, up to BLINK_HOLD s (a blink held to the phrase's end): a smiling
 # man's blink on a p/b/m press read 0.372 to dlib (0.316 with the lips apart, 0.291 pressed with the eyes open)
 BLINK_HOLD = 1.0
@@ -258,33 +271,54 @@ class Motion:
     def hold_blink(self, frame: int, lips: dict[str, np.ndarray]) -> None:
         """Live, without the frames ahead: a blink due at `frame` waits a frame while the mouth there (`lips`:
         the lip channels of `frame` and of the frames after it that are known) is busy, on a p/b/m press or a
-        wide vowel, up to BLINK_WAIT seconds."""
+        wide vowel, up to BLINK_WAIT seconds and no later than the bounds of the blinks before it allow
+        (blink_bounds); the blinks after it then wait as the bounds require."""
         starts = self._schedule(frame)
         busy = float(mouth_distance(lips).max()) > BLINK_BUSY
         for i, start in enumerate(starts):
             waited = self._blink_waits.get(i, 0)
-            if start == frame and busy and waited < round(BLINK_WAIT * self.fps):
+            if start != frame or not busy or waited >= round(BLINK_WAIT * self.fps):
+                continue
+            if start < blink_bounds(starts[:i], self.fps)[1]:
                 starts[i], self._blink_waits[i] = start + 1, waited + 1
+                for j in range(i + 1, len(starts)):
+                    starts[j] = max(starts[j], blink_bounds(starts[:j], self.fps)[0])
 
     def _schedule(self, last: int) -> list[int]:
-        """The seeded blink starts, grown past frame `last`."""
-        while self._blink_starts[-1] <= last:
-            gap = self._blink_rng.uniform(*self._blink_interval)
-            self._blink_starts.append(int((self._blink_starts[-1] / self.fps + gap) * self.fps))
-        return self._blink_starts
+        """The seeded blink starts, grown past frame `last`: each gap drawn about the performance's rate within
+        the bounds of the blinks before (blink_bounds, _gap_range)."""
+        starts = self._blink_starts
+        while starts[-1] <= last:
+            earliest, most = blink_bounds(starts, self.fps, BLINK_GAP[0])
+            gap = self._blink_rng.uniform(*self._gap_range((earliest - starts[-1]) / self.fps))
+            starts.append(min(max(starts[-1] + round(gap * self.fps), earliest), most))
+        return starts
+
+    def _gap_range(self, least: float) -> tuple[float, float]:
+        """The interval (s) the next gap is drawn from: the performance's (about its blink rate), moved to fit
+        between `least` s and BLINK_GAP's most with BLINK_SPREAD s either side, and narrowed to fit."""
+        low, high = self._blink_interval
+        most = BLINK_GAP[1]
+        centre = min(max((low + high) / 2, least + BLINK_SPREAD), most - BLINK_SPREAD)
+        half = max(0.0, min((high - low) / 2, centre - least, most - centre))
+        return centre - half, centre + half
 
     def _blinks(self, frames: np.ndarray, pauses: np.ndarray | None, lips: dict[str, np.ndarray] | None) -> np.ndarray:
         """The seeded schedule at the blink rate; with `pauses` (frames where a pause begins), each scheduled
         blink close to a pause moves to its start, so people blink between phrases at the same rate; with
-        `lips` (a whole clip's), each then moves to where the mouth is calm (place_blinks)."""
+        `lips` (a whole clip's), each then moves to where the mouth is calm (place_blinks). Every move keeps
+        within the bounds of the blinks before (blink_bounds)."""
         starts = np.array(self._schedule(int(frames.max(initial=0))))
         if pauses is not None and len(pauses):
             free = set((pauses + round(PAUSE_BLINK_DELAY * self.fps)).tolist())
-            for i, start in enumerate(starts):
-                near = [t for t in free if abs(t - start) <= PAUSE_BLINK_REACH * self.fps]
-                if near:  # one blink per pause; the others keep their time
-                    starts[i] = min(near, key=lambda t: abs(t - start))
-                    free.discard(int(starts[i]))
+            moved: list[int] = []
+            for start in starts.tolist():
+                earliest, most = blink_bounds(moved, self.fps)
+                near = [t for t in free if abs(t - start) <= PAUSE_BLINK_REACH * self.fps and earliest <= t <= most]
+                if near:  # one blink per pause; the others keep their time, brought within the bounds
+                    free.discard(at := min(near, key=lambda t: abs(t - start)))
+                moved.append(at if near else min(max(start, earliest), most))
+            starts = np.array(moved, starts.dtype)
         if lips is not None:
             distance = mouth_distance(lips)
             starts = place_blinks(np.sort(starts), self._blink_shape, distance, self.fps)
@@ -308,43 +342,55 @@ def mouth_distance(lips: dict[str, np.ndarray]) -> np.ndarray:
     )
 
 
+def blink_bounds(before: list[int], fps: int, closest: float = BLINK_CLOSEST) -> tuple[int, int]:
+    """The first and the last frame the next blink may start at after the blinks starting at `before` (frames, in
+    order): `closest` s after the last one and BLINK_WINDOW s after the one before it (no three within it), at most
+    BLINK_GAP's most after the last; the first blink within that of the clip's start."""
+    most = round(BLINK_GAP[1] * fps)
+    if not before:
+        return 0, most
+    earliest = before[-1] + round(closest * fps)
+    if len(before) > 1:
+        earliest = max(earliest, before[-2] + round(BLINK_WINDOW * fps))
+    return earliest, before[-1] + most
+
+
 def place_blinks(starts: np.ndarray, shape: np.ndarray, distance: np.ndarray, fps: int) -> np.ndarray:
     """Each of the (sorted) blink `starts` moved, within BLINK_REACH, to the nearest frame from which every frame of
     the blink (`shape` over 0) sees a calm mouth (`distance`, mouth_distance per frame of a clip from frame 0, at
     most BLINK_BUSY), or where none does, within BLINK_HOLD, or where none does either, to where the mouth is
-    nearest rest over the blink; at least BLINK_SPACING after the blink before, and reopened by the clip's end: one
-    due too late for that is not drawn (the last frame, where a player stops, showed lids half shut, from a blink due
-    0.04 s before the end of a 5.9 s clip). People blink at pauses and the ends of phrases, not mid-word. Every frame
-    of the blink counts alike: a third closed moves dlib's identity distance as much as shut (0.36 on two_people, over
-    a wide vowel). Placed so from every start the gallery clip allows, the blink frames' worst distance averages 0.358
-    on the astronaut and 0.265 on two_people, against 0.391 and 0.323 where they were due (rendered frames, before
+    nearest rest over the blink; always within the bounds of the blinks placed before it (blink_bounds: a start
+    outside them is first brought to the nearer one), and reopened by the clip's end: one due too late for that is
+    not drawn (the last frame, where a player stops, showed lids half shut, from a blink due 0.04 s before the end
+    of a 5.9 s clip). People blink at pauses and the ends of phrases, not mid-word. Every frame of the blink counts
+    alike: a third closed moves dlib's identity distance as much as shut (0.36 on two_people, over a wide vowel).
+    Placed so from every start the gallery clip allows, the blink frames' worst distance averages 0.358 on the
+    astronaut and 0.265 on two_people, against 0.391 and 0.323 where they were due (rendered frames, before
     encoding)."""
     n, visible = len(distance), int(np.count_nonzero(shape > 0))
     if n == 0:
         return starts
-    reach, spacing, hold = round(BLINK_REACH * fps), round(BLINK_SPACING * fps), round(BLINK_HOLD * fps)
+    reach, hold = round(BLINK_REACH * fps), round(BLINK_HOLD * fps)
     padded = np.concatenate([distance, np.full(visible, distance[-1])])
     blinks = np.lib.stride_tricks.sliding_window_view(padded, visible)[:n]  # row s: the blink starting at frame s
     total, calm = blinks.sum(axis=1), blinks.max(axis=1) <= BLINK_BUSY
     placed: list[int] = []
     latest = n - len(shape)  # the last start from which a blink has reopened by the clip's last frame
     for start in starts.tolist():
-        earliest = placed[-1] + spacing if placed else 0
-        lo, hi = max(start - reach, earliest), min(start + reach, latest)
-        if start > latest or lo > latest:  # due too late (the schedule runs ahead of the clip): sorted, so all after
+        earliest, most = blink_bounds(placed, fps)
+        target = min(max(start, earliest), most)
+        if target > latest:  # due too late (the schedule runs ahead of the clip): sorted, so all after too
             break
-        if lo > hi:  # crowded by the blink before: as soon after it as allowed
-            placed.append(lo)
-            continue
-        at = np.arange(lo, hi + 1)
+        last = min(most, latest)
+        at = np.arange(max(target - reach, earliest), min(target + reach, last) + 1)
         quiet = at[calm[at]]
         if not len(quiet):  # none within reach: the nearest calm place a little further (BLINK_HOLD)
-            wider = np.arange(max(start - hold, earliest), min(start + hold, latest) + 1)
+            wider = np.arange(max(target - hold, earliest), min(target + hold, last) + 1)
             quiet = wider[calm[wider]]
         if len(quiet):
-            placed.append(int(quiet[np.argmin(np.abs(quiet - start))]))
+            placed.append(int(quiet[np.argmin(np.abs(quiet - target))]))
         else:
-            placed.append(int(at[np.argmin(total[at] + BLINK_DRIFT * np.abs(at - start))]))
+            placed.append(int(at[np.argmin(total[at] + BLINK_DRIFT * np.abs(at - target))]))
     return np.array(placed, starts.dtype)
 
 
