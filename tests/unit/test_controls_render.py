@@ -50,8 +50,10 @@ def test_each_control_changes_what_eval_measures(measure):
         "mouth_openness": measure(mouth_openness=1.4),
     }
     report = {name: {k: round(v, 3) for k, v in m.items()} for name, m in changed.items()} | {"base": base}
+    # blink_rate is held within the 10-25 a minute (6 -> about 12, 40 -> at most 20; test_blink_rate), too
+    # close for this 7.7 s clip to tell apart (two blinks each); its effect on the schedule is test_control_rules's
     blinks = [changed[name]["blinks_per_minute"] for name in ("few_blinks", "blink_rate")]
-    assert blinks[1] > max(2.5 * blinks[0], 20), report
+    assert 0 < blinks[0] <= blinks[1] <= 25, report
     assert changed["head_tilt"]["head_roll_mean_deg"] > base["head_roll_mean_deg"] + 3.0, report
     assert changed["head_motion"]["head_roll_std_deg"] > 1.5 * base["head_roll_std_deg"], report
     assert changed["smile"]["mouth_corner_lift"] > base["mouth_corner_lift"] + 0.01, report
