@@ -60,13 +60,6 @@ TURNED_CHIN = {8: 0.5, 7: 0.4, 9: 0.45, 6: 0.2}
 # widths are 3-D) at 0.17 where frontal faces read 0.23-0.26. Within it the image's width is the mouth's, nearly.
 TURNED_MOUTH = 0.5
 FORESHORTENED_YAW = 30.0
-# A real jaw drops as far as the face is big, not as wide as a smile stretches the mouth: a frontal mouth wider than
-# this share of its nose-to-chin height (a wide smile) opens as far as a mouth this wide. Of 90 faces, frontal mouths
-# are 0.34 .. 0.63 of that height, half below 0.49, with no gap at the top (0.629, 0.621, 0.600, 0.598 .. 0.589); the
-# widest, a held-out face smiling widely with her teeth showing, dropped her chin onto her collar and the neck's edge
-# against dark hair: seam p95 1.45, at 0.61 1.37, at 0.59 1.28. At 0.58 (1.24) a child's face at 0.588 read one p/b/m
-# of ten open and its blinks went unread.
-WIDE_MOUTH = 0.59
 # Pressed (p/b/m), a turned face's lips that its photo shows apart flatten against each other: seen from the side,
 # an open mouth's lower lip hangs forward and down, and pressed it is pushed back flat under the upper one. Each lip's
 # red narrows towards the line where they meet by PRESS_SQUEEZE of its height with the lips just meeting (beside the
@@ -323,7 +316,7 @@ def build_rig(
     return Rig(
         bases=np.stack([shapes[name] for name in BASES]).astype(np.float32),
         pivot=pivot.astype(np.float32),
-        open_px=OPEN_GAP * (max(width, TURNED_MOUTH * height) if foreshortened else min(width, WIDE_MOUTH * height)),
+        open_px=OPEN_GAP * (max(width, TURNED_MOUTH * height) if foreshortened else width),
         photo_gap=max(mean_gap, 0.0),
         size=size,
         rest_gap=min(REST_PARTED * max(mean_gap, 0.0), REST_PARTED_MAX * width) if rests_parted else 0.0,
