@@ -252,7 +252,7 @@ class Puppet:
         self.jaw_spline = spline_matrix(points[JAW])
         self.down = frame.down
         self.jaw_soft, self.jaw_lift = _jaw_margins(face.image, points, frame)
-        jaw = self.jaw_spline @ points[JAW] + self.jaw_soft
+        jaw = self._jaw_curve(points)
         self.jaw_outline = np.concatenate([jaw, jaw[[-1, 0]] + self.jaw_lift]).astype(np.float32)
         self.splines = [  # the mouth's corners round (an open mouth is an oval, not a trapezoid)
             (
@@ -296,7 +296,7 @@ class Puppet:
         upper = self._maps(upper_offsets, self.upper_order, still)
         moved = self.mesh.vertices + offsets
         outlines = self._face_outlines(moved, head)
-        seam_blur = self._seam_blur(moved)
+        seam_blur = 0.0 if outlines is None else self._seam_blur(moved)
         field, neck, cells = (
             (upper.grid, None, None) if outlines is None else self._pin_neck(upper.grid, outlines, still, seam_blur)
         )
@@ -507,7 +507,7 @@ class Puppet:
         """The face's outline now, the part of the photo's it still covers and the photo's, in output pixels;
         None while the jaw is where it was. The face covers the photo's outline where the jaw dropped or moved
         aside, and its own where it rose (a closing mouth lifts the chin): the neck shows in the band it left."""
-        jaw = self.jaw_spline @ moved[JAW] + self.jaw_soft
+        jaw = self._jaw_curve(moved)
         photo = self.jaw_outline[: len(jaw)]
         if np.abs(jaw - photo)[JAW_MOVES].max() < 0.1:
             return None
@@ -517,6 +517,11 @@ class Puppet:
         # one transform of all three (each point on its own: the same values as three calls)
         return list(cv2.transform(np.concatenate([shapes, self.jaw_outline[None]]), head))
 
+    def _jaw_curve(self, points: np.ndarray) -> np.ndarray:
+        """The jaw's outline (a spline through the jaw landmarks of `points`, the photo's or moved ones, held its
+        margins out: jaw_soft) in pixels, before the head's motion."""
+        return self.jaw_spline @ points[JAW] + self.jaw_soft
+
     def _seam_blur(self, moved: np.ndarray) -> float:
         """px: the blur of the chin's edge over the neck now: as many px as the chin has dropped below the photo's
         outline, up to `seam_softness`. A chin that has not dropped (lips pressed: it rises) keeps its edge as it was:
@@ -524,7 +529,7 @@ class Puppet:
         at one pixel's steps: closed on 0.95 of his p/b/m, not all)."""
         if not self.seam_softness:
             return 0.0
-        jaw = self.jaw_spline @ moved[JAW] + self.jaw_soft
+        jaw = self._jaw_curve(moved)
         drop = float(((jaw - self.jaw_outline[: len(jaw)])[JAW_MOVES] @ self.down).max())
         blur = min(drop, self.seam_softness)
         return blur if blur >= SEAM_MIN_BLUR else 0.0
