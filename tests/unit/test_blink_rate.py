@@ -11,8 +11,9 @@ import pytest
 from models.control.performance import rules_performance
 from models.control.rules import Motion, build_controls
 from models.types import MouthCurves
+from tests.unit.test_control_rules import curves
 
-RATE, FPS = 100, 25
+FPS = 25
 WINDOW = 6.0  # s: the window that holds one or two blinks (10-25 a minute)
 # a second of busy speech: (curve, from, to (s), value): a p, a wide vowel, an m, a wide vowel, then a calm murmur
 WORD = (("closed", 0.0, 0.1, 1.0), ("open", 0.1, 0.34, 0.9), ("closed", 0.34, 0.44, 1.0), ("open", 0.44, 0.68, 0.9))
@@ -22,14 +23,10 @@ SEEDS = {5.88: 120, 30.0: 60}  # seeds drawn per clip length (s): the issue's st
 def _speech(duration: float) -> MouthCurves:
     """Phrases of busy speech (WORD each second) with a 0.7 s pause every 3.3 s: blinks move to the pauses and to
     the murmurs, up to 1.5 s from where they were due."""
-    n = int(duration * RATE)
-    arrays = {k: np.zeros(n, np.float32) for k in ("open", "width", "round", "closed", "teeth", "energy")}
-    for start in np.arange(0.3, duration, 3.3):
-        for t in np.arange(start, min(start + 2.6, duration), 1.0):
-            for name, a, b, value in WORD:
-                arrays[name][int((t + a) * RATE) : int((t + b) * RATE)] = value
-        arrays["energy"][int(start * RATE) : int(min(start + 2.6, duration) * RATE)] = 0.6
-    return MouthCurves(rate=RATE, **arrays)
+    phrases = [(start, min(start + 2.6, duration)) for start in np.arange(0.3, duration, 3.3)]
+    words = [t for start, end in phrases for t in np.arange(start, end, 1.0)]
+    spans = {name: [(t + a, t + b, value) for t in words for n, a, b, value in WORD if n == name] for name, *_ in WORD}
+    return curves(duration, **spans, energy=[(start, end, 0.6) for start, end in phrases])
 
 
 def _onsets(blink: np.ndarray) -> np.ndarray:
