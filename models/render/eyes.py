@@ -81,6 +81,23 @@ LOWER_LASHES = 0.12  # how far below the lower-lid landmarks the lower lashes re
 ROUND = (0.04, 0.12)  # the lid is curved over the eyeball: lit in its middle, darker towards corners and edge
 LASH_CLUMPS = 0.3  # the lashes below the edge gather in clumps: their darkness varies this much along the lid
 HALO = 1.0  # of the photo's softness (px): the grown skin's mask reaches this far past the eyes and lashes
+# Over a soft photo (past SHARP_SOFTNESS) the eye's darkness (lashes, make-up, the socket's shade) is blurred out past
+# its landmarks by about the photo's softness, both ways:
+# - its own lid skin, which tones the closed lid and tells a deep-set eye (DEEP_SET), is taken from HALO softnesses
+#   above its lashes (LASH_BAND) on: next to them it held their blur, and the astronaut shrunk to a 45-60 px face
+#   (160 px photo: 0.71, 0.70) or a held-out 70 px one read as deep-set, their closed lids darker than the skin
+#   around them (a flat grey-purple patch ringed by the lash line);
+# - a closed lid spreads out past its outline (above and beside the eye) over them, as a blur of LID_HALO softnesses
+#   (at least as opaque as it was): fading out where the photo's blurred lashes began, it left them as a dark arc
+#   around its top, which with the lash line below read as a ring (an egg) rather than a closed eye. Grown by 2.5
+#   softnesses instead (opaque that far), it hid them all, but took what dlib's descriptor reads as the eye with
+#   them: held-out faces' shut frames 0.03-0.05 further from the photo (spread by 1.5: -0.04 to +0.015);
+# - its edge reaches OVERSHOOT past the lower lid less the softness in its middle (the lash line and the lid's edge,
+#   blurred by it, reach that far anyway; at the corners as before: raised there too, the line's blurred outer end
+#   rose into the corner's lashes): the full overshoot put the soft photo's lash line 0.03-0.09 eye widths below the
+#   lower-lid landmarks, a deep "U" under the eye (the astronaut shrunk to a 240 px photo: 0.180 below the corners
+#   against her lower lid's 0.117; now 0.119; held-out faces 0.03-0.09 higher).
+LID_HALO = 1.5
 SHARP_SOFTNESS = 1.1  # px: as soft as the sharp gallery photos (astronaut 1.04, at the edge 1.08, cameraman 1.04)
 DRAWN_SOFTNESS = 1.0  # px: how soft the drawn lid's edges are already (anti-aliasing, the lashes' profile)
 # brow heights over the lid line (eye widths) from which to which an eye goes from showing its lid to hooded: its lid
@@ -163,6 +180,18 @@ class EyeLayers:
     upright: np.ndarray | None = None
     heavy_lashes: bool = False  # heavy painted lashes (HEAVY_LASHES): a lash line as dark as the photo's
 
+    @property
+    def soft(self) -> bool:
+        """Whether the photo is softer than the sharp gallery photos (SHARP_SOFTNESS): its lids cover the eye's blur
+        (LID_HALO)."""
+        return self.softness > SHARP_SOFTNESS
+
+    @property
+    def blur_reach(self) -> float:
+        """px: how far the drawn lid reaches past where it is drawn: its blur (3 sigma), and over a soft photo its
+        spread (LID_HALO)."""
+        return 3 * (1 + (LID_HALO if self.soft else 0.0)) * self.softness
+
 
 def build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     """What the eyes look like closed, before shading: the skin around each eye (above, below, beside) grown
@@ -193,6 +222,7 @@ def _build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], mean_width)
     soft_photo = softness > SHARP_SOFTNESS
     heavy = _heavy_lashes(luma, points, widths)
+    lashes_blur = HALO * softness if soft_photo else 0.0  # px: how far the lashes are blurred into the skin above
     painted_reach = HEAVY_WING if heavy else CORNER_REACH[1] if soft_photo else SHARP_PAINTED_REACH
     for eye, ((upper, lower), brow) in enumerate(zip(EYES, BROWS, strict=True)):
         lid, under = points[list(upper)], points[list(lower)]
@@ -219,7 +249,7 @@ def _build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         # The photo's own lid skin, between its lashes and the crease, in the socket's and the fold's shade: the
         # tone a closed lid has (toned from its brightest skin alone, a closed lid read as a pale patch).
         skin_tone = luma > LASHES_DARK * median
-        own = beside & (above > LASH_BAND * width) & (above < crease) & skin_tone
+        own = beside & (above > LASH_BAND * width + lashes_blur) & (above < crease) & skin_tone
         under_eye = beside & (below > LOWER_LASHES * width) & (below < 3 * LOWER_LASHES * width) & skin_tone
         lid_skin.append((own, under_eye, eye_and_lashes))
         # All that the closed lid covers, from the crease down past the lower lashes, and what is no skin there.
@@ -455,13 +485,15 @@ def close_lid(
     width = float(layers.width[eye])
     outer, inner = upper[OUTER[eye]], upper[-1 - OUTER[eye]]
     span = float(outer[0] - inner[0])  # signed: 0 .. 1 from the inner to the outer corner
-    # Closed, the lid's edge is a smooth arc between the corners, just past the lower lid.
+    # Closed, the lid's edge is a smooth arc between the corners, just past the lower lid (on a soft photo, past it
+    # by what the blur does not reach, from the corners, where it ends as on a sharp photo, in; LID_HALO).
+    lift = min(layers.softness, OVERSHOOT * width) if layers.soft else 0.0
     along = (lower[:, 0] - inner[0]) / span
     chord = inner[1] + np.clip(along, 0, 1) * (outer[1] - inner[1])
     arc = np.clip(1 - (2 * along - 1) ** 2, 0, 1)
     middle = np.abs(along - 0.5) < 0.25
-    reach = lower[:, 1] + OVERSHOOT * width - chord
-    sag = float(np.max(reach[middle] / arc[middle])) if middle.any() else OVERSHOOT * width
+    reach = lower[:, 1] + OVERSHOOT * width - lift * arc - chord
+    sag = float(np.max(reach[middle] / arc[middle])) if middle.any() else OVERSHOOT * width - lift
     # Only the pixels the lid or its lashes can reach: the colour work is costly.
     x, y = at[..., 0], at[..., 1]
     margin = (max(CORNER_REACH + ((HEAVY_WING,) if layers.heavy_lashes else ())) + SIDE_FADE) * width
@@ -475,7 +507,7 @@ def close_lid(
     rows, cols = np.flatnonzero(near.any(1)), np.flatnonzero(near.any(0))
     if len(rows) == 0:
         return
-    pad = int(np.ceil(3 * layers.softness))  # the blurred lid reaches this far past where it is drawn
+    pad = int(np.ceil(layers.blur_reach))
     part = (
         slice(max(rows[0] - pad, 0), rows[-1] + 1 + pad),
         slice(max(cols[0] - pad, 0), cols[-1] + 1 + pad),
@@ -485,7 +517,8 @@ def close_lid(
     outward = (x - inner[0]) / span
     y_upper = _along(upper, x)
     chord = inner[1] + np.clip(outward, 0, 1) * (outer[1] - inner[1])
-    closed = np.maximum(chord + sag * np.clip(1 - (2 * outward - 1) ** 2, 0, 1), _along(lower, x) + OVERSHOOT * width)
+    bow = np.clip(1 - (2 * outward - 1) ** 2, 0, 1)
+    closed = np.maximum(chord + sag * bow, _along(lower, x) + OVERSHOOT * width - lift * bow)
     edge = y_upper + blink * (closed - y_upper)
     # Past the corners the lid tapers and fades out: its top comes down to the lid line, steeply first, the
     # crease's arch going on (kept at the crease's height, the lid's top went flat at the outer corner), then
@@ -499,6 +532,8 @@ def close_lid(
     # It fades into the photo from the lashes' top up to past the crease: faded about the crease alone, the lid's
     # top was an outline.
     lid = _smoothstep((y - crease + STRIP_FADE * strip) / max((1 + STRIP_FADE) * strip, 1.0)) * _smoothstep(taper)
+    if layers.soft:  # ... and spreads out over the photo's lashes blurred past its top and sides (LID_HALO)
+        lid = np.maximum(lid, cv2.GaussianBlur(lid.astype(np.float32), (0, 0), LID_HALO * layers.softness))
     lid = lid * np.clip(edge - y + 0.5, 0, 1) * fade
     thickness = (LASH_WIDTH[0] + (LASH_WIDTH[1] - LASH_WIDTH[0]) * np.clip(outward, 0, 1) ** 2) * width
     if layers.deep_set:

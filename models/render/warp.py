@@ -348,7 +348,7 @@ class Puppet:
         """Draw a turned face's lid over eye `eye` (its `outline` in the face frame, moved with the face) into
         `out`: the lid alone, over the eye as the warp left it (the lower lid does not rise)."""
         layers = self.eyes
-        reach = float(layers.crease[eye] + max(CORNER_REACH) * layers.width[eye]) + 3 * layers.softness + MARGIN
+        reach = float(layers.crease[eye] + max(CORNER_REACH) * layers.width[eye]) + layers.blur_reach + MARGIN
         box = self._box(outline, head, int(np.ceil(reach)))
         if box is None:
             return
