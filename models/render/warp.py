@@ -75,6 +75,16 @@ SEAM_DRAWN = 0.8
 SEAM_AROUND = 0.1
 SMALL_FACE = 3.0
 SEAM_MIN_BLUR = 0.3  # px: a lesser blur of the chin's edge is not drawn (a chin that has hardly dropped)
+# Under such a face's dropped chin the neck moves with it (as the nearest point of the jaw's outline moved) for
+# NECK_HOLD of its softness (px): the photo's soft edge and the chin's shadow on the neck; then it eases back to the
+# head's motion over NECK_EASE times the drop, as under a rising chin (_eased_neck). So does the face's margin under
+# its jaw landmarks (jaw_soft), which the mesh squeezed towards its neck anchors (held inside the frame: on a tight
+# crop, at its bottom edge just under the chin). Pinned, the neck showed the chin's dark rim over the bright neck or
+# over the shadow further down, and the blurred edge drew the squeezed margin as a light rim over a dark collar:
+# held-out faces of 60-80 px with the chin near the bottom edge read a seam (p95 over the frames) of 1.35-1.38
+# times the photo's, now 1.09-1.25
+NECK_HOLD = 2.0
+NECK_EASE = 2.0
 EDGE_SOFTNESS = (0.66, 0.6)  # px: the lips' and lids' inner edges are soft, not cut (mouth, eyes). Both were 0.6
 # over OpenCV's anti-aliased fill, which smeared the opening's edge over about 2 px; over its counted mask the mouth
 # takes 0.66 (0.6: the astronaut's mouth sharpness over the photo's 2.76 -> 3.21, 0.66: 2.87), the eyes keep 0.6
@@ -296,9 +306,9 @@ class Puppet:
         upper = self._maps(upper_offsets, self.upper_order, still)
         moved = self.mesh.vertices + offsets
         outlines = self._face_outlines(moved, head)
-        seam_blur = 0.0 if outlines is None else self._seam_blur(moved)
+        back = None if outlines is None else self._chin_back(moved)
         field, neck, cells = (
-            (upper.grid, None, None) if outlines is None else self._pin_neck(upper.grid, outlines, still, seam_blur)
+            (upper.grid, None, None) if outlines is None else self._pin_neck(upper.grid, outlines, still, back)
         )
         extended = _planes(_extended(field))  # x and y apart: OpenCV resizes and remaps one channel faster
         # grid points that sample elsewhere than themselves (a point's x, y compared as one 64-bit word: 20x faster)
@@ -313,7 +323,7 @@ class Puppet:
             )
             cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=out[box])
         if outlines is not None:
-            self._mend_seam(out, upper, outlines, neck, cells, still, src_rgba, seam_blur)
+            self._mend_seam(out, upper, outlines, neck, cells, still, src_rgba, self._seam_blur(back))
         slits = []
         for index, (vertices, (upper_chain, lower_chain)) in enumerate(
             zip(self.mesh.slit_vertices, SLITS, strict=True)
@@ -504,9 +514,10 @@ class Puppet:
         return _Maps(sampled, (0, 0) if window is None else (window[0].start, window[1].start))
 
     def _face_outlines(self, moved: np.ndarray, head: np.ndarray) -> list[np.ndarray] | None:
-        """The face's outline now, the part of the photo's it still covers and the photo's, in output pixels;
-        None while the jaw is where it was. The face covers the photo's outline where the jaw dropped or moved
-        aside, and its own where it rose (a closing mouth lifts the chin): the neck shows in the band it left."""
+        """The face's outline now, the part of the photo's it still covers and the photo's, in output pixels, and
+        the polygon of its jaw landmarks now (the mesh's own edges, inside the margins: jaw_soft); None while the jaw
+        is where it was. The face covers the photo's outline where the jaw dropped or moved aside, and its own where
+        it rose (a closing mouth lifts the chin): the neck shows in the band it left."""
         jaw = self._jaw_curve(moved)
         photo = self.jaw_outline[: len(jaw)]
         if np.abs(jaw - photo)[JAW_MOVES].max() < 0.1:
@@ -514,36 +525,47 @@ class Puppet:
         rose = (jaw - photo) @ self.down < -0.1
         curves = np.stack([jaw, np.where(rose[:, None], jaw, photo)])  # the outline now, the part held
         shapes = np.concatenate([curves, curves[:, [-1, 0]] + self.jaw_lift], 1).astype(np.float32)
-        # one transform of all three (each point on its own: the same values as three calls)
-        return list(cv2.transform(np.concatenate([shapes, self.jaw_outline[None]]), head))
+        landmarks = np.concatenate([moved[JAW], moved[JAW][[-1, 0]] + self.jaw_lift])[None].astype(np.float32)
+        # one transform of the three outlines (each point on its own: the same values as three calls)
+        outlines = list(cv2.transform(np.concatenate([shapes, self.jaw_outline[None]]), head))
+        return [*outlines, cv2.transform(landmarks, head)[0]]
 
     def _jaw_curve(self, points: np.ndarray) -> np.ndarray:
         """The jaw's outline (a spline through the jaw landmarks of `points`, the photo's or moved ones, held its
         margins out: jaw_soft) in pixels, before the head's motion."""
         return self.jaw_spline @ points[JAW] + self.jaw_soft
 
-    def _seam_blur(self, moved: np.ndarray) -> float:
-        """px: the blur of the chin's edge over the neck now: as many px as the chin has dropped below the photo's
-        outline, up to `seam_softness`. A chin that has not dropped (lips pressed: it rises) keeps its edge as it was:
-        blurred in full as soon as it dropped a little, a small man's pressed lips read apart a pixel more often (dlib
-        at one pixel's steps: closed on 0.95 of his p/b/m, not all)."""
+    def _chin_back(self, moved: np.ndarray) -> np.ndarray | None:
+        """(k, 2) px: how far back to the photo's outline each point of a small face's jaw outline (`seam_softness`)
+        has moved with the `moved` mesh vertices (None on a face that is not small)."""
         if not self.seam_softness:
-            return 0.0
+            return None
         jaw = self._jaw_curve(moved)
-        drop = float(((jaw - self.jaw_outline[: len(jaw)])[JAW_MOVES] @ self.down).max())
-        blur = min(drop, self.seam_softness)
+        return self.jaw_outline[: len(jaw)] - jaw
+
+    def _chin_drop(self, back: np.ndarray | None) -> float:
+        """px the chin has dropped below the photo's outline (0 where it has not, or `back` is None: _chin_back)."""
+        return 0.0 if back is None else max(-float((back[JAW_MOVES] @ self.down).min()), 0.0)
+
+    def _seam_blur(self, back: np.ndarray | None) -> float:
+        """px: the blur of the chin's edge over the neck now: as many px as the chin has dropped below the photo's
+        outline (_chin_drop of its motion `back`), up to `seam_softness`. A chin that has not dropped (lips pressed:
+        it rises) keeps its edge as it was: blurred in full as soon as it dropped a little, a small man's pressed lips
+        read apart a pixel more often (dlib at one pixel's steps: closed on 0.95 of his p/b/m, not all)."""
+        blur = min(self._chin_drop(back), self.seam_softness)
         return blur if blur >= SEAM_MIN_BLUR else 0.0
 
     def _pin_neck(
-        self, grid: np.ndarray, outlines: list[np.ndarray], still: np.ndarray, blur: float = 0.0
+        self, grid: np.ndarray, outlines: list[np.ndarray], still: np.ndarray, back: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """The face field inside the face (the first two `outlines`, _face_outlines); outside it, the photo as
         the head alone moves it: the warp's stretch there (a dropped chin pulls the neck and the collar down) is
         dropped, so the chin slides over the neck. In and below the band a rising chin left inside the photo's
         outline, that neck field eases into the face's (_eased_neck, returned; None where there is no such
-        band). Also the (N, 2) x, y grid cells (of the 2x2 grid points from x, y on) with corners on both sides
-        of the face's edge where the two fields differ: upsampling blends the two sides' positions there; with a
-        `blur` of the edge (_seam_blur), those within twice it of the edge too."""
+        band); under a small face's dropped chin (its jaw outline's motion `back`, _chin_back), it follows the chin
+        near it (_dragged_neck, returned). Also the (N, 2) x, y grid cells (of the 2x2 grid points from x, y on) with
+        corners on both sides of the face's edge where the two fields differ: upsampling blends the two sides'
+        positions there; with a blur of the edge (_seam_blur), those within twice it of the edge too."""
         inside = np.zeros(grid.shape[:2], np.uint8)  # the two outlines filled in turn: their union
         for shape in outlines[:2]:
             _fill_on_grid(inside, shape)
@@ -553,6 +575,13 @@ class Puppet:
         if lift >= 0.1:  # else no band (_eased_neck): the photo's outline need not be drawn
             left = cv2.subtract(_fill_on_grid(np.zeros_like(inside), outlines[2]), inside)  # 1 - 1 saturates at 0
             eased = self._eased_neck(grid, inside, left, still, lift)
+        elif back is not None and self._chin_drop(back) >= 0.1 * GRID_STEP:
+            eased = self._dragged_neck(inside, still, outlines[0][: len(back)], back)
+            # and so does the face outside its jaw landmarks' polygon, in `grid` itself (the exact field, which
+            # _mend_seam samples too): the mesh's triangles from the landmarks to the still neck squeezed the
+            # margins below the jaw line (jaw_soft) into a hard edge, and beyond the outline the chin's blurred
+            # edge (_seam_blur) drew what they squeezed, a light rim over a dark collar
+            cv2.copyTo(eased, 1 - _fill_on_grid(np.zeros_like(inside), outlines[3]), grid)
         neck = still if eased is None else eased
         difference = cv2.absdiff(grid, neck)
         # x or y moves more than 0.25: a grid point's two bools read as one uint16, 3x faster than a max of the two
@@ -560,6 +589,7 @@ class Puppet:
         # at each grid point, the largest and smallest of its cell's corners (the last row and column start none)
         high, low = cv2.dilate(inside, _CORNERS, anchor=(0, 0)), cv2.erode(inside, _CORNERS, anchor=(0, 0))
         edge = high ^ low
+        blur = self._seam_blur(back)
         if blur:  # a blurred edge reaches this many grid cells either side of it
             reach = 2 * int(np.ceil(2 * blur / GRID_STEP)) + 1
             edge = cv2.dilate(edge, np.ones((reach, reach), np.uint8))
@@ -592,6 +622,33 @@ class Puppet:
         neck = still  # the caller's own copy (_pin_neck): eased in place, in the box alone
         neck[rows, cols] += cv2.merge([weight, weight]) * (grid[rows, cols] - still[rows, cols])
         return neck
+
+    def _dragged_neck(self, inside: np.ndarray, still: np.ndarray, jaw: np.ndarray, back: np.ndarray) -> np.ndarray:
+        """The neck's field (`still`, the caller's own copy: moved in place) under a small face's dropped chin: each
+        grid point moved as the nearest point of the jaw's outline (`jaw`, in output pixels) has moved (`back`: the
+        way back to where it was, _chin_back), in full within NECK_HOLD softnesses of the face (`inside`, the grid's
+        face mask), less and less over NECK_EASE drops beyond. The photo's soft edge and the shadow under the chin
+        move down with it; what lies further down is squeezed where it is eased back (to two thirds of its length
+        over a reach of twice the drop), and nothing folds. The outline is drawn on a grid with room around it, for a
+        chin dropped past the frame's edge; each point takes its motion from the outline, not from the face's field
+        at the nearest grid point inside: that changes across the margin's width (the mesh squeezes it) and stepped
+        along the grid's rows and columns (a jagged chin over a dark collar)."""
+        drop = self._chin_drop(back) / GRID_STEP
+        hold = NECK_HOLD * self.seam_softness / GRID_STEP
+        reach = NECK_EASE * drop + 1
+        pad = int(np.ceil(hold + reach))
+        n = len(still)
+        on_grid = (jaw - (GRID_STEP - 1) / 2) / GRID_STEP + pad
+        curve = np.ones((n + 2 * pad, n + 2 * pad), np.uint8)  # the outline at 0, for the distance transform
+        cv2.polylines(curve, [np.round(on_grid * 16).astype(np.int32)], False, 0, 1, cv2.LINE_8, 4)
+        _, nearest = cv2.distanceTransformWithLabels(curve, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+        drawn = np.flip(np.argwhere(curve == 0), 1)  # x, y, row-major: as the labels count them (from 1)
+        closest = np.argmin(np.square(drawn[:, None] - on_grid[None]).sum(-1), axis=1)  # each one's outline point
+        moves = back[closest][nearest[pad : pad + n, pad : pad + n] - 1]
+        depth = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)  # grid steps from the face
+        moves *= _clip(1 - (depth - hold) / reach, 0, 1)[..., None]
+        still += moves
+        return still
 
     def _mend_seam(
         self,

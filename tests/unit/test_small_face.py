@@ -1,6 +1,7 @@
 """A very small face enlarged to the frame (a thumbnail: the astronaut shrunk to 100 px, her face about 30 px): its
 chin's edge over the neck as soft as the photo's own jaw line, and its pressed lips without the blur of its teeth
-between them (models/render/warp.SMALL_FACE)."""
+between them (models/render/warp.SMALL_FACE). A tight crop of her face shrunk to a 105 x 79 thumbnail (the face
+about 65 px, the chin near the bottom edge): the neck under her dropped chin moves with it (warp.NECK_HOLD)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,35 @@ from models.face.analysis import FaceAnalysis
 from models.render.warp import Puppet
 
 THUMBNAIL = 100  # px: the astronaut's photo shrunk to this side
+TIGHT_CROP = (slice(60, 190), slice(140, 313))  # her face from the brows to under the chin (the chin at row 178)
+TIGHT_SIZE = (105, 79)  # ... shrunk to this (width, height): a thumbnail of a screenshot's grid
 
 
-@pytest.fixture(scope="module")
-def thumbnail(tmp_path_factory: pytest.TempPathFactory) -> tuple[FaceAnalysis, Puppet]:
+def _puppet(image: np.ndarray, size: tuple[int, int], data: pytest.TempPathFactory) -> tuple[FaceAnalysis, Puppet]:
     from core.settings import get_settings
     from models.face.analysis import analyze_face
-    from scripts.sample_photos import astronaut
 
-    small = cv2.resize(astronaut(), (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AVATAR_DATA_DIR", str(tmp_path_factory.mktemp("face-data")))
+        patch.setenv("AVATAR_DATA_DIR", str(data.mktemp("face-data")))
         get_settings.cache_clear()
         face = analyze_face(small, size=512)
     get_settings.cache_clear()
     return face, Puppet(face)
+
+
+@pytest.fixture(scope="module")
+def thumbnail(tmp_path_factory: pytest.TempPathFactory) -> tuple[FaceAnalysis, Puppet]:
+    from scripts.sample_photos import astronaut
+
+    return _puppet(astronaut(), (THUMBNAIL, THUMBNAIL), tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory: pytest.TempPathFactory) -> tuple[FaceAnalysis, Puppet]:
+    from scripts.sample_photos import astronaut
+
+    return _puppet(astronaut()[TIGHT_CROP], TIGHT_SIZE, tmp_path_factory)
 
 
 def _read(frame: np.ndarray) -> np.ndarray:
@@ -55,3 +70,15 @@ def test_a_thumbnails_pressed_lips_read_closed(thumbnail: tuple[FaceAnalysis, Pu
     them, read 0.085 of the mouth's width apart (closed: under 0.06); grown over with the opening, 0.054."""
     pressed = thumbnail[1].frame({"lip_press": 1.0})
     assert aperture(_read(pressed)) < CLOSED
+
+
+def test_a_tight_thumbnails_dropped_chin_keeps_its_soft_edge(tight: tuple[FaceAnalysis, Puppet]) -> None:
+    """Framed, her chin lies 56 px over the photo's bottom edge, where the mesh holds its neck anchors: opened wide,
+    the mesh squeezed the neck and the shadow under her chin into the margin under her jaw line, and the blurred
+    chin drew them as a light rim over her dark collar. The seam along dlib's jaw line read 1.37 times the photo's
+    (the bar: 1.3); with the neck moving with the chin near it, 0.94."""
+    face, puppet = tight
+    assert puppet.seam_softness  # a small face: softer around its jaw line than warp.SMALL_FACE
+    photo = seam_energy(face.image, face.landmarks)
+    wide = puppet.frame({"jaw_open": 1.0})
+    assert seam_energy(wide, _read(wide)) < 1.3 * photo
