@@ -160,7 +160,10 @@ def test_a_turned_photo_found_by_the_frontal_detector_blinks_its_near_eye_alone(
     ~52 degrees, and his lids closed through the mesh on dlib's eyes, the far one beside his nose included: a grey
     lid patch on the nose's edge (424 pixels there changed by over 10 levels), his near eye's dark band lightened
     by 19 levels. His lids now close as a turned face's do, on the eyes of a second fit: the far eye stays as it is,
-    the near one lightens by 36."""
+    the near one lightens by 26 (36 when this test was written, 30 at 2026-12-06's sixth session; this render of him
+    is 1.9 px soft around the eyes, and since the seventh session a soft photo's closed lid stops short of the lower
+    lid by that much, eyes.LID_HALO: the band measured reaches 3 px below his lower-lid landmarks, where his lower
+    lashes now stay darker, as under a real closed lid; the defect's 19 stays far under the bar)."""
     from models.render.warp import Puppet
 
     face = analyze_face(np.dstack([cameraman()] * 3))
@@ -176,7 +179,7 @@ def test_a_turned_photo_found_by_the_frontal_detector_blinks_its_near_eye_alone(
     x0, y0 = near.min(0).astype(int)
     x1, y1 = near.max(0).astype(int)
     lid = (slice(y0 - 2, y1 + 3), slice(x0 + 3, x1 - 3))
-    assert shut[lid].mean() - open_[lid].mean() > 28
+    assert shut[lid].mean() - open_[lid].mean() > 24
 
 
 def _pairs_along(points: np.ndarray) -> np.ndarray:
