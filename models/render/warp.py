@@ -31,7 +31,17 @@ from models.face.tone import LUMA
 from models.render.base import FrameRenderer
 from models.render.eyes import CORNER_REACH, EyeLayers, build_eyes, close_lid, eyes_past_edge
 from models.render.head_region import head_hold
-from models.render.mesh import GRID_STEP, LOWER, SLITS, SPLINE_STEPS, UPPER, FaceMesh, build_mesh, spline_matrix
+from models.render.mesh import (
+    GRID_STEP,
+    LOWER,
+    NECK,
+    SLITS,
+    SPLINE_STEPS,
+    UPPER,
+    FaceMesh,
+    build_mesh,
+    spline_matrix,
+)
 from models.render.mouth import (
     MouthLayers,
     build_mouth,
@@ -82,7 +92,10 @@ SEAM_MIN_BLUR = 0.3  # px: a lesser blur of the chin's edge is not drawn (a chin
 # crop, at its bottom edge just under the chin). Pinned, the neck showed the chin's dark rim over the bright neck or
 # over the shadow further down, and the blurred edge drew the squeezed margin as a light rim over a dark collar:
 # held-out faces of 60-80 px with the chin near the bottom edge read a seam (p95 over the frames) of 1.35-1.38
-# times the photo's, now 1.09-1.25
+# times the photo's, now 1.09-1.25. A larger face whose neck anchors the mesh holds inside the frame (_neck_held)
+# moves that margin and drags its neck as a small face's (a pinned neck beside the dragged one tore the cheek's
+# edge): squeezed, the margin read 2.37, 1.99, 1.52 and 3.15 times the photo's seam (takeo, franck_02159, hd4,
+# test2), now 0.98, 0.99, 1.12 and 1.49
 NECK_HOLD = 2.0
 NECK_EASE = 2.0
 EDGE_SOFTNESS = (0.66, 0.6)  # px: the lips' and lids' inner edges are soft, not cut (mouth, eyes). Both were 0.6
@@ -201,6 +214,10 @@ class Puppet:
         small = jaw_softness >= SMALL_FACE
         # the chin's edge over the neck blurred by this much (px; 0: anti-aliased alone)
         self.seam_softness = jaw_softness if small else 0.0
+        # px: the jaw line's softness, on a face whose margin under its jaw landmarks moves with its outline (and on a
+        # small one the neck under its chin, _dragged_neck): a small face, or one whose chin lies near the frame's
+        # bottom edge, where the mesh holds its neck anchors (_neck_held); None on others
+        self.neck_softness = jaw_softness if small or _neck_held(points, frame, size) else None
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame, blurred=small))
         # what the warp samples while the lips are closed, fading to the grown-over photo as they open (LINE_FADE):
         # closed lips whose meeting line growing over would erase, the photo's own mouth
@@ -536,9 +553,9 @@ class Puppet:
         return self.jaw_spline @ points[JAW] + self.jaw_soft
 
     def _chin_back(self, moved: np.ndarray) -> np.ndarray | None:
-        """(k, 2) px: how far back to the photo's outline each point of a small face's jaw outline (`seam_softness`)
-        has moved with the `moved` mesh vertices (None on a face that is not small)."""
-        if not self.seam_softness:
+        """(k, 2) px: how far back to the photo's outline each point of the jaw outline has moved with the `moved`
+        mesh vertices, on a face whose margin moves with it (`neck_softness`; None on others)."""
+        if self.neck_softness is None:
             return None
         jaw = self._jaw_curve(moved)
         return self.jaw_outline[: len(jaw)] - jaw
@@ -562,8 +579,10 @@ class Puppet:
         the head alone moves it: the warp's stretch there (a dropped chin pulls the neck and the collar down) is
         dropped, so the chin slides over the neck. In and below the band a rising chin left inside the photo's
         outline, that neck field eases into the face's (_eased_neck, returned; None where there is no such
-        band); under a small face's dropped chin (its jaw outline's motion `back`, _chin_back), it follows the chin
-        near it (_dragged_neck, returned). Also the (N, 2) x, y grid cells (of the 2x2 grid points from x, y on) with
+        band); under the dropped chin of a face with `neck_softness` (its jaw outline's motion `back`, _chin_back: a
+        small one, or one whose chin lies near the frame's bottom edge), it follows the chin
+        near it (_dragged_neck, returned), and the face's margin moves with the outline (`neck_softness`, on the
+        `grid` itself). Also the (N, 2) x, y grid cells (of the 2x2 grid points from x, y on) with
         corners on both sides of the face's edge where the two fields differ: upsampling blends the two sides'
         positions there; with a blur of the edge (_seam_blur), those within twice it of the edge too."""
         inside = np.zeros(grid.shape[:2], np.uint8)  # the two outlines filled in turn: their union
@@ -579,8 +598,9 @@ class Puppet:
             eased = self._dragged_neck(inside, still, outlines[0][: len(back)], back)
             # and so does the face outside its jaw landmarks' polygon, in `grid` itself (the exact field, which
             # _mend_seam samples too): the mesh's triangles from the landmarks to the still neck squeezed the
-            # margins below the jaw line (jaw_soft) into a hard edge, and beyond the outline the chin's blurred
-            # edge (_seam_blur) drew what they squeezed, a light rim over a dark collar
+            # margins below the jaw line (jaw_soft) into a hard edge (where the neck anchors are held inside the
+            # frame, far more), and beyond the outline the chin's blurred edge (_seam_blur) drew what they squeezed,
+            # a light rim over a dark collar
             cv2.copyTo(eased, 1 - _fill_on_grid(np.zeros_like(inside), outlines[3]), grid)
         neck = still if eased is None else eased
         difference = cv2.absdiff(grid, neck)
@@ -634,7 +654,7 @@ class Puppet:
         at the nearest grid point inside: that changes across the margin's width (the mesh squeezes it) and stepped
         along the grid's rows and columns (a jagged chin over a dark collar)."""
         drop = self._chin_drop(back) / GRID_STEP
-        hold = NECK_HOLD * self.seam_softness / GRID_STEP
+        hold = NECK_HOLD * self.neck_softness / GRID_STEP
         reach = NECK_EASE * drop + 1
         pad = int(np.ceil(hold + reach))
         n = len(still)
@@ -1045,6 +1065,14 @@ def _jaw_softness(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> fl
     x0, y0 = np.maximum(np.floor(jaw.min(0) - grow).astype(int), 0)
     x1, y1 = np.ceil(jaw.max(0) + grow).astype(int) + 1
     return photo_softness(image[y0:y1, x0:x1].astype(np.float32) @ LUMA, SEAM_DRAWN)
+
+
+def _neck_held(points: np.ndarray, frame: FaceFrame, size: int) -> bool:
+    """Whether the mesh holds any of its neck anchors (mesh.NECK under the jaw `points`) inside the frame of `size`
+    px, short of where they belong: the chin lies near the frame's bottom edge, and a dropped chin squeezes what
+    lies between them."""
+    neck = points[JAW[4:13]] + frame.down * NECK * frame.height
+    return bool(np.any((neck < 1) | (neck > size - 2)))
 
 
 def _inside_first(found: np.ndarray, steps: np.ndarray) -> np.ndarray:

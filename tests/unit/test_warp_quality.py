@@ -88,6 +88,40 @@ def test_background_beside_the_jaw_stays_put_when_the_mouth_opens(astronaut_face
     assert max(changed) < 6
 
 
+def test_a_chin_near_the_frames_bottom_edge_keeps_its_soft_edge(data_dir) -> None:
+    """The astronaut cropped to just under her chin (17 px of the photo below it): the mesh holds its neck anchors
+    inside the frame, under the chin, and opened wide it squeezed the margin under her jaw line into a hard edge
+    over the neck, read along dlib's jaw line at 1.37 times the photo's seam (the bar: 1.3); moving with the
+    outline (and the neck under it), 0.97 (warp._neck_held)."""
+    from models.eval.quality import seam_energy, track_landmarks
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import astronaut
+
+    face = analyze_face(np.ascontiguousarray(astronaut()[20:195, 120:330]), size=512)
+    wide = Puppet(face).frame({"jaw_open": 1.0})
+    points = next(p for _, p in track_landmarks([wide]) if p is not None)
+    assert seam_energy(wide, points) < 1.3 * seam_energy(face.image, face.landmarks)
+
+
+def test_the_cheeks_edge_stays_whole_beside_a_chin_near_the_frames_bottom_edge(data_dir) -> None:
+    """The same crop opened wide: the margin under her jaw moved with the outline while the cells along her cheek
+    drew a pinned neck in some places and the dragged one in others: wall pixels inside her cheek's edge and skin
+    teeth outside it (its edge stepped by up to 9 px from row to row, 29 wall-bright pixels within 6 px inside it).
+    The neck now follows the chin as a small face's does (warp._dragged_neck): steps of 1 px, none."""
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import astronaut
+
+    face = analyze_face(np.ascontiguousarray(astronaut()[20:195, 120:330]), size=512)
+    luma = np.asarray(Puppet(face).frame({"jaw_open": 1.0}), np.float32) @ LUMA
+    x, y = np.round(face.landmarks[JAW[12]]).astype(int)
+    rows = luma[y - 10 : y + 30, x - 30 : x + 30]  # her cheek's edge, the pale wall to its right
+    past = rows > (np.median(rows[:, -6:]) + np.median(rows[:, :6])) / 2  # brighter than midway: the wall
+    edge = past.shape[1] - np.argmax(~past[:, ::-1], axis=1)  # one past the rightmost pixel of skin
+    columns = np.arange(past.shape[1])[None]
+    assert np.abs(np.diff(edge.astype(float), 2)).max() <= 2
+    assert not (past & (columns >= edge[:, None] - 6) & (columns < edge[:, None])).any()
+
+
 def _eye_masks(face: FaceAnalysis) -> list[np.ndarray]:
     """Each eye's opening in the photo, widened by a fifth about its centre (the corners included)."""
     masks = []
