@@ -490,7 +490,7 @@ def close_lid(
     lift = min(layers.softness, OVERSHOOT * width) if layers.soft else 0.0
     along = (lower[:, 0] - inner[0]) / span
     chord = inner[1] + np.clip(along, 0, 1) * (outer[1] - inner[1])
-    arc = np.clip(1 - (2 * along - 1) ** 2, 0, 1)
+    arc = _arch(along)
     middle = np.abs(along - 0.5) < 0.25
     reach = lower[:, 1] + OVERSHOOT * width - lift * arc - chord
     sag = float(np.max(reach[middle] / arc[middle])) if middle.any() else OVERSHOOT * width - lift
@@ -517,7 +517,7 @@ def close_lid(
     outward = (x - inner[0]) / span
     y_upper = _along(upper, x)
     chord = inner[1] + np.clip(outward, 0, 1) * (outer[1] - inner[1])
-    bow = np.clip(1 - (2 * outward - 1) ** 2, 0, 1)
+    bow = _arch(outward)
     closed = np.maximum(chord + sag * bow, _along(lower, x) + OVERSHOOT * width - lift * bow)
     edge = y_upper + blink * (closed - y_upper)
     # Past the corners the lid tapers and fades out: its top comes down to the lid line, steeply first, the
@@ -619,6 +619,11 @@ def _lash_alpha(reach: np.ndarray, softness: float, alpha: float) -> np.ndarray:
     the fold above it, and the evaluator's eye model read a squint's closed eye as open."""
     kept = np.sqrt((reach**2 + 2 * SHARP_SOFTNESS**2) / (reach**2 + 2 * max(softness, SHARP_SOFTNESS) ** 2))
     return np.minimum(alpha / kept, 1.0)
+
+
+def _arch(along: np.ndarray) -> np.ndarray:
+    """A closed lid's bow over `along` (0 .. 1 from the inner to the outer corner): 0 at the corners, 1 midway."""
+    return np.clip(1 - (2 * along - 1) ** 2, 0, 1)
 
 
 def _along(curve: np.ndarray, x: np.ndarray) -> np.ndarray:

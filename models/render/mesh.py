@@ -91,7 +91,7 @@ def _anchors(points: np.ndarray, frame: FaceFrame, size: int) -> np.ndarray:
     ring = f.centre + (points[JAW[:4] + JAW[-4:]] - f.centre) * RING
     forehead = points[BROWS[0] + BROWS[1]] - f.down * FOREHEAD * f.height
     # far enough that a wide-open jaw never folds over it; the renderer keeps the neck below the jaw still
-    neck = points[JAW[4:13]] + f.down * NECK * f.height
+    neck = _neck_anchors(points, f)
     # under the lower lids, so a blink moves only the lids and not the cheeks
     under_eyes = points[LOWER_LIDS] + f.down * UNDER_EYES * f.height
     # beside the lower jaw, so an opening mouth drags only a thin band of the background down with it
@@ -101,7 +101,24 @@ def _anchors(points: np.ndarray, frame: FaceFrame, size: int) -> np.ndarray:
     ticks = np.linspace(0, size - 1, 5)
     border = np.array([(x, y) for x in ticks for y in ticks if x in (0, size - 1) or y in (0, size - 1)])
     anchors = np.concatenate([ring, forehead, neck, under_eyes, beside_jaw])
-    return np.concatenate([np.clip(anchors, 1, size - 2), border])
+    return np.concatenate([_inside(anchors, size), border])
+
+
+def neck_held(points: np.ndarray, frame: FaceFrame, size: int) -> bool:
+    """Whether the mesh holds any of its neck anchors inside the frame of `size` px, short of where they belong:
+    the chin lies near the frame's bottom edge, and a dropped chin squeezes what lies between them."""
+    neck = _neck_anchors(points, frame)
+    return not np.array_equal(_inside(neck, size), neck)
+
+
+def _neck_anchors(points: np.ndarray, frame: FaceFrame) -> np.ndarray:
+    """Where the neck's anchors belong: NECK face heights under the lower jaw's landmarks of `points`."""
+    return points[JAW[4:13]] + frame.down * NECK * frame.height
+
+
+def _inside(anchors: np.ndarray, size: int) -> np.ndarray:
+    """`anchors` held a pixel inside the frame of `size` px."""
+    return np.clip(anchors, 1, size - 2)
 
 
 def _triangulate(vertices: np.ndarray, frame: FaceFrame) -> np.ndarray:

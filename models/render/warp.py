@@ -34,12 +34,12 @@ from models.render.head_region import head_hold
 from models.render.mesh import (
     GRID_STEP,
     LOWER,
-    NECK,
     SLITS,
     SPLINE_STEPS,
     UPPER,
     FaceMesh,
     build_mesh,
+    neck_held,
     spline_matrix,
 )
 from models.render.mouth import (
@@ -92,7 +92,7 @@ SEAM_MIN_BLUR = 0.3  # px: a lesser blur of the chin's edge is not drawn (a chin
 # crop, at its bottom edge just under the chin). Pinned, the neck showed the chin's dark rim over the bright neck or
 # over the shadow further down, and the blurred edge drew the squeezed margin as a light rim over a dark collar:
 # held-out faces of 60-80 px with the chin near the bottom edge read a seam (p95 over the frames) of 1.35-1.38
-# times the photo's, now 1.09-1.25. A larger face whose neck anchors the mesh holds inside the frame (_neck_held)
+# times the photo's, now 1.09-1.25. A larger face whose neck anchors the mesh holds inside the frame (mesh.neck_held)
 # moves that margin and drags its neck as a small face's (a pinned neck beside the dragged one tore the cheek's
 # edge): squeezed, the margin read 2.37, 1.99, 1.52 and 3.15 times the photo's seam (takeo, franck_02159, hd4,
 # test2), now 0.98, 0.99, 1.12 and 1.49
@@ -216,8 +216,8 @@ class Puppet:
         self.seam_softness = jaw_softness if small else 0.0
         # px: the jaw line's softness, on a face whose margin under its jaw landmarks moves with its outline (and on a
         # small one the neck under its chin, _dragged_neck): a small face, or one whose chin lies near the frame's
-        # bottom edge, where the mesh holds its neck anchors (_neck_held); None on others
-        self.neck_softness = jaw_softness if small or _neck_held(points, frame, size) else None
+        # bottom edge, where the mesh holds its neck anchors (mesh.neck_held); None on others
+        self.neck_softness = jaw_softness if small or neck_held(points, frame, size) else None
         self.src = np.ascontiguousarray(lips_over_opening(face.image, face.landmarks, frame, blurred=small))
         # what the warp samples while the lips are closed, fading to the grown-over photo as they open (LINE_FADE):
         # closed lips whose meeting line growing over would erase, the photo's own mouth
@@ -324,8 +324,11 @@ class Puppet:
         moved = self.mesh.vertices + offsets
         outlines = self._face_outlines(moved, head)
         back = None if outlines is None else self._chin_back(moved)
+        seam_blur = self._seam_blur(back)
         field, neck, cells = (
-            (upper.grid, None, None) if outlines is None else self._pin_neck(upper.grid, outlines, still, back)
+            (upper.grid, None, None)
+            if outlines is None
+            else self._pin_neck(upper.grid, outlines, still, back, seam_blur)
         )
         extended = _planes(_extended(field))  # x and y apart: OpenCV resizes and remaps one channel faster
         # grid points that sample elsewhere than themselves (a point's x, y compared as one 64-bit word: 20x faster)
@@ -340,7 +343,7 @@ class Puppet:
             )
             cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=out[box])
         if outlines is not None:
-            self._mend_seam(out, upper, outlines, neck, cells, still, src_rgba, self._seam_blur(back))
+            self._mend_seam(out, upper, outlines, neck, cells, still, src_rgba, seam_blur)
         slits = []
         for index, (vertices, (upper_chain, lower_chain)) in enumerate(
             zip(self.mesh.slit_vertices, SLITS, strict=True)
@@ -573,18 +576,23 @@ class Puppet:
         return blur if blur >= SEAM_MIN_BLUR else 0.0
 
     def _pin_neck(
-        self, grid: np.ndarray, outlines: list[np.ndarray], still: np.ndarray, back: np.ndarray | None = None
+        self,
+        grid: np.ndarray,
+        outlines: list[np.ndarray],
+        still: np.ndarray,
+        back: np.ndarray | None = None,
+        blur: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """The face field inside the face (the first two `outlines`, _face_outlines); outside it, the photo as
         the head alone moves it: the warp's stretch there (a dropped chin pulls the neck and the collar down) is
         dropped, so the chin slides over the neck. In and below the band a rising chin left inside the photo's
         outline, that neck field eases into the face's (_eased_neck, returned; None where there is no such
         band); under the dropped chin of a face with `neck_softness` (its jaw outline's motion `back`, _chin_back: a
-        small one, or one whose chin lies near the frame's bottom edge), it follows the chin
-        near it (_dragged_neck, returned), and the face's margin moves with the outline (`neck_softness`, on the
-        `grid` itself). Also the (N, 2) x, y grid cells (of the 2x2 grid points from x, y on) with
-        corners on both sides of the face's edge where the two fields differ: upsampling blends the two sides'
-        positions there; with a blur of the edge (_seam_blur), those within twice it of the edge too."""
+        small one, or one whose chin lies near the frame's bottom edge), it follows the chin near it (_dragged_neck,
+        returned), and the face's margin moves with the outline (on the `grid` itself). Also the (N, 2) x, y grid
+        cells (of the 2x2 grid points from x, y on) with corners on both sides of the face's edge where the two fields
+        differ: upsampling blends the two sides' positions there; with a `blur` of the edge (_seam_blur), those within
+        twice it of the edge too."""
         inside = np.zeros(grid.shape[:2], np.uint8)  # the two outlines filled in turn: their union
         for shape in outlines[:2]:
             _fill_on_grid(inside, shape)
@@ -609,7 +617,6 @@ class Puppet:
         # at each grid point, the largest and smallest of its cell's corners (the last row and column start none)
         high, low = cv2.dilate(inside, _CORNERS, anchor=(0, 0)), cv2.erode(inside, _CORNERS, anchor=(0, 0))
         edge = high ^ low
-        blur = self._seam_blur(back)
         if blur:  # a blurred edge reaches this many grid cells either side of it
             reach = 2 * int(np.ceil(2 * blur / GRID_STEP)) + 1
             edge = cv2.dilate(edge, np.ones((reach, reach), np.uint8))
@@ -644,7 +651,8 @@ class Puppet:
         return neck
 
     def _dragged_neck(self, inside: np.ndarray, still: np.ndarray, jaw: np.ndarray, back: np.ndarray) -> np.ndarray:
-        """The neck's field (`still`, the caller's own copy: moved in place) under a small face's dropped chin: each
+        """The neck's field (`still`, the caller's own copy: moved in place) under a dropped chin (a face with
+        `neck_softness`: a small one, or one whose neck anchors the mesh holds inside the frame): each
         grid point moved as the nearest point of the jaw's outline (`jaw`, in output pixels) has moved (`back`: the
         way back to where it was, _chin_back), in full within NECK_HOLD softnesses of the face (`inside`, the grid's
         face mask), less and less over NECK_EASE drops beyond. The photo's soft edge and the shadow under the chin
@@ -1065,14 +1073,6 @@ def _jaw_softness(image: np.ndarray, points: np.ndarray, frame: FaceFrame) -> fl
     x0, y0 = np.maximum(np.floor(jaw.min(0) - grow).astype(int), 0)
     x1, y1 = np.ceil(jaw.max(0) + grow).astype(int) + 1
     return photo_softness(image[y0:y1, x0:x1].astype(np.float32) @ LUMA, SEAM_DRAWN)
-
-
-def _neck_held(points: np.ndarray, frame: FaceFrame, size: int) -> bool:
-    """Whether the mesh holds any of its neck anchors (mesh.NECK under the jaw `points`) inside the frame of `size`
-    px, short of where they belong: the chin lies near the frame's bottom edge, and a dropped chin squeezes what
-    lies between them."""
-    neck = points[JAW[4:13]] + frame.down * NECK * frame.height
-    return bool(np.any((neck < 1) | (neck > size - 2)))
 
 
 def _inside_first(found: np.ndarray, steps: np.ndarray) -> np.ndarray:

@@ -92,7 +92,7 @@ def test_a_chin_near_the_frames_bottom_edge_keeps_its_soft_edge(data_dir) -> Non
     """The astronaut cropped to just under her chin (17 px of the photo below it): the mesh holds its neck anchors
     inside the frame, under the chin, and opened wide it squeezed the margin under her jaw line into a hard edge
     over the neck, read along dlib's jaw line at 1.37 times the photo's seam (the bar: 1.3); moving with the
-    outline (and the neck under it), 0.97 (warp._neck_held)."""
+    outline (and the neck under it), 0.97 (mesh.neck_held)."""
     from models.eval.quality import seam_energy, track_landmarks
     from models.face.analysis import analyze_face
     from scripts.sample_photos import astronaut
