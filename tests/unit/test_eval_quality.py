@@ -87,3 +87,40 @@ def test_a_leaning_photo_unmoved_scores_as_itself(data_dir) -> None:
     report = evaluate_quality([face.image], face, FPS)
     assert report.seam_ratio_median == pytest.approx(1.0, abs=0.05)
     assert report.mouth_sharpness_ratio == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize("photo", ["grace_hopper", "cameraman"])
+def test_a_still_video_reads_still(photo, data_dir) -> None:
+    """Every frame of a still video is fitted in the same detector's box: the landmarks stay put. Boxes rebuilt
+    from each frame's own fit fed its error into the next: over 25 copies of one frame Grace Hopper's landmarks
+    wandered 31 px, the cameraman's 12 px (his lips from 0.21 to 0.34 mouth widths apart)."""
+    import scripts.sample_photos as samples
+    from models.eval.quality import REDETECT_EVERY, track_landmarks
+    from models.face.analysis import analyze_face
+
+    photo = getattr(samples, photo)()
+    image = analyze_face(np.dstack([photo] * 3) if photo.ndim == 2 else photo, size=512).image
+    points = [p for _, p in track_landmarks([image] * REDETECT_EVERY)]
+    assert all(p is not None for p in points)
+    assert max(float(np.abs(p - points[0]).max()) for p in points) <= 0.5
+
+
+def test_the_tracker_follows_a_moving_head(data_dir) -> None:
+    """The head drifting 1.5 px right and 0.8 px down a frame, 50 px in all: the eyes, nose and mouth move with
+    it (dlib's own noise on these frames: about a pixel), and the detector is asked again once it moved off."""
+    import cv2
+
+    from models.eval.quality import track_landmarks
+    from models.face.analysis import analyze_face
+    from scripts.sample_photos import astronaut
+
+    image = analyze_face(astronaut(), size=512).image
+    shifts = [np.array([1.5, 0.8]) * k for k in range(30)]
+    frames = [
+        cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, dy]]), (512, 512), borderMode=cv2.BORDER_REPLICATE)
+        for dx, dy in shifts
+    ]
+    points = [p for _, p in track_landmarks(frames)]
+    errors = [np.abs(p - shift - points[0])[27:] for p, shift in zip(points, shifts, strict=True)]
+    assert np.median([np.median(e) for e in errors]) <= 1.0
+    assert max(float(e.max()) for e in errors) <= 4.0
