@@ -34,8 +34,7 @@ from models.face.analysis import FaceAnalysis
 from models.face.frame import EYES, JAW, MOUTH, FaceFrame
 
 REDETECT_EVERY = 25  # frames between fresh face detections (in between, landmarks are fitted in the last box)
-MOVED_OFF = 0.25  # ... or sooner, once the head moved by this share of its rigid landmarks' spread
-RIGID = [27, 28, 29, 30, 31, 35, 36, 39, 42, 45]  # nose and eye corners: they move only with the head
+RIGID = lm.RIGID
 JAW_LINE = JAW[3:14]  # the part of the jaw that moves when the mouth opens
 BLINK_FRACTION = 0.6  # eye aspect ratio below this share of its median counts as closed
 REOPEN_FRACTION = 0.8  # ... and above this share as open again
@@ -71,7 +70,7 @@ class QualityReport:
 
 def track_landmarks(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     """(frame, its 68 landmarks or None) for each frame, fitted in the box of the last face detection; detection
-    again every REDETECT_EVERY frames, and sooner where the head has moved off that box (`_moved_off`); a leaning
+    again every REDETECT_EVERY frames, and sooner where the head has moved off that box (lm.moved_off); a leaning
     face fitted turned upright (lm.landmarks_upright).
 
     A still face reads still. Boxes rebuilt from each frame's own landmarks (lm.box_from_points), or moved with
@@ -80,24 +79,13 @@ def track_landmarks(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, 
     face; the predictor fits well in a box a few dozen px off (the HOG detector's own boxes jump by as much)."""
     points = box = anchor = None
     for i, frame in enumerate(frames):
-        if points is None or i % REDETECT_EVERY == 0 or _moved_off(anchor, points):
+        if anchor is None or points is None or i % REDETECT_EVERY == 0 or lm.moved_off(anchor, points):
             faces = lm.detect_faces(frame)
             box = faces[0] if faces else None
             anchor = None
         points = lm.landmarks_upright(frame, box) if box is not None else None
         anchor = points if anchor is None else anchor
         yield frame, points
-
-
-def _moved_off(anchor: np.ndarray | None, points: np.ndarray) -> bool:
-    """The rigid landmarks moved or scaled by more than MOVED_OFF of their spread since they were fitted in the
-    detector's box (`anchor`)."""
-    if anchor is None:
-        return True
-    spread = max(float(np.ptp(anchor[RIGID], 0).max()), 1.0)
-    shift = float(np.linalg.norm(points[RIGID].mean(0) - anchor[RIGID].mean(0)))
-    scale = float(np.ptp(points[RIGID], 0).max()) / spread
-    return shift > MOVED_OFF * spread or abs(np.log(max(scale, 1e-6))) > MOVED_OFF
 
 
 def eye_aspect(points: np.ndarray) -> float:

@@ -1,7 +1,9 @@
 """Follow one face through a video: its 68 landmarks on every frame, or none where it is not to be seen.
 
-Detection (dlib's HOG) runs on key frames: every `key_interval` frames, on every cut, and while no face is
-followed. Between key frames the landmarks are re-fitted from the previous frame's. A cut is a jump of the colour
+Detection (dlib's HOG) runs on key frames: every `key_interval` frames, on every cut, while no face is followed
+and once the face has moved off its key frame's box (lm.moved_off). Between key frames the landmarks are fitted in
+that box: boxes rebuilt from the previous frame's landmarks fed each fit's error into the next, and a still video's
+landmarks wandered (Grace Hopper's by 18-20 px between key frames 10 apart). A cut is a jump of the colour
 histogram between two frames; after a cut the followed person is found again by their identity embedding, so
 `face_index` picks a person, not a position. The landmark paths are smoothed over time within each shot.
 """
@@ -12,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import cv2
+import dlib
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
@@ -83,32 +86,44 @@ class _Follower:
         self.face_index = face_index or 0
         self.identity: np.ndarray | None = None  # the followed person's embedding
         self.points: np.ndarray | None = None
+        self.box: dlib.rectangle | None = None  # the key frame's detection of the followed face
+        self.anchor: np.ndarray | None = None  # ... and the landmarks fitted in it there
         self.faces_seen = 0
 
     def key_frame(self, rgb: np.ndarray, cut: bool) -> np.ndarray | None:
         rects = lm.detect_faces(rgb, retry=False)
         self.faces_seen = max(self.faces_seen, len(rects))
         fitted = [lm.landmarks(rgb, rect) for rect in rects]
+        chosen = self._choose(rgb, cut, fitted)
+        self.box, self.anchor = (rects[chosen], fitted[chosen]) if chosen is not None else (None, None)
+        return self.anchor
+
+    def _choose(self, rgb: np.ndarray, cut: bool, fitted: list[np.ndarray]) -> int | None:
+        """Which of the key frame's faces (`fitted`) is the followed one."""
         if self.points is not None and not cut:  # the same shot: the detection where the face was
             overlaps = [_iou(_box(p), _box(self.points)) for p in fitted]
             if overlaps and max(overlaps) > SAME_BOX:
-                return fitted[int(np.argmax(overlaps))]
+                return int(np.argmax(overlaps))
         if self.identity is None:  # the first sight: the face asked for, largest first
             if self.face_index >= len(fitted):
                 return None
-            chosen = fitted[self.face_index]
-            self.identity = lm.descriptor_at(rgb, chosen)
-            return chosen
+            self.identity = lm.descriptor_at(rgb, fitted[self.face_index])
+            return self.face_index
         distances = [float(np.linalg.norm(lm.descriptor_at(rgb, p) - self.identity)) for p in fitted]
         if distances and min(distances) < SAME_PERSON:
-            return fitted[int(np.argmin(distances))]
+            return int(np.argmin(distances))
         return None
 
     def follow(self, rgb: np.ndarray) -> np.ndarray | None:
-        assert self.points is not None
-        points = lm.landmarks(rgb, lm.box_from_points(self.points))
+        """The landmarks fitted in the key frame's box; None where the face was lost there."""
+        assert self.points is not None and self.box is not None
+        points = lm.landmarks(rgb, self.box)
         grow = np.ptp(points, 0).max() / max(np.ptp(self.points, 0).max(), 1.0)
         return points if 1 / LOST_SCALE < grow < LOST_SCALE else None
+
+    def moved_off(self) -> bool:
+        """The followed face has moved off its key frame's box: detect it again on the next frame."""
+        return self.points is not None and self.anchor is not None and lm.moved_off(self.anchor, self.points)
 
 
 def track_faces(frames: Iterable[np.ndarray], count: int, face_index: int | None, key_interval: int) -> FaceTrack:
@@ -130,7 +145,7 @@ def track_faces(frames: Iterable[np.ndarray], count: int, face_index: int | None
             last_key, lost = i, False
         elif follower.points is not None:
             follower.points = follower.follow(rgb)
-            lost = follower.points is None  # look again on the next frame
+            lost = follower.points is None or follower.moved_off()  # look again on the next frame
         if follower.points is not None:
             points[i] = follower.points
     return FaceTrack(_smooth(points, cuts), cuts, keys, follower.faces_seen, face_index or 0)
