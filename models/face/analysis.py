@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 
 FACE_FILL = 0.5  # landmark extent as a fraction of the output width
 MAX_FILL = 0.7  # at most this much when the photo is tighter than that
-EXTEND_BLUR = 0.03  # of the output size: blur of what is extended beyond the photo's edge
+EXTEND_BLUR = 0.03  # of the output size: blur of what is extended beyond the photo's edge, at the edge...
+EXTEND_BLUR_FAR = 0.12  # ... growing to this EXTEND_FADE out from it: the edge's own colours ran on as stripes
+EXTEND_FADE = 0.08
 LASH_REACH = 0.5  # eye widths: a turned face's refitted eye reaches at most this far past its corners...
 LASH_DARK = 0.7  # ... along a lash line darker than this share of the median around the eye
 LASH_SPREAD = 0.1  # eye widths either side of the corner-to-corner line where the lash line is looked for
@@ -116,7 +118,7 @@ TEETH_BRIGHT = 0.75
 TEETH_SATURATION = 110.0
 TEETH_OF_SKIN = 0.9
 WARM_SKIN = 150.0
-CACHE_VERSION = 24  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 25  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -658,10 +660,23 @@ def frame_face(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.nda
     if inside.min() < 0.5:
         outside = float(np.mean(inside < 0.5))
         notes.append(f"{outside:.0%} of the frame lies outside the photo: extended from its edge, blurred")
-        blurred = cv2.GaussianBlur(framed, (0, 0), EXTEND_BLUR * size).astype(np.float32)
+        blurred = _extended_blur(framed, inside < 0.5, size)
         keep = cv2.GaussianBlur(inside, (0, 0), 0.01 * size)[..., None] * inside[..., None]
         framed = (blurred + keep * (framed - blurred)).astype(np.uint8)
     return framed, matrix, notes
+
+
+def _extended_blur(framed: np.ndarray, outside: np.ndarray, size: int) -> np.ndarray:
+    """`framed` (its border replicated beyond the photo) blurred by EXTEND_BLUR of `size` at the photo's edge, more
+    the further `outside` it lies, up to EXTEND_BLUR_FAR at EXTEND_FADE: the replicated edge pixels, a uniform blur
+    left them as stripes across the whole border (a collar's colours under a tight crop's chin)."""
+    near = cv2.GaussianBlur(framed, (0, 0), EXTEND_BLUR * size).astype(np.float32)
+    small = cv2.resize(framed, (size // 8, size // 8), interpolation=cv2.INTER_AREA)
+    far = cv2.GaussianBlur(small, (0, 0), EXTEND_BLUR_FAR * size / 8, borderType=cv2.BORDER_REPLICATE)
+    far = cv2.resize(far, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    distance = cv2.distanceTransform(outside.astype(np.uint8), cv2.DIST_L2, 5)
+    fade = np.clip(distance / (EXTEND_FADE * size), 0.0, 1.0)[..., None]
+    return near + fade * (far - near)
 
 
 def _transform(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:

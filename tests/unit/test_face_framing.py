@@ -62,3 +62,17 @@ def test_a_blink_beside_the_frame_edge_leaves_no_black_hole(data_dir: Path) -> N
     edge = frame[eyes, :6].astype(int).sum(-1)
     photo_edge = face.image[eyes, :6].astype(int).sum(-1)
     assert edge.min() > 0.5 * photo_edge.min()
+
+
+def test_the_extended_border_fades_into_a_blur_not_stripes(data_dir: Path) -> None:
+    """What lies beyond the photo's edge is its edge run on, blurred more the further out: blurred evenly, the
+    replicated edge pixels ran across the whole border as stripes (under a tight crop's chin, its collar's colours
+    as a bar code). Across the stripes (here rows, beyond the left edge) the far border is now half as busy as the
+    border at the edge (0.88 of it with an even blur)."""
+    photo = grace_tight()
+    face = analyze_face(photo)
+    edge = _photo_edge_column(_matrix(face, photo))
+    gray = cv2.cvtColor(face.image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    across = np.abs(cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    assert edge > 48
+    assert across[:, : edge - 40].mean() < 0.6 * across[:, edge - 8 : edge].mean()
