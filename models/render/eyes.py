@@ -601,7 +601,8 @@ def _corner_lashes_flipped(
     darkest of them up to `band` px above its line. Left where they were under a lid that covers only partly past
     the corner, they were a dark tuft above the lash line's end."""
     near = np.clip((outward - FLIP_FROM) / (1 - FLIP_FROM), 0, 1) * float(_smoothstep(blink))
-    x, y = at[..., 0], at[..., 1]
+    # x contiguous once: OpenCV copies a strided map on every call of the loop below
+    x, y = np.ascontiguousarray(at[..., 0]), at[..., 1]
     here = cv2.remap(darker, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     standing = np.zeros_like(here)
     for height in np.linspace(0.0, band, FLIP_SAMPLES):
