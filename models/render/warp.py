@@ -250,7 +250,7 @@ class Puppet:
             self.own_mouth = (own, cv2.cvtColor(own, cv2.COLOR_RGB2RGBA), differs)
         self.line_fade = LINE_FADE * frame.mouth_width
         self.mesh: FaceMesh = build_mesh(points, frame, size)
-        corners = self.mesh.vertices[self.mesh.triangles]
+        self.rest_corners = corners = self.mesh.vertices[self.mesh.triangles]  # (T, 3, 2)
         self.rest_area = _twice_area(corners[:, 1:] - corners[:, :1])
         self.rig: Rig = build_rig(
             points,
@@ -281,6 +281,7 @@ class Puppet:
         lower_bases = np.einsum("ij,kjd->kid", self.mesh.lower_extend, self.rig.bases)
         # the mesh's, the upper side's and the lower side's bases in one array: one product a frame, not three
         self.bases = np.concatenate([self.rig.bases, upper_bases, lower_bases], axis=1)
+        self.bases_flat = self.bases.reshape(len(self.bases), -1)  # (k, 6N): as np.tensordot reshapes it
         self.upper_order = np.argsort(self.mesh.labels == UPPER, kind="stable")
         self.lower_order = np.argsort(self.mesh.labels == LOWER, kind="stable")
         # OpenCV's remap of a float32 image is twice as fast with 4 channels as with 3, for the same values: the
@@ -292,6 +293,10 @@ class Puppet:
         # (`points` differ from the photo's landmarks only at the mouth: their eyes are the ones stretched above)
         eye_points = face.eye_landmarks if face.mouth_turned else points
         self.eyes: EyeLayers | None = build_eyes(face.image, eye_points) if eyes and eye_points is not None else None
+        # each slit's upper and lower chains of mesh vertices, as index arrays, and their rest positions
+        self.slit_chains = [
+            tuple((np.array(chain), self.mesh.vertices[list(chain)]) for chain in chains) for chains in SLITS
+        ]
         self.jaw_spline = spline_matrix(points[JAW])
         self.down = frame.down
         self.jaw_soft, self.jaw_lift = _jaw_margins(face.image, points, frame)
@@ -332,7 +337,8 @@ class Puppet:
             controls = {**controls, "blink": 0.0}
         coefficients = self.rig.coefficients(controls)
         src, src_rgba = self._sources(coefficients)
-        offsets, upper_offsets, lower_offsets = np.split(np.tensordot(coefficients, self.bases, axes=1), 3)
+        # np.tensordot's own product (its (1, k) by (k, 6N) dot), without its dispatch
+        offsets, upper_offsets, lower_offsets = np.split(np.dot(coefficients[None], self.bases_flat).reshape(-1, 2), 3)
         head = self.rig.head_affine(controls)
         inverse_head = cv2.invertAffineTransform(head)
         still = self._still(inverse_head)
@@ -361,19 +367,18 @@ class Puppet:
         if outlines is not None:
             self._mend_seam(out, upper, outlines, neck, cells, still, src_rgba, seam_blur)
         slits = []
-        for index, (vertices, (upper_chain, lower_chain)) in enumerate(
-            zip(self.mesh.slit_vertices, SLITS, strict=True)
-        ):
+        for index, vertices in enumerate(self.mesh.slit_vertices):
             if index > 0 and (blink < BLINK_VISIBLE or self.eyes is None or self.turned):
                 continue  # open lids move together: the upper side's warp alone is exact enough there
             box = self._box(moved[vertices], head, self.box_margins[index])
             if box is None:
                 continue
             upper_curve, lower_curve = self.splines[index]
+            (upper_chain, upper_rest), (lower_chain, lower_rest) = self.slit_chains[index]
             opening = np.concatenate(
                 [
-                    upper_curve @ (self.mesh.vertices[list(upper_chain)] + upper_offsets[list(upper_chain)]),
-                    lower_curve @ (self.mesh.vertices[list(lower_chain)] + lower_offsets[list(lower_chain)]),
+                    upper_curve @ (upper_rest + upper_offsets[upper_chain]),
+                    lower_curve @ (lower_rest + lower_offsets[lower_chain]),
                 ]
             )
             slits.append(_Slit(index, box, opening, cv2.transform(opening[None], head)[0], offsets[JAW_POINT], blink))
@@ -519,7 +524,7 @@ class Puppet:
         affines = np.empty((len(corners) + 1, 3, 2), np.float32)  # the identity last, for ids of -1
         affines[-1] = _IDENTITY
         if len(drawn):
-            affines[drawn] = _affines(corners[drawn], m.vertices[m.triangles[drawn]])
+            affines[drawn] = _affines(corners[drawn], self.rest_corners[drawn])
         # One affine per grid point, the identity (last) where no moved triangle lies: the photo stays put
         # there, so only the box around the drawn triangles is computed. x and y apart: OpenCV remaps one
         # channel of float faster than two (and in float, where two go through fixed point).
