@@ -98,6 +98,22 @@ HALO = 1.0  # of the photo's softness (px): the grown skin's mask reaches this f
 #   lower-lid landmarks, a deep "U" under the eye (the astronaut shrunk to a 240 px photo: 0.180 below the corners
 #   against her lower lid's 0.117; now 0.119; held-out faces 0.03-0.09 higher).
 LID_HALO = 1.5
+# Over a soft photo the eye's colour bleeds further still (a small face's photo keeps its colour at half its
+# resolution or less: JPEG's 4:2:0): the eye white, iris and lashes tint the skin around the eye, the lid skin
+# between the lashes and the crease included, and the red and magenta fringes of the lash line lie along it. Grown
+# from that skin and toned like that lid, a closed lid took the tint over all the eye: a pink or magenta-grey almond
+# on held-out 60-80 px faces. Its skin, from the crease down past the lower lashes, keeps its brightness but takes
+# the colour (chroma) of the skin over the eye past that bleed: a band AROUND_BAND eye widths high from the crease
+# or CHROMA_BLEED softnesses past the lashes (LASH_BAND), whichever is higher, kept AROUND_BROW under the brow; where
+# that leaves none, the skin below the eye. (With the skin below the eye always in, lids over eye make-up or below
+# a pale under-eye went grey: a held-out face's brown lids, another's peach ones.) On sharp photos nothing changes.
+AROUND_BAND = 0.15
+AROUND_BROW = 0.1
+CHROMA_BLEED = 6.0  # softnesses: 3 sigma of a blur twice the photo's (its colour at half the resolution)
+CHROMA_BLEND = 0.1  # eye widths: the lid's colour blends into the grown skin's over this much (Gaussian sigma)
+# px of softness over which that colour comes in, from none to all: a photo hardly softer than the sharp gallery's
+# has little colour bleed (lenna, 1.10 soft, took her brow's paler skin's colour: a grey-green lid on her pink face)
+CHROMA_SOFTNESS = (1.1, 2.0)  # (SHARP_SOFTNESS, ...)
 SHARP_SOFTNESS = 1.1  # px: as soft as the sharp gallery photos (astronaut 1.04, at the edge 1.08, cameraman 1.04)
 DRAWN_SOFTNESS = 1.0  # px: how soft the drawn lid's edges are already (anti-aliasing, the lashes' profile)
 # brow heights over the lid line (eye widths) from which to which an eye goes from showing its lid to hooded: its lid
@@ -217,6 +233,7 @@ def _build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     mask = np.zeros((size, size), bool)
     creases, textured, lid_skin, folds, rims, covers, lid_light = [], [], [], [], [], [], []
+    arounds = []  # per eye: the skin around it past its colour's bleed (AROUND_BAND)
     widths = _eye_widths(points)
     mean_width = float(np.mean(widths))
     softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], mean_width)
@@ -252,6 +269,12 @@ def _build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         own = beside & (above > LASH_BAND * width + lashes_blur) & (above < crease) & skin_tone
         under_eye = beside & (below > LOWER_LASHES * width) & (below < 3 * LOWER_LASHES * width) & skin_tone
         lid_skin.append((own, under_eye, eye_and_lashes))
+        # The skin over the crease past the lashes' colour bleed (or, where the brow leaves none, below the eye):
+        # the colour of a soft photo's closed lid (AROUND_BAND)
+        start = max(crease, LASH_BAND * width + CHROMA_BLEED * softness)
+        top = min(start + AROUND_BAND * width, to_brow - AROUND_BROW * width)
+        over_crease = beside & skin_tone & (above > start) & (above < top)
+        arounds.append(over_crease if over_crease.sum() > 10 else under_eye)
         # All that the closed lid covers, from the crease down past the lower lashes, and what is no skin there.
         covers.append((beside & (above < crease) & (below < LOWER_LASHES * width), ~skin_tone))
         lid_light.append(_lid_light(luma, own, under_eye))
@@ -286,6 +309,9 @@ def _build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
                 skin *= 1 + soft * (gain - 1)
                 if under_eye.sum() > 10:  # no part of it in shade either (_lit_gain)
                     skin *= 1 + soft * (_lit_gain(skin, UNSHADED * _luma(img[under_eye].mean(0))) - 1)
+    bleed = float(np.clip((softness - CHROMA_SOFTNESS[0]) / (CHROMA_SOFTNESS[1] - CHROMA_SOFTNESS[0]), 0, 1))
+    if bleed > 0:
+        skin = _colour_of_skin_around(skin, img, [covered for covered, _ in covers], arounds, mean_width, bleed)
     lashes = [_lash_colour(image[rim], luma[rim], deep_set or heavy) for rim in rims]
     # The grain is what that smoothing takes out: the skin's texture up to TONE_SIGMA (kept finer than 2 px alone,
     # a lid at 1024 px, where an eye is 100 px wide, was smoother than the skin around it).
@@ -429,6 +455,25 @@ def _harmonic(values: np.ndarray, free: np.ndarray) -> np.ndarray:
         values = cv2.blur(values, (3, 3), borderType=cv2.BORDER_REPLICATE)
         values[~free] = fixed
     return values
+
+
+def _colour_of_skin_around(
+    skin: np.ndarray,
+    image: np.ndarray,
+    covers: list[np.ndarray],
+    arounds: list[np.ndarray],
+    width: float,
+    share: float,
+) -> np.ndarray:
+    """The grown `skin` over all each closed lid `covers` with its brightness (luma) kept and, by `share`, the
+    colour of the `image`'s skin `around` the eye (mean), blended in over CHROMA_BLEND eye widths (AROUND_BAND)."""
+    for covered, around in zip(covers, arounds, strict=True):
+        if around.sum() > 10 and covered.any():
+            colour = image[around].mean(0)
+            toned = (skin @ LUMA)[..., None] * (colour / max(_luma(colour), 1.0))
+            blend = np.clip(2 * cv2.GaussianBlur(covered.astype(np.float32), (0, 0), CHROMA_BLEND * width), 0, 1)
+            skin += share * blend[..., None] * (toned - skin)
+    return skin
 
 
 def _lid_tone(lid: np.ndarray, under_eye: np.ndarray) -> np.ndarray:
