@@ -20,7 +20,7 @@ UPRIGHT_CHECK = 200  # px: the crop in which a CNN-found face is checked for sta
 FIT_MIN = 160  # px: landmarks of a smaller face are fitted on an enlarged copy of its region
 TRACK_BOX_SIDE, TRACK_BOX_RISE = 1.047, 0.022  # a HOG box around 68 landmarks: jaw widths; its side above their mean
 RIGID = [27, 28, 29, 30, 31, 35, 36, 39, 42, 45]  # nose and eye corners: they move only with the head
-MOVED_OFF = 0.25  # a followed face is detected again once it moved by this share of RIGID's spread (moved_off)
+MOVED_OFF = 0.25  # a face followed in a detector's box is detected again once it moved by this share of RIGID's spread
 # degrees the eye line may lean before the evaluator fits the landmarks again on the face turned upright
 # (landmarks_upright): on a leaning face
 # the predictor slides the lower inner lip along the mouth. The astronaut's pressed lips (0.007 mouth widths apart
@@ -199,9 +199,9 @@ def corners(box: dlib.rectangle) -> tuple[int, int, int, int]:
 
 
 def moved_off(anchor: np.ndarray, points: np.ndarray) -> bool:
-    """The rigid landmarks moved or scaled by more than MOVED_OFF of their spread since they were fitted in the box
-    held from a detection (`anchor`): a video's later frames are fitted in that box until then. Boxes rebuilt from
-    each frame's own fit (box_from_points) fed its error into the next box: a still video's landmarks wandered."""
+    """The rigid landmarks moved or scaled by more than MOVED_OFF of their spread since they were fitted in a
+    detector's box (`anchor`): a video's later frames are fitted in that box until then. Boxes rebuilt from each
+    frame's own fit (box_from_points) fed its error into the next box: a still video's landmarks wandered."""
     spread = max(float(np.ptp(anchor[RIGID], 0).max()), 1.0)
     shift = float(np.linalg.norm(points[RIGID].mean(0) - anchor[RIGID].mean(0)))
     scale = float(np.ptp(points[RIGID], 0).max()) / spread

@@ -1,10 +1,9 @@
 """Follow one face through a video: its 68 landmarks on every frame, or none where it is not to be seen.
 
 Detection (dlib's HOG) runs on key frames: every `key_interval` frames, on every cut, while no face is followed
-and once the face has moved off its key frame's box (lm.moved_off). From a key frame on the landmarks are fitted in
-one box, made from those fitted in the detection (lm.box_from_points): boxes rebuilt from the previous frame's
-landmarks fed each fit's error into the next, and a still video's landmarks wandered (Grace Hopper's by 18-20 px
-between key frames 10 apart). A cut is a jump of the colour
+and once the face has moved off its key frame's box (lm.moved_off). Between key frames the landmarks are fitted in
+that box: boxes rebuilt from the previous frame's landmarks fed each fit's error into the next, and a still video's
+landmarks wandered (Grace Hopper's by 18-20 px between key frames 10 apart). A cut is a jump of the colour
 histogram between two frames; after a cut the followed person is found again by their identity embedding, so
 `face_index` picks a person, not a position. The landmark paths are smoothed over time within each shot.
 """
@@ -87,7 +86,7 @@ class _Follower:
         self.face_index = face_index or 0
         self.identity: np.ndarray | None = None  # the followed person's embedding
         self.points: np.ndarray | None = None
-        self.box: dlib.rectangle | None = None  # the box made from the followed face's key frame detection
+        self.box: dlib.rectangle | None = None  # the key frame's detection of the followed face
         self.anchor: np.ndarray | None = None  # ... and the landmarks fitted in it there
         self.faces_seen = 0
 
@@ -96,11 +95,7 @@ class _Follower:
         self.faces_seen = max(self.faces_seen, len(rects))
         fitted = [lm.landmarks(rgb, rect) for rect in rects]
         chosen = self._choose(rgb, cut, fitted)
-        if chosen is None:
-            self.box = self.anchor = None
-        else:  # held till the next key frame: the box the predictor fits a moving head steadily in (as the evaluator)
-            self.box = lm.box_from_points(fitted[chosen])
-            self.anchor = lm.landmarks(rgb, self.box)
+        self.box, self.anchor = (rects[chosen], fitted[chosen]) if chosen is not None else (None, None)
         return self.anchor
 
     def _choose(self, rgb: np.ndarray, cut: bool, fitted: list[np.ndarray]) -> int | None:
@@ -120,7 +115,7 @@ class _Follower:
         return None
 
     def follow(self, rgb: np.ndarray) -> np.ndarray | None:
-        """The landmarks fitted in the key frame's box (`box`); None where the face was lost there."""
+        """The landmarks fitted in the key frame's box; None where the face was lost there."""
         assert self.points is not None and self.box is not None
         points = lm.landmarks(rgb, self.box)
         grow = np.ptp(points, 0).max() / max(np.ptp(self.points, 0).max(), 1.0)

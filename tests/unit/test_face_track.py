@@ -10,9 +10,9 @@ from models.face.track import track_faces
 
 
 def test_a_still_video_is_tracked_still(data_dir) -> None:
-    """Between key frames the landmarks are fitted in one box, made at the key frame. Boxes rebuilt from the previous
-    frame's landmarks fed each fit's error into the next: on 25 copies of one frame Grace Hopper's landmarks swung
-    18-20 px between key frames (the dubbed mouth drawn there with them), two_people's 8 px."""
+    """Between key frames the landmarks are fitted in the key frame's box. Boxes rebuilt from the previous frame's
+    landmarks fed each fit's error into the next: on 25 copies of one frame Grace Hopper's landmarks swung 18-20 px
+    between key frames (the dubbed mouth drawn there with them), two_people's 8 px."""
     import scripts.sample_photos as samples
 
     for photo in ("grace_hopper", "two_people"):
