@@ -69,20 +69,19 @@ class QualityReport:
 
 
 def track_landmarks(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    """(frame, its 68 landmarks or None) for each frame, fitted in one box from each face detection on: the box
-    lm.box_from_points makes around the landmarks fitted in the detector's; detection again every REDETECT_EVERY
-    frames, and sooner where the head has moved off that box (lm.moved_off); a leaning face fitted turned upright
-    (lm.landmarks_upright).
+    """(frame, its 68 landmarks or None) for each frame, fitted in the box of the last face detection; detection
+    again every REDETECT_EVERY frames, and sooner where the head has moved off that box (lm.moved_off); a leaning
+    face fitted turned upright (lm.landmarks_upright).
 
-    A still face reads still. A box rebuilt on every frame from the frame before's landmarks fed each fit's error
-    into the next: 25 copies of one frame read 5-31 px apart on the sample photos (Grace Hopper's mouth wandered 31
-    px, the cameraman's lips went from 0.21 to 0.34 apart), 97 px on a turned face (its identity 0.12 fitted afresh,
-    0.49 tracked). The detector's own box, kept, fitted Grace Hopper's jaw less steadily (seam p95 1.18 -> 1.39)."""
+    A still face reads still. Boxes rebuilt from each frame's own landmarks (lm.box_from_points), or moved with
+    them, fed each fit's error into the next box: 25 copies of one frame read 5-31 px apart on the sample photos
+    (Grace Hopper's mouth wandered 31 px, the cameraman's lips went from 0.21 to 0.34 apart), 97 px on a turned
+    face; the predictor fits well in a box a few dozen px off (the HOG detector's own boxes jump by as much)."""
     points = box = anchor = None
     for i, frame in enumerate(frames):
         if anchor is None or points is None or i % REDETECT_EVERY == 0 or lm.moved_off(anchor, points):
             faces = lm.detect_faces(frame)
-            box = lm.box_from_points(lm.landmarks_upright(frame, faces[0])) if faces else None
+            box = faces[0] if faces else None
             anchor = None
         points = lm.landmarks_upright(frame, box) if box is not None else None
         anchor = points if anchor is None else anchor

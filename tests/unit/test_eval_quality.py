@@ -91,7 +91,7 @@ def test_a_leaning_photo_unmoved_scores_as_itself(data_dir) -> None:
 
 @pytest.mark.parametrize("photo", ["grace_hopper", "cameraman"])
 def test_a_still_video_reads_still(photo, data_dir) -> None:
-    """Every frame of a still video is fitted in the same box: the landmarks stay put. Boxes rebuilt
+    """Every frame of a still video is fitted in the same detector's box: the landmarks stay put. Boxes rebuilt
     from each frame's own fit fed its error into the next: over 25 copies of one frame Grace Hopper's landmarks
     wandered 31 px, the cameraman's 12 px (his lips from 0.21 to 0.34 mouth widths apart)."""
     import scripts.sample_photos as samples
