@@ -26,7 +26,7 @@ import numpy as np
 from models.face.analysis import LEANING_EYES
 from models.face.frame import BROWS, JAW, LEFT_EYE_SLIT, RIGHT_EYE_SLIT
 from models.face.landmarks import leaning
-from models.face.tone import LUMA
+from models.face.tone import LUMA, over_channels
 from models.render.softness import photo_softness
 
 EYES = (LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
@@ -610,10 +610,10 @@ def close_lid(
     )
     colour = cv2.remap(layers.skin, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     colour += cv2.remap(layers.grain, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    colour *= _wide(shade)
+    colour *= over_channels(shade)
     if layers.fold is not None:  # a hooded eye's fold edge stays where it was (_fold_shade)
         fold = cv2.remap(layers.fold, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
-        colour *= _wide(fold)
+        colour *= over_channels(fold)
     if layers.lashes is not None:
         lid, lash = _corner_lashes_flipped(
             layers.lashes, at, lid, lash, outward, y_upper, edge, hanging, 2 * LASH_BAND * width, blink, lash_alpha
@@ -623,14 +623,8 @@ def close_lid(
     if layers.softness:  # the lid's outline and its lashes as soft as the photo (its skin has the photo's grain)
         lid, lash = (cv2.GaussianBlur(alpha, (0, 0), layers.softness) for alpha in (lid, lash))
     out = pixels[part]
-    out += (colour - out) * _wide(lid)
-    out += (layers.lash_rgb[eye] - out) * _wide(lash)
-
-
-def _wide(factor: np.ndarray) -> np.ndarray:
-    """The (h, w) `factor` repeated over three channels, (h, w, 3) contiguous, of its own dtype: the same products as
-    a broadcast (h, w, 1), whose inner loop of 3 NumPy runs several times slower."""
-    return cv2.merge([factor, factor, factor])
+    out += (colour - out) * over_channels(lid)
+    out += (layers.lash_rgb[eye] - out) * over_channels(lash)
 
 
 def _corner_lashes_flipped(

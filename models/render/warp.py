@@ -28,7 +28,7 @@ import numpy as np
 
 from models.face.analysis import FaceAnalysis
 from models.face.frame import EYES, JAW, LEFT_EYE_SLIT, NOSE_BRIDGE, NOSE_TIP, RIGHT_EYE_SLIT, FaceFrame
-from models.face.tone import LUMA
+from models.face.tone import LUMA, over_channels
 from models.render.base import FrameRenderer
 from models.render.eyes import CORNER_REACH, EyeLayers, build_eyes, close_lid, eyes_past_edge
 from models.render.head_region import head_hold
@@ -622,20 +622,16 @@ class Puppet:
         differ: upsampling blends the two sides' positions there; with a `blur` of the edge (_seam_blur), those within
         twice it of the edge too."""
         inside = np.zeros(grid.shape[:2], np.uint8)  # the two outlines filled in turn: their union
-        for shape in outlines[:2]:
+        for shape in (outlines.now, outlines.held):
             _fill_on_grid(inside, shape)
         still = still.copy()  # _eased_neck eases it in place
-        # grid steps: the longest of the points' distances, as np.linalg.norm's float32 sqrt of the summed squares (of
-        # the largest sum: sqrt keeps the order), without its dispatch
-        apart = outlines[2] - outlines[1]
-        apart *= apart
-        lift = float(np.sqrt(apart.sum(1).max())) / GRID_STEP
+        lift = float(np.linalg.norm(outlines.photo - outlines.held, axis=1).max()) / GRID_STEP  # grid steps
         eased = None
         if lift >= 0.1:  # else no band (_eased_neck): the photo's outline need not be drawn
-            left = cv2.subtract(_fill_on_grid(np.zeros_like(inside), outlines[2]), inside)  # 1 - 1 saturates at 0
+            left = cv2.subtract(_fill_on_grid(np.zeros_like(inside), outlines.photo), inside)  # 1 - 1 saturates at 0
             eased = self._eased_neck(grid, inside, left, still, lift)
         elif back is not None and self._chin_drop(back) >= 0.1 * GRID_STEP:
-            eased = self._dragged_neck(inside, still, outlines[0][: len(back)], back)
+            eased = self._dragged_neck(inside, still, outlines.now[: len(back)], back)
             # and so does the face outside its jaw landmarks' polygon, in `grid` itself (the exact field, which
             # _mend_seam samples too): the mesh's triangles from the landmarks to the still neck squeezed the
             # margins below the jaw line (jaw_soft) into a hard edge (where the neck anchors are held inside the
@@ -741,7 +737,7 @@ class Puppet:
         x1, y1 = cells.max(0) * GRID_STEP + GRID_STEP // 2 + GRID_STEP + 1
         pad = _blur_radius(blur) if blur else 0  # the face beyond the box blurs in
         face = np.zeros((y1 - y0 + 2 * pad, x1 - x0 + 2 * pad), np.uint8)
-        for outline in outlines[:2]:
+        for outline in (outlines.now, outlines.held):
             cv2.fillPoly(face, [np.round((outline - [x0 - pad, y0 - pad]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
         if blur:
             face = cv2.GaussianBlur(face.astype(np.float32), (0, 0), blur)[pad:-pad, pad:-pad]
@@ -760,7 +756,7 @@ class Puppet:
             for m in (at, neck)
         )
         face_rgb -= neck_rgb
-        face_rgb *= _wide(keep)
+        face_rgb *= over_channels(keep)
         face_rgb += neck_rgb + 0.5  # rounded: truncated, a pixel inside the face read a level under its own
         blend = face_rgb[0].astype(np.uint8)
         out.reshape(-1, 3)[seam[:, 1] * self.size + seam[:, 0]] = blend  # flat indices: one scatter, not two
@@ -833,7 +829,7 @@ class Puppet:
             shade = _blur(soft, reach)
             behind = _blur(soft, softness)
             in_lit = tuple(slice(a.start - b.start, a.stop - b.start) for a, b in zip(seen, lit, strict=True))
-            shade_seen, behind_seen = shade[in_lit], _wide(behind[in_lit])
+            shade_seen, behind_seen = shade[in_lit], over_channels(behind[in_lit])
         scale = 1 / (cover_upper + cover_lower + 1e-6)
         if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
             rim = np.zeros_like(scale)
@@ -845,8 +841,9 @@ class Puppet:
             scale *= 1 - LIP_RIM * _clip(rim, 0, 1)
         # float32 first: NumPy mixes uint8 and a broadcast float32 through buffered copies, 1.5x slower
         face, lower_rgb = out[box].astype(np.float32), lower_rgb.astype(np.float32)
-        face *= _wide(cover_upper * scale)  # (cover_upper * scale) * upper_rgb + (cover_lower * scale) * lower_rgb
-        lower_rgb *= _wide(cover_lower * scale)
+        # (cover_upper * scale) * upper_rgb + (cover_lower * scale) * lower_rgb
+        face *= over_channels(cover_upper * scale)
+        lower_rgb *= over_channels(cover_lower * scale)
         face += lower_rgb
         if slit.index == 0:
             if opening is not None:
@@ -858,7 +855,7 @@ class Puppet:
                 light = 1 - min(slit.blink / LID_SHADOW_FULL, 1.0) * (1 - light)
                 inside = cv2.remap(self.eyeball, rigid[seen], None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
                 inside = cv2.cvtColor(inside, cv2.COLOR_RGBA2RGB)
-                inside *= _wide(light)
+                inside *= over_channels(light)
                 _blend_in(face[seen], inside, behind_seen)
             half = len(slit.outline) // 2
             close_lid(face, rigid, self.eyes, slit.index - 1, slit.outline[:half], slit.outline[half:], slit.blink)
@@ -889,7 +886,7 @@ class Puppet:
         at = rigid - self.mouth.corner  # in the layers' own pixels
         inside = cv2.remap(self.mouth_lower, at - slit.jaw, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         inside = cv2.cvtColor(inside, cv2.COLOR_RGBA2RGB)
-        inside *= _wide(light)
+        inside *= over_channels(light)
         # the jaw opened past the photo's opening shows its own teeth ending at their edge (MouthLayers.opened)
         cut = 0.0 if self.mouth.opened is None else min(max(float(slit.jaw @ self.down) / self.teeth_cut, 0.0), 1.0)
         teeth = cv2.remap(self.mouth.upper if cut < 1 else self.mouth.opened, at, None, cv2.INTER_LINEAR)
@@ -898,16 +895,11 @@ class Puppet:
             teeth = cv2.addWeighted(opened, cut, teeth, 1 - cut, 0)
         # inside += teeth alpha * (teeth rgb * teeth_light - inside), without the temporaries
         over = cv2.cvtColor(teeth, cv2.COLOR_RGBA2RGB)
-        over *= _wide(teeth_light)
+        over *= over_channels(teeth_light)
         over -= inside
-        over *= _wide(teeth[..., 3])
+        over *= over_channels(teeth[..., 3])
         inside += over
         _blend_in(face[seen], inside, behind)
-
-
-def _wide(factor: np.ndarray) -> np.ndarray:
-    """The (h, w) `factor` repeated over three channels, (h, w, 3) contiguous."""
-    return cv2.merge([factor, factor, factor])
 
 
 def _affines(corners: np.ndarray, to: np.ndarray) -> np.ndarray:
