@@ -77,14 +77,14 @@ def track_landmarks(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, 
     them, fed each fit's error into the next box: 25 copies of one frame read 5-31 px apart on the sample photos
     (Grace Hopper's mouth wandered 31 px, the cameraman's lips went from 0.21 to 0.34 apart), 97 px on a turned
     face; the predictor fits well in a box a few dozen px off (the HOG detector's own boxes jump by as much)."""
-    points = box = anchor = None
+    points = box = anchor = None  # anchor: the landmarks fitted on the last detection
     for i, frame in enumerate(frames):
-        if anchor is None or points is None or i % REDETECT_EVERY == 0 or lm.moved_off(anchor, points):
+        if anchor is None or i % REDETECT_EVERY == 0 or lm.moved_off(anchor, points):
             faces = lm.detect_faces(frame)
             box = faces[0] if faces else None
-            anchor = None
-        points = lm.landmarks_upright(frame, box) if box is not None else None
-        anchor = points if anchor is None else anchor
+            points = anchor = lm.landmarks_upright(frame, box) if box is not None else None
+        else:
+            points = lm.landmarks_upright(frame, box)
         yield frame, points
 
 
