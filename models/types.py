@@ -22,6 +22,8 @@ EMOTIONS = ("neutral", "happy", "sad", "angry", "surprised")
 #   lip_round     0..1 rounding/protrusion (o/u/w)
 #   lip_teeth     0..1 lower lip tucked under upper teeth (f/v)
 #   upper_lip     0..1 upper lip raise
+#   speaking      0..1, in speech (0 in silence): between words a smile that shows its teeth rests with its lips
+#                 apart as in the photo, and shut in silence
 #   smile         -1 = frown .. 1 = smile
 #   brow_raise    -1 = furrow .. 1 = raise
 #   blink         0 = open .. 1 = closed eyelids
@@ -34,6 +36,7 @@ CONTROL_CHANNELS = (
     "lip_round",
     "lip_teeth",
     "upper_lip",
+    "speaking",
     "smile",
     "brow_raise",
     "blink",

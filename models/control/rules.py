@@ -39,6 +39,11 @@ BLINK_GAP, BLINK_WINDOW, BLINK_CLOSEST = (2.4, 5.8), 6.0, 1.5
 # s: the least half width of the interval a gap is drawn from, so that a rate the bounds cut (the 10 a minute of
 # calm speech) still varies rather than ticking at the bound
 BLINK_SPREAD = 0.75
+# The face is in speech (the `speaking` control) from SPEECH_LEAD s before a loud frame to SPEECH_HOLD s after one,
+# eased in and out over SPEECH_EASE s (Gaussian sigma): held through the pauses between phrases, where blinks go,
+# and out of it half a second after the last word. It looks ahead 0.16 s; the live stream sees 0.1 s ahead (its
+# lookahead) and eases in a little later.
+SPEECH_LEAD, SPEECH_HOLD, SPEECH_EASE = 0.04, 0.5, 0.04
 EXPRESSION_BLEND = 0.25  # seconds (Gaussian sigma) over which one phrase's expression turns into the next
 PAUSE_QUIET, PAUSE_MIN = 0.1, 0.25  # loudness below which, for this many seconds, speech pauses
 PAUSE_BLINK_DELAY, PAUSE_BLINK_REACH = 0.1, 1.5  # s: a blink this long after a pause begins; how far one moves
@@ -112,6 +117,17 @@ def speech_cues(energy: np.ndarray, fps: int) -> tuple[np.ndarray, np.ndarray]:
     emphasis = np.clip((slow - np.median(slow)) / (slow.max() - np.median(slow) + 1e-6), 0, 1)
     speaking = (_smooth(energy, 0.3 * fps) > 0.05).astype(np.float32)
     return emphasis.astype(np.float32), speaking
+
+
+def in_speech(loudness: np.ndarray, fps: int) -> np.ndarray:
+    """Per frame from loudness (0..1) at `fps`: 1 in speech and its pauses, 0 in silence, eased between (SPEECH_LEAD,
+    SPEECH_HOLD, SPEECH_EASE); a frame's value needs the loudness of the frames up to SPEECH_LEAD + 3 SPEECH_EASE
+    after it (the live stream's lookahead)."""
+    lead, hold = round(SPEECH_LEAD * fps), round(SPEECH_HOLD * fps)
+    loud = (np.asarray(loudness) >= PAUSE_QUIET).astype(np.float32)
+    # entry lead + i: the loud frames from i - hold to i + lead
+    held = (np.convolve(loud, np.ones(lead + hold + 1, np.float32))[lead : lead + len(loud)] > 0).astype(np.float32)
+    return _smooth(held, SPEECH_EASE * fps) if len(held) > 1 else held
 
 
 def pause_starts(loudness: np.ndarray, fps: int) -> np.ndarray:
@@ -424,6 +440,7 @@ def build_controls(
     lips = mouth_controls(curves, times, fps, pose["smile"], pose["jaw_extra"])
     lips["jaw_open"] = np.clip(lips["jaw_open"] * motion.performance.mouth_openness, 0, 1)
     channels = lips | motion.channels(frames, emphasis, speaking, pause_starts(loudness, fps), pose, lips)
+    channels["speaking"] = in_speech(loudness, fps)
     assert set(channels) == set(CONTROL_CHANNELS)
     return ControlTrack(
         fps=fps,

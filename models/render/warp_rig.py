@@ -18,6 +18,8 @@ from models.face.frame import BROWS, CHIN, EYE_GAPS, INNER_GAPS, MOUTH, MOUTH_SL
 OPEN_GAP = 0.38  # inner-lip gap at jaw_open = 1, in mouth widths
 REST_PARTED = 0.42  # a photo smiling with its teeth rests with its lips parted by this share of its own gap...
 REST_PARTED_MAX = 0.08  # ... at most this many mouth widths
+SPEAKING_PARTED = 1.0  # in speech (the `speaking` control) it rests parted by this share of its gap...
+SPEAKING_PARTED_MAX = 0.25  # ... at most this many mouth widths
 MID_BOOST = 1.0  # extra opening at mid jaw values (speech rarely drives the jaw past 0.5); none at 0 and 1
 LOWER_LID_RISE = 0.0  # of the eye's opening, at blink = 1: the lower lid hardly moves in a blink
 CORNERS = [48, 54, 60, 64]
@@ -122,7 +124,8 @@ class Rig:
     open_px: float  # inner gap at jaw_open = 1
     photo_gap: float  # the photo's own inner gap
     size: int
-    rest_gap: float = 0.0  # inner gap with the mouth at rest (jaw_open 0, no press)
+    rest_gap: float = 0.0  # inner gap with the mouth at rest (jaw_open 0, no press) in silence...
+    speaking_gap: float = 0.0  # ... and in speech, between words (`speaking` 1)
 
     def coefficients(self, c: dict[str, float]) -> np.ndarray:
         """Weights of BASES for one frame of controls `c` (channel name -> value)."""
@@ -130,7 +133,9 @@ class Rig:
         teeth = _clip(c.get("lip_teeth", 0.0), 0, 1)
         jaw = _clip(c.get("jaw_open", 0.0), 0, 1.2)
         jaw += MID_BOOST * jaw**2 * max(1 - jaw, 0.0)
-        gap = max(jaw * self.open_px, self.rest_gap) * (1 - press) * (1 - 0.8 * teeth)
+        speaking = _clip(c.get("speaking", 0.0), 0, 1)
+        rest = self.rest_gap + speaking * (self.speaking_gap - self.rest_gap)
+        gap = max(jaw * self.open_px, rest) * (1 - press) * (1 - 0.8 * teeth)
         # The photo's own opening closes as the wanted gap shrinks below it, and opens further beyond it.
         closing = max(0.0, 1 - gap / self.photo_gap) if self.photo_gap > 0 else 1.0
         smile = _clip(c.get("smile", 0.0), -1, 1)
@@ -235,9 +240,10 @@ def build_rig(
     drags the collar below the jaw up over the chin (models/render/dub.py). With `rests_parted` (a photo smiling
     with its teeth) the mouth at rest keeps part of the photo's own opening: a smile that shows the teeth relaxes
     with the lips apart; shut, it reads as another face (dlib's identity distance 0.27 against 0.08 at the photo's
-    gap). A face turned past FORESHORTENED_YAW (`yaw_deg`) opens as far as a turned one (TURNED_MOUTH). With
-    `lips_apart` (a turned photo that shows its lips apart) its lips flatten against each other pressed
-    (PRESS_SQUEEZE)."""
+    gap); in speech (the `speaking` control) between words it rests with its lips apart as in the photo, up to
+    SPEAKING_PARTED_MAX. A face turned past FORESHORTENED_YAW (`yaw_deg`) opens as far as a turned one
+    (TURNED_MOUTH). With `lips_apart` (a turned photo that shows its lips apart) its lips flatten against each other
+    pressed (PRESS_SQUEEZE)."""
     down, right, height, width = frame.down, frame.right, frame.height, frame.mouth_width
     along = (points - frame.mouth_centre) @ right / (width / 2)  # -1 .. 1 from corner to corner
     side = np.sign(along)
@@ -320,4 +326,5 @@ def build_rig(
         photo_gap=max(mean_gap, 0.0),
         size=size,
         rest_gap=min(REST_PARTED * max(mean_gap, 0.0), REST_PARTED_MAX * width) if rests_parted else 0.0,
+        speaking_gap=min(SPEAKING_PARTED * max(mean_gap, 0.0), SPEAKING_PARTED_MAX * width) if rests_parted else 0.0,
     )

@@ -31,6 +31,7 @@ from models.control.rules import (
     PAUSE_QUIET,
     Motion,
     frame_loudness,
+    in_speech,
     mouth_controls,
     speech_cues,
 )
@@ -133,6 +134,7 @@ class StreamEngine:
         self.motion.hold_blink(k, {name: v[1:] for name, v in lips.items()})  # this frame's mouth and the next's
         rest = self.motion.channels(np.array([k]), emphasis[now : now + 1], speaking[now : now + 1], pose=pose)
         controls = {name: float(v[1]) for name, v in lips.items()} | {name: float(v[0]) for name, v in rest.items()}
+        controls["speaking"] = float(in_speech(loudness, self.fps)[now])
         self.next_index += 1
         return LiveFrame(k, t, self.puppet.frame(controls), controls, self._heard_at(t))
 
