@@ -9,7 +9,8 @@ their shadow (`MouthLayers.opened`).
 The warp samples the photo with its own opening grown over from the lips (`lips_over_opening`), so lips closed
 from an open photo meet lip to lip; closed lips whose faint meeting line that would erase keep their own mouth while
 closed (`fuses_closed_lips`). Over a soft photo (a small face enlarged) the drawn inside is blurred to the
-photo's own softness around the lips (`MouthLayers.softness`; the renderer softens the lips' inner edge with it).
+photo's own softness around the lips (`MouthLayers.softness`; the renderer softens the lips' inner edge with it),
+and its own teeth reach as far past their opening as the warp's photo has it grown over (OPENING_BLUR).
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ OPENING_MARGIN = 0.015  # mouth widths: dlib's inner-lip line lies this far insi
 # ... and over a small face enlarged (models/render/warp.SMALL_FACE) that shows its teeth, their pale blur reaches this
 # many times the photo's softness around the lips (`_softness`) past it: left in what the warp samples, lips pressed
 # together kept it as a pale streak between them (a held-out thumbnail's: pressed 0.058 of its mouth width, p/b/m
-# 0.165). Grown so over a closed mouth, its meeting line was smeared instead (a small man's pressed 0.017 -> 0.080)
+# 0.165). Grown so over a closed mouth, its meeting line was smeared instead (a small man's pressed 0.017 -> 0.080).
+# The photo's own teeth (`MouthLayers.upper`) reach as far past the opening, with the soft edge where they meet the
+# lips: the renderer softens the lips' inner edge as much as the photo (models/render/warp.EDGE_SOFTNESS), and
+# where that edge reached past the teeth's own 1 px feather, the dark cavity drawn behind them showed through it, a
+# crisp dark ring around the teeth of five soft 105 x 79 px faces (with models/render/warp.EMPTY, their identity
+# between words, the lips as far apart as the photo's, read 0.12 to 0.18; now 0.09 to 0.13)
 OPENING_BLUR = 2.0
 # Lower teeth in the cavity's shade are lit by what it bounces: the lips' hue, to this power where lit fully and
 # twice it in the deepest shade (a darkened ivory alone reads olive grey next to the red cavity)
@@ -202,9 +208,11 @@ def build_mouth(
     teeth_visible: bool,
     box: tuple[slice, slice] | None = None,
     cut_teeth: bool = True,
+    blurred: bool = False,
 ) -> MouthLayers:
     """The layers over the whole photo, or only over `box` of it (`inside_box`): the same values there. With
-    `cut_teeth` False no `opened` layer is made (a video's frame, a turned face: the renderer would not use it)."""
+    `cut_teeth` False no `opened` layer is made (a video's frame, a turned face: the renderer would not use it). With
+    `blurred` (a small face enlarged) the photo's own teeth reach OPENING_BLUR softnesses past their opening."""
     size = image.shape[0]
     box = box or (slice(0, size), slice(0, size))
     upper_chain, lower_chain = (points[list(chain)] for chain in MOUTH_SLIT)
@@ -255,7 +263,7 @@ def build_mouth(
     lower_rgb += lower_alpha[..., None] * (lower_teeth - lower_rgb)
     opened = None
     if opening is not None:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
-        upper_alpha = _own_teeth(opening)[box]
+        upper_alpha = _own_teeth(opening, OPENING_BLUR * softness if blurred else 0.0)[box]
         upper_rgb = image[box].astype(np.float32)
         edge = _incisal_edge(image, opening, points, xs, y_upper, y_lower, width) if cut_teeth else None
         if edge is not None:
@@ -418,9 +426,11 @@ def _photo_teeth_rgb(image: np.ndarray, opening: np.ndarray, fallback: np.ndarra
     return pixels[luma >= np.percentile(luma, 67)].mean(0)
 
 
-def _own_teeth(opening: np.ndarray) -> np.ndarray:
-    """Alpha of the photo's own mouth inside (its teeth, the `opening`), feathered."""
-    return cv2.GaussianBlur(opening.astype(np.float32), (0, 0), 1.0)
+def _own_teeth(opening: np.ndarray, reach: float) -> np.ndarray:
+    """Alpha of the photo's own mouth inside (its teeth, the `opening`), grown by `reach` px, feathered."""
+    side = 2 * round(reach) + 1
+    grown = cv2.dilate(opening, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+    return cv2.GaussianBlur(grown.astype(np.float32), (0, 0), 1.0)
 
 
 def _opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -68,6 +68,7 @@ JAW_POINT = 66  # the lower teeth move with the middle of the lower inner lip
 SHADOW_REACH = (0.06, 0.25)  # blur of the opening that shades what lies behind it, in slit widths (mouth, eyes)
 LID_SHADOW_FULL = 0.6  # blink at which a closing lid shades the eyeball fully
 SHADE_FLOOR = 0.4  # light left in the narrowest corner of an opening
+EMPTY = 1e-3  # side cover under which a pixel of a slit's box shows neither side (_fill_slit)
 OWN_TEETH_LIGHT = 0.8  # the least light left on the photo's own teeth in an opening narrower than its own
 FOLD_REACH = 2.0  # px a grid point just outside a squeezed triangle may move past its corners' motion (_hold_folds)
 SQUEEZED = 2 / 3  # ... squeezed: to this share of its area or less, or of its length along any direction, or
@@ -267,7 +268,7 @@ class Puppet:
         # between its rough lip landmarks is not its teeth'. Neither cuts its own teeth at their edge (`opened`).
         cut_teeth = not teeth_reach and not face.mouth_turned
         self.mouth: MouthLayers = build_mouth(
-            face.image, face.landmarks, frame, face.lip_rgb, face.skin_rgb, face.teeth_visible, box, cut_teeth
+            face.image, face.landmarks, frame, face.lip_rgb, face.skin_rgb, face.teeth_visible, box, cut_teeth, small
         )
         # the lips' inner edge as soft as the photo around them and the inside drawn behind it (MouthLayers.softness)
         self.edge_softness = [float(np.hypot(EDGE_SOFTNESS[0], self.mouth.softness))] + [EDGE_SOFTNESS[1]] * 2
@@ -829,7 +830,12 @@ class Puppet:
             shade = _blur(soft, reach)
             behind = _blur(soft, softness)
             in_lit = tuple(slice(a.start - b.start, a.stop - b.start) for a, b in zip(seen, lit, strict=True))
-            shade_seen, behind_seen = shade[in_lit], over_channels(behind[in_lit])
+            # where neither side covers (the slit's own triangles) the face is black: what shows through fills it,
+            # and as softly as the edge (under a soft photo's lips' edge, not yet whole there, the black showed as a
+            # crisp dark line inside the opening)
+            empty = (cover_upper[seen] + cover_lower[seen] < EMPTY).astype(np.float32)
+            behind_seen = np.maximum(behind[in_lit], np.maximum(_blur(empty, softness), empty))
+            shade_seen, behind_seen = shade[in_lit], over_channels(behind_seen)
         scale = 1 / (cover_upper + cover_lower + 1e-6)
         if slit.index == 0:  # the lips curl in at their inner edge: a shaded rim gives them volume
             rim = np.zeros_like(scale)

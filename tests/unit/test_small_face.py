@@ -1,7 +1,8 @@
 """A very small face enlarged to the frame (a thumbnail: the astronaut shrunk to 100 px, her face about 30 px): its
 chin's edge over the neck as soft as the photo's own jaw line, and its pressed lips without the blur of its teeth
 between them (models/render/warp.SMALL_FACE). A tight crop of her face shrunk to a 105 x 79 thumbnail (the face
-about 65 px, the chin near the bottom edge): the neck under her dropped chin moves with it (warp.NECK_HOLD)."""
+about 65 px, the chin near the bottom edge): the neck under her dropped chin moves with it (warp.NECK_HOLD), and
+her opened mouth is as soft as the photo, with no dark outline around her teeth (models/render/mouth.OPENING_BLUR)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ from models.eval.lipsync import CLOSED, aperture
 from models.eval.quality import seam_energy
 from models.face import landmarks as lm
 from models.face.analysis import FaceAnalysis
+from models.face.frame import MOUTH, MOUTH_SLIT
+from models.face.tone import LUMA
 from models.render.warp import Puppet
 
 THUMBNAIL = 100  # px: the astronaut's photo shrunk to this side
 TIGHT_CROP = (slice(60, 190), slice(140, 313))  # her face from the brows to under the chin (the chin at row 178)
 TIGHT_SIZE = (105, 79)  # ... shrunk to this (width, height): a thumbnail of a screenshot's grid
+RING_REACH = 6  # px either side of dlib's inner lips where a dark ring around the teeth would lie
+DETAIL_BLUR = 1.5  # px: fine detail is what a blur this wide takes off
 
 
 def _puppet(image: np.ndarray, size: tuple[int, int], data: pytest.TempPathFactory) -> tuple[FaceAnalysis, Puppet]:
@@ -82,3 +87,44 @@ def test_a_tight_thumbnails_dropped_chin_keeps_its_soft_edge(tight: tuple[FaceAn
     photo = seam_energy(face.image, face.landmarks)
     wide = puppet.frame({"jaw_open": 1.0})
     assert seam_energy(wide, _read(wide)) < 1.3 * photo
+
+
+def _darkest_along_the_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Per column over the middle 60 % of the mouth, the darkest luma within RING_REACH px of each of dlib's inner
+    lip lines (upper, then lower)."""
+    luma = image.astype(np.float32) @ LUMA
+    left, right = sorted(points[[MOUTH_SLIT[0][0], MOUTH_SLIT[0][-1]], 0])
+    xs = np.arange(round(left + 0.2 * (right - left)), round(right - 0.2 * (right - left)))
+    darkest = []
+    for chain in MOUTH_SLIT:
+        line = points[sorted(chain, key=lambda i: points[i, 0])]
+        for x, y in zip(xs, np.interp(xs, line[:, 0], line[:, 1]).round().astype(int), strict=True):
+            darkest.append(luma[y - RING_REACH : y + RING_REACH + 1, x].min())
+    return np.array(darkest)
+
+
+def _fine_detail(image: np.ndarray, points: np.ndarray) -> float:
+    """How crisp the mouth is drawn: the 99.5th percentile of |luma - luma blurred by DETAIL_BLUR| around the lips."""
+    (x0, y0), (x1, y1) = np.floor(points[MOUTH].min(0) - 8).astype(int), np.ceil(points[MOUTH].max(0) + 8).astype(int)
+    luma = image.astype(np.float32) @ LUMA
+    detail = np.abs(luma - cv2.GaussianBlur(luma, (0, 0), DETAIL_BLUR))
+    return float(np.percentile(detail[y0:y1, x0:x1], 99.5))
+
+
+def test_a_tight_thumbnails_opened_mouth_is_as_soft_as_its_photo(tight: tuple[FaceAnalysis, Puppet]) -> None:
+    """Between words (`speaking`: her lips as far apart as the photo's) her teeth met her lips in a crisp dark
+    outline where the photo has none: the lips' inner edge is softened to the photo's blur (3-4 px), and past the
+    teeth's own 1 px feather it showed the dark cavity drawn behind them, and inside the opening the black where
+    neither lip covers (models/render/warp.EMPTY). The darkest luma along the inner lips read up to 28.6 levels under
+    the photo's (90th percentile over the columns), now 2.4; her mouth's fine detail read 2.5 to 3.0 times the
+    photo's at rest, between words and with the jaw a little open (a crisp grey sliver between the resting lips),
+    now 1.2 to 1.9."""
+    face, puppet = tight
+    speaking = puppet.frame({"speaking": 1.0})
+    darker = _darkest_along_the_opening(face.image, face.landmarks) - _darkest_along_the_opening(
+        speaking, face.landmarks
+    )
+    assert np.percentile(darker, 90) < 10
+    photo = _fine_detail(face.image, face.landmarks)
+    for controls in ({}, {"speaking": 1.0}, {"jaw_open": 0.3}):
+        assert _fine_detail(puppet.frame(controls), face.landmarks) < 2.25 * photo, controls
