@@ -116,9 +116,10 @@ def test_a_tight_thumbnails_opened_mouth_is_as_soft_as_its_photo(tight: tuple[Fa
     outline where the photo has none: the lips' inner edge is softened to the photo's blur (3-4 px), and past the
     teeth's own 1 px feather it showed the dark cavity drawn behind them, and inside the opening the black where
     neither lip covers (models/render/warp.EMPTY). The darkest luma along the inner lips read up to 28.6 levels under
-    the photo's (90th percentile over the columns), now 2.4; her mouth's fine detail read 2.5 to 3.0 times the
-    photo's at rest, between words and with the jaw a little open (a crisp grey sliver between the resting lips),
-    now 1.2 to 1.9."""
+    the photo's (90th percentile over the columns), now 2.1. Her mouth's fine detail read 2.5 to 3.0 times the
+    photo's at rest, between words and with the jaw a little open (a crisp grey sliver between the resting lips);
+    without that outline 1.2 to 1.9 (the edge of what the warp's photo has grown over, mouth.GROWN_EDGE), now 0.9 to
+    1.3."""
     face, puppet = tight
     speaking = puppet.frame({"speaking": 1.0})
     darker = _darkest_along_the_opening(face.image, face.landmarks) - _darkest_along_the_opening(
@@ -127,4 +128,4 @@ def test_a_tight_thumbnails_opened_mouth_is_as_soft_as_its_photo(tight: tuple[Fa
     assert np.percentile(darker, 90) < 10
     photo = _fine_detail(face.image, face.landmarks)
     for controls in ({}, {"speaking": 1.0}, {"jaw_open": 0.3}):
-        assert _fine_detail(puppet.frame(controls), face.landmarks) < 2.25 * photo, controls
+        assert _fine_detail(puppet.frame(controls), face.landmarks) < 1.75 * photo, controls
