@@ -4,6 +4,8 @@ rots is found here, not when someone next wants a figure)."""
 from __future__ import annotations
 
 import importlib.util
+import json
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -17,6 +19,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 def load(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # a dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
 
@@ -38,3 +41,21 @@ def test_the_serial_path_benchmark_times_jobs_without_their_render(astronaut_png
     assert report["jobs"] == 2 and report["audio_seconds"] == 2.0
     assert set(report["node_ms_median"]) == set(ORDER)
     assert 0 < report["outside_nodes_ms_median"] < report["wall_ms_median"]
+
+
+def test_the_heldout_table_bolds_what_misses_a_bar_and_counts_the_faces(tmp_path: Path):
+    heldout = load("heldout_faces")
+    met = {"aperture_bilabial": 0.02, "aperture_open_vowel": 0.4, "bilabial_closure_rate": 1.0,
+           "identity_distance_max": 0.35, "blinks_per_minute": 10.2, "seam_ratio_p95": 1.19}  # fmt: skip
+    runs = {
+        "start": {"fm_a": met, "fm_b": met | {"identity_distance_max": 0.3504, "blinks_per_minute": 0.0}},
+        "end": {"fm_a": met | {"seam_ratio_p95": 1.31}, "fm_b": met},
+    }
+    for run, reports in runs.items():
+        for name, report in reports.items():
+            (tmp_path / run / name).mkdir(parents=True)
+            (tmp_path / run / name / "eval.json").write_text(json.dumps(report))
+    text = heldout.table([heldout.read_reports(tmp_path / "start"), heldout.read_reports(tmp_path / "end")])
+    assert "| fm_a | 0.050 | 100 % | 0.350 | 10.2 | 1.19 -> **1.31** |" in text
+    assert "| fm_b | 0.050 | 100 % | 0.350 | **0.0** -> 10.2 | 1.19 |" in text  # judged as shown: 0.350 meets 0.35
+    assert text.endswith("1 -> 1 of 2 miss a bar")

@@ -1,0 +1,305 @@
+"""Faces nobody tuned on: rebuild the held-out sets of docs/gallery.md and measure them as the gallery does.
+
+    python benchmarks/heldout_faces.py fetch DIR [--all] [--photos]
+    python benchmarks/heldout_faces.py measure DIR/s8.txt OUT [-j 2] [--names fm_r0c4,fm_r1c7]
+    python benchmarks/heldout_faces.py table OUT [OUT_B]
+
+fetch: `npm pack`s @vladmandic/human and cuts face tiles from its package/assets/screenshot-facematch.jpg (a grid of
+108 faces, 6 rows x 18 columns): each tile 105 x 79 px without the demo's text bands, saved as DIR/fm_rRcC.png. By
+default the 24 tiles of 2026-12-06's seventh and eighth sessions (DIR/s7.txt, DIR/s8.txt); --all cuts every tile
+(DIR/all.txt); --photos also writes scripts/sample_photos.py's photos (DIR/photos.txt). The tiles are not public
+domain: fetch them, never commit them. A list file holds one NAME<TAB>PATH a line.
+
+measure: the gallery's clip (espeak-ng reading SENTENCE, 5.9 s) spoken once, then for each face of LIST
+`avatar generate -i PHOTO -a CLIP -o OUT/NAME/out.mp4` (audio only: acoustic visemes) and
+`avatar eval OUT/NAME/out.mp4 --photo PHOTO --text SENTENCE --json > OUT/NAME/eval.json`, -j faces at a time, each in
+its own data dir (OUT/NAME/data, whose `weights` links to the configured weights dir: without the face mesh there the
+lids are read by dlib alone and most blinks go unseen). Prints the table.
+
+table: the gallery's columns from OUT/*/eval.json, a value over its bar in bold, and how many faces miss a bar; with
+two directories (start, end) each cell reads "start -> end".
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SENTENCE = "Peter bought a bag of plums, and Bob made a map of the bay. My mom may buy more apples by May."
+
+PACKAGE = "@vladmandic/human@3.3.6"
+GRID_MEMBER = "package/assets/screenshot-facematch.jpg"
+GRID_SHA256 = "0d3e56e29cf588faf2d5515f10ab18ad0f1bab4959b7e3cc885bd43f1d305465"
+GRID_WIDTH, GRID_COLUMNS = 1920, 18
+ROW_TOPS = (283, 395, 508, 620, 733, 845)  # y of each grid row's tile
+TILE_WIDTH, TILE_HEIGHT = 105, 106
+# the tile's rows between the demo's match score (over the hair) and age (under the chin): the gallery's cut. On faces
+# this small a row more or less moves the figures (13:93 on the eighth session's twelve: p/b/m by up to 0.07, seam 0.25)
+FACE_ROWS = (13, 92)
+
+SETS = {
+    "s7": ("fm_r0c0", "fm_r0c9", "fm_r1c6", "fm_r3c1", "fm_r3c4", "fm_r3c7",
+           "fm_r4c0", "fm_r4c11", "fm_r4c8", "fm_r5c12", "fm_r5c14", "fm_r5c5"),
+    "s8": ("fm_r0c4", "fm_r1c3", "fm_r1c7", "fm_r2c1", "fm_r2c3", "fm_r2c12",
+           "fm_r3c2", "fm_r3c15", "fm_r4c5", "fm_r4c12", "fm_r5c7", "fm_r5c9"),
+}  # fmt: skip
+
+# the gallery's bars: a value past one misses it
+PBM_BAR = 0.15  # p/b/m aperture over the open vowels'
+IDENTITY_BAR = 0.35
+BLINKS_PER_MINUTE = (10.0, 25.0)
+SEAM_BAR = 1.3
+
+
+# fetch
+
+
+def grid_image(workdir: Path) -> bytes:
+    """The screenshot grid's JPEG bytes, from the npm package packed into `workdir`."""
+    packed = subprocess.run(
+        ["npm", "pack", PACKAGE, "--silent"], cwd=workdir, capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    with tarfile.open(workdir / packed) as archive:
+        jpeg = archive.extractfile(GRID_MEMBER).read()
+    if hashlib.sha256(jpeg).hexdigest() != GRID_SHA256:
+        print(f"warning: {GRID_MEMBER} of {PACKAGE} is not the grid the gallery was cut from", file=sys.stderr)
+    return jpeg
+
+
+def tile_name(row: int, column: int) -> str:
+    return f"fm_r{row}c{column}"
+
+
+def cut_tile(grid: Image.Image, row: int, column: int) -> Image.Image:
+    """The face of one grid tile: 105 x 79 px (the cut the gallery measured)."""
+    x, y = round(column * GRID_WIDTH / GRID_COLUMNS), ROW_TOPS[row]
+    tile = grid.crop((x + 1, y, x + 1 + TILE_WIDTH, y + TILE_HEIGHT))
+    return tile.crop((0, FACE_ROWS[0], TILE_WIDTH, FACE_ROWS[1]))
+
+
+def write_list(path: Path, photos: dict[str, Path]) -> None:
+    path.write_text("".join(f"{name}\t{photo.resolve()}\n" for name, photo in photos.items()))
+
+
+def fetch(directory: Path, every_tile: bool, sample_photos: bool) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="heldout-npm-") as tmp:
+        grid = Image.open(io.BytesIO(grid_image(Path(tmp)))).convert("RGB")
+    if grid.width != GRID_WIDTH:
+        raise SystemExit(f"{GRID_MEMBER} is {grid.width} px wide, not {GRID_WIDTH}: the cut would miss the tiles")
+    tiles = {}
+    for row in range(len(ROW_TOPS)):
+        for column in range(GRID_COLUMNS):
+            name = tile_name(row, column)
+            if every_tile or any(name in names for names in SETS.values()):
+                tiles[name] = directory / f"{name}.png"
+                cut_tile(grid, row, column).save(tiles[name])
+    for set_name, names in SETS.items():
+        write_list(directory / f"{set_name}.txt", {name: tiles[name] for name in names})
+    if every_tile:
+        write_list(directory / "all.txt", tiles)
+    if sample_photos:
+        from scripts.sample_photos import write_photos
+
+        write_list(directory / "photos.txt", {path.stem: path for path in write_photos(directory)})
+    print(f"{len(tiles)} tiles{' and the sample photos' if sample_photos else ''} in {directory}")
+
+
+# measure
+
+
+def read_list(path: Path, names: list[str] | None) -> dict[str, Path]:
+    photos = dict(line.split("\t") for line in path.read_text().splitlines() if line.strip())
+    photos = {name: Path(photo) for name, photo in photos.items()}
+    if names:
+        unknown = sorted(set(names) - set(photos))
+        if unknown:
+            raise SystemExit(f"not in {path}: {', '.join(unknown)}")
+        photos = {name: photos[name] for name in names}
+    return photos
+
+
+def weights_dir() -> Path:
+    """The weights dir the settings name, as the faces' processes (run from the repository) read them; a warning
+    where the face mesh is not there."""
+    from core.settings import get_settings
+    from models.weights import backend_status
+
+    with contextlib.chdir(REPO):
+        mesh = backend_status("face_mesh")
+        weights = get_settings().weights_dir.resolve()
+    if not mesh.ok:
+        print(f"warning: {mesh.reason}: blinks will read from dlib's lids alone (mostly 0)", file=sys.stderr)
+    return weights
+
+
+def avatar(command: str, args: list[str], face_dir: Path) -> str:
+    """`avatar COMMAND ARGS` in a fresh process of this repository's code, its data in FACE_DIR/data, its log in
+    FACE_DIR/COMMAND.log: its output."""
+    env = os.environ | {
+        "AVATAR_DATA_DIR": str(face_dir / "data"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    with open(face_dir / f"{command}.log", "w") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "cli.main", command, *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log,
+            text=True,
+        )
+    if done.returncode:
+        raise RuntimeError(f"`avatar {command}` failed (exit {done.returncode}): see {face_dir / command}.log")
+    return done.stdout
+
+
+def measure_face(name: str, photo: Path, clip: Path, out: Path, weights: Path) -> str | None:
+    """Render and evaluate one face into OUT/NAME; None, or what failed."""
+    face_dir = out / name
+    (face_dir / "data").mkdir(parents=True, exist_ok=True)
+    link = face_dir / "data" / "weights"
+    link.unlink(missing_ok=True)
+    link.symlink_to(weights, target_is_directory=True)
+    (face_dir / "eval.json").unlink(missing_ok=True)  # a failed run leaves no earlier figures
+    video = face_dir / "out.mp4"
+    try:
+        avatar("generate", ["-i", str(photo), "-a", str(clip), "-o", str(video)], face_dir)
+        report = avatar("eval", [str(video), "--photo", str(photo), "--text", SENTENCE, "--json"], face_dir)
+    except RuntimeError as err:
+        return f"{name}: {err}"
+    json.loads(report)
+    (face_dir / "eval.json").write_text(report)
+    return None
+
+
+def measure(photos: dict[str, Path], out: Path, jobs: int) -> None:
+    from models.audio.tts import synthesize
+
+    out.mkdir(parents=True, exist_ok=True)
+    weights = weights_dir()
+    clip = synthesize(SENTENCE, out / "clip.wav")
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        failures = [f for f in pool.map(lambda item: measure_face(*item, clip, out, weights), photos.items()) if f]
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    print(table([read_reports(out, list(photos))]))
+
+
+# table
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    read: Callable[[dict], float | None]
+    shown: Callable[[float], str]
+    misses: Callable[[float], bool] = lambda value: False
+    unit: str = ""  # after the value, once per cell ("45 -> 50 %")
+
+
+def pbm_ratio(report: dict) -> float | None:
+    pbm, vowel = report.get("aperture_bilabial"), report.get("aperture_open_vowel")
+    return pbm / vowel if pbm is not None and vowel else None
+
+
+def percent(share: float | None) -> float | None:
+    return None if share is None else 100 * share
+
+
+# each bar is judged on the value as shown (the gallery's 0.350 meets the identity bar)
+COLUMNS = (
+    Column("p/b/m", pbm_ratio, "{:.3f}".format, lambda v: v > PBM_BAR),
+    Column("closed", lambda r: percent(r.get("bilabial_closure_rate")), "{:.0f}".format, unit=" %"),
+    Column("identity max", lambda r: r.get("identity_distance_max"), "{:.3f}".format, lambda v: v > IDENTITY_BAR),
+    Column(
+        "blinks/min",
+        lambda r: r.get("blinks_per_minute"),
+        "{:.1f}".format,
+        lambda v: not BLINKS_PER_MINUTE[0] <= v <= BLINKS_PER_MINUTE[1],
+    ),
+    Column("seam p95", lambda r: r.get("seam_ratio_p95"), "{:.2f}".format, lambda v: v > SEAM_BAR),
+)
+
+
+def read_reports(out: Path, names: list[str] | None = None) -> dict[str, dict | None]:
+    """Each face's eval report under `out` (None where it has none), by name: `names`, or every face there."""
+    if names is None:
+        names = sorted(path.parent.name for path in out.glob("*/eval.json"))
+    return {
+        name: json.loads(path.read_text()) if (path := out / name / "eval.json").is_file() else None
+        for name in names
+    }
+
+
+def cell(column: Column, report: dict | None) -> tuple[str, bool]:
+    """(the value as shown, in bold where it misses the bar; whether it misses)."""
+    value = column.read(report) if report else None
+    if value is None:
+        return "-", False
+    shown = column.shown(value)
+    misses = column.misses(float(shown))
+    return (f"**{shown}**" if misses else shown), misses
+
+
+def table(runs: list[dict[str, dict | None]]) -> str:
+    """A markdown table of one run, or of several (start -> end) cell by cell, and how many faces miss a bar in each."""
+    names = sorted({name for run in runs for name in run})
+    lines = ["| face | " + " | ".join(c.title for c in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    missing = [0] * len(runs)
+    for name in names:
+        reports = [run.get(name) for run in runs]
+        mesh = any(r and r.get("aperture_reader") == "mesh" for r in reports)
+        cells, misses = [], [False] * len(runs)
+        for column in COLUMNS:
+            shown = [cell(column, report) for report in reports]
+            misses = [before or over for before, (_, over) in zip(misses, shown, strict=True)]
+            texts = [text for text, _ in shown]
+            unit = column.unit if set(texts) != {"-"} else ""
+            cells.append((texts[0] if len(set(texts)) == 1 else " -> ".join(texts)) + unit)
+        missing = [count + miss for count, miss in zip(missing, misses, strict=True)]
+        lines.append(f"| {name}{' (mesh)' if mesh else ''} | " + " | ".join(cells) + " |")
+    counts = " -> ".join(str(count) for count in missing)
+    lines.append(f"\n{counts} of {len(names)} miss a bar")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    cut = commands.add_parser("fetch", help="cut the held-out tiles (and --photos) into DIR")
+    cut.add_argument("directory", type=Path)
+    cut.add_argument("--all", action="store_true", help="every tile of the grid, not only the 24 measured")
+    cut.add_argument("--photos", action="store_true", help="also the sample photos (scripts/sample_photos.py)")
+    run = commands.add_parser("measure", help="render and evaluate the faces of LIST into OUT")
+    run.add_argument("list", type=Path)
+    run.add_argument("out", type=Path)
+    run.add_argument("-j", "--jobs", type=int, default=2, help="faces at a time")
+    run.add_argument("--names", help="comma-separated: only these faces of LIST")
+    show = commands.add_parser("table", help="the table of OUT's eval.json files; of two OUTs, start -> end")
+    show.add_argument("outs", type=Path, nargs="+")
+    args = parser.parse_args()
+    if args.command == "fetch":
+        fetch(args.directory, args.all, args.photos)
+    elif args.command == "measure":
+        photos = read_list(args.list, args.names.split(",") if args.names else None)
+        measure(photos, args.out.resolve(), args.jobs)
+    else:
+        print(table([read_reports(out) for out in args.outs]))
+
+
+if __name__ == "__main__":
+    main()
