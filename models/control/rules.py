@@ -124,7 +124,8 @@ def speech_cues(energy: np.ndarray, fps: int) -> tuple[np.ndarray, np.ndarray]:
 def in_speech(loudness: np.ndarray, fps: int) -> np.ndarray:
     """Per frame from loudness (0..1) at `fps`: 1 in speech and its pauses, 0 in silence, eased between (SPEECH_LEAD,
     SPEECH_HOLD, SPEECH_EASE); a frame's value needs the loudness of the frames up to SPEECH_LEAD + 3 SPEECH_EASE
-    after it (the live stream's lookahead)."""
+    after it (the live stream's lookahead). Unlike speech_cues' speaking cue (loudness smoothed over 0.3 s, which
+    scales nods and brow lifts), it follows the words closely: it moves the lips."""
     lead, hold = round(SPEECH_LEAD * fps), round(SPEECH_HOLD * fps)
     loud = (np.asarray(loudness) >= PAUSE_QUIET).astype(np.float32)
     # entry lead + i: the loud frames from i - hold to i + lead
