@@ -84,6 +84,11 @@ def test_the_live_mouth_follows_the_offline_controller(speech, face, lookahead):
     assert jaw(live)[: int(0.4 * FPS)].max() < 0.05  # silent lead-in: mouth closed
     press = np.array([c["lip_press"] for c in live])
     assert press.max() > 0.8  # "Bob bought a map": the lips close on the bilabials
+    # in speech as offline (the same rule on the same loudness), easing in a little later with less audio ahead
+    speaking = np.array([c["speaking"] for c in live])
+    assert speaking[: int(0.3 * FPS)].max() < 0.01 and speaking.max() > 0.99  # silent lead-in, then speech
+    off = speaking - offline.channels["speaking"]
+    assert np.mean(np.abs(off) < 0.05) > 0.9, np.round(off, 2)
 
 
 def test_chunk_size_and_sample_rate_do_not_change_the_performance(speech, face):
