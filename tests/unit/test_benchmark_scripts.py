@@ -59,3 +59,19 @@ def test_the_heldout_table_bolds_what_misses_a_bar_and_counts_the_faces(tmp_path
     assert "| fm_a | 0.050 | 100 % | 0.350 | 10.2 | 1.19 -> **1.31** |" in text
     assert "| fm_b | 0.050 | 100 % | 0.350 | **0.0** -> 10.2 | 1.19 |" in text  # judged as shown: 0.350 meets 0.35
     assert text.endswith("1 -> 1 of 2 miss a bar")
+
+
+def test_the_heldout_sets_name_the_gallerys_faces_and_list_a_group_photos_face_by_index(tmp_path: Path):
+    heldout = load("heldout_faces")
+    faces = {name: [face for _, group in groups for face in group] for name, groups in heldout.PACKAGE_SETS.items()}
+    assert {name: len(group) for name, group in faces.items()} == {"clm": 18, "s4": 24, "s5": 12, "s6": 2,
+                                                                   "insightface": 7}  # fmt: skip
+    every = [face.name for group in faces.values() for face in group]
+    assert len(set(every)) == len(every)
+    sample1 = next(face for face in faces["s4"] if face.name == "sample1-2")
+    assert (sample1.file, sample1.index) == ("sample1.png", 2)
+    photos = {"sample1-2": tmp_path / "sample1.png", "lenna": tmp_path / "lenna.png"}
+    heldout.write_list(tmp_path / "s4.txt", photos, {"sample1-2": 2, "lenna": None})
+    assert heldout.read_list(tmp_path / "s4.txt", None) == {
+        "sample1-2": (tmp_path / "sample1.png", 2), "lenna": (tmp_path / "lenna.png", None)
+    }
