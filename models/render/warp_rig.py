@@ -319,12 +319,17 @@ def build_rig(
     }
     pivot = points[CHIN] + down * PIVOT_BELOW_CHIN * height
     foreshortened = not jaw_moves or abs(yaw_deg) > FORESHORTENED_YAW  # its mouth's width in the image is not its own
+    photo_gap = max(mean_gap, 0.0)
+
+    def parted(share: float, most: float) -> float:  # the rest's gap: `share` of the photo's, at most `most` widths
+        return min(share * photo_gap, most * width) if rests_parted else 0.0
+
     return Rig(
         bases=np.stack([shapes[name] for name in BASES]).astype(np.float32),
         pivot=pivot.astype(np.float32),
         open_px=OPEN_GAP * (max(width, TURNED_MOUTH * height) if foreshortened else width),
-        photo_gap=max(mean_gap, 0.0),
+        photo_gap=photo_gap,
         size=size,
-        rest_gap=min(REST_PARTED * max(mean_gap, 0.0), REST_PARTED_MAX * width) if rests_parted else 0.0,
-        speaking_gap=min(SPEAKING_PARTED * max(mean_gap, 0.0), SPEAKING_PARTED_MAX * width) if rests_parted else 0.0,
+        rest_gap=parted(REST_PARTED, REST_PARTED_MAX),
+        speaking_gap=parted(SPEAKING_PARTED, SPEAKING_PARTED_MAX),
     )
