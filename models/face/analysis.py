@@ -118,7 +118,20 @@ TEETH_BRIGHT = 0.75
 TEETH_SATURATION = 110.0
 TEETH_OF_SKIN = 0.9
 WARM_SKIN = 150.0
-CACHE_VERSION = 25  # of both caches: bump it when the detection or the analysis changes
+# ... and they stand out from the lips around them: at least TEETH_APART of the opening is less saturated than
+# TEETH_UNDER_LIPS of the lips' median saturation and brighter than TEETH_OVER_LIPS of their value (brighter alone
+# in a grey photo, lips under GREY_LIPS saturation, and in a warm-cast one, where the cast saturates the teeth too).
+# Bright and unsaturated against the skin alone, the pale closed lips of a washed-out small face passed (all of its
+# opening, none of it apart from its lips: drawn as the photo's own teeth, it opened to a skin-coloured slab over a
+# dark slot), and so did a moustached mouth's pink lower lip, which dlib's inner lips enclosed (0.03 apart). Of the
+# 99 held-out and sample faces, 5 no longer pass (those two, a closed smile's lips, a small tile in sunglasses, an
+# open mouth with one tooth in sight, 0.00-0.05 apart); the faces still passing read 0.13-0.72 (a closed smile's
+# shiny lower lip among them, 0.14).
+TEETH_APART = 0.1
+TEETH_UNDER_LIPS = 0.8
+TEETH_OVER_LIPS = 1.05
+GREY_LIPS = 25.0
+CACHE_VERSION = 26  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -713,7 +726,7 @@ def skin_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def teeth_visible(image: np.ndarray, points: np.ndarray, open_px: float) -> bool:
     """Whether the photo already shows teeth: an open mouth whose inside is mostly bright and unsaturated (for the
-    photo's skin: TEETH_OF_SKIN)."""
+    photo's skin: TEETH_OF_SKIN), some of it less so than its lips (TEETH_APART)."""
     if open_px < 0.02 * np.ptp(points[:, 0]):
         return False
     mask = _polygon_mask(image, points[INNER_LIP])
@@ -724,7 +737,13 @@ def teeth_visible(image: np.ndarray, points: np.ndarray, open_px: float) -> bool
     warm = float(skin_saturation) > WARM_SKIN
     saturation = max(TEETH_SATURATION, TEETH_OF_SKIN * float(skin_saturation)) if warm else TEETH_SATURATION
     bright = (hsv[:, 2] > TEETH_BRIGHT * float(skin_value)) & (hsv[:, 1] < saturation)
-    return bool(bright.mean() > 0.3)
+    if bright.mean() <= 0.3:
+        return False
+    _, lip_saturation, lip_value = cv2.cvtColor(lip_colour(image, points).reshape(1, 1, 3), cv2.COLOR_RGB2HSV)[0, 0]
+    apart = hsv[:, 2] > TEETH_OVER_LIPS * float(lip_value)
+    if lip_saturation >= GREY_LIPS and not warm:
+        apart &= hsv[:, 1] < TEETH_UNDER_LIPS * float(lip_saturation)
+    return bool(apart.mean() >= TEETH_APART)
 
 
 def eyes_behind_dark_glasses(image: np.ndarray, points: np.ndarray) -> bool:

@@ -144,3 +144,20 @@ def test_teeth_in_a_warm_cast_photo_are_its_own(astronaut: np.ndarray, grace_hop
     assert face.teeth_visible
     grace = np.clip(load_image(grace_hopper_jpg).astype(np.float32) * cast, 0, 255).astype(np.uint8)
     assert not analyze_face(grace).teeth_visible
+
+
+def test_an_opening_the_colour_of_its_lips_shows_no_teeth(astronaut_face: FaceAnalysis) -> None:
+    """Teeth stand out from the lips around them. Read against the skin alone (bright and unsaturated), a washed-out
+    small face's pale closed lips and a moustached mouth's pink lower lip, which dlib's inner lips enclosed, passed
+    for the photo's own teeth: opened, they were a skin-coloured slab over a dark slot. The astronaut's opening
+    filled with her own lips' colour shows none; her teeth, in colour and in grey, show."""
+    from models.face.analysis import lip_colour, teeth_visible
+    from models.face.frame import INNER_LIP
+
+    image, points, open_px = astronaut_face.image, astronaut_face.landmarks, astronaut_face.mouth_open_px
+    assert teeth_visible(image, points, open_px)
+    grey = np.dstack([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)] * 3)
+    assert teeth_visible(grey, points, open_px)
+    closed = image.copy()
+    cv2.fillPoly(closed, [np.round(points[INNER_LIP]).astype(np.int32)], lip_colour(image, points).tolist())
+    assert not teeth_visible(closed, points, open_px)
