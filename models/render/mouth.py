@@ -15,7 +15,7 @@ and its own teeth reach as far past their opening as the warp's photo has it gro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -68,6 +68,11 @@ GROWN_EDGE = (1.0, 0.5)
 # Lower teeth in the cavity's shade are lit by what it bounces: the lips' hue, to this power where lit fully and
 # twice it in the deepest shade (a darkened ivory alone reads olive grey next to the red cavity)
 BOUNCE = 0.3
+# ... and so are drawn upper teeth in a narrow opening's shade (per frame, models/render/warp.py): their colour times
+# the lips' hue to SHADE_BOUNCE times the light the opening takes off them. Shaded grey alone, the teeth between parted
+# lips (jaw 0.1-0.3, most of speech) read olive on warm faces, blue-grey on pale ones. (A photo's own teeth keep the
+# colour it shows: they lose at most warp.OWN_TEETH_LIGHT of their light.)
+SHADE_BOUNCE = 1.0
 # The photo's own teeth in a mouth opened wider than the photo's: they end at their incisal edge (found in the
 # photo, a smooth arc), this much of a mouth width greyer towards it, over a shadow they cast on what lies below
 INCISAL_SHADE = (0.025, 0.15)  # (mouth widths above the edge where it darkens, by how much at the edge)
@@ -152,6 +157,8 @@ class MouthLayers:
     # edge and shading the cavity under them (the photo's opening below their edge is its lower lip's inside)
     opened: np.ndarray | None = None
     softness: float = 0.0  # px: the drawn inside is blurred by this much, as soft as the photo around the lips
+    # (3,) float32: the log of the lips' hue (lip_hue), 0 in a grey photo; what the mouth's shade bounces onto teeth
+    bounce: np.ndarray = field(default_factory=lambda: np.zeros(3, np.float32))
 
 
 def on_commissures(image: np.ndarray, points: np.ndarray, frame: FaceFrame, teeth_visible: bool) -> np.ndarray:
@@ -264,7 +271,7 @@ def build_mouth(
     # lower teeth sit in the shadow of the upper ones: darker, lit at their top edge
     lower_shade = side_shade * (0.72 + 0.2 * np.clip(lower_depth, 0, 1))
     # the deeper in the shade, the more of the light comes off the cavity's red walls
-    bounce = np.maximum(lip / max(float(lip @ LUMA), 1.0), 1e-3) ** (BOUNCE * (2 - lower_shade))[..., None]
+    bounce = lip_hue(lip) ** (BOUNCE * (2 - lower_shade))[..., None]
     bounce /= (bounce @ LUMA)[..., None]
     lower_teeth = _teeth(teeth_rgb * bounce, along, LOWER_EDGES, lower_depth, lower_shade, gap_rgb=lip * CAVITY_RGB)
     lower_rgb += lower_alpha[..., None] * (lower_teeth - lower_rgb)
@@ -294,7 +301,13 @@ def build_mouth(
         own_teeth=teeth_visible,
         opened=opened,
         softness=softness,
+        bounce=np.log(lip_hue(lip)),
     )
+
+
+def lip_hue(lip: np.ndarray) -> np.ndarray:
+    """The lips' colour `lip` (3,) over its luma: (1, 1, 1) in a grey photo, redder than it on a face."""
+    return np.maximum(lip / max(float(lip @ LUMA), 1.0), 1e-3).astype(np.float32)
 
 
 def _blurred(rgba: np.ndarray, sigma: float) -> np.ndarray:

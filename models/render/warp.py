@@ -44,6 +44,7 @@ from models.render.mesh import (
     spline_matrix,
 )
 from models.render.mouth import (
+    SHADE_BOUNCE,
     MouthLayers,
     build_mouth,
     fuses_closed_lips,
@@ -901,6 +902,8 @@ class Puppet:
             teeth = cv2.addWeighted(opened, cut, teeth, 1 - cut, 0)
         # inside += teeth alpha * (teeth rgb * teeth_light - inside), without the temporaries
         over = cv2.cvtColor(teeth, cv2.COLOR_RGBA2RGB)
+        if not self.mouth.own_teeth:  # drawn teeth, shaded, take the hue the mouth's red inside bounces onto them
+            over *= np.exp(np.multiply.outer(SHADE_BOUNCE * (1 - teeth_light), self.mouth.bounce))  # (SHADE_BOUNCE)
         over *= over_channels(teeth_light)
         over -= inside
         over *= over_channels(teeth[..., 3])

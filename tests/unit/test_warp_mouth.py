@@ -342,3 +342,17 @@ def test_an_upper_lip_edge_paled_into_its_teeth_is_grown_over_in_what_the_warp_s
     image[band] = np.round(0.4 * lip + 0.6 * np.array([235, 225, 220]))
     luma = lips_over_opening(image, points, frame).astype(np.float32) @ LUMA
     assert luma[band].mean() < 1.02 * np.median(luma[upper & ~band])
+
+
+def test_teeth_between_parted_lips_warm_in_their_shade(data_dir: Path) -> None:
+    """Between parted lips (jaw 0.1-0.3, most of speech) the upper teeth lie in the lips' shade, lit by what the
+    mouth's red inside bounces (mouth.SHADE_BOUNCE): darker than opened wide, and warmer. Shaded grey alone, their
+    ivory read olive on Grace Hopper's warm face (the same hue as opened wide, R/B 1.64 both)."""
+    face = analyze_face(grace_hopper())
+    puppet, points = Puppet(face), face.landmarks
+    width = float(np.ptp(points[48:60, 0]))
+    top = int(round(points[61:64, 1].max())) + 2  # the upper teeth's top, just under the upper inner lip
+    band = (slice(top, top + max(2, int(0.03 * width))), slice(int(points[61, 0]), int(points[63, 0])))
+    narrow, wide = (puppet.frame({"jaw_open": jaw})[band].reshape(-1, 3).mean(0) for jaw in (0.2, 1.0))
+    assert narrow @ LUMA < wide @ LUMA - 10
+    assert narrow[0] / narrow[2] > 1.05 * wide[0] / wide[2]
