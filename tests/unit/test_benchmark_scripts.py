@@ -65,9 +65,19 @@ def test_the_heldout_sets_name_the_gallerys_faces_and_list_a_group_photos_face_b
     heldout = load("heldout_faces")
     faces = {name: [face for _, group in groups for face in group] for name, groups in heldout.PACKAGE_SETS.items()}
     assert {name: len(group) for name, group in faces.items()} == {"clm": 18, "s4": 24, "s5": 12, "s6": 2,
-                                                                   "insightface": 7}  # fmt: skip
+                                                                   "insightface": 7, "fr": 7}  # fmt: skip
     every = [face.name for group in faces.values() for face in group]
     assert len(set(every)) == len(every)
+    # one file a photo: no two photos of the sets written over each other in DIR
+    files = {
+        (archive.source, face.member): face.file
+        for groups in heldout.PACKAGE_SETS.values()
+        for archive, group in groups
+        for face in group
+    }
+    assert len(set(files.values())) == len(files)
+    fr = ("obama", "obama2", "32bit", "obama3", "biden", "obama_partial_face", "obama_partial_face2")
+    assert [(face.name, face.file, face.index) for face in faces["fr"]] == [(name, f"{name}.png", None) for name in fr]
     sample1 = next(face for face in faces["s4"] if face.name == "sample1-2")
     assert (sample1.file, sample1.index) == ("sample1.png", 2)
     photos = {"sample1-2": tmp_path / "sample1.png", "lenna": tmp_path / "lenna.png"}
