@@ -903,7 +903,7 @@ class Puppet:
         # inside += teeth alpha * (teeth rgb * teeth_light - inside), without the temporaries
         over = cv2.cvtColor(teeth, cv2.COLOR_RGBA2RGB)
         if not self.mouth.own_teeth:  # drawn teeth, shaded, take the hue the mouth's red inside bounces onto them
-            over *= np.exp(np.multiply.outer(SHADE_BOUNCE * (1 - teeth_light), self.mouth.bounce))  # (SHADE_BOUNCE)
+            over *= np.exp(np.multiply.outer(SHADE_BOUNCE * (1 - teeth_light), self.mouth.bounce))
         over *= over_channels(teeth_light)
         over -= inside
         over *= over_channels(teeth[..., 3])

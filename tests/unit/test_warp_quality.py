@@ -1025,10 +1025,17 @@ def test_a_closed_lid_at_1024_px_is_as_textured_as_at_512(astronaut: np.ndarray,
 
 def _opened_by_the_rig(photo: np.ndarray) -> tuple[np.ndarray, FaceAnalysis]:
     """The photo opened by the rig (jaw_open 0.6): that frame, and its analysis as a new photo (a mouth open over
-    its teeth)."""
+    its teeth). Its drawn teeth as they were before they took the lips' hue in the opening's shade
+    (mouth.SHADE_BOUNCE off): the tests below find a photo's teeth by their being greyer than its lips, and the
+    stand-in photo stays the one they were written on."""
+    import models.render.warp as warp
     from models.face.analysis import analyze_face
 
-    opened = puppet_for(analyze_face(photo, size=512)).frame({"jaw_open": 0.6})
+    bounce, warp.SHADE_BOUNCE = warp.SHADE_BOUNCE, 0.0
+    try:
+        opened = puppet_for(analyze_face(photo, size=512)).frame({"jaw_open": 0.6})
+    finally:
+        warp.SHADE_BOUNCE = bounce
     return opened, analyze_face(opened, size=512)
 
 
