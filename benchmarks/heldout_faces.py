@@ -4,6 +4,7 @@
     python benchmarks/heldout_faces.py fetch DIR --set clm [--set s4 --set s5 --set s6 --set insightface --set fr]
     python benchmarks/heldout_faces.py measure DIR/s8.txt OUT [-j 2] [--names fm_r0c4,fm_r1c7]
     python benchmarks/heldout_faces.py table OUT [OUT_B]
+    python benchmarks/heldout_faces.py frames DIR/s8.txt START.json [--names ...]; ... changed START.json END.json
 
 fetch: `npm pack`s @vladmandic/human and cuts face tiles from its package/assets/screenshot-facematch.jpg (a grid of
 108 faces, 6 rows x 18 columns): each tile 105 x 79 px without the demo's text bands, saved as DIR/fm_rRcC.png. By
@@ -30,6 +31,10 @@ the table.
 
 table: the gallery's columns from OUT/*/eval.json, a value over its bar in bold, and how many faces miss a bar; with
 two directories (start, end) each cell reads "start -> end".
+
+frames LIST OUT.json: each face's warp frames drawn at a few fixed controls (FRAME_CONTROLS), as digests, in this
+repository's code (run it from a worktree of each commit); `changed START.json END.json` prints the faces the two
+draw differently, comma-separated for `measure --names`: a change is measured on those alone.
 """
 
 from __future__ import annotations
@@ -388,6 +393,52 @@ def measure(photos: dict[str, tuple[Path, int | None]], out: Path, jobs: int) ->
     print(table([read_reports(out, list(photos))]))
 
 
+# frames: which faces a change draws differently, in seconds a face, before measuring them
+
+# the controls each face's warp frames are drawn at: rest, openings, a press, a blink, a turned head, speech
+FRAME_CONTROLS: tuple[dict[str, float], ...] = (
+    {}, {"jaw_open": 0.3}, {"jaw_open": 0.7}, {"jaw_open": 1.0}, {"lip_press": 1.0}, {"blink": 1.0},
+    {"jaw_open": 0.5, "head_yaw": 4.0, "head_pitch": 3.0}, {"speaking": 1.0},
+    {"speaking": 1.0, "jaw_open": 0.2, "blink": 0.5},
+)  # fmt: skip
+
+
+def frame_digests(photos: dict[str, tuple[Path, int | None]]) -> dict[str, list[str]]:
+    """Each face's warp frames at FRAME_CONTROLS (models.render.warp.Puppet, 512 px), as short sha1 digests, analysed
+    in a fresh data dir (the face cache is keyed by CACHE_VERSION, not by the code: two commits' analyses must not
+    share it)."""
+    from core.settings import get_settings
+
+    weights = weights_dir()
+    with tempfile.TemporaryDirectory() as data:
+        (Path(data) / "weights").symlink_to(weights, target_is_directory=True)
+        before = os.environ.get("AVATAR_DATA_DIR")
+        os.environ["AVATAR_DATA_DIR"] = data
+        get_settings.cache_clear()
+        try:
+            from models.face.analysis import analyze_face
+            from models.face.image import load_image
+            from models.render.warp import Puppet
+
+            digests = {}
+            for name, (photo, index) in photos.items():
+                puppet = Puppet(analyze_face(load_image(photo), size=512, face_index=index))
+                frames = (puppet.frame(dict(controls)) for controls in FRAME_CONTROLS)
+                digests[name] = [hashlib.sha1(frame.tobytes()).hexdigest()[:12] for frame in frames]
+        finally:
+            if before is None:
+                os.environ.pop("AVATAR_DATA_DIR")
+            else:
+                os.environ["AVATAR_DATA_DIR"] = before
+            get_settings.cache_clear()
+    return digests
+
+
+def changed(start: dict[str, list[str]], end: dict[str, list[str]]) -> list[str]:
+    """The faces of both digest files whose frames differ (in `start`'s order)."""
+    return [name for name in start if name in end and start[name] != end[name]]
+
+
 # table
 
 
@@ -484,6 +535,13 @@ def main() -> None:
     run.add_argument("--names", help="comma-separated: only these faces of LIST")
     show = commands.add_parser("table", help="the table of OUT's eval.json files; of two OUTs, start -> end")
     show.add_argument("outs", type=Path, nargs="+")
+    draw = commands.add_parser("frames", help="digests of each face's warp frames at FRAME_CONTROLS into OUT.json")
+    draw.add_argument("list", type=Path)
+    draw.add_argument("out", type=Path)
+    draw.add_argument("--names", help="comma-separated: only these faces of LIST")
+    differ = commands.add_parser("changed", help="the faces two `frames` files draw differently, for --names")
+    differ.add_argument("start", type=Path)
+    differ.add_argument("end", type=Path)
     args = parser.parse_args()
     if args.command == "fetch" and args.sets:
         fetch_sets(args.directory, args.sets)
@@ -492,6 +550,13 @@ def main() -> None:
     elif args.command == "measure":
         photos = read_list(args.list, args.names.split(",") if args.names else None)
         measure(photos, args.out.resolve(), args.jobs)
+    elif args.command == "frames":
+        photos = read_list(args.list, args.names.split(",") if args.names else None)
+        args.out.write_text(json.dumps(frame_digests(photos), indent=1))
+    elif args.command == "changed":
+        names = changed(*(json.loads(path.read_text()) for path in (args.start, args.end)))
+        print(",".join(names))
+        print(f"{len(names)} faces drawn differently", file=sys.stderr)
     else:
         print(table([read_reports(out) for out in args.outs]))
 

@@ -85,3 +85,22 @@ def test_the_heldout_sets_name_the_gallerys_faces_and_list_a_group_photos_face_b
     assert heldout.read_list(tmp_path / "s4.txt", None) == {
         "sample1-2": (tmp_path / "sample1.png", 2), "lenna": (tmp_path / "lenna.png", None)
     }
+
+
+def test_the_heldout_frames_say_which_faces_a_change_draws_differently(astronaut_png: Path, tmp_path: Path, data_dir):
+    """`frames` digests each face's warp frames at fixed controls in a data dir of its own (a face cache shared by
+    two commits would hand the later one the earlier one's analysis); `changed` names the faces whose frames differ."""
+    from PIL import Image
+
+    heldout = load("heldout_faces")
+    mirrored = tmp_path / "mirrored.png"
+    Image.open(astronaut_png).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrored)
+    photos = {"astronaut": (astronaut_png, None), "mirrored": (mirrored, None)}
+    first = heldout.frame_digests(photos)
+    assert [len(first[name]) for name in photos] == [len(heldout.FRAME_CONTROLS)] * 2
+    assert len(set(first["astronaut"])) == len(heldout.FRAME_CONTROLS)  # every control draws another frame
+    assert heldout.frame_digests({"astronaut": photos["astronaut"]}) == {"astronaut": first["astronaut"]}
+    assert not list((data_dir / "cache").glob("faces/*.npz"))  # the run's own data dir, not the configured one
+    later = dict(first, mirrored=first["astronaut"])
+    assert heldout.changed(first, later) == ["mirrored"]
+    assert heldout.changed(first, first) == []
