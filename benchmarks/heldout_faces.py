@@ -359,15 +359,20 @@ def avatar(command: str, args: list[str], face_dir: Path) -> str:
     return done.stdout
 
 
+def link_weights(data: Path, weights: Path) -> None:
+    """DATA/weights, a data dir's weights, links to the configured `weights` dir (weights_dir)."""
+    link = data / "weights"
+    link.unlink(missing_ok=True)
+    link.symlink_to(weights, target_is_directory=True)
+
+
 def measure_face(name: str, face: tuple[Path, int | None], clip: Path, out: Path, weights: Path) -> str | None:
     """Render and evaluate one face (its photo, which face of it) into OUT/NAME; None, or what failed."""
     photo, index = face
     which = [] if index is None else ["--face-index", str(index)]
     face_dir = out / name
     (face_dir / "data").mkdir(parents=True, exist_ok=True)
-    link = face_dir / "data" / "weights"
-    link.unlink(missing_ok=True)
-    link.symlink_to(weights, target_is_directory=True)
+    link_weights(face_dir / "data", weights)
     (face_dir / "eval.json").unlink(missing_ok=True)  # a failed run leaves no earlier figures
     video = face_dir / "out.mp4"
     try:
@@ -411,7 +416,7 @@ def frame_digests(photos: dict[str, tuple[Path, int | None]]) -> dict[str, list[
 
     weights = weights_dir()
     with tempfile.TemporaryDirectory() as data:
-        (Path(data) / "weights").symlink_to(weights, target_is_directory=True)
+        link_weights(Path(data), weights)
         before = os.environ.get("AVATAR_DATA_DIR")
         os.environ["AVATAR_DATA_DIR"] = data
         get_settings.cache_clear()
@@ -547,12 +552,12 @@ def main() -> None:
         fetch_sets(args.directory, args.sets)
     elif args.command == "fetch":
         fetch(args.directory, args.all, args.photos)
-    elif args.command == "measure":
+    elif args.command in ("measure", "frames"):
         photos = read_list(args.list, args.names.split(",") if args.names else None)
-        measure(photos, args.out.resolve(), args.jobs)
-    elif args.command == "frames":
-        photos = read_list(args.list, args.names.split(",") if args.names else None)
-        args.out.write_text(json.dumps(frame_digests(photos), indent=1))
+        if args.command == "measure":
+            measure(photos, args.out.resolve(), args.jobs)
+        else:
+            args.out.write_text(json.dumps(frame_digests(photos), indent=1))
     elif args.command == "changed":
         names = changed(*(json.loads(path.read_text()) for path in (args.start, args.end)))
         print(",".join(names))

@@ -271,7 +271,8 @@ def build_mouth(
     # lower teeth sit in the shadow of the upper ones: darker, lit at their top edge
     lower_shade = side_shade * (0.72 + 0.2 * np.clip(lower_depth, 0, 1))
     # the deeper in the shade, the more of the light comes off the cavity's red walls
-    bounce = lip_hue(lip) ** (BOUNCE * (2 - lower_shade))[..., None]
+    hue = lip_hue(lip)
+    bounce = hue ** (BOUNCE * (2 - lower_shade))[..., None]
     bounce /= (bounce @ LUMA)[..., None]
     lower_teeth = _teeth(teeth_rgb * bounce, along, LOWER_EDGES, lower_depth, lower_shade, gap_rgb=lip * CAVITY_RGB)
     lower_rgb += lower_alpha[..., None] * (lower_teeth - lower_rgb)
@@ -301,7 +302,7 @@ def build_mouth(
         own_teeth=teeth_visible,
         opened=opened,
         softness=softness,
-        bounce=np.log(lip_hue(lip)),
+        bounce=np.log(hue),
     )
 
 
