@@ -15,7 +15,8 @@ around the teeth, the teeth are looked for inside that lip (`_teeth_in_a_lip`). 
 a lower inner point left on teeth moves down to the lower lip's edge over dim lower teeth, no lighter or less red
 than the lips enough to be found (`_lower_lip_over_dim_teeth`). Where dlib fit an open mouth's upper lip over its
 upper teeth (its outer line on their top, its inner one across them), the upper lip moves up off them and the lower
-inner lip down off any lower teeth (`upper_lip_off_teeth`).
+inner lip down off any lower teeth (`upper_lip_off_teeth`). Where dlib crossed the inner lips (a lower point above
+its upper one: a closed mouth), each such pair meets between the outer lips (`lips_uncrossed`), before all of this.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from models.face.frame import (
     INNER_CORNERS,
+    INNER_GAPS,
     INNER_LIP,
     MOUTH_SLIT,
     OUTER_LIP,
@@ -108,6 +110,35 @@ LOWER_LIP = 0.4
 # dim teeth under that), the lip's lightness read on the last LOWER_LIP of that way. Not where the way to its outer
 # one crosses a dark line under the teeth (LOWER_PAIRS): lower_lip_under_teeth moves it there, as before.
 DIM_TEETH = 10.0
+# dlib can cross the inner lips: on small soft faces it fit a lower inner-lip landmark above its upper one, up to a
+# quarter of the mouth's width (a washed-out closed mouth: the inner upper lip below the outer lower one, the inner
+# lower above the outer upper). The distance between the pair read as an opening (mouth_opening counts its length,
+# not its side), so the rig took the closed mouth for an open one, and closing it ran the lips further through each
+# other: a dark ring round a pale lens when opened, lips that never met when pressed. Such a pair is a closed mouth:
+# both move to where their lips meet, their midpoint, kept within LIPS_MEET of the way from the outer upper lip to the
+# outer lower one (the closed mouths of the sample and held-out faces meet 0.25-0.5 of that way, their cupid's bow's
+# middle the highest)
+LIPS_MEET = (0.25, 0.6)
+OUTER_OF_PAIRS = ((50, 58), (51, 57), (52, 56))  # the outer lips over and under each of INNER_GAPS
+
+
+def lips_uncrossed(points: np.ndarray) -> np.ndarray:
+    """`points` with each inner-lip pair (INNER_GAPS) whose lower landmark lies above its upper one (along the face's
+    down) moved, both, to where the lips meet: their midpoint, kept within LIPS_MEET of the way between the outer
+    lips over and under them. Uncrossed pairs stay where they are."""
+    down = FaceFrame.of(points).down
+    moved = points.copy()
+    for (upper, lower), (over, under) in zip(INNER_GAPS, OUTER_OF_PAIRS, strict=True):
+        if float((points[lower] - points[upper]) @ down) >= 0:
+            continue
+        meet = (points[upper] + points[lower]) / 2
+        top, bottom = float(points[over] @ down), float(points[under] @ down)
+        low, high = (top + share * (bottom - top) for share in LIPS_MEET)
+        if high > low:
+            at = float(meet @ down)
+            meet = meet + (min(max(at, low), high) - at) * down
+        moved[upper] = moved[lower] = meet
+    return moved
 
 
 def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:

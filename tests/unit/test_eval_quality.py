@@ -70,6 +70,22 @@ def test_the_tracker_keeps_a_still_closed_mouth_closed(photo, data_dir) -> None:
     assert aperture(points) < 0.5 * CLOSED
 
 
+def test_inner_lips_that_dlib_crossed_read_closed(astronaut_face: FaceAnalysis) -> None:
+    """dlib's fit of a held-out small face's shut lips crossed them (each lower inner point above its upper one):
+    counted by their length, those frames read 0.12-0.14 of the mouth open. The astronaut's parted smile with its
+    inner lips crossed so (upper on the outer lower lip, lower on the outer upper) read 0.33 open; now closed."""
+    from models.eval.lipsync import aperture
+    from models.face.frame import INNER_GAPS
+    from models.face.lips import OUTER_OF_PAIRS
+
+    points = astronaut_face.landmarks
+    crossed = points.copy()
+    for (upper, lower), (over, under) in zip(INNER_GAPS, OUTER_OF_PAIRS, strict=True):
+        crossed[upper], crossed[lower] = points[under], points[over]
+    assert aperture(points) > 0.1  # her own smile's opening, uncrossed: read as it is
+    assert aperture(crossed) == 0.0
+
+
 def test_a_leaning_photo_unmoved_scores_as_itself(data_dir) -> None:
     """The small astronaut turned 25 degrees: its frames are read turned upright (lm.landmarks_upright), and so is
     the photo they are compared with. Placed by its analysis's landmarks (fitted on the photo enlarged, as it
