@@ -39,6 +39,7 @@ from models.face.frame import (
 from models.face.lips import (
     implausible,
     inner_lips_on_opening,
+    lips_uncrossed,
     lower_lip_under_teeth,
     upper_lip_off_teeth,
 )
@@ -131,7 +132,7 @@ TEETH_APART = 0.1
 TEETH_UNDER_LIPS = 0.8
 TEETH_OVER_LIPS = 1.05
 GREY_LIPS = 25.0
-CACHE_VERSION = 26  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 27  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents
@@ -323,6 +324,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     corners = _transform(np.array(lm.corners(rect), np.float32).reshape(2, 2), matrix).reshape(-1)
     if not mouth_turned:
         points = eyes_off_the_brows(framed, eyes_fitted_upright(framed, points), corners)
+    points = lips_uncrossed(points)
     fitted = points
     inside = False
     if mouth_turned:

@@ -30,6 +30,7 @@ from models.face.frame import (
     FaceFrame,
     mouth_opening,
 )
+from models.face.lips import OUTER_OF_PAIRS, lips_uncrossed
 from models.face.video import VideoFace
 from models.render.base import FrameRenderer
 from models.render.warp import Puppet
@@ -75,7 +76,7 @@ def open_mouth_outline(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
         return points
     out = points.copy()
     # each column of the inner lips: up to the top and down to the bottom of what shows inside, keeping some lip
-    for (upper, lower), (above, below) in zip(INNER_GAPS, ((50, 58), (51, 57), (52, 56)), strict=True):
+    for (upper, lower), (above, below) in zip(INNER_GAPS, OUTER_OF_PAIRS, strict=True):
         x = int(round((points[upper, 0] + points[lower, 0]) / 2))
         rows = np.flatnonzero(inside[:, x]) if 0 <= x < inside.shape[1] else np.zeros(0, int)
         if len(rows):
@@ -177,7 +178,7 @@ class MouthDriver:
     def frame(self, rgb: np.ndarray, points: np.ndarray, controls: dict[str, float]) -> np.ndarray:
         matrix, side = self.crop(points)
         crop = cv2.warpAffine(rgb, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        local = open_mouth_outline(crop, (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32))
+        local = open_mouth_outline(crop, lips_uncrossed((points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)))
         colours = np.stack([lip_colour(crop, local), skin_colour(crop, local)]).astype(np.float32)
         if self.colours is None:
             self.colours = colours

@@ -16,10 +16,10 @@ import pytest
 
 from models.face import landmarks as lm
 from models.face.analysis import FaceAnalysis, analyze_face, detect_photo_faces
-from models.face.frame import INNER_CORNERS, INNER_LIP, MOUTH_CORNERS, MOUTH_SLIT, OUTER_LIP
-from models.face.lips import implausible
+from models.face.frame import INNER_CORNERS, INNER_GAPS, INNER_LIP, MOUTH_CORNERS, MOUTH_SLIT, OUTER_LIP
+from models.face.lips import OUTER_OF_PAIRS, implausible, lips_uncrossed
 from models.render.warp import Puppet
-from scripts.sample_photos import astronaut
+from scripts.sample_photos import astronaut, grace_hopper
 from tests.unit.test_warp_mouth import TONES, toned
 
 ALONG = (0.18, 0.31, 0.48)  # his inner pairs, as shares of the way between the inner corners
@@ -43,10 +43,10 @@ def _as_on_the_laughing_face(points: np.ndarray) -> np.ndarray:
 
 
 def _fitted_and_misfitted(
-    monkeypatch: pytest.MonkeyPatch, misfit: Callable[[np.ndarray], np.ndarray]
+    monkeypatch: pytest.MonkeyPatch, misfit: Callable[[np.ndarray], np.ndarray], photo: np.ndarray | None = None
 ) -> tuple[FaceAnalysis, FaceAnalysis]:
-    """The astronaut analysed as she is fitted, and as she is with dlib's landmarks moved by `misfit`."""
-    photo = astronaut()
+    """The astronaut (or `photo`) analysed as fitted, and as with dlib's landmarks moved by `misfit`."""
+    photo = astronaut() if photo is None else photo
     fitted = analyze_face(photo, size=512)
     fit = lm.landmarks
     monkeypatch.setattr(lm, "landmarks", lambda rgb, box: misfit(fit(rgb, box)))
@@ -324,3 +324,36 @@ def test_an_upper_lip_fitted_on_the_teeth_of_a_wide_open_mouth_moves_off_them(la
     now = _tooth_bright(Puppet(misfit).frame({"lip_press": 1.0}), fitted)
     assert now < 0.1 * photo, (now, photo)
     assert misfit.teeth_visible and fitted.teeth_visible  # her own teeth, drawn when opened
+
+
+def _crossed_as_on_the_washed_out_face(points: np.ndarray) -> np.ndarray:
+    """`points` with the inner lips crossed as dlib crossed a held-out washed-out small face's: each inner upper
+    point on the outer lower lip under it, each inner lower one on the outer upper lip over it."""
+    moved = points.copy()
+    for (upper, lower), (over, under) in zip(INNER_GAPS, OUTER_OF_PAIRS, strict=True):
+        moved[upper], moved[lower] = points[under], points[over]
+    return moved
+
+
+@pytest.fixture
+def crossed(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FaceAnalysis, FaceAnalysis]:
+    """Grace Hopper's closed mouth analysed as fitted, and with her inner lips crossed."""
+    return _fitted_and_misfitted(monkeypatch, _crossed_as_on_the_washed_out_face, grace_hopper())
+
+
+def test_inner_lips_that_dlib_crossed_meet_between_the_outer_lips(crossed) -> None:
+    """Crossed inner lips are a closed mouth. Before, the crossing's length read as her photo's opening
+    (mouth_open_px 18.8), and the rig, closing it, ran the lips through each other: her mouth 26 grey levels from
+    her well-fitted one's at rest and pressed, 37 opened (mean over its box). Now each pair meets between the outer
+    lips, and she draws about as fitted (2.4 at rest and pressed, 7.7 opened: her lips meet a little lower)."""
+    fitted, misfit = crossed
+    assert np.array_equal(lips_uncrossed(fitted.landmarks), fitted.landmarks)  # her own fit: not crossed
+    points, down = misfit.landmarks, misfit.frame.down
+    assert misfit.mouth_open_px < 0.5, misfit.mouth_open_px
+    for (upper, lower), (over, under) in zip(INNER_GAPS, OUTER_OF_PAIRS, strict=True):
+        assert np.allclose(points[upper], points[lower])
+        assert points[over] @ down < points[upper] @ down < points[under] @ down
+    box = _mouth(fitted)
+    for controls, most in (({}, 5.0), ({"lip_press": 1.0}, 5.0), ({"jaw_open": 0.5}, 12.0)):
+        drawn, own = (Puppet(face).frame(controls)[box].astype(np.float32) for face in (misfit, fitted))
+        assert float(np.abs(drawn - own).mean()) < most, controls
