@@ -16,11 +16,13 @@ from models.face import landmarks as lm
 from models.face.analysis import FaceAnalysis, analyze_face
 from models.face.frame import (
     INNER_CORNERS,
+    INNER_GAPS,
     INNER_LIP,
     MOUTH,
     MOUTH_SLIT,
     OUTER_LIP,
     UPPER_LIP_OUTLINE,
+    FaceFrame,
     mouth_opening,
 )
 from models.face.lips import polygon_mask
@@ -294,12 +296,26 @@ def _line_darkness(image: np.ndarray, points: np.ndarray) -> float:
     return float(np.mean(darkest) / np.median(luma[polygon_mask(points[OUTER_LIP], image.shape)]))
 
 
-def test_closed_lips_keep_the_faint_line_where_they_meet(data_dir: Path) -> None:
+HAIR = 1.7  # px: how far apart dlib read a held-out face's closed lips
+
+
+def _a_hair_apart(points: np.ndarray) -> np.ndarray:
+    """`points` with each inner-lip pair a hair (HAIR px) apart about its midpoint, the lower one below."""
+    moved = points.copy()
+    down = FaceFrame.of(points).down
+    for upper, lower in INNER_GAPS:
+        middle = (points[upper] + points[lower]) / 2
+        moved[upper], moved[lower] = middle - HAIR / 2 * down, middle + HAIR / 2 * down
+    return moved
+
+
+def test_closed_lips_keep_the_faint_line_where_they_meet(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Grace Hopper's lips evenly lit (their contrast lowered to a tenth) with a faint line where they meet (0.7 of
-    their light), as a held-out face shows them: dlib reads them 1.7 px apart. Grown over like an opening, the line
-    was gone at rest and pressed: one pink mass that dlib read as parted (the held-out face: 0.023 of its mouth width
-    in the photo, 0.043 at rest). Before: the line at rest and pressed 0.97 of the lips' light, the photo's 0.70; now
-    0.81 (the closing lips still squeeze it a little). Opened, the lips' inner edges are grown over as before."""
+    their light), as a held-out face shows them, read a hair apart (HAIR px: dlib crosses them by 1-2 px here, a
+    closed mouth since lips_uncrossed, so its inner lips are set so). Grown over like an opening, the line was gone
+    at rest and pressed: one pink mass that dlib read as parted (the held-out face: 0.023 of its mouth width in the
+    photo, 0.043 at rest). Before: the line at rest and pressed 0.97 of the lips' light, the photo's 0.70; now 0.81
+    (the closing lips still squeeze it a little). Opened, the lips' inner edges are grown over as before."""
     face = analyze_face(grace_hopper(), size=512)
     image = face.image.astype(np.float32)
     lips = cv2.GaussianBlur(polygon_mask(face.landmarks[OUTER_LIP], image.shape, 3).astype(np.float32), (0, 0), 2)
@@ -308,11 +324,14 @@ def test_closed_lips_keep_the_faint_line_where_they_meet(data_dir: Path) -> None
     line = np.zeros(image.shape[:2], np.float32)
     cv2.polylines(line, [np.round(middle * 16).astype(np.int32)], False, 1.0, 1, cv2.LINE_AA, 4)
     image *= 1 - 0.3 * line[..., None]
+    fit = lm.landmarks
+    monkeypatch.setattr(lm, "landmarks", lambda rgb, box: _a_hair_apart(fit(rgb, box)))
     face = analyze_face(np.clip(image, 0, 255).astype(np.uint8), size=512)
     assert 0.5 < mouth_opening(face.landmarks) < 0.035 * face.frame.mouth_width  # closed, read a hair apart
     photo = _line_darkness(face.image, face.landmarks)
     assert photo < 0.8
     puppet = Puppet(face)
+    assert puppet.own_mouth is not None  # the photo's own closed lips, kept where the warp samples them
     for controls in ({}, {"lip_press": 1.0}):
         assert _line_darkness(puppet.frame(controls), face.landmarks) < photo + 0.15, controls
     opened = Puppet(replace(face, image=face.image.copy()))
