@@ -114,10 +114,10 @@ DIM_TEETH = 10.0
 # quarter of the mouth's width (a washed-out closed mouth: the inner upper lip below the outer lower one, the inner
 # lower above the outer upper). The distance between the pair read as an opening (mouth_opening counts its length,
 # not its side), so the rig took the closed mouth for an open one, and closing it ran the lips further through each
-# other: a dark ring round a pale lens when opened, lips that never met when pressed. Such a pair is a closed mouth:
+# other: a dark ring round a pale lens of teeth when opened, folded lips when pressed. Such a pair is a closed mouth:
 # both move to where their lips meet, their midpoint, kept within LIPS_MEET of the way from the outer upper lip to the
-# outer lower one (the closed mouths of the sample and held-out faces meet 0.25-0.5 of that way, their cupid's bow's
-# middle the highest)
+# outer lower one (the closed mouths of the sample and held-out faces meet 0.25-0.52 of that way, their cupid's
+# bow's middle the highest)
 LIPS_MEET = (0.25, 0.6)
 OUTER_OF_PAIRS = ((50, 58), (51, 57), (52, 56))  # the outer lips over and under each of INNER_GAPS
 
