@@ -17,7 +17,6 @@ from models.emotion.face import expression_summary
 from models.eval.quality import track_landmarks
 from models.eval.readers import Choice
 from models.face.frame import FaceFrame, mouth_opening
-from models.face.lips import lips_uncrossed
 from models.media.video import probe, read_frames
 from models.types import Phone
 
@@ -51,10 +50,8 @@ class LipSyncReport:
 
 
 def aperture(points: np.ndarray) -> float:
-    """Inner-lip gap over mouth width for 68 landmarks. A pair that dlib crossed (its lower point above its upper
-    one) reads closed, as the analysis takes it (models.face.lips.lips_uncrossed): counted by its length, dlib's
-    crossed fit of a small face's shut lips read 0.12-0.14 of the mouth open on every frame, silence included."""
-    return mouth_opening(lips_uncrossed(points)) / max(FaceFrame.of(points).mouth_width, 1e-6)
+    """Inner-lip gap over mouth width for 68 landmarks; a pair that dlib crossed reads closed (mouth_opening)."""
+    return mouth_opening(points) / max(FaceFrame.of(points).mouth_width, 1e-6)
 
 
 def face_points(frames: Iterable[np.ndarray]) -> list[np.ndarray | None]:

@@ -32,6 +32,7 @@ from models.face.frame import (
     OUTER_LIP,
     UPPER_LIP_OUTLINE,
     FaceFrame,
+    lips_crossed,
     mouth_opening,
 )
 from models.face.tone import photo_tint
@@ -112,12 +113,12 @@ LOWER_LIP = 0.4
 DIM_TEETH = 10.0
 # dlib can cross the inner lips: on small soft faces it fit a lower inner-lip landmark above its upper one, up to a
 # quarter of the mouth's width (a washed-out closed mouth: the inner upper lip below the outer lower one, the inner
-# lower above the outer upper). The distance between the pair read as an opening (mouth_opening counts its length,
-# not its side), so the rig took the closed mouth for an open one, and closing it ran the lips further through each
-# other: a dark ring round a pale lens of teeth when opened, folded lips when pressed. Such a pair is a closed mouth:
-# both move to where their lips meet, their midpoint, kept within LIPS_MEET of the way from the outer upper lip to the
-# outer lower one (the closed mouths of the sample and held-out faces meet 0.25-0.52 of that way, their cupid's
-# bow's middle the highest)
+# lower above the outer upper). mouth_opening counted the pair's length, not its side (now a crossed pair is no gap),
+# so the rig took the closed mouth for an open one, and closing it ran the lips further through each other: a dark
+# ring round a pale lens of teeth when opened, folded lips when pressed. Such a pair is a closed mouth: both move to
+# where their lips meet, their midpoint, kept within LIPS_MEET of the way from the outer upper lip to the outer lower
+# one (the closed mouths of the sample and held-out faces meet 0.25-0.52 of that way, their cupid's bow's middle the
+# highest)
 LIPS_MEET = (0.25, 0.6)
 OUTER_OF_PAIRS = ((50, 58), (51, 57), (52, 56))  # the outer lips over and under each of INNER_GAPS
 
@@ -128,8 +129,8 @@ def lips_uncrossed(points: np.ndarray) -> np.ndarray:
     lips over and under them. Uncrossed pairs stay where they are."""
     down = FaceFrame.of(points).down
     moved = points.copy()
-    for (upper, lower), (over, under) in zip(INNER_GAPS, OUTER_OF_PAIRS, strict=True):
-        if float((points[lower] - points[upper]) @ down) >= 0:
+    for (upper, lower), (over, under), crossed in zip(INNER_GAPS, OUTER_OF_PAIRS, lips_crossed(points), strict=True):
+        if not crossed:
             continue
         meet = (points[upper] + points[lower]) / 2
         top, bottom = float(points[over] @ down), float(points[under] @ down)

@@ -75,13 +75,10 @@ def test_inner_lips_that_dlib_crossed_read_closed(astronaut_face: FaceAnalysis) 
     counted by their length, those frames read 0.12-0.14 of the mouth open. The astronaut's parted smile with its
     inner lips crossed so (upper on the outer lower lip, lower on the outer upper) read 0.33 open; now closed."""
     from models.eval.lipsync import aperture
-    from models.face.frame import INNER_GAPS
-    from models.face.lips import OUTER_OF_PAIRS
+    from tests.unit.test_inner_lips import _crossed_as_on_the_washed_out_face
 
     points = astronaut_face.landmarks
-    crossed = points.copy()
-    for (upper, lower), (over, under) in zip(INNER_GAPS, OUTER_OF_PAIRS, strict=True):
-        crossed[upper], crossed[lower] = points[under], points[over]
+    crossed = _crossed_as_on_the_washed_out_face(points)
     assert aperture(points) > 0.1  # her own smile's opening, uncrossed: read as it is
     assert aperture(crossed) == 0.0
 
