@@ -746,8 +746,10 @@ class Puppet:
         else:
             face = cv2.blur(face, (3, 3))
         in_box = (seam[:, 1] - y0) * (x1 - x0) + seam[:, 0] - x0  # flat indices: one gather, not two
-        keep = face.ravel()[in_box].astype(np.float32)[None] / 255
-        pixels = seam.astype(np.float32)[None]
+        # a row of pixels per cell: OpenCV remaps maps under 32767 px a side (one row of a small face's seam at
+        # 1024 px, blurred, was longer)
+        keep = face.ravel()[in_box].astype(np.float32).reshape(len(cells), -1) / 255
+        pixels = seam.astype(np.float32).reshape(len(cells), -1, 2)
         on_grid = (pixels - (GRID_STEP - 1) / 2) / GRID_STEP
         at = cv2.remap(exact.grid, on_grid, None, cv2.INTER_LINEAR)
         neck = cv2.remap(still if eased is None else eased, on_grid, None, cv2.INTER_LINEAR)
@@ -760,7 +762,7 @@ class Puppet:
         face_rgb -= neck_rgb
         face_rgb *= over_channels(keep)
         face_rgb += neck_rgb + 0.5  # rounded: truncated, a pixel inside the face read a level under its own
-        blend = face_rgb[0].astype(np.uint8)
+        blend = face_rgb.reshape(-1, 3).astype(np.uint8)
         out.reshape(-1, 3)[seam[:, 1] * self.size + seam[:, 0]] = blend  # flat indices: one scatter, not two
 
     def _shadow_reach(self, index: int) -> float:
