@@ -27,7 +27,7 @@ from models.face.analysis import LEANING_EYES
 from models.face.frame import BROWS, JAW, LEFT_EYE_SLIT, RIGHT_EYE_SLIT
 from models.face.landmarks import leaning
 from models.face.tone import LUMA, over_channels
-from models.render.softness import photo_softness
+from models.render.softness import photo_softness, reference_softness
 
 EYES = (LEFT_EYE_SLIT, RIGHT_EYE_SLIT)
 OUTER = (0, -1)  # where each eye's outer corner is in its chains (dlib's 36 and 45)
@@ -195,12 +195,9 @@ class EyeLayers:
     # they are in the face frame
     upright: np.ndarray | None = None
     heavy_lashes: bool = False  # heavy painted lashes (HEAVY_LASHES): a lash line as dark as the photo's
-
-    @property
-    def soft(self) -> bool:
-        """Whether the photo is softer than the sharp gallery photos (SHARP_SOFTNESS): its lids cover the eye's blur
-        (LID_HALO)."""
-        return self.softness > SHARP_SOFTNESS
+    # the photo is softer than the sharp gallery photos (SHARP_SOFTNESS, at softness.REFERENCE_SIZE): its lids cover
+    # the eye's blur (LID_HALO)
+    soft: bool = False
 
     @property
     def blur_reach(self) -> float:
@@ -236,8 +233,9 @@ def _build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
     arounds = []  # per eye: the skin around it past its colour's bleed (AROUND_BAND)
     widths = _eye_widths(points)
     mean_width = float(np.mean(widths))
-    softness = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], mean_width)
-    soft_photo = softness > SHARP_SOFTNESS
+    # px, and as the photo reads framed at softness.REFERENCE_SIZE, which the gates below compare
+    softness, reference = _softness(luma, points[[i for eye in EYES for chain in eye for i in chain]], mean_width)
+    soft_photo = reference > SHARP_SOFTNESS
     heavy = _heavy_lashes(luma, points, widths)
     lashes_blur = HALO * softness if soft_photo else 0.0  # px: how far the lashes are blurred into the skin above
     painted_reach = HEAVY_WING if heavy else CORNER_REACH[1] if soft_photo else SHARP_PAINTED_REACH
@@ -309,7 +307,7 @@ def _build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
                 skin *= 1 + soft * (gain - 1)
                 if under_eye.sum() > 10:  # no part of it in shade either (_lit_gain)
                     skin *= 1 + soft * (_lit_gain(skin, UNSHADED * _luma(img[under_eye].mean(0))) - 1)
-    bleed = float(np.clip((softness - CHROMA_SOFTNESS[0]) / (CHROMA_SOFTNESS[1] - CHROMA_SOFTNESS[0]), 0, 1))
+    bleed = float(np.clip((reference - CHROMA_SOFTNESS[0]) / (CHROMA_SOFTNESS[1] - CHROMA_SOFTNESS[0]), 0, 1))
     if bleed > 0:
         skin = _colour_of_skin_around(skin, img, [covered for covered, _ in covers], arounds, mean_width, bleed)
     lashes = [_lash_colour(image[rim], luma[rim], deep_set or heavy) for rim in rims]
@@ -329,6 +327,7 @@ def _build_eyes(image: np.ndarray, points: np.ndarray) -> EyeLayers:
         _corner_lashes(luma, skin, mask, mean_width) if soft_photo or heavy else None,
         deep_set,
         heavy_lashes=heavy,
+        soft=soft_photo,
     )
 
 
@@ -508,13 +507,15 @@ def _luma(rgb: np.ndarray) -> float:
     return float(rgb @ LUMA)
 
 
-def _softness(luma: np.ndarray, eyes: np.ndarray, width: float) -> float:
+def _softness(luma: np.ndarray, eyes: np.ndarray, width: float) -> tuple[float, float]:
     """How much the drawn lid must be blurred (Gaussian sigma, px) to be as soft as the photo around the `eyes`
-    (their landmarks, `width` px apart on average; models/render/softness.py). A lid drawn crisp over a small face
-    enlarged read as pasted on."""
+    (their landmarks, `width` px apart on average; models/render/softness.py), and how soft the photo reads there
+    framed at softness.REFERENCE_SIZE (the gates between a soft photo and a sharp one). A lid drawn crisp over a
+    small face enlarged read as pasted on."""
     x0, y0 = np.maximum(np.floor(eyes.min(0) - [0.3 * width, width]), 0).astype(int)
     x1, y1 = np.ceil(eyes.max(0) + [0.3 * width, 0.5 * width]).astype(int)
-    return photo_softness(luma[y0:y1, x0:x1], DRAWN_SOFTNESS)
+    region = luma[y0:y1, x0:x1]
+    return photo_softness(region, DRAWN_SOFTNESS), reference_softness(region, DRAWN_SOFTNESS, luma.shape[0])
 
 
 def close_lid(
