@@ -2,7 +2,7 @@
 
     python benchmarks/heldout_faces.py fetch DIR [--all] [--photos]
     python benchmarks/heldout_faces.py fetch DIR --set clm [--set s4 --set s5 --set s6 --set insightface --set fr]
-    python benchmarks/heldout_faces.py measure DIR/s8.txt OUT [-j 2] [--names fm_r0c4,fm_r1c7]
+    python benchmarks/heldout_faces.py measure DIR/s8.txt OUT [-j 2] [--names fm_r0c4,fm_r1c7] [--size 1024]
     python benchmarks/heldout_faces.py table OUT [OUT_B]
     python benchmarks/heldout_faces.py frames DIR/s8.txt START.json [--names ...]; ... changed START.json END.json
 
@@ -23,7 +23,7 @@ face_recognition's test photos: obama, obama2, its 32-bit RGBA PNG 32bit, obama3
 obama_partial_face2).
 
 measure: the gallery's clip (espeak-ng reading SENTENCE, 5.9 s) spoken once, then for each face of LIST
-`avatar generate -i PHOTO -a CLIP -o OUT/NAME/out.mp4` (audio only: acoustic visemes) and
+`avatar generate -i PHOTO -a CLIP -o OUT/NAME/out.mp4 --size SIZE` (audio only: acoustic visemes; 512 unless --size) and
 `avatar eval OUT/NAME/out.mp4 --photo PHOTO --text SENTENCE --json > OUT/NAME/eval.json` (both with `--face-index`
 where the list gives one), -j faces at a time, each in its own data dir (OUT/NAME/data, whose `weights` links to the
 configured weights dir: without the face mesh there the lids are read by dlib alone and most blinks go unseen). Prints
@@ -366,8 +366,10 @@ def link_weights(data: Path, weights: Path) -> None:
     link.symlink_to(weights, target_is_directory=True)
 
 
-def measure_face(name: str, face: tuple[Path, int | None], clip: Path, out: Path, weights: Path) -> str | None:
-    """Render and evaluate one face (its photo, which face of it) into OUT/NAME; None, or what failed."""
+def measure_face(
+    name: str, face: tuple[Path, int | None], clip: Path, out: Path, weights: Path, size: int = 512
+) -> str | None:
+    """Render and evaluate one face (its photo, which face of it) at `size` px into OUT/NAME; None, or what failed."""
     photo, index = face
     which = [] if index is None else ["--face-index", str(index)]
     face_dir = out / name
@@ -376,7 +378,7 @@ def measure_face(name: str, face: tuple[Path, int | None], clip: Path, out: Path
     (face_dir / "eval.json").unlink(missing_ok=True)  # a failed run leaves no earlier figures
     video = face_dir / "out.mp4"
     try:
-        avatar("generate", ["-i", str(photo), "-a", str(clip), "-o", str(video), *which], face_dir)
+        avatar("generate", ["-i", str(photo), "-a", str(clip), "-o", str(video), "--size", str(size), *which], face_dir)
         report = avatar("eval", [str(video), "--photo", str(photo), "--text", SENTENCE, "--json", *which], face_dir)
     except RuntimeError as err:
         return f"{name}: {err}"
@@ -385,14 +387,15 @@ def measure_face(name: str, face: tuple[Path, int | None], clip: Path, out: Path
     return None
 
 
-def measure(photos: dict[str, tuple[Path, int | None]], out: Path, jobs: int) -> None:
+def measure(photos: dict[str, tuple[Path, int | None]], out: Path, jobs: int, size: int = 512) -> None:
     from models.audio.tts import synthesize
 
     out.mkdir(parents=True, exist_ok=True)
     weights = weights_dir()
     clip = synthesize(SENTENCE, out / "clip.wav")
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        failures = [f for f in pool.map(lambda item: measure_face(*item, clip, out, weights), photos.items()) if f]
+        made = pool.map(lambda item: measure_face(*item, clip, out, weights, size), photos.items())
+        failures = [failure for failure in made if failure]
     for failure in failures:
         print(failure, file=sys.stderr)
     print(table([read_reports(out, list(photos))]))
@@ -538,6 +541,7 @@ def main() -> None:
     run.add_argument("out", type=Path)
     run.add_argument("-j", "--jobs", type=int, default=2, help="faces at a time")
     run.add_argument("--names", help="comma-separated: only these faces of LIST")
+    run.add_argument("--size", type=int, default=512, help="render size (px)")
     show = commands.add_parser("table", help="the table of OUT's eval.json files; of two OUTs, start -> end")
     show.add_argument("outs", type=Path, nargs="+")
     draw = commands.add_parser("frames", help="digests of each face's warp frames at FRAME_CONTROLS into OUT.json")
@@ -555,7 +559,7 @@ def main() -> None:
     elif args.command in ("measure", "frames"):
         photos = read_list(args.list, args.names.split(",") if args.names else None)
         if args.command == "measure":
-            measure(photos, args.out.resolve(), args.jobs)
+            measure(photos, args.out.resolve(), args.jobs, args.size)
         else:
             args.out.write_text(json.dumps(frame_digests(photos), indent=1))
     elif args.command == "changed":
