@@ -115,6 +115,7 @@ CHROMA_BLEND = 0.1  # eye widths: the lid's colour blends into the grown skin's 
 # has little colour bleed (lenna, 1.10 soft, took her brow's paler skin's colour: a grey-green lid on her pink face)
 CHROMA_SOFTNESS = (1.1, 2.0)  # (SHARP_SOFTNESS, ...)
 SHARP_SOFTNESS = 1.1  # px: as soft as the sharp gallery photos (astronaut 1.04, at the edge 1.08, cameraman 1.04)
+# (both softnesses as the photo reads framed at models/render/softness.REFERENCE_SIZE, 512 px: _softness)
 DRAWN_SOFTNESS = 1.0  # px: how soft the drawn lid's edges are already (anti-aliasing, the lashes' profile)
 # brow heights over the lid line (eye widths) from which to which an eye goes from showing its lid to hooded: its lid
 # hidden under the fold, whose edge over the lashes (LASH_BAND) a closed lid leaves as the photo shows it. The
