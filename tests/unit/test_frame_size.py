@@ -41,3 +41,23 @@ def test_closed_lids_at_1024_px_are_those_drawn_at_512(
     for eye_points in EYES:
         eye = polygon_mask(astronaut_face.landmarks[eye_points], at_512.shape, 2)
         assert np.abs(at_512[eye] - shrunk[eye]).mean() < 5
+
+
+def test_the_seam_of_a_frame_enlarged_to_1024_px_reads_as_at_512(astronaut_face: FaceAnalysis) -> None:
+    """`avatar eval`'s seam (models/eval/quality.SEAM_BAND) is measured across a band as much wider as the frame
+    is larger than 512 px: kept in px, her frame opened wide read 1.145 times the photo's seam at 512 and 1.009 as
+    the same frame and photo enlarged to 1024."""
+    from models.eval.lipsync import face_points
+    from models.eval.quality import seam_energy
+
+    frame = Puppet(astronaut_face).frame({"jaw_open": 1.0})
+    points = face_points([frame])[0]
+    photo = astronaut_face.image
+
+    def enlarged(image: np.ndarray) -> np.ndarray:
+        return cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+
+    at_512 = seam_energy(frame, points) / seam_energy(photo, astronaut_face.landmarks)
+    at_1024 = seam_energy(enlarged(frame), 2 * points) / seam_energy(enlarged(photo), 2 * astronaut_face.landmarks)
+    assert at_512 > 1.05  # the opened chin's edge: more than the photo's own
+    assert abs(at_1024 - at_512) < 0.05
