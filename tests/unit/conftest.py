@@ -3,11 +3,15 @@ weights folder for the weights and neural backend tests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from models.face.analysis import FaceAnalysis
 
 
 @pytest.fixture(scope="session")
@@ -18,16 +22,25 @@ def astronaut() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def astronaut_face(astronaut: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+def analysed_aside(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., FaceAnalysis]:
+    """Analyse a photo framed at `size` px (default 512) with its face cache in a data dir of its own."""
     from core.settings import get_settings
     from models.face.analysis import analyze_face
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AVATAR_DATA_DIR", str(tmp_path_factory.mktemp("face-data")))
+    def analysed(photo: np.ndarray, size: int = 512) -> FaceAnalysis:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AVATAR_DATA_DIR", str(tmp_path_factory.mktemp("face-data")))
+            get_settings.cache_clear()
+            face = analyze_face(photo, size=size)
         get_settings.cache_clear()
-        face = analyze_face(astronaut)
-    get_settings.cache_clear()
-    yield face
+        return face
+
+    return analysed
+
+
+@pytest.fixture(scope="session")
+def astronaut_face(astronaut: np.ndarray, analysed_aside: Callable[..., FaceAnalysis]) -> FaceAnalysis:
+    return analysed_aside(astronaut)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ face's lids, grey, blurred ovals."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -18,16 +18,8 @@ from models.render.warp import Puppet
 
 
 @pytest.fixture(scope="module")
-def astronaut_at_1024(astronaut: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaceAnalysis]:
-    from core.settings import get_settings
-    from models.face.analysis import analyze_face
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AVATAR_DATA_DIR", str(tmp_path_factory.mktemp("face-data")))
-        get_settings.cache_clear()
-        face = analyze_face(astronaut, size=1024)
-    get_settings.cache_clear()
-    yield face
+def astronaut_at_1024(astronaut: np.ndarray, analysed_aside: Callable[..., FaceAnalysis]) -> FaceAnalysis:
+    return analysed_aside(astronaut, 1024)
 
 
 def test_closed_lids_at_1024_px_are_those_drawn_at_512(

@@ -6,6 +6,8 @@ her opened mouth is as soft as the photo, with no dark outline around her teeth 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import pytest
@@ -26,32 +28,24 @@ DETAIL_BLUR = 1.5  # px: fine detail is what a blur this wide takes off
 
 
 def _puppet(
-    image: np.ndarray, size: tuple[int, int], data: pytest.TempPathFactory, framed: int = 512
+    image: np.ndarray, size: tuple[int, int], analysed: Callable[..., FaceAnalysis], framed: int = 512
 ) -> tuple[FaceAnalysis, Puppet]:
-    from core.settings import get_settings
-    from models.face.analysis import analyze_face
-
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AVATAR_DATA_DIR", str(data.mktemp("face-data")))
-        get_settings.cache_clear()
-        face = analyze_face(small, size=framed)
-    get_settings.cache_clear()
+    face = analysed(cv2.resize(image, size, interpolation=cv2.INTER_AREA), framed)
     return face, Puppet(face)
 
 
 @pytest.fixture(scope="module")
-def thumbnail(tmp_path_factory: pytest.TempPathFactory) -> tuple[FaceAnalysis, Puppet]:
+def thumbnail(analysed_aside: Callable[..., FaceAnalysis]) -> tuple[FaceAnalysis, Puppet]:
     from scripts.sample_photos import astronaut
 
-    return _puppet(astronaut(), (THUMBNAIL, THUMBNAIL), tmp_path_factory)
+    return _puppet(astronaut(), (THUMBNAIL, THUMBNAIL), analysed_aside)
 
 
 @pytest.fixture(scope="module")
-def tight(tmp_path_factory: pytest.TempPathFactory) -> tuple[FaceAnalysis, Puppet]:
+def tight(analysed_aside: Callable[..., FaceAnalysis]) -> tuple[FaceAnalysis, Puppet]:
     from scripts.sample_photos import astronaut
 
-    return _puppet(astronaut()[TIGHT_CROP], TIGHT_SIZE, tmp_path_factory)
+    return _puppet(astronaut()[TIGHT_CROP], TIGHT_SIZE, analysed_aside)
 
 
 def _read(frame: np.ndarray) -> np.ndarray:
@@ -91,13 +85,13 @@ def test_a_tight_thumbnails_dropped_chin_keeps_its_soft_edge(tight: tuple[FaceAn
     assert seam_energy(wide, _read(wide)) < 1.3 * photo
 
 
-def test_a_tight_thumbnail_framed_at_1024_px_opens_its_mouth(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_a_tight_thumbnail_framed_at_1024_px_opens_its_mouth(analysed_aside: Callable[..., FaceAnalysis]) -> None:
     """Framed at 1024 px, its chin's blurred seam is redrawn over more pixels than OpenCV remaps in one row (32767):
     the frame failed from jaw_open 0.3 (`avatar generate --size 1024` on a held-out tile, too). Each opening now
     drops the chin, farther the wider."""
     from scripts.sample_photos import astronaut
 
-    face, puppet = _puppet(astronaut()[TIGHT_CROP], TIGHT_SIZE, tmp_path_factory, framed=1024)
+    face, puppet = _puppet(astronaut()[TIGHT_CROP], TIGHT_SIZE, analysed_aside, framed=1024)
     assert puppet.seam_softness  # a small face at 1024 px as at 512: its chin's edge is blurred
     rest = puppet.frame({})
     changed = [np.abs(puppet.frame({"jaw_open": jaw}).astype(np.int16) - rest).sum() for jaw in (0.3, 0.6, 1.2)]

@@ -17,11 +17,9 @@ from models.render.warp import Puppet
 
 
 @pytest.fixture(scope="module")
-def shrunk(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., FaceAnalysis]:
+def shrunk(analysed_aside: Callable[..., FaceAnalysis]) -> Callable[..., FaceAnalysis]:
     """The astronaut's photo shrunk to `side` px (saved as a JPEG of `quality`, if given) and analysed (enlarged to
     512 px)."""
-    from core.settings import get_settings
-    from models.face.analysis import analyze_face
     from scripts.sample_photos import astronaut
 
     def analysed(side: int, quality: int = 0) -> FaceAnalysis:
@@ -29,12 +27,7 @@ def shrunk(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., FaceAnalys
         if quality:  # saved as a JPEG (its colour kept at half resolution, 4:2:0), as a screenshot grid's faces are
             _, saved = cv2.imencode(".jpg", np.ascontiguousarray(small[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
             small = np.ascontiguousarray(cv2.imdecode(saved, cv2.IMREAD_COLOR)[..., ::-1])
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("AVATAR_DATA_DIR", str(tmp_path_factory.mktemp("face-data")))
-            get_settings.cache_clear()
-            face = analyze_face(small, size=512)
-        get_settings.cache_clear()
-        return face
+        return analysed_aside(small)
 
     return analysed
 
