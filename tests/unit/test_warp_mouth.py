@@ -26,7 +26,15 @@ from models.face.frame import (
     mouth_opening,
 )
 from models.face.lips import polygon_mask
-from models.render.mouth import LUMA, MouthLayers, _curve, _pale_upper_edge, inside_lip_rgb, lips_over_opening
+from models.render.mouth import (
+    LUMA,
+    TEETH_RGB,
+    MouthLayers,
+    _curve,
+    _pale_upper_edge,
+    inside_lip_rgb,
+    lips_over_opening,
+)
 from models.render.warp import Puppet
 from scripts.sample_photos import astronaut, astronaut_small, grace_hopper
 
@@ -77,8 +85,34 @@ def test_teeth_take_the_colour_of_the_light_on_the_face(data_dir: Path) -> None:
     teeth = Puppet(face).mouth.upper
     lit = teeth[..., 3] > 0.9
     rgb = teeth[..., :3][lit].mean(0)
-    # the teeth lean towards the skin's hue: as much more red than blue as the skin, in proportion
-    assert rgb[0] / rgb[2] > 0.5 * (1 + face.skin_rgb[0] / face.skin_rgb[2])
+    # the teeth lean towards the skin's hue: redder against blue than the drawn ivory (TEETH_RGB, 1.10) by over a tenth
+    assert rgb[0] / rgb[2] > 1.1 * TEETH_RGB[0] / TEETH_RGB[2]
+
+
+# The warmest teeth that any of the 21 sample and held-out photos showing their own shows, red over blue (216/149)
+WARMEST_PHOTOGRAPHED_TEETH = 1.45
+
+
+def test_a_darker_warmer_skin_draws_ivory_teeth_not_orange(data_dir: Path) -> None:
+    """A darker skin's pigment is no warmer light: Grace Hopper's photo darkened to the skin of a held-out face
+    (112/59/26, whose drawn teeth were orange) draws teeth as warm as her photo as it is draws them (red over blue,
+    upper and lower), the upper no warmer than photographed teeth are. With the skin's colour taken for the light's
+    in full, and the dark lips' full red bounced, her upper teeth were 2.37 times as red as blue (as she is: 1.64),
+    the lower 4.35 (2.24)."""
+
+    def teeth(photo: np.ndarray) -> tuple[FaceAnalysis, np.ndarray]:
+        """The face, and the red over blue of its upper and its lower teeth."""
+        face = analyze_face(photo)
+        mouth, along, above_lower = _lower_layer(face)
+        upper = mouth.upper[(np.abs(along) < 0.3) & (mouth.upper[..., 3] > 0.9)][:, :3].mean(0)
+        lower = mouth.lower[(np.abs(along) < 0.3) & (above_lower > 0.01) & (above_lower < 0.04)].mean(0)
+        return face, np.array([upper[0] / upper[2], lower[0] / lower[2]])
+
+    face, darker = teeth(np.clip(grace_hopper() * np.array([0.5, 0.42, 0.24]) + 0.5, 0, 255).astype(np.uint8))
+    assert face.skin_rgb[0] / face.skin_rgb[2] > 4  # as saturated as that face's skin
+    _, as_she_is = teeth(grace_hopper())
+    assert darker[0] < WARMEST_PHOTOGRAPHED_TEETH
+    assert np.all(darker < 1.03 * as_she_is)
 
 
 def test_a_grayscale_photo_gets_a_grayscale_mouth(data_dir: Path) -> None:
