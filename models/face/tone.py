@@ -30,6 +30,17 @@ def over_channels(factor: np.ndarray) -> np.ndarray:
     return cv2.merge([factor, factor, factor])
 
 
+def colour_spread(rgb: np.ndarray) -> float:
+    """How coloured `rgb` (3,) is: the spread of its log over R, G and B (0 for grey)."""
+    return float(np.ptp(np.log(np.maximum(np.asarray(rgb, np.float32), 1.0))))
+
+
+def at_most_as_coloured(log_colour: np.ndarray, most: float) -> np.ndarray:
+    """A colour's log over R, G and B (`log_colour`, (3,)) scaled towards grey until it spreads at most `most`."""
+    spread = float(np.ptp(log_colour))
+    return (log_colour * min(1.0, most / spread) if spread > 0 else log_colour).astype(np.float32)
+
+
 def photo_tint(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
     """The RGB a grey level is multiplied by in the black-and-white or toned RGB `image` (its face's mean colour
     over its mean luma; exactly ones in a grey photo), or None in a colour photo."""

@@ -33,7 +33,7 @@ from models.face.frame import (
     mouth_opening,
 )
 from models.face.lips import polygon_mask, teeth_in_pixels
-from models.face.tone import LUMA, photo_tint
+from models.face.tone import LUMA, at_most_as_coloured, photo_tint
 from models.render.mesh import spline_matrix
 from models.render.softness import photo_softness
 
@@ -254,7 +254,7 @@ def build_mouth(
     light = float(np.mean(skin_rgb)) / 190.0
     # Teeth take the colour of the light on the face (a warm-lit photo has warm teeth) and sit in the mouth's shade.
     skin = np.log(np.maximum(skin_rgb.astype(np.float32) / max(float(np.mean(skin_rgb)), 1.0), 1e-3))
-    tint = np.exp(TEETH_TINT * _at_most_as_coloured(skin, float(np.ptp(np.log(TYPICAL_SKIN)))))
+    tint = np.exp(TEETH_TINT * at_most_as_coloured(skin, float(np.ptp(np.log(TYPICAL_SKIN)))))
     teeth_rgb = np.clip(TEETH_RGB * tint * (0.7 + 0.2 * min(light, 1.0)), 0, 255)
     opening = _opening(image, points) if teeth_visible else None
     softness = _softness(image, points, width)
@@ -321,17 +321,11 @@ def build_mouth(
     )
 
 
-def _at_most_as_coloured(log_colour: np.ndarray, most: float) -> np.ndarray:
-    """A colour's log over R, G and B (0 for grey) scaled towards grey until it spreads at most `most`."""
-    spread = float(np.ptp(log_colour))
-    return (log_colour * min(1.0, most / spread) if spread > 0 else log_colour).astype(np.float32)
-
-
 def lip_hue(lip: np.ndarray) -> np.ndarray:
     """The colour the mouth's shade bounces onto teeth: the lips' colour `lip` (3,) over its luma, (1, 1, 1) in a grey
     photo, redder than it on a face; its log spread over R, G and B at most BOUNCE_SPREAD."""
     hue = np.log(np.maximum(lip / max(float(lip @ LUMA), 1.0), 1e-3))
-    return np.exp(_at_most_as_coloured(hue, BOUNCE_SPREAD))
+    return np.exp(at_most_as_coloured(hue, BOUNCE_SPREAD))
 
 
 def _blurred(rgba: np.ndarray, sigma: float) -> np.ndarray:
