@@ -30,7 +30,7 @@ configured weights dir: without the face mesh there the lids are read by dlib al
 the table.
 
 table: the gallery's columns from OUT/*/eval.json, a value over its bar in bold, and how many faces miss a bar; with
-two directories (start, end) each cell reads "start -> end".
+two directories (start, end) each cell reads "start -> end", and the bars crossed either way are listed.
 
 frames LIST OUT.json: each face's warp frames drawn at a few fixed controls (FRAME_CONTROLS), as digests, in this
 repository's code (run it from a worktree of each commit); `changed START.json END.json` prints the faces the two
@@ -504,10 +504,12 @@ def cell(column: Column, report: dict | None) -> tuple[str, bool]:
 
 
 def table(runs: list[dict[str, dict | None]]) -> str:
-    """A markdown table of one run, or of several (start -> end) cell by cell, and how many faces miss a bar in each."""
+    """A markdown table of one run, or of several (start -> end) cell by cell, and how many faces miss a bar in each;
+    of several, also each bar the last run crossed against the first (face, column, start -> end), either way."""
     names = sorted({name for run in runs for name in run})
     lines = ["| face | " + " | ".join(c.title for c in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     missing = [0] * len(runs)
+    crossed: dict[bool, list[str]] = {True: [], False: []}  # now over a bar / now within it
     for name in names:
         reports = [run.get(name) for run in runs]
         mesh = any(r and r.get("aperture_reader") == "mesh" for r in reports)
@@ -518,10 +520,17 @@ def table(runs: list[dict[str, dict | None]]) -> str:
             texts = [text for text, _ in shown]
             unit = column.unit if set(texts) != {"-"} else ""
             cells.append((texts[0] if len(set(texts)) == 1 else " -> ".join(texts)) + unit)
+            (first, first_over), (last, last_over) = shown[0], shown[-1]
+            if len(runs) > 1 and "-" not in (first, last) and first_over != last_over:
+                values = " -> ".join(text.strip("*") for text in (first, last))
+                crossed[last_over].append(f"{name} ({column.title} {values})")
         missing = [count + miss for count, miss in zip(missing, misses, strict=True)]
         lines.append(f"| {name}{' (mesh)' if mesh else ''} | " + " | ".join(cells) + " |")
     counts = " -> ".join(str(count) for count in missing)
     lines.append(f"\n{counts} of {len(names)} miss a bar")
+    for now_over, label in ((True, "now over a bar"), (False, "now within a bar")):
+        if crossed[now_over]:
+            lines.append(f"{label}: " + ", ".join(crossed[now_over]))
     return "\n".join(lines)
 
 

@@ -58,7 +58,9 @@ def test_the_heldout_table_bolds_what_misses_a_bar_and_counts_the_faces(tmp_path
     text = heldout.table([heldout.read_reports(tmp_path / "start"), heldout.read_reports(tmp_path / "end")])
     assert "| fm_a | 0.050 | 100 % | 0.350 | 10.2 | 1.19 -> **1.31** |" in text
     assert "| fm_b | 0.050 | 100 % | 0.350 | **0.0** -> 10.2 | 1.19 |" in text  # judged as shown: 0.350 meets 0.35
-    assert text.endswith("1 -> 1 of 2 miss a bar")
+    assert "\n1 -> 1 of 2 miss a bar\n" in text
+    assert "now over a bar: fm_a (seam p95 1.19 -> 1.31)" in text
+    assert text.endswith("now within a bar: fm_b (blinks/min 0.0 -> 10.2)")
 
 
 def test_the_heldout_sets_name_the_gallerys_faces_and_list_a_group_photos_face_by_index(tmp_path: Path):
