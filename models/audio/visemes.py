@@ -27,6 +27,10 @@ CROSSFADE_S = 0.03  # half-width of the blend around a boundary (capped at a thi
 # On the gallery sentence espeak-ng's p starts 54 ms (median of 4) after the aligner's, its m and b 19 and 4 ms.
 STOP_REACH, STOP_DIP, STOP_FALL = 0.06, 0.2, 0.7
 STOP_BEFORE = 0.15  # s before the p/b/m searched for the speech's level before the dip
+# A p/b/m after silence (quieter than STOP_DIP from STOP_BEFORE to STOP_REACH before it, and at some point after:
+# the clip's start, a pause; not a live stream's chunk that starts loud) has no dip to find: the lips shut STOP_REACH
+# before it (its burst may lead its label). They shut at the label, so a clip opening on "Peter" (its p at 50 ms)
+# drew its first frame at rest: open, on a photo that shows its teeth
 
 
 class Shape(NamedTuple):
@@ -157,12 +161,17 @@ def _crossfade(t: np.ndarray, idx: np.ndarray, starts: np.ndarray, ends: np.ndar
 
 def stop_closures(closed: np.ndarray, energy: np.ndarray, rate: int) -> np.ndarray:
     """`closed` (per sample at `rate` Hz) with each closure that starts after a dip in loudness (`energy`, 0..1)
-    moved back to where the loudness fell into the dip: a stop's silent closure before its burst."""
+    moved back to where the loudness fell into the dip: a stop's silent closure before its burst; one after silence
+    moved back STOP_REACH."""
     out = closed.copy()
     reach, before = max(1, round(STOP_REACH * rate)), max(1, round(STOP_BEFORE * rate))
     for start in np.flatnonzero(np.diff(np.concatenate([[0.0], closed])) > 0):
         lo = max(0, start - reach)
         if lo == start:
+            continue
+        quiet_before = energy[max(0, start - before) : lo].max(initial=0.0) < STOP_DIP
+        if quiet_before and energy[lo:start].min() < STOP_DIP:  # after silence (its burst may lead its label)
+            out[lo:start] = np.maximum(out[lo:start], closed[start])
             continue
         floor_at = lo + int(np.argmin(energy[lo : start + 1]))
         level = energy[max(0, start - before) : floor_at + 1].max()

@@ -85,6 +85,23 @@ def test_a_stop_is_closed_through_its_silence_before_the_burst():
     assert c.closed[55:60].max() == 0.0 and at(c.closed, 0.6) == 1.0  # the m: from its label
 
 
+def test_a_bilabial_after_silence_shuts_the_lips_before_it():
+    """A clip that opens on "Peter" (its p 50 ms in) or a p/b/m after a pause: no dip in loudness to find, the lips
+    shut STOP_REACH before it, in the silence (they shut at its label: a clip's first frame was drawn at rest, open on
+    a photo that shows its teeth). Within speech a loud m is not moved."""
+    tr = track(("SIL", 0.0, 0.05), ("P", 0.05, 0.09), ("IY", 0.09, 0.4), ("SIL", 0.4, 0.7), ("B", 0.7, 0.75),
+               ("AA", 0.75, 0.95), ("M", 0.95, 1.0), ("AA", 1.0, 1.2))  # fmt: skip
+    prosody = loud(1.2)
+    prosody.loudness[:5] = prosody.loudness[40:70] = 0.0
+    c = mouth_curves(tr, prosody, 1.2)
+    assert c.closed[:9].min() == 1.0  # from the clip's first sample
+    assert c.closed[40:64].max() == 0.0 and c.closed[64:75].min() == 1.0  # 60 ms into the pause
+    assert c.closed[90:95].max() == 0.0 and at(c.closed, 0.95) == 1.0
+    # a live stream's chunk that starts in speech: an m 20 ms in is not taken for one after silence
+    chunk = mouth_curves(track(("AA", 0.0, 0.02), ("M", 0.02, 0.08), ("AA", 0.08, 0.3)), loud(0.3), 0.3)
+    assert chunk.closed[:2].max() == 0.0 and chunk.closed[2:8].min() == 1.0
+
+
 def test_opening_follows_loudness():
     tr = track(("AA", 0.0, 1.0))
     quiet = loud(1.0)
