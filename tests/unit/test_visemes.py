@@ -95,7 +95,7 @@ def test_a_bilabial_after_silence_shuts_the_lips_before_it():
     prosody.loudness[:5] = prosody.loudness[40:70] = 0.0
     c = mouth_curves(tr, prosody, 1.2)
     assert c.closed[:9].min() == 1.0  # from the clip's first sample
-    assert c.closed[40:64].max() == 0.0 and c.closed[64:75].min() == 1.0  # 60 ms into the pause
+    assert c.closed[40:64].max() == 0.0 and c.closed[64:75].min() == 1.0  # from 60 ms before the b, in the pause
     assert c.closed[90:95].max() == 0.0 and at(c.closed, 0.95) == 1.0
     # a live stream's chunk that starts in speech: an m 20 ms in is not taken for one after silence
     chunk = mouth_curves(track(("AA", 0.0, 0.02), ("M", 0.02, 0.08), ("AA", 0.08, 0.3)), loud(0.3), 0.3)
