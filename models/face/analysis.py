@@ -100,6 +100,13 @@ DARK_GLASSES_NOTE = "the eyes are behind dark glasses: no blinks are drawn"
 # faces, from the refit's other box)
 LEANING_EYES = 20.0
 EYES_OFF = 0.1
+# ... and its mouth too, taken where it lies off the leaning fit's by more than this many mouth widths (mean over its
+# 20 points). The held-out smiling woman leaning 41 degrees: her leaning fit's upper lip lay on her teeth and its
+# corner on her cheek, 0.071 off the upright fit's (on her lips); pressed, her lips met in a crease across the lower
+# lip, opened, the drawn inside reached past the corner onto her cheek in a black spike. A held-out smile leaning 33
+# degrees and turned 30: 0.098 (its teeth stayed between pressed lips). The other four faces leaning past
+# LEANING_EYES 0.017-0.030
+MOUTH_OFF = 0.05
 # dlib can fit a face's eyes on its brows: a held-out smiling man under a bucket hat's brim (soft grey film, his eyes
 # narrow slits in its shadow) had both eyes fitted about 0.35 eye widths above the slits, on his dark brows; the lid
 # drawn there closed over his brows and left his eyes open (no blink read). Such a fit is not where the predictor
@@ -323,7 +330,7 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     mouth_turned = not frontal or abs(float(head_pose(points, size)[1])) > TURNED_YAW
     corners = _transform(np.array(lm.corners(rect), np.float32).reshape(2, 2), matrix).reshape(-1)
     if not mouth_turned:
-        points = eyes_off_the_brows(framed, eyes_fitted_upright(framed, points), corners)
+        points = eyes_off_the_brows(framed, fitted_upright_where_off(framed, points), corners)
     points = lips_uncrossed(points)
     fitted = points
     inside = False
@@ -378,17 +385,18 @@ def _analyze(image: np.ndarray, size: int, face_index: int | None, digest: str) 
     )
 
 
-def eyes_fitted_upright(framed: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """`points` with each eye that of a fit on the face turned upright where the face leans past LEANING_EYES and
-    that eye lies more than EYES_OFF eye widths off the leaning fit's; as they are otherwise."""
+def fitted_upright_where_off(framed: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`points` with each eye, and the mouth, that of a fit on the face turned upright where the face leans past
+    LEANING_EYES and that part lies more than EYES_OFF eye widths (MOUTH_OFF mouth widths) off the leaning fit's;
+    as they are otherwise."""
     if abs(lm.leaning(points)) <= LEANING_EYES:
         return points
     upright = lm.fitted_upright(framed, points)
     fitted = points.copy()
-    for eye in EYES:
-        width = max(float(np.linalg.norm(points[eye[3]] - points[eye[0]])), 1e-6)
-        if float(np.linalg.norm(upright[eye] - points[eye], axis=1).mean()) / width > EYES_OFF:
-            fitted[eye] = upright[eye]
+    parts = [(eye, float(np.linalg.norm(points[eye[3]] - points[eye[0]])), EYES_OFF) for eye in EYES]
+    for part, width, most in [*parts, (MOUTH, FaceFrame.of(points).mouth_width, MOUTH_OFF)]:
+        if float(np.linalg.norm(upright[part] - points[part], axis=1).mean()) / max(width, 1e-6) > most:
+            fitted[part] = upright[part]
     return fitted
 
 
