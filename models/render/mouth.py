@@ -67,6 +67,15 @@ OPENING_MARGIN = 0.015  # mouth widths: dlib's inner-lip line lies this far insi
 # crisp dark ring around the teeth of five soft 105 x 79 px faces (with models/render/warp.EMPTY, their identity
 # between words, the lips as far apart as the photo's, read 0.12 to 0.18; now 0.09 to 0.13)
 OPENING_BLUR = 2.0
+# The photo's own teeth run on up under the upper lip this many mouth widths (at most as far as the opening is high
+# there), taken from this far under the opening's top edge (below the lip's blur into them), darker by up to this
+# share: a rising upper lip uncovers more of them, not the dark inside drawn behind them
+TEETH_UNDER_LIP = 0.08
+UNDER_LIP_SKIP = 0.015
+UNDER_LIP_SHADE = 0.25
+UNDER_LIP_SIDEWAYS = 0.02  # mouth widths: the teeth repeated upwards are blurred sideways this much
+UNDER_LIP_SIDES = (0.5, 0.9)  # ... as far up between the corners, tapering to none over these half-widths
+UNDER_LIP_EDGE = 0.01  # mouth widths: their top edge fades out over this much either side
 # ... and what is grown over there meets the photo around it blurred by GROWN_EDGE[1] softnesses, over GROWN_EDGE[0]
 # softnesses either side of its edge: the fill, averaged from as far around as the opening was grown, met the photo's
 # own shade on the lips beside the teeth in a step, a crisp outline around the mouth in every frame (the mouth's
@@ -293,8 +302,11 @@ def build_mouth(
     lower_rgb += lower_alpha[..., None] * (lower_teeth - lower_rgb)
     opened = None
     if opening is not None:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
-        upper_alpha = _own_teeth(opening, OPENING_BLUR * softness if blurred else 0.0)[box]
-        upper_rgb = image[box].astype(np.float32)
+        upper_alpha = _own_teeth(opening, OPENING_BLUR * softness if blurred else 0.0)
+        upper_rgb = image.astype(np.float32)
+        if cut_teeth:
+            upper_rgb, upper_alpha = _teeth_under_lip(upper_rgb, upper_alpha, opening, centre_x, width, softness)
+        upper_rgb, upper_alpha = upper_rgb[box], upper_alpha[box]
         edge = _incisal_edge(image, opening, points, xs, y_upper, y_lower, width) if cut_teeth else None
         if edge is not None:
             opened = _teeth_over_shadow(upper_rgb, upper_alpha, ys - edge, along, width)
@@ -469,6 +481,43 @@ def _own_teeth(opening: np.ndarray, reach: float) -> np.ndarray:
     side = 2 * round(reach) + 1
     grown = cv2.dilate(opening, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
     return cv2.GaussianBlur(grown.astype(np.float32), (0, 0), 1.0)
+
+
+def _teeth_under_lip(
+    rgb: np.ndarray, alpha: np.ndarray, opening: np.ndarray, centre_x: float, width: float, softness: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The photo's own teeth (`rgb` where `alpha`, over its `opening`) run on up under the upper lip, where it
+    hides them: each column's teeth from UNDER_LIP_SKIP mouth widths (and the photo's `softness`) below the
+    opening's top repeated upwards, as far as TEETH_UNDER_LIP mouth widths or the column's opening is high, in the
+    lip's shade."""
+    rows = np.arange(opening.shape[0])[:, None]
+    inside = opening > 0
+    shown = inside.any(0)
+    top = np.where(shown, inside.argmax(0), 0)
+    bottom = np.where(shown, opening.shape[0] - 1 - inside[::-1].argmax(0), 0)
+    skip = round(UNDER_LIP_SKIP * width + softness)
+    high = (bottom - top).astype(np.float32)
+    high = cv2.GaussianBlur(high[None], (0, 0), sigmaX=UNDER_LIP_SIDEWAYS * width, sigmaY=0.1)[0]  # no px steps
+    # tapering towards the corners (where the teeth recede into the dark), at most as far as the opening is high
+    along = np.abs(np.arange(opening.shape[1]) - centre_x) / (width / 2)
+    taper = TEETH_UNDER_LIP * width * _smoothstep(UNDER_LIP_SIDES[1] - along, 0, np.ptp(UNDER_LIP_SIDES))
+    reach = np.minimum(taper, high - 2 * skip)  # none where the opening is too thin to hold teeth under the blur
+    source = np.minimum(top + skip, bottom)
+    above = (top - rows).astype(np.float32)  # px above the opening's top
+    # and the lip's blur into them below it, which a lip risen off it left as a dark line across the teeth
+    soft = max(1.0, UNDER_LIP_EDGE * width)
+    under = shown & (rows < source) & (above < reach + soft)
+    rgb, alpha = rgb.copy(), alpha.copy()
+    shade = 1 - UNDER_LIP_SHADE * np.clip(above / max(TEETH_UNDER_LIP * width, 1.0), 0, 1)
+    # the teeth along the source row, softened sideways: repeated upwards, a step in it (a tooth's edge, the
+    # dark corner) would run up as a hard line
+    columns = np.arange(opening.shape[1])
+    row = cv2.GaussianBlur(rgb[source, columns][None], (0, 0), sigmaX=UNDER_LIP_SIDEWAYS * width, sigmaY=0.1)[0]
+    ys, xs = np.nonzero(under)
+    rgb[ys, xs] = row[xs] * shade[ys, xs, None]
+    coverage = _smoothstep(reach[xs] - above[ys, xs], -soft, soft)  # their top edge soft: the lip uncovers it
+    alpha[ys, xs] = np.maximum(alpha[ys, xs], coverage * alpha[source[xs], xs])
+    return rgb, alpha
 
 
 def _opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
