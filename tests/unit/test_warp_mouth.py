@@ -243,6 +243,29 @@ def test_own_teeth_cut_leaves_rest_and_closed_frames_as_the_photo_shows_them(dat
     assert not np.array_equal(cut.frame({"jaw_open": 1.0}), uncut.frame({"jaw_open": 1.0}))
 
 
+def test_own_teeth_run_on_up_under_a_rising_upper_lip(astronaut_face: FaceAnalysis) -> None:
+    """Opened wide, her upper lip rises off her teeth; what it uncovered was drawn from the dark inside behind them
+    (their layer ended at the photo's opening): a black band between lip and teeth, and the lip's blur into them
+    left as a dark line. The darkest light within 0.06 mouth widths under the upper inner lip (as the evaluator's dlib
+    reads it), at its three points: 46-86 on the start code at jaw_open 0.6 and 1.0 (her teeth 240 in the photo);
+    now 144-170: her teeth run on up under the lip."""
+    from models.eval.quality import track_landmarks
+    from models.render.warp import puppet_for
+
+    face = astronaut_face
+    opening = polygon_mask(face.landmarks[INNER_LIP], face.image.shape)
+    teeth = np.percentile(face.image.astype(np.float32)[opening] @ LUMA, 90)
+    width = face.frame.mouth_width
+    puppet = puppet_for(face)
+    for controls in ({"jaw_open": 0.6, "upper_lip": 0.25}, {"jaw_open": 1.0, "upper_lip": 0.4}):
+        frame = puppet.frame(controls)
+        ((_, points),) = track_landmarks([frame])
+        luma = frame.astype(np.float32) @ LUMA
+        for x, y in np.round(points[[61, 62, 63]]).astype(int):
+            band = luma[y : y + int(0.06 * width) + 1, x - 1 : x + 2]
+            assert band.min() > 0.5 * teeth
+
+
 def test_own_teeth_behind_lips_at_rest_keep_most_of_their_light(astronaut_face: FaceAnalysis) -> None:
     """Her smile at rest closes part of her opening; the teeth still seen were darkened as if the narrower opening
     shaded them (0.79 of their brightness in the photo: grey teeth). Lit from the front, they keep at least 0.8."""
