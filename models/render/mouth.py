@@ -302,11 +302,12 @@ def build_mouth(
     lower_rgb += lower_alpha[..., None] * (lower_teeth - lower_rgb)
     opened = None
     if opening is not None:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
-        upper_alpha = _own_teeth(opening, OPENING_BLUR * softness if blurred else 0.0)
-        upper_rgb = image.astype(np.float32)
+        upper_alpha = _own_teeth(opening, OPENING_BLUR * softness if blurred else 0.0)[box]
+        upper_rgb = image[box].astype(np.float32)
         if cut_teeth:
-            upper_rgb, upper_alpha = _teeth_under_lip(upper_rgb, upper_alpha, opening, centre_x, width, softness)
-        upper_rgb, upper_alpha = upper_rgb[box], upper_alpha[box]
+            upper_rgb, upper_alpha = _teeth_under_lip(
+                upper_rgb, upper_alpha, opening[box], centre_x - box[1].start, width, softness
+            )
         edge = _incisal_edge(image, opening, points, xs, y_upper, y_lower, width) if cut_teeth else None
         if edge is not None:
             opened = _teeth_over_shadow(upper_rgb, upper_alpha, ys - edge, along, width)
@@ -500,7 +501,8 @@ def _teeth_under_lip(
     high = cv2.GaussianBlur(high[None], (0, 0), sigmaX=UNDER_LIP_SIDEWAYS * width, sigmaY=0.1)[0]  # no px steps
     # tapering towards the corners (where the teeth recede into the dark), at most as far as the opening is high
     along = np.abs(np.arange(opening.shape[1]) - centre_x) / (width / 2)
-    taper = TEETH_UNDER_LIP * width * _smoothstep(UNDER_LIP_SIDES[1] - along, 0, np.ptp(UNDER_LIP_SIDES))
+    inner, outer = UNDER_LIP_SIDES
+    taper = TEETH_UNDER_LIP * width * _smoothstep(outer - along, 0, outer - inner)
     reach = np.minimum(taper, high - 2 * skip)  # none where the opening is too thin to hold teeth under the blur
     source = np.minimum(top + skip, bottom)
     above = (top - rows).astype(np.float32)  # px above the opening's top
