@@ -246,10 +246,13 @@ def build_mouth(
     box: tuple[slice, slice] | None = None,
     cut_teeth: bool = True,
     blurred: bool = False,
+    under_lip: bool = True,
 ) -> MouthLayers:
     """The layers over the whole photo, or only over `box` of it (`inside_box`): the same values there. With
     `cut_teeth` False no `opened` layer is made (a video's frame, a turned face: the renderer would not use it). With
-    `blurred` (a small face enlarged) the photo's own teeth reach OPENING_BLUR softnesses past their opening."""
+    `blurred` (a small face enlarged) the photo's own teeth reach OPENING_BLUR softnesses past their opening. With
+    `under_lip` they run on up under the upper lip (`_teeth_under_lip`; not on a turned face, whose lip landmarks are
+    rough)."""
     size = image.shape[0]
     box = box or (slice(0, size), slice(0, size))
     upper_chain, lower_chain = (points[list(chain)] for chain in MOUTH_SLIT)
@@ -304,7 +307,7 @@ def build_mouth(
     if opening is not None:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
         upper_alpha = _own_teeth(opening, OPENING_BLUR * softness if blurred else 0.0)[box]
         upper_rgb = image[box].astype(np.float32)
-        if cut_teeth:
+        if under_lip:
             upper_rgb, upper_alpha = _teeth_under_lip(
                 upper_rgb, upper_alpha, opening[box], centre_x - box[1].start, width, softness
             )

@@ -269,7 +269,16 @@ class Puppet:
         # between its rough lip landmarks is not its teeth'. Neither cuts its own teeth at their edge (`opened`).
         cut_teeth = not teeth_reach and not face.mouth_turned
         self.mouth: MouthLayers = build_mouth(
-            face.image, face.landmarks, frame, face.lip_rgb, face.skin_rgb, face.teeth_visible, box, cut_teeth, small
+            face.image,
+            face.landmarks,
+            frame,
+            face.lip_rgb,
+            face.skin_rgb,
+            face.teeth_visible,
+            box,
+            cut_teeth,
+            small,
+            under_lip=not face.mouth_turned,
         )
         # the lips' inner edge as soft as the photo around them and the inside drawn behind it (MouthLayers.softness)
         self.edge_softness = [float(np.hypot(EDGE_SOFTNESS[0], self.mouth.softness))] + [EDGE_SOFTNESS[1]] * 2
