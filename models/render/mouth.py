@@ -46,6 +46,7 @@ TEETH_RGB = np.array([236, 230, 214], np.float32)
 # colour now lies 0.059 from theirs (the median over the photos of the largest log-ratio over R, G and B; 0.096
 # before), Obama's 0.113 (0.240); a photo under blue stage light still gets teeth bluer than the ivory
 TYPICAL_SKIN = np.array([1.29, 0.93, 0.76], np.float32)
+TYPICAL_SPREAD = float(np.ptp(np.log(TYPICAL_SKIN)))  # its log's spread over R, G and B
 TEETH_TINT = 0.3
 # Tooth edges across the mouth, as fractions of the half mouth width from the centre (incisors,
 # laterals, canines, premolars); the lower incisors are narrower.
@@ -266,7 +267,7 @@ def build_mouth(
     light = float(np.mean(skin_rgb)) / 190.0
     # Teeth take the colour of the light on the face (a warm-lit photo has warm teeth) and sit in the mouth's shade.
     skin = np.log(np.maximum(skin_rgb.astype(np.float32) / max(float(np.mean(skin_rgb)), 1.0), 1e-3))
-    tint = np.exp(TEETH_TINT * at_most_as_coloured(skin, float(np.ptp(np.log(TYPICAL_SKIN)))))
+    tint = np.exp(TEETH_TINT * at_most_as_coloured(skin, TYPICAL_SPREAD))
     teeth_rgb = np.clip(TEETH_RGB * tint * (0.7 + 0.2 * min(light, 1.0)), 0, 255)
     opening = _opening(image, points) if teeth_visible else None
     softness = _softness(image, points, width)
@@ -500,8 +501,7 @@ def _teeth_under_lip(
     top = np.where(shown, inside.argmax(0), 0)
     bottom = np.where(shown, opening.shape[0] - 1 - inside[::-1].argmax(0), 0)
     skip = round(UNDER_LIP_SKIP * width + softness)
-    high = (bottom - top).astype(np.float32)
-    high = cv2.GaussianBlur(high[None], (0, 0), sigmaX=UNDER_LIP_SIDEWAYS * width, sigmaY=0.1)[0]  # no px steps
+    high = _sideways((bottom - top).astype(np.float32), UNDER_LIP_SIDEWAYS * width)  # no px steps
     # tapering towards the corners (where the teeth recede into the dark), at most as far as the opening is high
     along = np.abs(np.arange(opening.shape[1]) - centre_x) / (width / 2)
     inner, outer = UNDER_LIP_SIDES
@@ -513,16 +513,21 @@ def _teeth_under_lip(
     soft = max(1.0, UNDER_LIP_EDGE * width)
     under = shown & (rows < source) & (above < reach + soft)
     rgb, alpha = rgb.copy(), alpha.copy()
-    shade = 1 - UNDER_LIP_SHADE * np.clip(above / max(TEETH_UNDER_LIP * width, 1.0), 0, 1)
     # the teeth along the source row, softened sideways: repeated upwards, a step in it (a tooth's edge, the
     # dark corner) would run up as a hard line
-    columns = np.arange(opening.shape[1])
-    row = cv2.GaussianBlur(rgb[source, columns][None], (0, 0), sigmaX=UNDER_LIP_SIDEWAYS * width, sigmaY=0.1)[0]
+    row = _sideways(rgb[source, np.arange(opening.shape[1])], UNDER_LIP_SIDEWAYS * width)
     ys, xs = np.nonzero(under)
-    rgb[ys, xs] = row[xs] * shade[ys, xs, None]
-    coverage = _smoothstep(reach[xs] - above[ys, xs], -soft, soft)  # their top edge soft: the lip uncovers it
+    lifted = above[ys, xs]
+    shade = 1 - UNDER_LIP_SHADE * np.clip(lifted / max(TEETH_UNDER_LIP * width, 1.0), 0, 1)
+    rgb[ys, xs] = row[xs] * shade[:, None]
+    coverage = _smoothstep(reach[xs] - lifted, -soft, soft)  # their top edge soft: the lip uncovers it
     alpha[ys, xs] = np.maximum(alpha[ys, xs], coverage * alpha[source[xs], xs])
     return rgb, alpha
+
+
+def _sideways(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Per-column `values` ((w,) or (w, c)) blurred along the row by `sigma` px."""
+    return cv2.GaussianBlur(values[None], (0, 0), sigmaX=sigma, sigmaY=0.1)[0]
 
 
 def _opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
