@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from models.face.analysis import FaceAnalysis
 from models.face.frame import (
     INNER_CORNERS,
     INNER_LIP,
@@ -238,22 +239,23 @@ def inside_box(points: np.ndarray, frame: FaceFrame, size: int) -> tuple[slice, 
 
 
 def build_mouth(
-    image: np.ndarray,
-    points: np.ndarray,
-    frame: FaceFrame,
-    lip_rgb: np.ndarray,
-    skin_rgb: np.ndarray,
-    teeth_visible: bool,
+    face: FaceAnalysis,
     box: tuple[slice, slice] | None = None,
-    cut_teeth: bool = True,
-    blurred: bool = False,
-    under_lip: bool = True,
+    *,
+    teeth_reach: float = 0.0,
+    small: bool = False,
 ) -> MouthLayers:
-    """The layers over the whole photo, or only over `box` of it (`inside_box`): the same values there. With
-    `cut_teeth` False no `opened` layer is made (a video's frame, a turned face: the renderer would not use it). With
-    `blurred` (a small face enlarged) the photo's own teeth reach OPENING_BLUR softnesses past their opening. With
-    `under_lip` they run on up under the upper lip (`_teeth_under_lip`; not on a turned face, whose lip landmarks are
-    rough)."""
+    """The layers of `face`'s mouth over the whole photo, or only over `box` of it (`inside_box`): the same values
+    there. The photo's own teeth, where it shows them: on a `small` face (enlarged) they reach OPENING_BLUR
+    softnesses past their opening; they run on up under the upper lip (`_teeth_under_lip`) and are cut at their
+    edge for a wider opening (`opened`), neither on a turned face (the edge found between its rough lip landmarks is
+    not its teeth'); on a video's frame (`teeth_reach` > 0) they reach that many mouth widths under its lips all
+    round instead of being cut: a mouth opened wider than the frame's shows the frame's own mouth edge there, not a
+    dark rim of the synthetic cavity."""
+    image, points, frame = face.image, face.landmarks, face.frame
+    lip_rgb, skin_rgb, teeth_visible = face.lip_rgb, face.skin_rgb, face.teeth_visible
+    cut_teeth = not teeth_reach and not face.mouth_turned
+    under_lip = not face.mouth_turned
     size = image.shape[0]
     box = box or (slice(0, size), slice(0, size))
     upper_chain, lower_chain = (points[list(chain)] for chain in MOUTH_SLIT)
@@ -306,7 +308,7 @@ def build_mouth(
     lower_rgb += lower_alpha[..., None] * (lower_teeth - lower_rgb)
     opened = None
     if opening is not None:  # the photo's own teeth stay with the skull; synthetic ones only where the jaw uncovers
-        upper_alpha = _own_teeth(opening, OPENING_BLUR * softness if blurred else 0.0)[box]
+        upper_alpha = _own_teeth(opening, OPENING_BLUR * softness if small else 0.0)[box]
         upper_rgb = image[box].astype(np.float32)
         if under_lip:
             upper_rgb, upper_alpha = _teeth_under_lip(
@@ -326,6 +328,9 @@ def build_mouth(
         lower_rgb = cv2.GaussianBlur(lower_rgb, (0, 0), softness)
         upper = upper if opening is not None else _blurred(upper, softness)  # the photo's own teeth are as they are
         opened = None if opened is None else _blurred(opened, softness)
+    if teeth_reach and teeth_visible:
+        reach = 2 * max(1, round(teeth_reach * width)) + 1
+        upper[..., 3] = cv2.dilate(upper[..., 3], cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
     corner = np.array([box[1].start, box[0].start], np.float32)
     return MouthLayers(
         upper=upper,

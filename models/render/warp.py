@@ -265,27 +265,9 @@ class Puppet:
             lips_apart=face.lips_apart,
         )
         box = inside_box(face.landmarks, frame, size) if mouth_box else None
-        # a video's frame (`teeth_reach`): its teeth reach under its lips as they are; a turned face: the edge found
-        # between its rough lip landmarks is not its teeth'. Neither cuts its own teeth at their edge (`opened`).
-        cut_teeth = not teeth_reach and not face.mouth_turned
-        self.mouth: MouthLayers = build_mouth(
-            face.image,
-            face.landmarks,
-            frame,
-            face.lip_rgb,
-            face.skin_rgb,
-            face.teeth_visible,
-            box,
-            cut_teeth,
-            small,
-            under_lip=not face.mouth_turned,
-        )
+        self.mouth: MouthLayers = build_mouth(face, box, teeth_reach=teeth_reach, small=small)
         # the lips' inner edge as soft as the photo around them and the inside drawn behind it (MouthLayers.softness)
         self.edge_softness = [float(np.hypot(EDGE_SOFTNESS[0], self.mouth.softness))] + [EDGE_SOFTNESS[1]] * 2
-        if teeth_reach and face.teeth_visible:
-            reach = 2 * max(1, round(teeth_reach * frame.mouth_width)) + 1
-            alpha = self.mouth.upper[..., 3]
-            alpha[:] = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
         self.teeth_cut = TEETH_CUT * frame.mouth_width
         upper_bases = np.einsum("ij,kjd->kid", self.mesh.upper_extend, self.rig.bases)
         lower_bases = np.einsum("ij,kjd->kid", self.mesh.lower_extend, self.rig.bases)
