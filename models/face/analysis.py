@@ -139,7 +139,7 @@ TEETH_APART = 0.1
 TEETH_UNDER_LIPS = 0.8
 TEETH_OVER_LIPS = 1.05
 GREY_LIPS = 25.0
-CACHE_VERSION = 28  # of both caches: bump it when the detection or the analysis changes
+CACHE_VERSION = 29  # of both caches: bump it when the detection or the analysis changes
 LOADED_KEPT = 8  # face cache files kept read in memory (about 1 MB each at 512 px)
 
 _LOADED: dict[tuple[str, int, int, int], FaceAnalysis] = {}  # (path, mtime, size, inode) -> its contents

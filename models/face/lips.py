@@ -53,6 +53,17 @@ TOOTH_GAPS = 0.03  # mouth widths: gaps between teeth narrower than this are clo
 # on a parted smile whose own teeth, moved out so, were drawn with the shadow above them as a dark band when opened)
 SPACING = 0.5
 OUTSIDE = 0.5  # ... or where more than this share of the opening found in the pixels lies outside their polygon
+# An open mouth that shows no teeth is its dark inside: darker than DARK_INSIDE of its lips' median lightness, joined
+# to the dark inside dlib's inner lips, above its lower inner lip, across at least DARK_SPAN of the way between its
+# inner corners and DARK_THICK mouth widths thick (its columns' median). A small held-out face shouting (blurred, no
+# teeth in sight): dlib's upper inner lip lay over half way down its dark inside, whose upper part the rig took for
+# upper lip: pressed, a dark band stayed over the lips where they met (p/b/m 0.39 of its open vowels). Its inside
+# 0.68 across and 0.13 thick. Without the last two, seven more of the 106 held-out and sample faces moved their lips
+# onto dark lines and corners 0.03-0.08 thick (a purple-lipped smile's dark crease, 0.97 across; a mouth's two dark
+# corners, 0.30); looked for below the lower inner lip too, that smile's lower lip in dark lipstick joined its crease
+DARK_INSIDE = 0.65
+DARK_SPAN = 0.5
+DARK_THICK = 0.1
 ALONG = (0.25, 0.5, 0.75)  # where the inner-lip pairs (INNER_GAPS) are put between the inner corners
 OUTER_CHAINS = ((49, 50, 51, 52, 53), (59, 58, 57, 56, 55))  # the outer lips' landmarks over / under MOUTH_SLIT's
 # dlib can shut the inner lips over an open mouth's teeth and fit one lip's outline around them (a held-out smile behind
@@ -144,12 +155,15 @@ def lips_uncrossed(points: np.ndarray) -> np.ndarray:
 
 def inner_lips_on_opening(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     """`points` with the inner-lip landmarks of an open mouth moved out to the edge of its opening found in the RGB
-    `image`, where dlib's are implausibly spaced (`implausible`) or leave most of that opening outside them;
+    `image` (its teeth and the rims joining them, or where it shows no teeth its dark inside: `_dark_inside`), where
+    dlib's are implausibly spaced (`implausible`) or leave most of that opening outside them;
     elsewhere `points` as they are. A mouth dlib shuts over the photo's teeth is open too (`_teeth_in_a_lip`)."""
     width = _open_width(points)
     if width is None:
         return _teeth_in_a_lip(image, points)
     found = _opening(image, points, width)
+    if found is None:
+        found = _dark_inside(image, points, width)
     if found is None or not (implausible(points) or _outside(points, *found) > OUTSIDE):
         return points
     moved = _on_edge(points, *found)
@@ -356,16 +370,9 @@ def _opening(
     (dlib shut its inner lips under them, TEETH_LIP), its brightest tenth, told from the lips by their redness and
     their greyness (LIP_TEETH_GREYER): the shaded teeth under the lip are no lighter than it. In a black-and-white
     or toned photo (tone.photo_tint) the teeth are told by their lightness alone, whichever the search."""
-    reach = REACH * width
-    low = np.maximum(np.floor(points[OUTER_LIP].min(0) - 2 * reach), 0).astype(int)
-    high = np.minimum(np.ceil(points[OUTER_LIP].max(0) + 2 * reach), image.shape[1::-1]).astype(int)
-    crop = np.ascontiguousarray(image[low[1] : high[1], low[0] : high[0]])
+    low, crop, inner, outline = _mouth_crop(image, points, width, in_lip)
     lab = smoothed_lab(crop, width).astype(np.float32)
     light, red = lab[..., 0], lab[..., 1]
-    local = points - low
-    inner = polygon_mask(local[INNER_LIP if in_lip is None else in_lip], light.shape)
-    # dlib's inner lips lie near the opening, if not on it: it is looked for inside the outer ones, not far off these
-    outline = polygon_mask(local[OUTER_LIP], light.shape, grow=round(reach)) & _grown(inner, INNER_REACH * width)
     lips = outline & ~inner
     if np.count_nonzero(inner) < 12 or np.count_nonzero(lips) < 12:
         return None
@@ -402,6 +409,59 @@ def _opening(
     joined = np.unique(labels[near & rims])
     opening = teeth | np.isin(labels, joined[joined > 0])
     return _columns_filled(opening), (int(low[0]), int(low[1]))
+
+
+def _dark_inside(image: np.ndarray, points: np.ndarray, width: float) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """An open mouth's dark inside (DARK_INSIDE) as a boolean mask of a crop around the mouth, looked for where
+    `_opening` looks but as far as the outer lips above dlib's lower inner lip (its upper inner lip can lie far down
+    a dark opening; below the lower one lies the lower lip, whose dark lipstick joined a smile's dark crease), and the
+    crop's first pixel in `image`; None where there is no such inside."""
+    low, crop, inner, outline = _mouth_crop(image, points, width, near_inner=False)
+    outline &= ~_below_lower_inner_lip(points, low, crop.shape)
+    lips = outline & ~inner
+    if np.count_nonzero(inner) < 12 or np.count_nonzero(lips) < 12:
+        return None
+    light = smoothed_lab(crop, width)[..., 0].astype(np.float32)
+    dark = outline & (light < DARK_INSIDE * float(np.median(light[lips])))
+    _, labels = cv2.connectedComponents(dark.astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[inner & dark])
+    dark = _columns_filled(np.isin(labels, touching[touching > 0]))
+    columns = np.count_nonzero(dark, axis=0)
+    columns = columns[columns > 0]
+    span = abs(float((points[INNER_CORNERS[1]] - points[INNER_CORNERS[0]]) @ FaceFrame.of(points).right))
+    if len(columns) < DARK_SPAN * span or np.median(columns) < DARK_THICK * width:
+        return None
+    return dark, (int(low[0]), int(low[1]))
+
+
+def _below_lower_inner_lip(points: np.ndarray, corner: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A boolean mask of a crop (first pixel at `corner`) of `shape`: the pixels further down the face than dlib's
+    lower inner lip (its chain between the inner corners, flat past them)."""
+    frame = FaceFrame.of(points)
+    first = points[INNER_CORNERS[0]]
+    lower = points[list(MOUTH_SLIT[1])] - first
+    along, across = lower @ frame.right, lower @ frame.down
+    order = np.argsort(along)
+    ys, xs = np.indices(shape[:2], dtype=np.float32)
+    at = np.stack([xs + corner[0] - first[0], ys + corner[1] - first[1]], -1)
+    return at @ frame.down > np.interp(at @ frame.right, along[order], across[order]) + 1.0
+
+
+def _mouth_crop(
+    image: np.ndarray, points: np.ndarray, width: float, in_lip: list[int] | None = None, near_inner: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where an opening is looked for: the crop's first pixel in `image`, the crop, dlib's inner lips (or `in_lip`'s
+    outline) in it and the outline around them (inside the outer lips; with `near_inner`, not far off the inner
+    ones)."""
+    reach = REACH * width
+    low = np.maximum(np.floor(points[OUTER_LIP].min(0) - 2 * reach), 0).astype(int)
+    high = np.minimum(np.ceil(points[OUTER_LIP].max(0) + 2 * reach), image.shape[1::-1]).astype(int)
+    crop = np.ascontiguousarray(image[low[1] : high[1], low[0] : high[0]])
+    local = points - low
+    inner = polygon_mask(local[INNER_LIP if in_lip is None else in_lip], crop.shape)
+    # dlib's inner lips lie near the opening, if not on it: it is looked for inside the outer ones, not far off these
+    outline = polygon_mask(local[OUTER_LIP], crop.shape, grow=round(reach))
+    return low, crop, inner, outline & _grown(inner, INNER_REACH * width) if near_inner else outline
 
 
 def _on_edge(points: np.ndarray, opening: np.ndarray, corner: tuple[int, int]) -> np.ndarray:
