@@ -461,7 +461,9 @@ def _mouth_crop(
     inner = polygon_mask(local[INNER_LIP if in_lip is None else in_lip], crop.shape)
     # dlib's inner lips lie near the opening, if not on it: it is looked for inside the outer ones, not far off these
     outline = polygon_mask(local[OUTER_LIP], crop.shape, grow=round(reach))
-    return low, crop, inner, outline & _grown(inner, INNER_REACH * width) if near_inner else outline
+    if near_inner:
+        outline &= _grown(inner, INNER_REACH * width)
+    return low, crop, inner, outline
 
 
 def _on_edge(points: np.ndarray, opening: np.ndarray, corner: tuple[int, int]) -> np.ndarray:

@@ -168,6 +168,7 @@ HALF_INNER = (0.42, 0.05, 0.2)  # its inner corners' half width (at the middle),
 
 
 def _open_without_teeth(photo: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The photo with red lips around a dark inside (no teeth, no tongue) painted around dlib's mouth (`points`)."""
     centre = points[48:68].mean(0)
     width = float(np.linalg.norm(points[MOUTH_CORNERS[1]] - points[MOUTH_CORNERS[0]]))
     painted = photo.copy()
@@ -177,6 +178,8 @@ def _open_without_teeth(photo: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def _upper_inner_lip_half_way_down(points: np.ndarray) -> np.ndarray:
+    """dlib's `points` with the outer lips on the painted ones and the upper inner lip over half way down the inside,
+    the lower inner lip on the lower lip, below it (HALF_INNER)."""
     centre = points[48:68].mean(0)
     width = float(np.linalg.norm(points[MOUTH_CORNERS[1]] - points[MOUTH_CORNERS[0]]))
     half, upper, lower = (v * width for v in HALF_INNER)
