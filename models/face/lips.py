@@ -59,7 +59,7 @@ OUTSIDE = 0.5  # ... or where more than this share of the opening found in the p
 # teeth in sight): dlib's upper inner lip lay over half way down its dark inside, whose upper part the rig took for
 # upper lip: pressed, a dark band stayed over the lips where they met (p/b/m 0.39 of its open vowels). Its inside
 # 0.68 across and 0.13 thick. Without the last two, seven more of the 106 held-out and sample faces moved their lips
-# onto dark lines and corners 0.03-0.08 thick (a purple-lipped smile's dark crease, 0.97 across; a mouth's two dark
+# onto dark lines and corners 0.025-0.08 thick (a purple-lipped smile's dark crease, 0.97 across; a mouth's two dark
 # corners, 0.30); looked for below the lower inner lip too, that smile's lower lip in dark lipstick joined its crease
 DARK_INSIDE = 0.65
 DARK_SPAN = 0.5
