@@ -112,8 +112,9 @@ def grace_on_white() -> np.ndarray:
     return out
 
 
-def astronaut_sunglasses() -> np.ndarray:
-    """The astronaut behind dark round sunglasses (a glint on each lens, a bridge): no eye to blink."""
+def astronaut_sunglasses(lenses: tuple[float, float] = (0.95, 0.7)) -> np.ndarray:
+    """The astronaut behind dark round sunglasses (a glint on each lens, a bridge): no eye to blink. `lenses`: half
+    each lens's width and height, in eye widths."""
     from models.face import landmarks as lm
 
     image = astronaut().copy()
@@ -122,7 +123,7 @@ def astronaut_sunglasses() -> np.ndarray:
     for eye in (points[36:42], points[42:48]):
         centre, width = eye.mean(0), float(np.linalg.norm(eye[0] - eye[3]))
         lens = (int(centre[0]), int(centre[1] - 0.1 * width))
-        cv2.ellipse(image, lens, (int(0.95 * width), int(0.7 * width)), 0, 0, 360, dark, -1, cv2.LINE_AA)
+        cv2.ellipse(image, lens, tuple(int(share * width) for share in lenses), 0, 0, 360, dark, -1, cv2.LINE_AA)
         glint = (int(centre[0] - 0.4 * width), int(centre[1] - 0.35 * width))
         cv2.circle(image, glint, 2, (235, 235, 235), -1, cv2.LINE_AA)
     inner, across = points[39], points[42] - points[39]

@@ -88,7 +88,7 @@ LIP_OPEN_THICK = 0.25
 # held-out photo's sunglasses, 0.60 and up on 37 photos without (deep shadowed sockets, glasses, dark skin, grayscale).
 # On a small face enlarged the ring takes in the skin blurred over a lens's edge: two 105 x 79 px held-out tiles in
 # sunglasses read 0.36 and 0.41 (both blinked, a smear over their lenses), the astronaut in lenses 1.6 x 1.1 eye widths
-# shrunk to 140 px 0.39; of the 106 sample and held-out faces the lowest without dark glasses reads 0.57 (a man's eyes
+# shrunk to 140 px 0.38; of the 106 sample and held-out faces the lowest without dark glasses reads 0.57 (a man's eyes
 # in a hat brim's shadow on soft grey film), the next 0.60
 DARK_LENS = 0.49
 LENS_RING = (1.8, 1.2)
