@@ -416,8 +416,9 @@ def _dark_inside(image: np.ndarray, points: np.ndarray, width: float) -> tuple[n
     `_opening` looks but as far as the outer lips above dlib's lower inner lip (its upper inner lip can lie far down
     a dark opening; below the lower one lies the lower lip, whose dark lipstick joined a smile's dark crease), and the
     crop's first pixel in `image`; None where there is no such inside."""
+    frame = FaceFrame.of(points)
     low, crop, inner, outline = _mouth_crop(image, points, width, near_inner=False)
-    outline &= ~_below_lower_inner_lip(points, low, crop.shape)
+    outline &= ~_below_lower_inner_lip(points, frame, low, crop.shape)
     lips = outline & ~inner
     if np.count_nonzero(inner) < 12 or np.count_nonzero(lips) < 12:
         return None
@@ -428,16 +429,17 @@ def _dark_inside(image: np.ndarray, points: np.ndarray, width: float) -> tuple[n
     dark = _columns_filled(np.isin(labels, touching[touching > 0]))
     columns = np.count_nonzero(dark, axis=0)
     columns = columns[columns > 0]
-    span = abs(float((points[INNER_CORNERS[1]] - points[INNER_CORNERS[0]]) @ FaceFrame.of(points).right))
+    span = abs(float((points[INNER_CORNERS[1]] - points[INNER_CORNERS[0]]) @ frame.right))
     if len(columns) < DARK_SPAN * span or np.median(columns) < DARK_THICK * width:
         return None
     return dark, (int(low[0]), int(low[1]))
 
 
-def _below_lower_inner_lip(points: np.ndarray, corner: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """A boolean mask of a crop (first pixel at `corner`) of `shape`: the pixels further down the face than dlib's
-    lower inner lip (its chain between the inner corners, flat past them)."""
-    frame = FaceFrame.of(points)
+def _below_lower_inner_lip(
+    points: np.ndarray, frame: FaceFrame, corner: np.ndarray, shape: tuple[int, ...]
+) -> np.ndarray:
+    """A boolean mask of a crop (first pixel at `corner`) of `shape`: the pixels further down the face (`frame`, of
+    `points`) than dlib's lower inner lip (its chain between the inner corners, flat past them)."""
     first = points[INNER_CORNERS[0]]
     lower = points[list(MOUTH_SLIT[1])] - first
     along, across = lower @ frame.right, lower @ frame.down
