@@ -38,6 +38,11 @@ RIGID = lm.RIGID
 JAW_LINE = JAW[3:14]  # the part of the jaw that moves when the mouth opens
 BLINK_FRACTION = 0.6  # eye aspect ratio below this share of its median counts as closed
 REOPEN_FRACTION = 0.8  # ... and above this share as open again
+# dlib's eye aspect ratio of eyes already as narrow as this (median over the frames) reads no closing: open eyes read
+# 0.14-0.47 on the 106 sample and held-out renders, a shut lid about 0.05-0.1; a held-out face looking down with her
+# lids nearly shut (0.05) dipped to 0.015-0.03 on landmark slips alone, five "blinks" in 5.9 s (51 a minute), while
+# its drawn blinks read 0.24-0.38 (its lash line fitted as a lower lid). The mesh's eye model still reads such lids.
+DLIB_LIDS_MIN = 0.1
 # frames either side of a closing that count as the blink too, where the mesh's eye model reads the lids: it reads a
 # half-lowered lid as open (the cameraman's render: 0.32-0.33 beside the closed frame's 0.16, while his identity
 # distance rose to 0.36-0.42 on them, 0.35 at most elsewhere)
@@ -239,7 +244,7 @@ def evaluate_quality(
         jitter_px=_jitter(np.array(rigid)) if found > 2 else None,
         seam_ratio_median=stat(seams, np.median),
         seam_ratio_p95=stat(seams, lambda v: np.percentile(v, 95)),
-        blink_reader="mesh" if reference.reader == "mesh" else "dlib+mesh" if lids is not None else "dlib",
+        blink_reader=_blink_reader(reference.reader, np.array(aspects, np.float32), lids),
         landmarks_reader=reference.reader,
     )
 
@@ -315,12 +320,32 @@ def _lids(choice: Choice | None) -> MeshReading | None:
 def _blinks(aspects: np.ndarray, choice: Choice | None) -> int:
     """Closings seen by the frames' landmarks (`aspects`: their eye aspect ratios) or by the mesh's eye model where
     it ran: each reader misses some (dlib's lids over eyes that look down, the eye model's behind glasses, where it
-    reads a shut lid at 0.6 of open) and neither dips without a closing beyond its slips, which `closings` drops."""
-    runs = closings(aspects)
+    reads a shut lid at 0.6 of open) and neither dips without a closing beyond its slips, which `closings` drops; dlib's
+    lids are not read where the eyes are already nearly shut (DLIB_LIDS_MIN): their slips are as deep as a closing."""
+    runs = dlib_closings(aspects)
     lids = _lids(choice)
     if lids is not None:
         runs += closings(lids.eye_openings, one_frame_counts=True)
     return separate(runs)
+
+
+def dlib_closings(aspects: np.ndarray) -> list[tuple[int, int]]:
+    """The closings (`closings`) of dlib's lids, none where the eyes are already nearly shut (DLIB_LIDS_MIN)."""
+    return closings(aspects) if _dlib_reads_lids(aspects) else []
+
+
+def _dlib_reads_lids(aspects: np.ndarray) -> bool:
+    """Whether dlib's lids (`aspects`: eye aspect ratios, NaN where no face) are open enough to read a closing."""
+    valid = aspects[~np.isnan(aspects)]
+    return bool(len(valid)) and float(np.median(valid)) >= DLIB_LIDS_MIN
+
+
+def _blink_reader(landmarks_reader: str, aspects: np.ndarray, lids: MeshReading | None) -> str:
+    if landmarks_reader == "mesh":
+        return "mesh"
+    if not _dlib_reads_lids(aspects):
+        return "mesh (dlib: eyes too narrow)" if lids is not None else "none (dlib: eyes too narrow)"
+    return "dlib+mesh" if lids is not None else "dlib"
 
 
 def _identity(frame: np.ndarray, points: np.ndarray, embedding: np.ndarray | None) -> float:
