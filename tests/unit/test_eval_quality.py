@@ -153,7 +153,8 @@ LOOKING_DOWN = (
 
 def test_lids_already_nearly_shut_read_no_blinks_from_dlibs_slips() -> None:
     """On eyes this narrow a landmark slip is as deep as a closing: the series read five closings (51 blinks a
-    minute), none where a blink is drawn. dlib's lids are not read there (the mesh's eye model still is, where it runs)."""
+    minute), none where a blink is drawn. dlib's lids are not read there (the mesh's eye model still is, where it
+    runs)."""
     aspects = np.array(LOOKING_DOWN.split(), np.float32) / 1000
     assert len(closings(aspects)) == 5  # what a closing's rule alone reads in it
     assert dlib_closings(aspects) == []
