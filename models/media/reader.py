@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from core.errors import InputError
+from models.media.video import rgb_array
 
 VFR_SPREAD = 0.1  # frame intervals differing by more than this share of the typical one: variable frame rate
 BACK_CHUNK = 16  # frames decoded at once when a video is played backwards (memory: 16 frames)
@@ -114,7 +115,7 @@ def cfr_frames(
                 k += 1
             if k >= stop:
                 return
-            shown = frame.to_ndarray(format="rgb24")
+            shown = rgb_array(frame)
         while shown is not None and k < stop:  # the last frame holds to the end
             yield shown
             k += 1

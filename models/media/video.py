@@ -231,4 +231,12 @@ def read_frames(path: Path) -> Iterator[np.ndarray]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            yield frame.to_ndarray(format="rgb24")
+            yield rgb_array(frame)
+
+
+def rgb_array(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame's pixels as RGB, converted on one thread. PyAV keeps one scaler per thread; one with threads of
+    its own, left behind in a pool thread, hung every process forked afterwards (models/render/forked.py): CPython
+    clears the other threads' state in a forked child, which frees that scaler, and freeing it waits for threads the
+    child does not have."""
+    return frame.to_ndarray(format="rgb24", threads=1)

@@ -18,6 +18,7 @@ import os
 import select
 import signal
 import struct
+import time
 import traceback
 from collections.abc import Callable, Iterator
 
@@ -29,11 +30,20 @@ log = logging.getLogger(__name__)
 
 AHEAD_PER_PROCESS = 2  # frames a process makes ahead of the parent: each has a slot of its own
 WAIT_S = 1.0  # how often a waiting parent checks that its processes still live
+# A process that reports no frame for this long is stuck, not slow (a warp frame takes milliseconds, at 1024 px under
+# load well under a second): one forked while another thread of the parent held a lock, or a library object that
+# frees threads of its own, can hang in the fork (models/media/video.rgb_array). The parent ends the processes and
+# makes the remaining frames itself, so a job is slower instead of hanging for ever.
+STALL_S = 60.0
 _DONE = struct.Struct("<qq")  # (frame index, 0) when made; (-1, length) before a failure's message
 
 
 class RenderProcessError(RuntimeError):
     """A forked render process failed (its traceback is the message) or died."""
+
+
+class _Stalled(Exception):
+    """A render process reported no frame for STALL_S."""
 
 
 def can_fork() -> bool:
@@ -71,7 +81,16 @@ def _forked(make: Callable[[int], np.ndarray], total: int, processes: int) -> It
             return
         for i in range(1, total):
             pid, done, free = workers[(i - 1) % processes]
-            _wait_for(i, pid, done)
+            try:
+                _wait_for(i, pid, done)
+            except _Stalled:
+                log.warning(
+                    "a render process made no frame in %.0f s: making the frames from %d on in this one", STALL_S, i
+                )
+                _stop(workers)
+                workers = []
+                yield from map(make, range(i, total))
+                return
             frame = frames[(i - 1) % slots].copy()
             if i + slots < total:  # its slot is filled again, by frame i + slots: freed only then (_free)
                 _free(free)
@@ -128,11 +147,14 @@ def _free(free: int) -> None:
 
 
 def _wait_for(i: int, pid: int, done: int) -> None:
-    """Block until process `pid` reports frame i made; raise its failure, or its death."""
+    """Block until process `pid` reports frame i made; raise its failure, or its death, or _Stalled."""
+    since = time.monotonic()
     while not select.select([done], [], [], WAIT_S)[0]:
         # WNOWAIT: not reaped here, so its pid stays its own until _stop kills and reaps it
         if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
             raise RenderProcessError(f"the render process making frame {i} died")
+        if time.monotonic() - since >= STALL_S:
+            raise _Stalled
     header = _read(done, _DONE.size)
     if len(header) < _DONE.size:
         raise RenderProcessError(f"the render process making frame {i} died")

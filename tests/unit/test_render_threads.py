@@ -181,3 +181,55 @@ def test_a_fork_that_fails_leaves_the_frames_made_here(children_before: set[int]
     assert "could not start a render process" in caplog.text
     assert _children() == children_before
     assert _open_fds() == fds_before  # the failed start's pipes closed too
+
+
+@pytest.mark.timeout(120)
+def test_a_process_forked_after_a_pool_thread_decoded_video_makes_its_frames(
+    children_before: set[int], monkeypatch, caplog, tmp_path: Path
+) -> None:
+    """A pool thread that read a video (a dubbed video's frames, a server's earlier job) kept PyAV's scaler with
+    threads of its own; every process forked afterwards hung as CPython freed that scaler in it, and the render
+    waited for it for ever (a fresh CI run, 25 minutes). Decoded on one thread (media.video.rgb_array), the
+    processes make their frames."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from models.media.video import VideoWriter, read_frames
+    from models.render import forked
+
+    video = tmp_path / "clip.mp4"
+    with VideoWriter(video, 25, 128) as writer:
+        for i in range(3):
+            writer.write(np.full((128, 128, 3), 60 * i, np.uint8))
+    monkeypatch.setattr(forked, "STALL_S", 10.0)
+    with ThreadPoolExecutor(1) as pool:  # its thread lives on through the render, as a server's do
+        assert pool.submit(lambda: len(list(read_frames(video)))).result() == 3
+        frames = list(in_order_forked(lambda i: np.array([i, os.getpid()]), 12, processes=2))
+    assert [int(f[0]) for f in frames] == list(range(12))
+    assert len({int(f[1]) for f in frames} - {os.getpid()}) == 2  # made by the two forked processes
+    assert "made no frame" not in caplog.text
+    assert _children() == children_before
+
+
+@pytest.mark.timeout(120)
+def test_a_render_process_that_makes_no_frame_is_ended_and_the_frames_made_here(
+    children_before: set[int], monkeypatch, caplog
+) -> None:
+    """A process stuck in the fork (as above, or on a lock another thread held) is alive but makes nothing: the
+    render waited for it for ever. After STALL_S without a frame the processes are ended and the rest made here."""
+    from models.render import forked
+
+    parent = os.getpid()
+
+    def make(i: int) -> np.ndarray:
+        if os.getpid() != parent:
+            time.sleep(3600)  # stuck
+        return np.array([i, os.getpid()])
+
+    monkeypatch.setattr(forked, "STALL_S", 2.0)
+    started = time.monotonic()
+    frames = list(in_order_forked(make, 20, processes=2))
+    assert [int(f[0]) for f in frames] == list(range(20))
+    assert {int(f[1]) for f in frames} == {parent}
+    assert "made no frame in 2 s: making the frames from 1 on in this one" in caplog.text
+    assert time.monotonic() - started < 30
+    assert _children() == children_before
