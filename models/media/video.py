@@ -235,8 +235,9 @@ def read_frames(path: Path) -> Iterator[np.ndarray]:
 
 
 def rgb_array(frame: av.VideoFrame) -> np.ndarray:
-    """A decoded frame's pixels as RGB, converted on one thread. PyAV keeps one scaler per thread; one with threads of
-    its own, left behind in a pool thread, hung every process forked afterwards (models/render/forked.py): CPython
-    clears the other threads' state in a forked child, which frees that scaler, and freeing it waits for threads the
-    child does not have."""
-    return frame.to_ndarray(format="rgb24", threads=1)
+    """A decoded frame's pixels as a contiguous RGB array, converted on one thread. PyAV keeps one scaler per thread;
+    one with threads of its own, left behind in a pool thread, hung every process forked afterwards
+    (models/render/forked.py): CPython clears the other threads' state in a forked child, which frees that scaler,
+    and freeing it waits for threads the child does not have. PyAV 18 hands out a view of rows padded to FFmpeg's
+    line size (a 160 px frame's rows 576 bytes apart), which dlib's face descriptor refuses: the copy."""
+    return np.ascontiguousarray(frame.to_ndarray(format="rgb24", threads=1))
