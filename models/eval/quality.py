@@ -225,6 +225,7 @@ def evaluate_quality(
     lids = _lids(choice)  # the mesh's eye model: it follows a turned face's blinks, and lids over downcast eyes
     openness, ramp = (lids.eye_openings, MESH_BLINK_RAMP) if lids is not None else (np.array(aspects, float), 0)
     eyes_open = [d for d, o in zip(distances, eyes_open_frames(np.asarray(openness, float), ramp), strict=True) if o]
+    lid_aspects = np.array(aspects, np.float32)  # dlib's lids (or the mesh's points in its layout)
 
     def stat(values: list[float], fn) -> float | None:
         values = [v for v in values if np.isfinite(v)]
@@ -238,13 +239,13 @@ def evaluate_quality(
         identity_distance_max_eyes_open=stat(eyes_open, np.max),
         identity_distance_photo=stat(reference.itself(), np.max),
         mouth_sharpness_ratio=stat(sharpness, np.median),
-        blinks_per_minute=round(_blinks(np.array(aspects, np.float32), choice) * 60 * fps / max(n, 1), 2),
+        blinks_per_minute=round(_blinks(lid_aspects, choice) * 60 * fps / max(n, 1), 2),
         head_roll_std_deg=stat(rolls, np.std),
         head_shift_std_px=stat([float(np.linalg.norm(s)) for s in shifts], np.std),
         jitter_px=_jitter(np.array(rigid)) if found > 2 else None,
         seam_ratio_median=stat(seams, np.median),
         seam_ratio_p95=stat(seams, lambda v: np.percentile(v, 95)),
-        blink_reader=_blink_reader(reference.reader, np.array(aspects, np.float32), lids),
+        blink_reader=_blink_reader(reference.reader, lid_aspects, lids),
         landmarks_reader=reference.reader,
     )
 
