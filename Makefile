@@ -41,13 +41,15 @@ services: ## Start PostgreSQL and Redis if they are not answering
 
 test: setup-dev services ## Lint and run every test (unit, integration on real services, end-to-end)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -ra
 
 test-fast: setup-dev ## Unit tests only
 	$(BIN)/pytest -q tests/unit
 
-lint: setup-dev ## ruff
+lint: setup-dev ## ruff: lint rules and formatting
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 audit: setup-dev ## Check installed packages for known vulnerabilities (pip-audit; needs pypi.org's JSON API or osv.dev)
 	$(BIN)/pip-audit --strict --progress-spinner off

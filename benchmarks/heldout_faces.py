@@ -351,7 +351,11 @@ def avatar(command: str, args: list[str], face_dir: Path) -> str:
     }
     with open(face_dir / f"{command}.log", "w") as log:
         done = subprocess.run(
-            [sys.executable, "-m", "cli.main", command, *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log,
+            [sys.executable, "-m", "cli.main", command, *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
             text=True,
         )
     if done.returncode:
@@ -488,8 +492,7 @@ def read_reports(out: Path, names: list[str] | None = None) -> dict[str, dict | 
     if names is None:
         names = sorted(path.parent.name for path in out.glob("*/eval.json"))
     return {
-        name: json.loads(path.read_text()) if (path := out / name / "eval.json").is_file() else None
-        for name in names
+        name: json.loads(path.read_text()) if (path := out / name / "eval.json").is_file() else None for name in names
     }
 
 
@@ -542,7 +545,11 @@ def main() -> None:
     cut.add_argument("--all", action="store_true", help="every tile of the grid, not only the 24 measured")
     cut.add_argument("--photos", action="store_true", help="also the sample photos (scripts/sample_photos.py)")
     cut.add_argument(
-        "--set", dest="sets", action="append", choices=list(PACKAGE_SETS), default=[],
+        "--set",
+        dest="sets",
+        action="append",
+        choices=list(PACKAGE_SETS),
+        default=[],
         help="an earlier session's faces from their packages instead of the grid (repeatable)",
     )
     run = commands.add_parser("measure", help="render and evaluate the faces of LIST into OUT")

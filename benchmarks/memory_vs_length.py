@@ -57,8 +57,22 @@ def main() -> None:
         env = os.environ | {"AVATAR_DATA_DIR": str(Path(tmp) / "data")}
         for seconds in args.seconds:
             wav = speech(seconds, Path(tmp) / f"s{seconds:g}.wav")
-            cmd = [sys.executable, "-m", "cli.main", "generate", "-i", str(image), "-a", str(wav),
-                   "-o", str(Path(tmp) / "out.mp4"), "--size", str(args.size), "--backend", "warp"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "generate",
+                "-i",
+                str(image),
+                "-a",
+                str(wav),
+                "-o",
+                str(Path(tmp) / "out.mp4"),
+                "--size",
+                str(args.size),
+                "--backend",
+                "warp",
+            ]
             results[seconds] = statistics.median(peak_rss_mb(cmd, env) for _ in range(args.runs))
     base = results[args.seconds[0]]
     report = {f"{s:g}s": {"peak_rss_mb": round(mb, 1), "ratio": round(mb / base, 2)} for s, mb in results.items()}

@@ -70,9 +70,7 @@ def renderer_fps(checkpoint: Path, wav: Path, device: str, frames: int, batch: i
     get_settings.cache_clear()
     renderer = Wav2LipRenderer(checkpoint, batch_size=batch)
     controls = ControlTrack(fps=25, channels={"jaw_open": np.zeros(frames, np.float32)})
-    renderer.render(
-        Face(), ControlTrack(fps=25, channels={"jaw_open": np.zeros(batch, np.float32)}), wav, NullSink()
-    )
+    renderer.render(Face(), ControlTrack(fps=25, channels={"jaw_open": np.zeros(batch, np.float32)}), wav, NullSink())
     started = time.perf_counter()
     renderer.render(Face(), controls, wav, NullSink())
     return frames / (time.perf_counter() - started)
@@ -89,9 +87,7 @@ def main() -> None:
         checkpoint = random_wav2lip_checkpoint(Path(tmp) / "wav2lip_gan.pth")
         wav = Path(tmp) / "speech.wav"
         t = np.arange(int(args.frames / 25 * 16_000)) / 16_000
-        wavfile.write(
-            wav, 16_000, (6000 * np.sin(2 * np.pi * 180 * t) * np.sin(2 * np.pi * 3 * t)).astype(np.int16)
-        )
+        wavfile.write(wav, 16_000, (6000 * np.sin(2 * np.pi * 180 * t) * np.sin(2 * np.pi * 3 * t)).astype(np.int16))
         results = {
             device: {
                 "network_fps": round(network_fps(checkpoint, device, args.frames, args.batch), 1),

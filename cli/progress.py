@@ -40,6 +40,4 @@ class PipelineProgress:
 
     def __call__(self, node: str, fraction: float) -> None:
         before = sum(WEIGHTS[n] for n in ORDER[: ORDER.index(node)])
-        self.progress.update(
-            self.task, completed=before + WEIGHTS[node] * fraction, description=node.replace("_", " ")
-        )
+        self.progress.update(self.task, completed=before + WEIGHTS[node] * fraction, description=node.replace("_", " "))

@@ -104,8 +104,14 @@ def grace_on_white() -> np.ndarray:
     # the collar: dark cloth just under the chin, rising beside the neck to under the jaw
     side = chin[1] - 0.08 * height
     collar = np.array(
-        [[points[4, 0], side], [points[7, 0], chin[1] + 0.06 * height], [points[9, 0], chin[1] + 0.06 * height],
-         [points[12, 0], side], [points[12, 0], rgb.shape[0]], [points[4, 0], rgb.shape[0]]],
+        [
+            [points[4, 0], side],
+            [points[7, 0], chin[1] + 0.06 * height],
+            [points[9, 0], chin[1] + 0.06 * height],
+            [points[12, 0], side],
+            [points[12, 0], rgb.shape[0]],
+            [points[4, 0], rgb.shape[0]],
+        ],
         np.int32,
     )
     cv2.fillPoly(out, [collar], (28, 32, 58), cv2.LINE_AA)

@@ -124,8 +124,7 @@ def variants() -> tuple[list[str], list[str]]:
 
 def sentence(rng: random.Random, words: list[str]) -> str:
     picked = [
-        rng.choice(FUNCTION_WORDS) if rng.random() < 0.35 else rng.choice(words)
-        for _ in range(rng.randint(3, 12))
+        rng.choice(FUNCTION_WORDS) if rng.random() < 0.35 else rng.choice(words) for _ in range(rng.randint(3, 12))
     ]
     text = " ".join(picked)
     if rng.random() < 0.3:
@@ -146,9 +145,7 @@ def labelled_utterance(rng: random.Random, words: list[str], languages: list[str
     )
     audio = resample(speech.audio.astype(np.float32) / 32768.0, speech.sample_rate)
     lead, trail = rng.uniform(0, 0.5), rng.uniform(0, 0.5)
-    audio = np.concatenate(
-        [np.zeros(int(lead * 16000), np.float32), audio, np.zeros(int(trail * 16000), np.float32)]
-    )
+    audio = np.concatenate([np.zeros(int(lead * 16000), np.float32), audio, np.zeros(int(trail * 16000), np.float32)])
     n = int(np.ceil(len(audio) / 160))
     labels = np.zeros(n, dtype=np.int64)  # SIL
     t = (np.arange(n) + 0.5) / FRAME_RATE
@@ -192,9 +189,7 @@ def degrade(rng: random.Random, audio: np.ndarray) -> np.ndarray:
     with av.open(buf, "w", format="mp3") as out:
         stream = out.add_stream("mp3", rate=16000, layout="mono")
         stream.bit_rate = 24_000
-        frame = av.AudioFrame.from_ndarray(
-            (mixed * 32767).astype(np.int16)[None, :], format="s16", layout="mono"
-        )
+        frame = av.AudioFrame.from_ndarray((mixed * 32767).astype(np.int16)[None, :], format="s16", layout="mono")
         frame.sample_rate = 16000
         for packet in stream.encode(frame):
             out.mux(packet)
@@ -275,9 +270,7 @@ def report(name: str, model: VisemeClassifier, x: np.ndarray, y: np.ndarray) -> 
     pbm = CLASS_NAMES.index("PBM")
     recall = np.mean(pred[y == pbm] == pbm)
     precision = np.mean(y[pred == pbm] == pbm) if (pred == pbm).any() else 0.0
-    per_class = " ".join(
-        f"{c}={np.mean(pred[y == i] == i):.2f}" for i, c in enumerate(CLASS_NAMES) if (y == i).any()
-    )
+    per_class = " ".join(f"{c}={np.mean(pred[y == i] == i):.2f}" for i, c in enumerate(CLASS_NAMES) if (y == i).any())
     print(
         f"{name}: frame accuracy {np.mean(pred == y):.3f} on {len(y)} frames; PBM recall {recall:.2f} "
         f"precision {precision:.2f}\n  per class: {per_class}"

@@ -60,8 +60,7 @@ def decode_audio(path: Path, sample_rate: int = SAMPLE_RATE, max_seconds: float 
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(
             "unreadable_audio",
-            f"Could not decode {name} as audio ({exc.__class__.__name__}); "
-            "upload a WAV, MP3, M4A, OGG or FLAC file.",
+            f"Could not decode {name} as audio ({exc.__class__.__name__}); upload a WAV, MP3, M4A, OGG or FLAC file.",
         ) from exc
     audio = np.clip(np.concatenate(chunks), -1.0, 1.0).astype(np.float32)
     if len(audio) == 0:

@@ -48,9 +48,7 @@ class PhoneTrack:
     @classmethod
     def load(cls, path: Path) -> PhoneTrack:
         data = json.loads(Path(path).read_text())
-        return cls(
-            [Phone(**p) for p in data["phones"]], data["source"], data["transcript"], data.get("notes", [])
-        )
+        return cls([Phone(**p) for p in data["phones"]], data["source"], data["transcript"], data.get("notes", []))
 
     def times_of(self, label: str) -> list[tuple[float, float]]:
         return [(p.start, p.end) for p in self.phones if p.label == label]
@@ -88,9 +86,7 @@ def _espeak_pronunciation(word: str) -> str | None:
     exe = shutil.which("espeak-ng")
     if exe is None:
         return None
-    out = subprocess.run(
-        [exe, "-q", "-x", "--sep= ", "-v", "en-us"], input=word, capture_output=True, text=True
-    ).stdout
+    out = subprocess.run([exe, "-q", "-x", "--sep= ", "-v", "en-us"], input=word, capture_output=True, text=True).stdout
     phones = [espeak_to_arpabet(s) for s in out.split()]
     return " ".join(p for p in phones if p != "SIL") or None
 
@@ -119,9 +115,7 @@ def align(audio: np.ndarray, transcript: str) -> tuple[list[Phone], list[str]]:
                 decoder.add_word(word, pron, True)
                 _added_words[word] = pron
             if word in _added_words:
-                notes.append(
-                    f"{word!r} is not in the dictionary: pronounced by espeak-ng as {_added_words[word]}"
-                )
+                notes.append(f"{word!r} is not in the dictionary: pronounced by espeak-ng as {_added_words[word]}")
             kept.append(word)
         if not kept:
             raise AlignmentFailed("no transcript word could be pronounced")
@@ -137,8 +131,7 @@ def align(audio: np.ndarray, transcript: str) -> tuple[list[Phone], list[str]]:
     if not entries:
         raise AlignmentFailed("the speech did not match the transcript")
     phones = [
-        Phone(_arpabet(name), start / PS_FRAME_RATE, (start + dur) / PS_FRAME_RATE)
-        for name, start, dur in entries
+        Phone(_arpabet(name), start / PS_FRAME_RATE, (start + dur) / PS_FRAME_RATE) for name, start, dur in entries
     ]
     return fill_gaps(phones, len(audio) / 16_000), notes
 

@@ -38,13 +38,9 @@ class Prosody:
         return {
             "pitch_mean_hz": round(float(voiced.mean()), 1) if len(voiced) else 0.0,
             "pitch_std_semitones": round(float(semitones.std()), 2) if len(voiced) else 0.0,
-            "pitch_range_semitones": round(float(np.ptp(np.percentile(semitones, [5, 95]))), 2)
-            if len(voiced)
-            else 0.0,
+            "pitch_range_semitones": round(float(np.ptp(np.percentile(semitones, [5, 95]))), 2) if len(voiced) else 0.0,
             "voiced_ratio": round(float(len(voiced) / max(speaking.sum(), 1)), 3),
-            "loudness_mean_db": round(float(self.loudness_db[speaking].mean()), 1)
-            if speaking.any()
-            else -100.0,
+            "loudness_mean_db": round(float(self.loudness_db[speaking].mean()), 1) if speaking.any() else -100.0,
             "loudness_peak_db": round(float(self.loudness_db.max()), 1),
             "speaking_rate_sps": round(float(_syllable_peaks(self.loudness, self.rate) / speech_s), 2)
             if speech_s
@@ -84,9 +80,7 @@ def _frames(audio: np.ndarray, win: int, hop: int, n: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n]
 
 
-def _period_correlation(
-    audio: np.ndarray, f0: np.ndarray, sample_rate: int, win: int, hop: int
-) -> np.ndarray:
+def _period_correlation(audio: np.ndarray, f0: np.ndarray, sample_rate: int, win: int, hop: int) -> np.ndarray:
     """Normalised correlation between each window and itself one pitch period later (near 1 when voiced)."""
     lag = np.clip(np.round(sample_rate / np.maximum(f0, FMIN)), 1, None).astype(int)
     max_lag = int(sample_rate / FMIN) + 1

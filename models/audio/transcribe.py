@@ -36,9 +36,7 @@ def whisper_status() -> Availability:
             "model, e.g. Systran/faster-whisper-small, is expected)",
         )
     if importlib.util.find_spec("faster_whisper") is None:
-        return Availability(
-            False, "faster-whisper is not installed: pip install 'avatar-orchestrator[neural]'"
-        )
+        return Availability(False, "faster-whisper is not installed: pip install 'avatar-orchestrator[neural]'")
     return Availability(True, str(model_dir))
 
 
@@ -59,7 +57,5 @@ def transcribe(audio: np.ndarray, sample_rate: int) -> str | None:
         device = "cpu"  # ctranslate2 runs without torch
     if sample_rate != WHISPER_RATE:
         audio = resample(audio, sample_rate, WHISPER_RATE)
-    segments, _ = _model(get_settings().whisper_model_dir, device).transcribe(
-        audio.astype(np.float32), beam_size=5
-    )
+    segments, _ = _model(get_settings().whisper_model_dir, device).transcribe(audio.astype(np.float32), beam_size=5)
     return " ".join(segment.text.strip() for segment in segments).strip()

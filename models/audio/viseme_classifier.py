@@ -36,9 +36,7 @@ def mel_frames(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.log(mel @ spec + 1e-8).T, np.log(spec.sum(axis=0) + 1e-8)[:n]
 
 
-def normalise(
-    logmel: np.ndarray, energy: np.ndarray, mean: np.ndarray, std: np.ndarray, peak: float
-) -> np.ndarray:
+def normalise(logmel: np.ndarray, energy: np.ndarray, mean: np.ndarray, std: np.ndarray, peak: float) -> np.ndarray:
     """(n, N_MELS + 1) classifier base features: log-mel standardised by `mean`/`std` (removes level, channel
     and some speaker traits) and energy relative to the `peak` of loud speech (keeps silence)."""
     rel_energy = np.maximum(energy - peak, -20.0) / 10.0 + 1.0

@@ -35,9 +35,7 @@ def five_points(landmarks: np.ndarray) -> np.ndarray:
 
 def align(image: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The face warped onto the FFHQ template at size x size, and the 2x3 image->crop matrix."""
-    matrix = cv2.estimateAffinePartial2D(
-        five_points(landmarks), FFHQ_TEMPLATE_512 * (size / 512), method=cv2.LMEDS
-    )[0]
+    matrix = cv2.estimateAffinePartial2D(five_points(landmarks), FFHQ_TEMPLATE_512 * (size / 512), method=cv2.LMEDS)[0]
     crop = cv2.warpAffine(
         image,
         matrix,

@@ -64,4 +64,3 @@ class DubWav2LipRenderer(Wav2LipRenderer):
             if len(crops) >= self.batch_size or len(pending) >= BATCH_FRAMES:
                 yield from flush()
         yield from flush()
-

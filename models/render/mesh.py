@@ -44,9 +44,7 @@ BESIDE_JAW = [4, 5, 11, 12]
 class FaceMesh:
     vertices: np.ndarray  # (N, 2) float32 rest positions; the first 68 are the landmarks
     triangles: np.ndarray  # (T, 3) int32
-    upper_extend: (
-        np.ndarray
-    )  # (N, N): vertex offsets -> the upper-side field's offsets (lower chains smoothed)
+    upper_extend: np.ndarray  # (N, N): vertex offsets -> the upper-side field's offsets (lower chains smoothed)
     lower_extend: np.ndarray  # (N, N): likewise for the lower-side field
     grid_shape: tuple[int, int]  # the coarse grid the renderer computes its sampling maps on
     labels: np.ndarray  # (T,) UPPER, LOWER or 0 (inside a slit) per triangle
@@ -58,12 +56,8 @@ class FaceMesh:
 def build_mesh(points: np.ndarray, frame: FaceFrame, size: int) -> FaceMesh:
     vertices = np.concatenate([points, _anchors(points, frame, size)]).astype(np.float32)
     triangles = _triangulate(vertices, frame)
-    upper_extend = _harmonic_extension(
-        triangles, len(vertices), [c for _, lower in SLITS for c in lower[1:-1]]
-    )
-    lower_extend = _harmonic_extension(
-        triangles, len(vertices), [c for upper, _ in SLITS for c in upper[1:-1]]
-    )
+    upper_extend = _harmonic_extension(triangles, len(vertices), [c for _, lower in SLITS for c in lower[1:-1]])
+    lower_extend = _harmonic_extension(triangles, len(vertices), [c for upper, _ in SLITS for c in upper[1:-1]])
     labels = _triangle_labels(triangles)
     side_upper = _paint(vertices, triangles[labels == UPPER], size)
     side_lower = _paint(vertices, triangles[labels == LOWER], size)
@@ -151,11 +145,7 @@ def _flip_bridges(triangles: np.ndarray, slit: tuple[tuple[int, ...], tuple[int,
     for _ in range(len(triangles)):
         tri_sets = [set(t) for t in triangles]
         bridge = next(
-            (
-                i
-                for i, t in enumerate(tri_sets)
-                if t & set(upper[1:-1]) and t & set(lower[1:-1]) and not t <= members
-            ),
+            (i for i, t in enumerate(tri_sets) if t & set(upper[1:-1]) and t & set(lower[1:-1]) and not t <= members),
             None,
         )
         if bridge is None:
@@ -163,9 +153,7 @@ def _flip_bridges(triangles: np.ndarray, slit: tuple[tuple[int, ...], tuple[int,
         outside = (tri_sets[bridge] - members).pop()
         u, v = sorted(tri_sets[bridge] - {outside})
         for keep, other in ((u, v), (v, u)):
-            neighbour = next(
-                (j for j, t in enumerate(tri_sets) if j != bridge and {keep, outside} <= t), None
-            )
+            neighbour = next((j for j, t in enumerate(tri_sets) if j != bridge and {keep, outside} <= t), None)
             if neighbour is None:
                 continue
             corner = (tri_sets[neighbour] - {keep, outside}).pop()
@@ -188,9 +176,7 @@ def _harmonic_extension(triangles: np.ndarray, n: int, free: list[int]) -> np.nd
     fixed = np.setdiff1d(np.arange(n), free)
     extend = np.eye(n)
     extend[free] = 0
-    extend[np.ix_(free, fixed)] = np.linalg.solve(
-        laplacian[np.ix_(free, free)], -laplacian[np.ix_(free, fixed)]
-    )
+    extend[np.ix_(free, fixed)] = np.linalg.solve(laplacian[np.ix_(free, free)], -laplacian[np.ix_(free, fixed)])
     return extend.astype(np.float32)
 
 

@@ -44,9 +44,7 @@ def network_face(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     return np.concatenate([masked, crop], axis=2)
 
 
-def paste_mouth(
-    frame: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray, bgr: np.ndarray
-) -> np.ndarray:
+def paste_mouth(frame: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray, bgr: np.ndarray) -> np.ndarray:
     """`frame` with the network's output `bgr` (FACE_SIZE, float 0-255) blended into `box` through `mask`."""
     x1, y1, x2, y2 = box
     mouth = cv2.cvtColor(cv2.resize(bgr, (x2 - x1, y2 - y1), interpolation=cv2.INTER_CUBIC), cv2.COLOR_BGR2RGB)
@@ -80,9 +78,7 @@ def mouth_mask(landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndar
     mask[: h // 2] = 0.0  # the upper half is the unmasked reference, not generated
     # shrink by one pixel more than the blur radius: the feathered edge reaches 0 inside the hull and the box
     feather = max(2, int(0.04 * w))
-    core = cv2.erode(
-        mask, np.ones((2 * feather + 3,) * 2, np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0
-    )
+    core = cv2.erode(mask, np.ones((2 * feather + 3,) * 2, np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
     return cv2.GaussianBlur(core, (2 * feather + 1,) * 2, 0)[..., None]
 
 
@@ -129,9 +125,7 @@ class Wav2LipRenderer(FrameRenderer):
         n = controls.n_frames
 
         wav = decode_audio(audio_wav, SAMPLE_RATE)
-        windows = torch.from_numpy(mel_windows(melspectrogram(wav), controls.fps, n)).unsqueeze(
-            1
-        )  # (n,1,80,16)
+        windows = torch.from_numpy(mel_windows(melspectrogram(wav), controls.fps, n)).unsqueeze(1)  # (n,1,80,16)
 
         photo = face.image
         box = face_box(face.landmarks, photo.shape)

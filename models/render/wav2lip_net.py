@@ -126,4 +126,3 @@ def load_wav2lip(path: Path, device: str) -> Wav2Lip:
     state = {k.removeprefix("module."): v for k, v in stored.items()}
     model = load_strict(Wav2Lip(), state, path, "the Wav2Lip generator", "is it the SyncNet expert or a 192px fork?")
     return model.to(device).eval()
-

@@ -35,9 +35,7 @@ STEP_LABELS = {  # web/app.js STEPS: pipeline node -> what the page calls it
 JOB_TIMEOUT_MS = 240_000
 VIDEO = "document.getElementById('video')"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium (make setup-dev installs it)"
-)
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make setup-dev installs it)")
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
 
 

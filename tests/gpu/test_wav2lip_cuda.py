@@ -71,9 +71,7 @@ def test_wav2lip_on_cuda_matches_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert np.abs(frames["cpu"] - frames["cuda"]).mean() < 1.0
 
 
-def test_full_size_gfpgan_runs_on_cuda(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_settings: None
-):
+def test_full_size_gfpgan_runs_on_cuda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_settings: None):
     torch.manual_seed(0)
     path = tmp_path / "GFPGANv1.4.pth"
     torch.save({"params_ema": GFPGANv1Clean().state_dict()}, path)

@@ -94,9 +94,7 @@ def test_empty_wav_is_empty(tmp_path):
 @pytest.mark.parametrize("signal", ["zeros", "hum"])
 def test_silence_is_rejected(tmp_path, signal):
     t = np.arange(32_000) / 16_000
-    audio = (
-        np.zeros_like(t) if signal == "zeros" else 0.05 * np.sin(2 * np.pi * 50 * t)
-    )  # mains hum, no speech
+    audio = np.zeros_like(t) if signal == "zeros" else 0.05 * np.sin(2 * np.pi * 50 * t)  # mains hum, no speech
     path = tmp_path / "silent.wav"
     write_wav(path, audio)
     with pytest.raises(InputError) as err:

@@ -85,7 +85,8 @@ def test_the_heldout_sets_name_the_gallerys_faces_and_list_a_group_photos_face_b
     photos = {"sample1-2": tmp_path / "sample1.png", "lenna": tmp_path / "lenna.png"}
     heldout.write_list(tmp_path / "s4.txt", photos, {"sample1-2": 2, "lenna": None})
     assert heldout.read_list(tmp_path / "s4.txt", None) == {
-        "sample1-2": (tmp_path / "sample1.png", 2), "lenna": (tmp_path / "lenna.png", None)
+        "sample1-2": (tmp_path / "sample1.png", 2),
+        "lenna": (tmp_path / "lenna.png", None),
     }
 
 

@@ -88,9 +88,7 @@ def test_wrong_checkpoint_layouts_are_refused_clearly(tmp_path: Path, small_chec
     torch.save({"state_dict": {}}, tmp_path / "other.pth")
     with pytest.raises(BackendUnavailable, match="official layout"):
         load_gfpgan(tmp_path / "other.pth", "cpu", SMALL)
-    wider = save_checkpoint(
-        tmp_path / "wider.pth", GFPGANConfig(out_size=64, num_style_feat=32, narrow=1 / 8)
-    )
+    wider = save_checkpoint(tmp_path / "wider.pth", GFPGANConfig(out_size=64, num_style_feat=32, narrow=1 / 8))
     with pytest.raises(BackendUnavailable, match="does not match GFPGANv1Clean.*with other shapes"):
         load_gfpgan(wider, "cpu", SMALL)
 

@@ -13,9 +13,7 @@ from models.audio.vad import detect_speech
 
 def test_synthesize_makes_speech(tmp_path):
     slow = synthesize("Hello world, this is a test.", tmp_path / "slow.wav", words_per_minute=120)
-    fast = synthesize(
-        "Hello world, this is a test.", tmp_path / "fast.wav", voice="en-us+f3", words_per_minute=260
-    )
+    fast = synthesize("Hello world, this is a test.", tmp_path / "fast.wav", voice="en-us+f3", words_per_minute=260)
     slow_audio, fast_audio = load_audio(slow), load_audio(fast)
     assert detect_speech(slow_audio).speech_seconds > 1.0
     assert len(fast_audio) < 0.7 * len(slow_audio)

@@ -27,9 +27,7 @@ def _points(frame: np.ndarray) -> np.ndarray:
     return lm.landmarks(frame, faces[0])
 
 
-def test_render_writes_one_frame_per_control(
-    astronaut_face: FaceAnalysis, frame_list, tone_wav: Path
-) -> None:
+def test_render_writes_one_frame_per_control(astronaut_face: FaceAnalysis, frame_list, tone_wav: Path) -> None:
     progress: list[tuple[int, int]] = []
     report = WarpRenderer().render(
         astronaut_face,
@@ -58,9 +56,7 @@ def test_blink_closes_the_eyes(astronaut_face: FaceAnalysis) -> None:
     puppet = puppet_for(astronaut_face)
 
     def eye_gap(points: np.ndarray) -> float:
-        return float(
-            np.mean([np.linalg.norm(points[a] - points[b]) for a, b in ((37, 41), (38, 40), (43, 47))])
-        )
+        return float(np.mean([np.linalg.norm(points[a] - points[b]) for a, b in ((37, 41), (38, 40), (43, 47))]))
 
     assert eye_gap(_points(puppet.frame({"blink": 1.0}))) < 0.6 * eye_gap(_points(puppet.frame({})))
 

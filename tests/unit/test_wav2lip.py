@@ -92,9 +92,7 @@ def test_render_regenerates_only_the_mouth_in_sync_with_audio(checkpoint: Path, 
     lips = face.landmarks[48:68].astype(int)
     for frame in sink.frames:
         assert np.array_equal(frame[outside], face.image[outside])
-        assert (
-            np.abs(frame[lips[:, 1], lips[:, 0]].astype(int) - face.image[lips[:, 1], lips[:, 0]]).max() > 0
-        )
+        assert np.abs(frame[lips[:, 1], lips[:, 0]].astype(int) - face.image[lips[:, 1], lips[:, 0]]).max() > 0
     # the mouth follows the audio: frames over silence agree with each other, not with frames over the vowel
     mouth = [f[y1:y2, x1:x2].astype(float) for f in sink.frames]
     assert np.abs(mouth[0] - mouth[2]).mean() < np.abs(mouth[0] - mouth[-1]).mean()

@@ -95,19 +95,14 @@ def test_missing_file_names_it_and_the_command(weights_dir: Path):
     assert weights.weights_path("wav2lip") == weights_dir / "wav2lip_gan.pth"
     status = weights.status("sadtalker_256")
     assert not status.ok
-    assert (
-        "SadTalker_V0.0.2_256.safetensors" in status.reason
-        and "avatar models download sadtalker" in status.reason
-    )
+    assert "SadTalker_V0.0.2_256.safetensors" in status.reason and "avatar models download sadtalker" in status.reason
     assert weights.backend_status("sadtalker").reason == status.reason
     (weights_dir / "sadtalker").mkdir(parents=True)
     (weights_dir / "sadtalker" / "SadTalker_V0.0.2_256.safetensors").write_bytes(b"x")
     assert "mapping_00109-model.pth.tar" in weights.backend_status("sadtalker").reason
 
 
-def test_model_config_can_point_a_backend_elsewhere(
-    weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+def test_model_config_can_point_a_backend_elsewhere(weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     elsewhere = tmp_path / "mine.pth"
     monkeypatch.setattr(weights, "model_config", lambda: {"weights": {"wav2lip": str(elsewhere)}})
     assert weights.weights_path("wav2lip") == elsewhere
