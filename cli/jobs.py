@@ -7,10 +7,13 @@ from pathlib import Path
 
 import typer
 
+from cli import HELP_MARKUP
 from core.settings import get_settings
 
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-batch_app = typer.Typer(help="Submit many jobs from a CSV manifest.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True, rich_markup_mode=HELP_MARKUP)
+batch_app = typer.Typer(
+    help="Submit many jobs from a CSV manifest.", no_args_is_help=True, rich_markup_mode=HELP_MARKUP
+)
 
 
 def serve(
@@ -56,7 +59,8 @@ def worker(
         "--name",
         "-n",
         envvar="AVATAR_WORKER_NAME",
-        help="Node name, unique per worker (default: avatar-<queues>-<pid>@<host>; Celery's %h, %n, %d expand).",
+        help=r"Node name, unique per worker (default: avatar-\<queues\>-\<pid\>@\<host\>; Celery's %h, %n, %d "
+        "expand).",
     ),
 ) -> None:
     """Run a Celery worker on the given queues (needs AVATAR_BROKER_URL)."""

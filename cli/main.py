@@ -8,7 +8,7 @@ import logging
 
 import typer
 
-from cli import bench, evaluate, gallery, generate, jobs, models_cmd
+from cli import HELP_MARKUP, bench, evaluate, gallery, generate, jobs, models_cmd
 from cli.errors import check_settings, report_crash, report_input_error, verbose_requested
 from core.errors import InputError
 
@@ -17,6 +17,7 @@ app = typer.Typer(
     help="One face photo + speech in, a lip-synced talking-head MP4 out.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=HELP_MARKUP,
     pretty_exceptions_enable=False,  # run() reports unexpected errors in one line (a traceback with --verbose)
 )
 

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
+from cli import HELP_MARKUP
 from core.errors import BackendUnavailable
 from core.settings import get_settings
 from models import weights
@@ -19,7 +20,9 @@ from models.audio.transcribe import whisper_status
 from models.device import torch_device
 
 models_app = typer.Typer(
-    help="Neural model weights: list what is here, download what is missing.", no_args_is_help=True
+    help="Neural model weights: list what is here, download what is missing.",
+    no_args_is_help=True,
+    rich_markup_mode=HELP_MARKUP,
 )
 
 
