@@ -10,7 +10,12 @@ from typer.testing import CliRunner
 
 from cli.main import app
 
-WIDE = 300  # columns: no help text wraps
+WIDE = 300  # columns: no help text wraps (a narrow console breaks lines, even inside "en-us")
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("typer.rich_utils.MAX_WIDTH", WIDE)
 
 
 def _help(*command: str) -> str:
@@ -20,7 +25,7 @@ def _help(*command: str) -> str:
 
 
 def _words(text: str) -> str:
-    """The text without its boxes, whitespace collapsed: what a reader reads across wrapped lines."""
+    """The text without its boxes, whitespace collapsed."""
     return re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", text))
 
 
@@ -35,8 +40,7 @@ def test_placeholders_in_angle_brackets_are_shown() -> None:
     assert "avatar-<queues>-<pid>@<host>" in _words(_help("worker"))
 
 
-def test_a_commands_summary_is_one_paragraph(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_commands_summary_is_one_paragraph() -> None:
     """The command list joins a docstring's lines: it broke the line where the docstring did."""
-    monkeypatch.setattr("typer.rich_utils.MAX_WIDTH", WIDE)
     row = next(line for line in _help().splitlines() if "generate" in line)
     assert "or re-voice a video of a face (--video) with new speech." in row
